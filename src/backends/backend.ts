@@ -1,0 +1,108 @@
+import type { DType, TypedArray } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+
+/**
+ * What a kernel sees of a tensor: the backend's opaque storage handle plus shape and dtype.
+ * Storage is always row-major and contiguous, so a reshape never touches the device.
+ */
+export interface KernelTensor {
+  readonly handle: unknown;
+  readonly shape: Shape;
+  readonly dtype: DType;
+}
+
+/** Element-wise functions of one argument. Gradients live in `src/ops`, not here. */
+export const UNARY_OPS = [
+  'neg',
+  'exp',
+  'log',
+  'log1p',
+  'sqrt',
+  'sin',
+  'cos',
+  'tanh',
+  'sigmoid',
+  'abs',
+  'sign',
+  'relu',
+  'step',
+  'reciprocal',
+  'square',
+  'softplus',
+] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
+/** Element-wise functions of two broadcast arguments. Comparisons give 1 or 0 in the inputs' dtype. */
+export const BINARY_OPS = [
+  'add',
+  'sub',
+  'mul',
+  'div',
+  'pow',
+  'maximum',
+  'minimum',
+  'greater',
+  'greaterEqual',
+  'less',
+  'lessEqual',
+  'equal',
+  'notEqual',
+] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/** Reductions over a set of axes (the reduced axes are dropped from the output shape). */
+export const REDUCE_OPS = ['sum', 'max', 'min'] as const;
+export type ReduceOp = (typeof REDUCE_OPS)[number];
+
+/**
+ * The primitive kernels every backend implements. The list is short on purpose: every other op in
+ * `src/ops` is a composite of these, and every gradient is written in ops, so a backend that implements
+ * these kernels gets every derivative of every order for free.
+ *
+ * All kernels are synchronous *dispatches*: they return a handle at once and a device backend may run them
+ * later. Only {@link Backend.read} waits for values.
+ */
+export interface Backend {
+  /** Registry name, e.g. `cpu` or `gpujs:webgpu`. */
+  readonly name: string;
+  /** Float dtypes this backend can hold (int32 is always supported for indices). */
+  readonly floatDTypes: readonly DType[];
+
+  /** Copies host values to a new storage handle. */
+  upload(values: TypedArray, shape: Shape, dtype: DType): unknown;
+  /** Reads values back to the host (the only way to wait for a device). */
+  read(t: KernelTensor): Promise<TypedArray>;
+  /** Synchronous read, where the backend allows it (a WebGPU device does not: it throws). */
+  readSync(t: KernelTensor): TypedArray;
+  /** Releases storage early; called by the storage finaliser, so users never need to. */
+  dispose(handle: unknown): void;
+
+  fill(shape: Shape, value: number, dtype: DType): unknown;
+  unary(op: UnaryOp, x: KernelTensor): unknown;
+  binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown;
+  /** `cond != 0 ? a : b`, all three broadcast to `outShape`. */
+  where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown;
+  /** Reduces `axes` (sorted, unique, non-empty) of `x`; output shape is x's shape without those axes. */
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown;
+  /**
+   * Batched matrix product: `a` is [...batchA, m, k] (or [..., k, m] with transposeA), `b` is
+   * [...batchB, k, n] (or [..., n, k] with transposeB); batch dimensions broadcast to `outShape`'s.
+   */
+  matmul(a: KernelTensor, b: KernelTensor, transposeA: boolean, transposeB: boolean, outShape: Shape): unknown;
+  /** Output axis i is input axis perm[i]. */
+  transpose(x: KernelTensor, perm: readonly number[]): unknown;
+  broadcastTo(x: KernelTensor, shape: Shape): unknown;
+  slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown;
+  concat(xs: readonly KernelTensor[], axis: number): unknown;
+  /** Pads with a constant; `paddings[i] = [before, after]`. */
+  pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown;
+  /** Takes slices of `x` along `axis` at int32 `indices` (any shape; it replaces that axis). */
+  gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown;
+  /**
+   * The adjoint of gather: an output of `x`'s shape with `updates` (shaped like gather's output) summed into
+   * the slices named by `indices`; duplicate indices accumulate.
+   */
+  scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown;
+  /** Converts between dtypes (float to int truncates toward zero). */
+  cast(x: KernelTensor, dtype: DType): unknown;
+}

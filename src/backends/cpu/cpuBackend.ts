@@ -1,0 +1,125 @@
+import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
+import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
+import { matmulKernel } from './matmul.js';
+import { reduceKernel } from './reduce.js';
+import { broadcastStrides, stridedCopy } from './strided.js';
+
+/** Storage of the CPU backend: a typed array in row-major order. */
+function arr(t: KernelTensor): TypedArray {
+  return t.handle as TypedArray;
+}
+
+/**
+ * The reference backend: plain typed arrays on the host, float32 and float64. Every kernel runs
+ * synchronously, so `readSync` always works. Comparisons and relu/step follow the conventions in
+ * `src/ops/README.md` (relu'(0) = 0, ties in maximum go to the first argument).
+ */
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  readonly floatDTypes: readonly DType[] = ['float32', 'float64'];
+
+  upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
+    const out = allocArray(dtype, sizeOf(shape));
+    out.set(values);
+    return out;
+  }
+  read(t: KernelTensor): Promise<TypedArray> {
+    return Promise.resolve(arr(t).slice());
+  }
+  readSync(t: KernelTensor): TypedArray {
+    return arr(t).slice();
+  }
+  dispose(): void {
+    // Typed arrays are garbage-collected.
+  }
+  fill(shape: Shape, value: number, dtype: DType): unknown {
+    const out = allocArray(dtype, sizeOf(shape));
+    if (value !== 0) out.fill(value);
+    return out;
+  }
+  unary(op: UnaryOp, x: KernelTensor): unknown {
+    const out = allocArray(x.dtype, sizeOf(x.shape));
+    unaryKernel(op, arr(x), out);
+    return out;
+  }
+  binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    const out = allocArray(a.dtype, sizeOf(outShape));
+    binaryKernel(op, arr(a), a.shape, arr(b), b.shape, out, outShape);
+    return out;
+  }
+  where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    const out = allocArray(a.dtype, sizeOf(outShape));
+    whereKernel(arr(cond), cond.shape, arr(a), a.shape, arr(b), b.shape, out, outShape);
+    return out;
+  }
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
+    const outShape = x.shape.filter((_, i) => !axes.includes(i));
+    const out = allocArray(x.dtype, sizeOf(outShape));
+    reduceKernel(op, arr(x), x.shape, axes, out);
+    return out;
+  }
+  matmul(a: KernelTensor, b: KernelTensor, transposeA: boolean, transposeB: boolean, outShape: Shape): unknown {
+    const out = allocArray(a.dtype, sizeOf(outShape));
+    matmulKernel(arr(a), a.shape, arr(b), b.shape, transposeA, transposeB, out, outShape);
+    return out;
+  }
+  transpose(x: KernelTensor, perm: readonly number[]): unknown {
+    const inStrides = stridesOf(x.shape);
+    const outShape = perm.map((p) => x.shape[p]!);
+    const out = allocArray(x.dtype, sizeOf(outShape));
+    stridedCopy(arr(x), 0, perm.map((p) => inStrides[p]!), outShape, out);
+    return out;
+  }
+  broadcastTo(x: KernelTensor, shape: Shape): unknown {
+    const out = allocArray(x.dtype, sizeOf(shape));
+    stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
+    return out;
+  }
+  slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown {
+    const strides = stridesOf(x.shape);
+    let base = 0;
+    for (let d = 0; d < begin.length; d++) base += begin[d]! * strides[d]!;
+    const out = allocArray(x.dtype, sizeOf(size));
+    stridedCopy(arr(x), base, strides, size, out);
+    return out;
+  }
+  concat(xs: readonly KernelTensor[], axis: number): unknown {
+    let total = 0;
+    for (const x of xs) total += sizeOf(x.shape);
+    const out = allocArray(xs[0]!.dtype, total);
+    concatKernel(
+      xs.map((x) => ({ data: arr(x), shape: x.shape })),
+      axis,
+      out,
+    );
+    return out;
+  }
+  pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
+    const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    const out = allocArray(x.dtype, sizeOf(outShape));
+    if (value !== 0) out.fill(value);
+    padKernel(arr(x), x.shape, paddings, out, outShape);
+    return out;
+  }
+  gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
+    const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+    const out = allocArray(x.dtype, sizeOf(outShape));
+    gatherKernel(arr(x), x.shape, arr(indices) as Int32Array, axis, out);
+    return out;
+  }
+  scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
+    const out = allocArray(updates.dtype, sizeOf(outShape));
+    scatterAddKernel(arr(updates), arr(indices) as Int32Array, axis, out, outShape);
+    return out;
+  }
+  cast(x: KernelTensor, dtype: DType): unknown {
+    const src = arr(x);
+    const out = allocArray(dtype, src.length);
+    if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
+    else out.set(src);
+    return out;
+  }
+}

@@ -1,0 +1,64 @@
+import type { ReduceOp } from '../backend.js';
+import type { TypedArray } from '../../tensor/dtype.js';
+import type { Shape } from '../../tensor/shape.js';
+import { collapseAxes } from './strided.js';
+
+/**
+ * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
+ * so the common cases (all axes, the last axis, the first axis) run as flat loops.
+ */
+export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
+  const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+  out.fill(init);
+  if (x.length === 0) return;
+  // Output stride of each input axis (0 on reduced axes).
+  const outStrides = new Array<number>(shape.length).fill(0);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (!axes.includes(d)) {
+      outStrides[d] = s;
+      s *= shape[d]!;
+    }
+  }
+  const { shape: cs, strides } = collapseAxes(shape, [contiguousStrides(shape), outStrides]);
+  const os = strides[1]!;
+  const rank = cs.length;
+  if (rank === 0) {
+    out[0] = x[0]!;
+    return;
+  }
+  const inner = cs[rank - 1]!;
+  const innerStride = os[rank - 1]!;
+  const idx = new Array<number>(rank).fill(0);
+  let o = 0;
+  const n = x.length;
+  for (let i = 0; i < n; i += inner) {
+    if (innerStride === 0) {
+      // Reduce a contiguous run into one output element.
+      let acc = out[o]!;
+      if (op === 'sum') for (let j = 0; j < inner; j++) acc += x[i + j]!;
+      else if (op === 'max') for (let j = 0; j < inner; j++) acc = x[i + j]! > acc ? x[i + j]! : acc;
+      else for (let j = 0; j < inner; j++) acc = x[i + j]! < acc ? x[i + j]! : acc;
+      out[o] = acc;
+    } else if (op === 'sum') for (let j = 0; j < inner; j++) out[o + j]! += x[i + j]!;
+    else if (op === 'max') for (let j = 0; j < inner; j++) out[o + j] = x[i + j]! > out[o + j]! ? x[i + j]! : out[o + j]!;
+    else for (let j = 0; j < inner; j++) out[o + j] = x[i + j]! < out[o + j]! ? x[i + j]! : out[o + j]!;
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]!++;
+      o += os[d]!;
+      if (idx[d]! < cs[d]!) break;
+      o -= os[d]! * cs[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+function contiguousStrides(shape: Shape): number[] {
+  const st = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    st[d] = s;
+    s *= shape[d]!;
+  }
+  return st;
+}

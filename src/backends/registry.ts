@@ -1,0 +1,82 @@
+import type { DType } from '../tensor/dtype.js';
+import type { Backend } from './backend.js';
+
+/** Creates a backend; may be async because a device backend has to open an adapter first. */
+export type BackendFactory = () => Backend | Promise<Backend>;
+
+const factories = new Map<string, BackendFactory>();
+const instances = new Map<string, Backend>();
+let current: Backend | undefined;
+let defaultFloat: DType = 'float32';
+
+/** Registers a backend under a name such as `cpu` or `gpujs:webgpu`. */
+export function registerBackend(name: string, factory: BackendFactory): void {
+  factories.set(name, factory);
+  instances.delete(name);
+}
+
+/** Names of the registered backends. */
+export function registeredBackends(): string[] {
+  return [...factories.keys()];
+}
+
+/** Creates (once) and returns a registered backend. */
+export async function loadBackend(name: string): Promise<Backend> {
+  const existing = instances.get(name);
+  if (existing) return existing;
+  const factory = factories.get(name);
+  if (!factory) {
+    throw new Error(`unknown backend '${name}'; registered backends: ${registeredBackends().join(', ') || '(none)'}`);
+  }
+  const backend = await factory();
+  instances.set(name, backend);
+  return backend;
+}
+
+/** Makes a backend the one new tensors are created on. */
+export async function setBackend(name: string): Promise<Backend> {
+  current = await loadBackend(name);
+  return current;
+}
+
+/** Makes an already created backend current (synchronous; for tests and internal use). */
+export function useBackend(backend: Backend): void {
+  current = backend;
+}
+
+/** The backend new tensors are created on (the CPU backend unless another was set). */
+export function getBackend(): Backend {
+  if (!current) {
+    const cpu = instances.get('cpu');
+    const f = factories.get('cpu');
+    if (cpu) current = cpu;
+    else if (f) {
+      const b = f();
+      if (b instanceof Promise) throw new Error('the cpu backend factory must be synchronous');
+      instances.set('cpu', b);
+      current = b;
+    } else throw new Error('no backend registered; import "metatape" or "src/backends/cpu" first');
+  }
+  return current;
+}
+
+/** Float dtype used when none is given (float32 unless changed; float64 for tight numerical checks). */
+export function getDefaultFloat(): DType {
+  return defaultFloat;
+}
+
+/** Sets the default float dtype. */
+export function setDefaultFloat(dtype: 'float32' | 'float64'): void {
+  defaultFloat = dtype;
+}
+
+/** Runs `fn` with another default float dtype, restoring the previous one afterwards. */
+export function withDefaultFloat<T>(dtype: 'float32' | 'float64', fn: () => T): T {
+  const prev = defaultFloat;
+  defaultFloat = dtype;
+  try {
+    return fn();
+  } finally {
+    defaultFloat = prev;
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * metatape: float32/float64 tensors on pluggable backends, a reverse-mode tape with TensorFlow's
+ * GradientTape semantics and nesting to any order, layers, optimizers and MAML-style meta-learning.
+ */
+import { registerCpuBackend } from './backends/cpu/index.js';
+
+registerCpuBackend();
+
+export * from './autodiff/index.js';
+export type { Backend, KernelTensor } from './backends/backend.js';
+export { CpuBackend } from './backends/cpu/index.js';
+export {
+  getBackend,
+  getDefaultFloat,
+  loadBackend,
+  registerBackend,
+  registeredBackends,
+  setBackend,
+  setDefaultFloat,
+  useBackend,
+  withDefaultFloat,
+} from './backends/registry.js';
+export * from './ops/index.js';
+export type { DType, TypedArray } from './tensor/dtype.js';
+export { Rng } from './tensor/random.js';
+export type { Shape } from './tensor/shape.js';
+export { type NestedArray, Tensor, Variable } from './tensor/tensor.js';

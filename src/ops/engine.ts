@@ -1,0 +1,127 @@
+import { isRecording, recordOp } from '../autodiff/tape.js';
+import type { Backend } from '../backends/backend.js';
+import { getBackend, getDefaultFloat } from '../backends/registry.js';
+import type { DType } from '../tensor/dtype.js';
+import { broadcastedAxes, fmtShape, type Shape, shapesEqual } from '../tensor/shape.js';
+import { Storage, Tensor, Variable } from '../tensor/tensor.js';
+
+/** A tensor or a plain number (converted to a scalar of the other operand's dtype). */
+export type TensorLike = Tensor | number;
+
+/**
+ * The gradient rule of an op: from the output's gradient `dy`, the output `y` and the (snapshot) inputs,
+ * the gradient of each input, written in differentiable ops. A gradient may have a broadcast shape: the
+ * engine sums it back to the input's shape (the one place where broadcasting is undone).
+ */
+export type GradRule = (
+  dy: Tensor,
+  y: Tensor,
+  inputs: readonly Tensor[],
+  needs: readonly boolean[],
+) => readonly (Tensor | null | undefined)[];
+
+/** The sum-to-shape reduction the engine uses to undo broadcasting; installed by `reduce.ts`. */
+let sumToShape: ((x: Tensor, shape: Shape) => Tensor) | undefined;
+
+/** @internal */
+export function installSumTo(f: (x: Tensor, shape: Shape) => Tensor): void {
+  sumToShape = f;
+}
+
+/**
+ * Runs one op: checks the inputs share a backend, dispatches the kernel (no waiting), wraps the handle in a
+ * Tensor and, when a tape is recording, records the op with its gradient rule.
+ */
+export function runOp(
+  name: string,
+  inputs: readonly Tensor[],
+  outShape: Shape,
+  outDtype: DType,
+  kernel: (backend: Backend) => unknown,
+  grad?: GradRule,
+): Tensor {
+  const backend = inputs.length > 0 ? commonBackend(name, inputs) : getBackend();
+  const out = new Tensor(new Storage(backend, kernel(backend)), outShape, outDtype);
+  if (grad && isRecording()) attachGradient(name, inputs, out, grad);
+  return out;
+}
+
+/** Records a result computed without a kernel (a reshape view, say) as an op with a gradient rule. */
+export function recordView(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): Tensor {
+  if (isRecording()) attachGradient(name, inputs, out, grad);
+  return out;
+}
+
+function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): void {
+  const saved = inputs.map((x) => (x instanceof Variable ? readVariable(x) : x));
+  recordOp(name, saved, out, (dy, needs) => {
+    const gs = grad(dy, out, saved, needs);
+    return gs.map((g, i) => {
+      if (!g) return g;
+      const want = saved[i]!.shape;
+      if (shapesEqual(g.shape, want)) return g;
+      if (!sumToShape) throw new Error('internal: sumTo not installed');
+      return sumToShape(g, want);
+    });
+  });
+}
+
+/**
+ * Reads a Variable into a plain tensor recorded as an identity op (TensorFlow's ReadVariableOp): a later
+ * `assign` cannot change what a gradient rule sees, and the read stays connected to the Variable on every
+ * tape, so rules that reuse their inputs (pow, mul) remain differentiable by enclosing tapes.
+ */
+function readVariable(v: Variable): Tensor {
+  const snap = v.snapshot();
+  recordOp('readVariable', [v], snap, (dy) => [dy]);
+  return snap;
+}
+
+function commonBackend(name: string, inputs: readonly Tensor[]): Backend {
+  const b = inputs[0]!.backend;
+  for (let i = 1; i < inputs.length; i++) {
+    if (inputs[i]!.backend !== b) {
+      throw new Error(`${name}: inputs live on different backends (${b.name} and ${inputs[i]!.backend.name})`);
+    }
+  }
+  return b;
+}
+
+const scalarCache = new Map<string, Tensor>();
+
+/** A cached constant scalar (constants are never watched, so sharing them is safe). */
+export function constScalar(value: number, dtype: DType, backend: Backend = getBackend()): Tensor {
+  const key = `${backend.name}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
+  let t = scalarCache.get(key);
+  if (!t || t.backend !== backend) {
+    const data = dtype === 'float64' ? Float64Array.of(value) : dtype === 'int32' ? Int32Array.of(value) : Float32Array.of(value);
+    t = new Tensor(new Storage(backend, backend.upload(data, [], dtype)), [], dtype);
+    if (scalarCache.size > 1024) scalarCache.clear();
+    scalarCache.set(key, t);
+  }
+  return t;
+}
+
+/** Converts numbers to scalars matching `like`'s dtype and backend (or the defaults). */
+export function toTensor(x: TensorLike, like?: Tensor): Tensor {
+  if (typeof x === 'number') return constScalar(x, like && like.dtype !== 'int32' ? like.dtype : getDefaultFloat(), like?.backend);
+  return x;
+}
+
+/** Converts a pair of operands, numbers adopting the tensor's dtype; mismatched dtypes are an error. */
+export function toPair(name: string, a: TensorLike, b: TensorLike): [Tensor, Tensor] {
+  const ta = typeof a === 'number' ? toTensor(a, typeof b === 'number' ? undefined : b) : a;
+  const tb = typeof b === 'number' ? toTensor(b, ta) : b;
+  if (ta.dtype !== tb.dtype) {
+    throw new Error(`${name}: dtypes differ (${ta.dtype} and ${tb.dtype}); cast one operand first`);
+  }
+  return [ta, tb];
+}
+
+/** The axes to sum a gradient of shape `full` over to give shape `small`. */
+export function axesToSum(small: Shape, full: Shape, name: string): number[] {
+  if (small.length > full.length) {
+    throw new Error(`${name}: cannot reduce a gradient of shape ${fmtShape(full)} to ${fmtShape(small)}`);
+  }
+  return broadcastedAxes(small, full);
+}

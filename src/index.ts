@@ -25,3 +25,4 @@ export type { DType, TypedArray } from './tensor/dtype.js';
 export { Rng } from './tensor/random.js';
 export type { Shape } from './tensor/shape.js';
 export { type NestedArray, Tensor, Variable } from './tensor/tensor.js';
+export * from './nn/index.js';

@@ -1,0 +1,43 @@
+import { add } from '../ops/elementwise.js';
+import { matmul } from '../ops/linalg.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type ActivationName, activationFn } from './activations.js';
+import type { Initializer } from './init.js';
+import { type ApplyContext, alignParam, type Layer, param } from './layer.js';
+import type { Params } from './params.js';
+
+/** Options of {@link dense}. */
+export interface DenseOptions {
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInit?: Initializer;
+  biasInit?: Initializer;
+}
+
+/**
+ * A fully connected layer `act(x W + b)` on the last axis. Per-task kernels `[T, in, out]` run as one batched
+ * matmul against inputs `[T, N, in]`.
+ */
+export function dense(units: number, options: DenseOptions = {}): Layer {
+  const act = activationFn(options.activation ?? 'linear');
+  const useBias = options.useBias ?? true;
+  let names = { kernel: '', bias: '' };
+  return {
+    kind: 'dense',
+    build(inputShape, prefix) {
+      if (inputShape.length !== 1) {
+        throw new Error(`dense: expects a flat input, got per-example shape [${inputShape.join(',')}]; add flatten() first`);
+      }
+      const inDim = inputShape[0]!;
+      names = { kernel: `${prefix}/kernel`, bias: `${prefix}/bias` };
+      const specs = [{ name: names.kernel, shape: [inDim, units], init: options.kernelInit ?? 'glorotUniform', fanIn: inDim, fanOut: units }];
+      if (useBias) specs.push({ name: names.bias, shape: [units], init: options.biasInit ?? 'zeros', fanIn: inDim, fanOut: units });
+      return { specs, outputShape: [units] };
+    },
+    apply(params: Params, x: Tensor, _ctx: ApplyContext) {
+      let y = matmul(x, param(params, names.kernel));
+      if (useBias) y = add(y, alignParam(param(params, names.bias), 1, y.rank));
+      return act(y);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { reshape } from '../ops/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Initializer } from './init.js';
+import type { Params } from './params.js';
+
+/** One parameter a layer needs: its path, its shape (without any task axis) and how to draw it. */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: Initializer;
+  fanIn: number;
+  fanOut: number;
+}
+
+/**
+ * How a layer is run.
+ * - `batched`: inputs carry a leading task axis, `[T, N, ...features]`, and each parameter either has the
+ *   shape of its spec (shared by every task) or a leading task axis `[T, ...spec]` (per-task fast weights).
+ *   This is how a whole MAML meta-batch runs as one set of batched ops.
+ * - `training`: BatchNorm uses batch statistics (as MAML does during adaptation and meta-test) or running ones.
+ */
+export interface ApplyContext {
+  batched: boolean;
+  training: boolean;
+}
+
+/** A layer: builds its parameter specs from the per-example input shape, then is a pure function of them. */
+export interface Layer {
+  readonly kind: string;
+  /** Declares parameters under `prefix` for a per-example input of `inputShape`; returns the output shape. */
+  build(inputShape: readonly number[], prefix: string): { specs: ParamSpec[]; outputShape: number[] };
+  apply(params: Params, x: Tensor, ctx: ApplyContext): Tensor;
+}
+
+/**
+ * Aligns a parameter with an input of rank `xRank`: a per-task parameter `[T, ...spec]` gets singleton axes
+ * after the task axis so that it broadcasts against `[T, N, ..., C]`; a shared one is returned as it is.
+ */
+export function alignParam(p: Tensor, specRank: number, xRank: number): Tensor {
+  if (p.rank === specRank) return p;
+  const ones = new Array<number>(xRank - 1 - specRank).fill(1);
+  return reshape(p, [p.shape[0]!, ...ones, ...p.shape.slice(1)]);
+}
+
+/** Reads a parameter, failing with a message that names it. */
+export function param(params: Params, name: string): Tensor {
+  const p = params[name];
+  if (!p) throw new Error(`missing parameter '${name}' (have: ${Object.keys(params).join(', ')})`);
+  return p;
+}

@@ -2,10 +2,6 @@
  * metatape: float32/float64 tensors on pluggable backends, a reverse-mode tape with TensorFlow's
  * GradientTape semantics and nesting to any order, layers, optimizers and MAML-style meta-learning.
  */
-import { registerCpuBackend } from './backends/cpu/index.js';
-
-registerCpuBackend();
-
 export * from './autodiff/index.js';
 export type { Backend, KernelTensor } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu/index.js';

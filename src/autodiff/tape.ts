@@ -1,6 +1,6 @@
-import { isFloat } from '../tensor/dtype.js';
+import { allocArray, isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
-import { type Tensor, Variable } from '../tensor/tensor.js';
+import { Storage, Tensor, Variable } from '../tensor/tensor.js';
 
 /**
  * Computes the gradients of one recorded op's inputs from the gradient of its output. Written by each op in
@@ -18,33 +18,63 @@ interface TapeNode {
 }
 
 /**
- * The few tensor operations the tape itself needs (seed, accumulate, zeros). They are injected by `src/ops`
- * at load time so that autodiff knows no op by name and the two modules have no import cycle.
+ * The few ops the tape itself needs: `add` to accumulate gradients (recorded, so accumulation is
+ * differentiable too) and `stack`/`reshape` for Jacobians. They are installed by the op modules that define
+ * them (`src/ops/elementwise.ts`, `src/ops/shape.ts`) when those load, so autodiff knows no op by name and
+ * the two folders have no import cycle. Seeds and zeros are made here directly on the backend.
  */
 export interface TapeMath {
-  onesLike(t: Tensor): Tensor;
-  zerosLike(t: Tensor): Tensor;
-  add(a: Tensor, b: Tensor): Tensor;
-  /** A constant with `like`'s dtype and backend holding `values` in `shape`. */
-  constantLike(values: Float64Array, shape: readonly number[], like: Tensor): Tensor;
-  stack(ts: readonly Tensor[], axis: number): Tensor;
-  reshape(t: Tensor, shape: readonly number[]): Tensor;
+  add?: (a: Tensor, b: Tensor) => Tensor;
+  stack?: (ts: readonly Tensor[], axis: number) => Tensor;
+  reshape?: (t: Tensor, shape: readonly number[]) => Tensor;
 }
 
-let math: TapeMath | undefined;
+const math: TapeMath = {};
 
-/** @internal Called once by `src/ops`. */
+/** @internal Called by the op modules as they load. */
 export function installTapeMath(m: TapeMath): void {
-  math = m;
+  Object.assign(math, m);
+}
+
+function need<K extends keyof TapeMath>(k: K): NonNullable<TapeMath[K]> {
+  const f = math[k];
+  if (!f) throw new Error(`GradientTape: op '${k}' is not loaded; import the package entry (src/index.ts)`);
+  return f as NonNullable<TapeMath[K]>;
+}
+
+function filled(like: Tensor, value: number): Tensor {
+  return new Tensor(new Storage(like.backend, like.backend.fill(like.shape, value, like.dtype)), like.shape, like.dtype);
+}
+
+function constantLike(values: Float64Array, shape: readonly number[], like: Tensor): Tensor {
+  const data = allocArray(like.dtype, values.length);
+  data.set(values);
+  return new Tensor(new Storage(like.backend, like.backend.upload(data, shape, like.dtype)), [...shape], like.dtype);
 }
 
 /** Tapes currently recording, innermost last. */
 const tapeStack: GradientTape[] = [];
 
+let noGradDepth = 0;
+
 /** True when some tape would record an op now (ops skip building backward closures otherwise). */
 export function isRecording(): boolean {
+  if (noGradDepth > 0) return false;
   for (const t of tapeStack) if (t.isActive()) return true;
   return false;
+}
+
+/**
+ * Runs `fn` with every tape paused (evaluation, logging, optimizer bookkeeping): nothing it computes is
+ * recorded or kept alive by a tape.
+ */
+export function noGrad<T>(fn: () => T): T {
+  noGradDepth++;
+  try {
+    return fn();
+  } finally {
+    noGradDepth--;
+  }
 }
 
 /**
@@ -52,7 +82,7 @@ export function isRecording(): boolean {
  * by it or was produced by an op it recorded. `backward` is only called later, by `gradient()`.
  */
 export function recordOp(name: string, inputs: readonly Tensor[], output: Tensor, backward: BackwardFn): void {
-  if (!isFloat(output.dtype)) return;
+  if (!isFloat(output.dtype) || noGradDepth > 0) return;
   for (const tape of tapeStack) {
     if (tape.isActive()) tape.offer(name, inputs, output, backward);
   }
@@ -206,15 +236,15 @@ export class GradientTape {
         `GradientTape.gradient: outputGradients has shape ${fmtShape(seed.shape)} but the target has ${fmtShape(target.shape)}`,
       );
     }
-    const m = this.beginGradient(list, target);
+    this.beginGradient(list, target);
     let grads: Map<number, Tensor>;
     try {
-      grads = this.backprop(target, list, seed ?? m.onesLike(target));
+      grads = this.backprop(target, list, seed ?? filled(target, 1));
     } finally {
       this.endGradient();
     }
     const zero = options.unconnected === 'zero';
-    const answer = (s: Tensor): Tensor | null => grads.get(s.id) ?? (zero ? m.zerosLike(s) : null);
+    const answer = (s: Tensor): Tensor | null => grads.get(s.id) ?? (zero ? filled(s, 0) : null);
     return unflatten(sources, list.map(answer)) as Gradients<S, null>;
   }
 
@@ -224,20 +254,21 @@ export class GradientTape {
    * is recorded by enclosing tapes, so it can be differentiated again.
    */
   jacobian(target: Tensor, source: Tensor): Tensor {
-    const m = this.beginGradient([source], target);
+    this.beginGradient([source], target);
     const rows: Tensor[] = [];
     try {
       for (let i = 0; i < target.size; i++) {
         const seed = new Float64Array(target.size);
         seed[i] = 1;
-        const g = this.backprop(target, [source], m.constantLike(seed, target.shape, target)).get(source.id);
-        rows.push(g ?? m.zerosLike(source));
+        const g = this.backprop(target, [source], constantLike(seed, target.shape, target)).get(source.id);
+        rows.push(g ?? filled(source, 0));
       }
     } finally {
       this.endGradient();
     }
-    if (rows.length === 0) return m.reshape(m.zerosLike(source), [...target.shape, ...source.shape]);
-    return m.reshape(m.stack(rows, 0), [...target.shape, ...source.shape]);
+    const reshape = need('reshape');
+    if (rows.length === 0) return reshape(filled(source, 0), [...target.shape, ...source.shape]);
+    return reshape(need('stack')(rows, 0), [...target.shape, ...source.shape]);
   }
 
   /**
@@ -249,25 +280,24 @@ export class GradientTape {
     if (B === undefined || source.shape[0] !== B) {
       throw new Error('batchJacobian: target and source need the same leading (batch) dimension');
     }
-    const m = this.beginGradient([source], target);
+    this.beginGradient([source], target);
     const per = target.size / B;
     const cols: Tensor[] = [];
     try {
       for (let j = 0; j < per; j++) {
         const seed = new Float64Array(target.size);
         for (let b = 0; b < B; b++) seed[b * per + j] = 1;
-        const g = this.backprop(target, [source], m.constantLike(seed, target.shape, target)).get(source.id);
-        cols.push(g ?? m.zerosLike(source));
+        const g = this.backprop(target, [source], constantLike(seed, target.shape, target)).get(source.id);
+        cols.push(g ?? filled(source, 0));
       }
     } finally {
       this.endGradient();
     }
-    const stacked = m.stack(cols, 1);
-    return m.reshape(stacked, [B, ...target.shape.slice(1), ...source.shape.slice(1)]);
+    const stacked = need('stack')(cols, 1);
+    return need('reshape')(stacked, [B, ...target.shape.slice(1), ...source.shape.slice(1)]);
   }
 
-  private beginGradient(sources: readonly Tensor[], target: Tensor): TapeMath {
-    if (!math) throw new Error('GradientTape: ops are not loaded (import from the package entry)');
+  private beginGradient(sources: readonly Tensor[], target: Tensor): void {
     if (this.used && !this.persistent) {
       throw new Error(
         'GradientTape: a non-persistent tape can compute only one gradient; create it with { persistent: true } to call it several times',
@@ -278,7 +308,6 @@ export class GradientTape {
     }
     this.used = true;
     this.paused++;
-    return math;
   }
 
   private endGradient(): void {
@@ -291,7 +320,7 @@ export class GradientTape {
   }
 
   private backprop(target: Tensor, sources: readonly Tensor[], seed: Tensor): Map<number, Tensor> {
-    const m = math!;
+    const add = need('add');
     const sourceIds = new Set(sources.map((s) => s.id));
     // Forward sweep: which recorded tensors depend on a source. Only those need gradients.
     const reach = new Set(sourceIds);
@@ -320,7 +349,7 @@ export class GradientTape {
         if (!needs[i] || !g) continue;
         const id = node.inputIds[i]!;
         const prev = grads.get(id);
-        grads.set(id, prev ? m.add(prev, g) : g);
+        grads.set(id, prev ? add(prev, g) : g);
       }
     }
     return grads;

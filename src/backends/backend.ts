@@ -74,8 +74,13 @@ export interface Backend {
   read(t: KernelTensor): Promise<TypedArray>;
   /** Synchronous read, where the backend allows it (a WebGPU device does not: it throws). */
   readSync(t: KernelTensor): TypedArray;
-  /** Releases storage early; called by the storage finaliser, so users never need to. */
-  dispose(handle: unknown): void;
+  /**
+   * Releases device storage; called by the storage finaliser once a tensor is garbage-collected, so users
+   * never need to. Absent on backends whose storage the JS garbage collector frees by itself (the CPU
+   * backend): registering every typed array with a FinalizationRegistry would keep it alive until the
+   * finaliser task runs, which a synchronous training loop never lets happen.
+   */
+  dispose?(handle: unknown): void;
 
   fill(shape: Shape, value: number, dtype: DType): unknown;
   unary(op: UnaryOp, x: KernelTensor): unknown;

@@ -1,10 +1,12 @@
 import type { DType } from '../tensor/dtype.js';
 import type { Backend } from './backend.js';
+import { CpuBackend } from './cpu/cpuBackend.js';
 
 /** Creates a backend; may be async because a device backend has to open an adapter first. */
 export type BackendFactory = () => Backend | Promise<Backend>;
 
-const factories = new Map<string, BackendFactory>();
+// The CPU backend is always registered: every other module can rely on `cpu` existing.
+const factories = new Map<string, BackendFactory>([['cpu', () => new CpuBackend()]]);
 const instances = new Map<string, Backend>();
 let current: Backend | undefined;
 let defaultFloat: DType = 'float32';

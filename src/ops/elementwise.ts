@@ -2,6 +2,7 @@ import type { BinaryOp, UnaryOp } from '../backends/backend.js';
 import { broadcastShapes, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from './creation.js';
+import { installTapeMath } from '../autodiff/tape.js';
 import { type GradRule, runOp, type TensorLike, toPair, toTensor } from './engine.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -198,3 +199,5 @@ export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
 export function squaredDifference(a: TensorLike, b: TensorLike): Tensor {
   return square(sub(a, b));
 }
+
+installTapeMath({ add });

@@ -1,6 +1,8 @@
 import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runOp } from './engine.js';
+// Loaded for its side effect: it installs `add`, which the tape needs to accumulate matmul gradients.
+import './elementwise.js';
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {

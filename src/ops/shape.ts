@@ -1,3 +1,4 @@
+import { installTapeMath } from '../autodiff/tape.js';
 import { getDefaultFloat } from '../backends/registry.js';
 import { isFloat, type DType } from '../tensor/dtype.js';
 import { broadcastShapes, fmtShape, normalizeAxis, type Shape, shapesEqual, sizeOf } from '../tensor/shape.js';
@@ -200,3 +201,5 @@ export function oneHot(labels: Tensor, depth: number, dtype: DType = getDefaultF
   const classes = range(0, depth, 1, dtype);
   return equal(reshape(l, [...l.shape, 1]), classes);
 }
+
+installTapeMath({ stack, reshape });

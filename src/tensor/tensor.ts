@@ -11,12 +11,12 @@ export class Storage {
     readonly backend: Backend,
     readonly handle: unknown,
   ) {
-    storageFinalizer.register(this, { backend, handle });
+    if (backend.dispose) storageFinalizer.register(this, { backend, handle });
   }
 }
 
 const storageFinalizer = new FinalizationRegistry<{ backend: Backend; handle: unknown }>(({ backend, handle }) => {
-  backend.dispose(handle);
+  backend.dispose?.(handle);
 });
 
 let nextTensorId = 1;

@@ -32,9 +32,6 @@ export class CpuBackend implements Backend {
   readSync(t: KernelTensor): TypedArray {
     return arr(t).slice();
   }
-  dispose(): void {
-    // Typed arrays are garbage-collected.
-  }
   fill(shape: Shape, value: number, dtype: DType): unknown {
     const out = allocArray(dtype, sizeOf(shape));
     if (value !== 0) out.fill(value);

@@ -1,0 +1,95 @@
+import type { EvaluateRun, EvaluationResult } from '../cli/contracts.js';
+import type { Params } from '../nn/params.js';
+import type { Rng } from '../tensor/random.js';
+import type { MetaLearner } from './learner.js';
+import type { TaskSource } from './tasks.js';
+
+/** Options of {@link evaluateAdaptation}. */
+export interface AdaptationEvalOptions {
+  /** Number of fresh test tasks (the literature uses 600). */
+  tasks: number;
+  /** Inner-step counts to report (0 = no adaptation). */
+  steps: readonly number[];
+  /** Support shots per task (per class for classification). */
+  shots: number;
+  /** Tasks adapted together in one batched pass. */
+  chunk?: number;
+  /** Which split to draw tasks from. */
+  split?: 'train' | 'test';
+  /** Called after every chunk with the number of tasks done. */
+  onChunk?: (done: number) => void;
+}
+
+/** Mean and 95% confidence half-width of a metric over tasks, after a number of inner steps. */
+export interface AdaptationScore {
+  steps: number;
+  mean: number;
+  ci95: number;
+  tasks: number;
+}
+
+/**
+ * The evaluation protocol of the MAML literature: on fresh tasks, adapt from the meta-learned initialisation
+ * on K support examples for each listed number of steps and report the query metric's mean with its 95%
+ * confidence interval (1.96 standard errors). The same protocol evaluates the pretrained baseline.
+ */
+export function evaluateAdaptation(
+  learner: MetaLearner,
+  meta: Params,
+  source: TaskSource,
+  rng: Rng,
+  options: AdaptationEvalOptions,
+): AdaptationScore[] {
+  const steps = [...new Set(options.steps)].sort((a, b) => a - b);
+  const maxSteps = steps.at(-1) ?? 0;
+  const perStep = new Map<number, number[]>(steps.map((s) => [s, []]));
+  const chunk = options.chunk ?? 25;
+  for (let done = 0; done < options.tasks; done += chunk) {
+    const n = Math.min(chunk, options.tasks - done);
+    const batch = source.sample(rng, n, options.split ?? 'test', options.shots);
+    learner.adapt(meta, batch.supportX, batch.supportY, maxSteps, 'none', (s, params) => {
+      const values = perStep.get(s);
+      if (!values) return;
+      const pred = learner.model.apply(params, batch.queryX, { batched: true });
+      values.push(...learner.metric(pred, batch.queryY, 'perTask').dataSync());
+    });
+    options.onChunk?.(done + n);
+  }
+  return steps.map((s) => ({ steps: s, ...meanCi(perStep.get(s)!) }));
+}
+
+/** Mean and 95% confidence half-width (normal approximation) of a sample. */
+export function meanCi(values: readonly number[]): { mean: number; ci95: number; tasks: number } {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? values.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (n - 1) : 0;
+  return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n), tasks: n };
+}
+
+/** `metatape eval`: loads a checkpoint's meta-parameters and runs {@link evaluateAdaptation}. */
+export const evaluateRun: EvaluateRun = async (ctx) => {
+  const { restoreForEvaluation } = await import('./experiment.js');
+  const { learner, meta, source, rngFor, metricName } = await restoreForEvaluation(ctx.config, ctx.checkpointPath, ctx.configHash);
+  const tasks = ctx.request.tasks ?? ctx.config.eval.tasks;
+  const steps = ctx.request.steps ?? ctx.config.eval.steps;
+  const shotsList = ctx.request.shots ?? ctx.config.eval.shots;
+  const results: EvaluationResult[] = [];
+  const progress = ctx.createProgress({ total: tasks * shotsList.length, label: 'eval' });
+  let offset = 0;
+  for (const shots of shotsList) {
+    const scores = evaluateAdaptation(learner, meta, source, rngFor(`eval/${ctx.request.split}/${shots}`), {
+      tasks,
+      steps,
+      shots,
+      split: 'test',
+      onChunk: (done) => progress.update(offset + done),
+    });
+    offset += tasks;
+    for (const s of scores) {
+      results.push({ split: ctx.request.split, shots, steps: s.steps, metric: metricName, mean: s.mean, ci95: s.ci95, tasks: s.tasks });
+    }
+  }
+  progress.stop();
+  const last = results.filter((r) => r.shots === shotsList[0]).at(-1);
+  return { results, ...(last ? { headline: { metric: `${last.metric}@${last.steps}steps`, value: last.mean } } : {}) };
+};

@@ -1,0 +1,236 @@
+import { join } from 'node:path';
+import { setImmediate as tick } from 'node:timers/promises';
+import type { ExperimentContext, ExperimentSummary, RunExperiment } from '../cli/contracts.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { setBackend, setDefaultFloat } from '../backends/registry.js';
+import { Rng } from '../tensor/random.js';
+import { flattenState, unflattenState } from '../optim/state.js';
+import { applyUpdates } from '../optim/tree.js';
+import type { Params } from '../nn/params.js';
+import { evaluateAdaptation, type AdaptationScore } from './evaluate.js';
+import { buildModel, buildSource, learnerOptions, outerOptimizer } from './factories.js';
+import { MetaLearner } from './learner.js';
+import { findNonFinite, NonFiniteError } from './nonFinite.js';
+import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } from './checkpointArrays.js';
+import { writeRunPlots } from './plots.js';
+import type { TaskSource } from './tasks.js';
+import { selectBackend } from './backendChoice.js';
+
+/** The pieces of a run that training, resume and evaluation share. */
+export interface Setup {
+  learner: MetaLearner;
+  source: TaskSource;
+  /** A generator for a named purpose, derived from the run's seed (`init`, `tasks`, `eval/...`). */
+  rngFor(purpose: string): Rng;
+  metricName: 'mse' | 'accuracy';
+  /** The backend in use and why it was chosen (`auto` explains its pick). */
+  backend: { name: string; reason: string };
+}
+
+/** Builds backend, dtype, task source, model and learner from a config. */
+export async function setup(config: ExperimentConfig): Promise<Setup> {
+  setDefaultFloat(config.dtype);
+  const flatImages = config.model.kind !== 'conv4';
+  const widest = config.model.kind === 'conv4' ? config.model.filters * 9 : Math.max(...(config.model.hidden ?? [64]));
+  const backend = await selectBackend(config.backend, { matmul: widest });
+  await setBackend(backend.name);
+  const source = await buildSource(config, { flatImages });
+  const model = buildModel(config, source);
+  const learner = new MetaLearner(model, source.kind, learnerOptions(config));
+  return {
+    learner,
+    source,
+    rngFor: (purpose) => new Rng(seedFor(config.seed, purpose)),
+    metricName: source.kind === 'regression' ? 'mse' : 'accuracy',
+    backend,
+  };
+}
+
+/**
+ * Every random stream of a run is seeded from the run's one seed and the stream's purpose, so adding an
+ * evaluation never shifts the training stream, and a resumed run draws exactly what it would have drawn.
+ */
+export function seedFor(seed: number, purpose: string): number {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < purpose.length; i++) h = Math.imul(h ^ purpose.charCodeAt(i), 16777619);
+  return (h ^ (seed * 0x9e3779b1)) >>> 0;
+}
+
+/** Loads a checkpoint's meta-parameters for `metatape eval`. */
+export async function restoreForEvaluation(
+  config: ExperimentConfig,
+  checkpointPath: string,
+  configHash: string,
+): Promise<Setup & { meta: Params }> {
+  const s = await setup(config);
+  const ckpt = await loadCheckpoint(checkpointPath, { configHash });
+  return { ...s, meta: paramsFromArrays(ckpt.arrays, 'param/') };
+}
+
+/**
+ * `metatape run`: meta-trains as the config says, with checkpoints, metrics, NaN/Inf guards, mid-run and final
+ * evaluation, a summary and plots in the run folder.
+ */
+export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Promise<ExperimentSummary> => {
+  const { config, logger, metrics } = ctx;
+  const s = await setup(config);
+  const { learner, source } = s;
+  const outer = outerOptimizer(config);
+  const taskRng = s.rngFor('tasks');
+  let meta = learner.initMetaParams(learner.model.initParams(s.rngFor('init')));
+  let optState = outer.init(meta);
+  let start = 0;
+  if (ctx.resumeFrom) {
+    const ckpt = await loadCheckpoint(ctx.resumeFrom.checkpointPath, { configHash: ctx.configHash });
+    meta = paramsFromArrays(ckpt.arrays, 'param/');
+    const optMeta = ckpt.extra?.optimizerState;
+    optState = unflattenState({ arrays: tensorsFromArrays(ckpt.arrays, 'optim/'), meta: optMeta ?? null });
+    taskRng.setState(ckpt.rng.tasks!);
+    start = ckpt.iteration;
+    logger.info({ iteration: start }, 'restored meta-parameters, optimizer state and task stream');
+  }
+  const T = config.trainer.iterations;
+  logger.info(
+    {
+      backend: s.backend.name,
+      backendReason: s.backend.reason,
+      algorithm: config.trainer.algorithm,
+      order: config.trainer.order,
+      params: learner.model.paramCount,
+      metaBatch: config.trainer.metaBatchSize,
+    },
+    `meta-training ${config.name} for ${T} iterations`,
+  );
+
+  const saveCkpt = async (iteration: number) => {
+    const flat = flattenState(optState);
+    const path = await ctx.checkpointPath(iteration);
+    await saveCheckpoint(
+      path,
+      {
+        iteration,
+        configHash: ctx.configHash,
+        rng: { tasks: taskRng.getState() },
+        extra: { optimizerState: flat.meta },
+      },
+      { ...(await paramsToArrays(meta, 'param/')), ...(await tensorsToArrays(flat.arrays, 'optim/')) },
+    );
+    await metrics.flush();
+  };
+
+  const progress = ctx.createProgress({ total: T, label: 'meta-train', startAt: start });
+  const t0 = performance.now();
+  let windowStart = performance.now();
+  let windowLoss = 0;
+  let windowMetric = 0;
+  let windowCount = 0;
+  let iteration = start;
+  let interrupted = false;
+  try {
+    for (iteration = start + 1; iteration <= T; iteration++) {
+      const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');
+      const { loss, metric, grads } = learner.metaGradient(meta, batch, iteration / T);
+      // One read per iteration: the loss, the metric and the squared gradient norm (a NaN anywhere shows there).
+      const check = await findNonFinite(loss, grads);
+      if (check.bad) {
+        throw new NonFiniteError(iteration, check.bad, check.loss);
+      }
+      const { updates, state } = outer.update(grads, optState, meta);
+      meta = applyUpdates(meta, updates);
+      optState = state;
+      windowLoss += check.loss;
+      windowMetric += (await metric.data())[0]!;
+      windowCount++;
+      progress.update(iteration, { loss: check.loss.toFixed(4) });
+      if (iteration % config.logging.every === 0 || iteration === T) {
+        const now = performance.now();
+        metrics.append({
+          iteration,
+          split: 'train',
+          metaLoss: windowLoss / windowCount,
+          [s.metricName]: windowMetric / windowCount,
+          itPerSec: (windowCount * 1000) / (now - windowStart),
+          rssMb: process.memoryUsage().rss / 2 ** 20,
+        });
+        await ctx.reportStatus({ iteration, headline: { metric: 'metaLoss', value: windowLoss / windowCount } });
+        windowStart = now;
+        windowLoss = 0;
+        windowMetric = 0;
+        windowCount = 0;
+      }
+      if (config.eval.every > 0 && iteration % config.eval.every === 0 && iteration < T) {
+        const scores = evaluate(s, meta, config, config.eval.evalTasksDuringTraining, `val/${iteration}`, config.eval.shots[0]!);
+        metrics.append(scores.map((sc) => ({ iteration, split: `val@${sc.steps}`, [s.metricName]: sc.mean, ci95: sc.ci95 })));
+      }
+      const aborted = ctx.signal.aborted;
+      if (iteration % config.logging.checkpointEvery === 0 || iteration === T || aborted) await saveCkpt(iteration);
+      if (aborted) {
+        interrupted = true;
+        logger.warn({ iteration }, 'interrupted: checkpoint saved; continue with `metatape resume`');
+        break;
+      }
+      // Let signals, timers and storage finalisers run (a synchronous loop would starve them).
+      if (iteration % 10 === 0) await tick();
+    }
+  } finally {
+    progress.stop();
+  }
+  const last = Math.min(iteration, T);
+  if (interrupted) return { iteration: last, interrupted: true };
+  const wallSeconds = (performance.now() - t0) / 1000;
+
+  // The literature's protocol on fresh test tasks, for every configured support size.
+  const table: { shots: number; scores: AdaptationScore[] }[] = [];
+  for (const shots of config.eval.shots) {
+    table.push({ shots, scores: evaluate(s, meta, config, config.eval.tasks, `test/${shots}`, shots) });
+  }
+  const results: Record<string, number> = { trainSeconds: wallSeconds, metaItPerSec: (T - start) / wallSeconds };
+  for (const { shots, scores } of table) {
+    for (const sc of scores) {
+      results[`test/${s.metricName}@K${shots}/${sc.steps}steps`] = sc.mean;
+      results[`test/${s.metricName}@K${shots}/${sc.steps}steps/ci95`] = sc.ci95;
+    }
+  }
+  await writeSummary(ctx.run.dir, config, table, s.metricName, results);
+  await writeRunPlots(ctx.run.dir, config, s, meta, metrics.columns(), table);
+  const first = table[0]!.scores;
+  const best = first.at(-1)!;
+  const headline = { metric: `test/${s.metricName}@${best.steps}steps`, value: best.mean };
+  logger.info({ results }, `done: ${headline.metric} = ${best.mean.toFixed(4)} ± ${best.ci95.toFixed(4)}`);
+  return { iteration: last, interrupted: false, headline, results };
+};
+
+function evaluate(s: Setup, meta: Params, config: ExperimentConfig, tasks: number, purpose: string, shots: number): AdaptationScore[] {
+  return evaluateAdaptation(s.learner, meta, s.source, s.rngFor(`eval/${purpose}`), {
+    tasks,
+    steps: [0, ...config.eval.steps],
+    shots,
+    chunk: Math.min(config.trainer.metaBatchSize * 4, 100),
+  });
+}
+
+async function writeSummary(
+  dir: string,
+  config: ExperimentConfig,
+  table: { shots: number; scores: AdaptationScore[] }[],
+  metric: string,
+  results: Record<string, number>,
+): Promise<void> {
+  const lines = [
+    `# ${config.name}: evaluation`,
+    '',
+    `${config.trainer.algorithm}, order ${config.trainer.order}, ${config.trainer.iterations} meta-iterations, seed ${config.seed}, backend ${config.backend}.`,
+    `Mean query ${metric} over ${config.eval.tasks} fresh test tasks, with 95% confidence intervals.`,
+    '',
+    `| K (shots) | ${table[0]!.scores.map((s) => `${s.steps} steps`).join(' | ')} |`,
+    `|---|${table[0]!.scores.map(() => '---').join('|')}|`,
+    ...table.map((r) => `| ${r.shots} | ${r.scores.map((s) => `${s.mean.toFixed(3)} ± ${s.ci95.toFixed(3)}`).join(' | ')} |`),
+    '',
+    `Training wall time: ${results.trainSeconds!.toFixed(1)} s (${results.metaItPerSec!.toFixed(1)} meta-iterations/s).`,
+    '',
+  ];
+  await writeFileAtomic(join(dir, 'summary.md'), lines.join('\n'));
+  await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify({ metric, table, results }, null, 2)}\n`);
+}

@@ -1,0 +1,99 @@
+import type { ExperimentConfig } from '../config/schema.js';
+import { mamlMlp, mlp } from '../nn/builders.js';
+import { conv4 } from '../nn/conv4.js';
+import type { Model } from '../nn/model.js';
+import { adam, adamw } from '../optim/adam.js';
+import { sgd } from '../optim/sgd.js';
+import { chain, clipByGlobalNorm } from '../optim/transforms.js';
+import { applyUpdates } from '../optim/tree.js';
+import type { GradientTransformation } from '../optim/types.js';
+import type { InnerRule, LearnerOptions } from './learner.js';
+import { sinusoidSource, type TaskSource } from './tasks.js';
+
+/** Thrown for config combinations the trainer cannot run; names the fields involved. */
+export class TrainerConfigError extends Error {
+  override readonly name = 'TrainerConfigError';
+}
+
+/** Builds the network of a config for a task source. */
+export function buildModel(config: ExperimentConfig, source: TaskSource): Model {
+  const m = config.model;
+  const inputDim = source.inputShape.reduce((a, b) => a * b, 1);
+  switch (m.kind) {
+    case 'mlp':
+      return mlp(inputDim, m.hidden, source.outputDim, { activation: m.activation, batchNorm: m.batchNorm });
+    case 'maml-mlp':
+      return mamlMlp(inputDim, source.outputDim, { hidden: m.hidden, activation: m.activation, batchNorm: m.batchNorm });
+    case 'conv4': {
+      if (source.inputShape.length !== 3) {
+        throw new TrainerConfigError(`model.kind: conv4 needs image inputs [H, W, C]; data.kind ${config.data.kind} gives [${source.inputShape.join(',')}]`);
+      }
+      const [h, w, c] = source.inputShape as [number, number, number];
+      return conv4([h, w, c], source.outputDim, { filters: m.filters, pooling: m.pooling });
+    }
+  }
+}
+
+/** Builds the task source of a config (Omniglot is loaded lazily: it reads Arrow files). */
+export async function buildSource(config: ExperimentConfig, options: { flatImages: boolean }): Promise<TaskSource> {
+  const d = config.data;
+  if (d.kind === 'sinusoid') {
+    return sinusoidSource({ shots: d.shots, queryShots: d.queryShots, amplitude: d.amplitude, phase: d.phase, xRange: d.xRange });
+  }
+  const { omniglotTaskSource } = await import('./omniglotTasks.js');
+  return omniglotTaskSource(d, options);
+}
+
+/** The learner options of a config, checked for combinations that cannot work together. */
+export function learnerOptions(config: ExperimentConfig): LearnerOptions {
+  const t = config.trainer;
+  if (t.innerOptimizer.kind !== 'sgd' && (t.algorithm === 'metasgd' || t.learnInnerLr)) {
+    throw new TrainerConfigError(
+      `trainer.innerOptimizer: got ${t.innerOptimizer.kind}; learned inner step sizes (trainer.algorithm: metasgd or trainer.learnInnerLr: true) need kind: sgd`,
+    );
+  }
+  return {
+    algorithm: t.algorithm,
+    order: t.order,
+    innerSteps: t.innerSteps,
+    innerLr: t.innerLr,
+    learnInnerLr: t.learnInnerLr,
+    multiStepLoss: t.multiStepLoss,
+    batchedTasks: t.batchedTasks,
+    ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerRule(config) }),
+  };
+}
+
+/** A differentiable inner update from the optimizers of `src/optim` (momentum or Adam). */
+function innerRule(config: ExperimentConfig): InnerRule {
+  const t = config.trainer;
+  const o = t.innerOptimizer;
+  const tx: GradientTransformation<unknown> =
+    o.kind === 'adam'
+      ? (adam({ lr: t.innerLr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>)
+      : (sgd({ lr: t.innerLr, momentum: o.kind === 'momentum' ? o.momentum : 0 }) as GradientTransformation<unknown>);
+  return {
+    init: (fast) => tx.init(fast),
+    step: (fast, grads, state) => {
+      const { updates, state: next } = tx.update(grads, state, fast);
+      return { fast: applyUpdates(fast, updates), state: next };
+    },
+  };
+}
+
+/**
+ * The outer (meta) optimizer. Reptile's outer step is SGD with `trainer.reptileOuterLr` on the Reptile
+ * direction, which is exactly Reptile's interpolation `theta += eps (phi - theta)`.
+ */
+export function outerOptimizer(config: ExperimentConfig): GradientTransformation<unknown> {
+  const t = config.trainer;
+  const o = t.outerOptimizer;
+  let tx: GradientTransformation<unknown>;
+  if (t.algorithm === 'reptile') tx = sgd({ lr: t.reptileOuterLr }) as GradientTransformation<unknown>;
+  else if (o.kind === 'adam') tx = adam({ lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>;
+  else if (o.kind === 'adamw') {
+    tx = adamw({ lr: o.lr, beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay }) as GradientTransformation<unknown>;
+  } else tx = sgd({ lr: o.lr, weightDecay: o.weightDecay }) as GradientTransformation<unknown>;
+  if (t.clipGradNorm !== null) return chain(clipByGlobalNorm(t.clipGradNorm), tx) as GradientTransformation<unknown>;
+  return tx;
+}

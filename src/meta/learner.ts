@@ -1,0 +1,247 @@
+import { GradientTape } from '../autodiff/tape.js';
+import { add, mul, sub } from '../ops/elementwise.js';
+import { fill } from '../ops/creation.js';
+import { mean, sum } from '../ops/reduce.js';
+import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
+import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
+import type { Model } from '../nn/model.js';
+import { mapParams, type Params } from '../nn/params.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { TaskBatch, TaskKind } from './tasks.js';
+
+/** The meta-learning algorithms of the trainer. */
+export type Algorithm = 'maml' | 'anil' | 'metasgd' | 'reptile' | 'pretrain';
+
+/**
+ * A differentiable inner-loop update rule beyond plain SGD (momentum, Adam). `init` makes per-task state for
+ * the fast weights, `step` returns new fast weights; both are written in tensor ops so a second-order
+ * meta-gradient flows through them.
+ */
+export interface InnerRule {
+  init(fast: Params): unknown;
+  step(fast: Params, grads: Params, state: unknown, lr: (name: string) => Tensor | number): { fast: Params; state: unknown };
+}
+
+/** Options of a {@link MetaLearner}. */
+export interface LearnerOptions {
+  algorithm: Algorithm;
+  /** 2: exact meta-gradient through the inner loop (nested tapes); 1: first-order approximation. */
+  order: 1 | 2;
+  innerSteps: number;
+  innerLr: number;
+  /** MAML++ LSLR: a learned step size per inner step and per parameter tensor. */
+  learnInnerLr?: boolean;
+  /** MAML++ multi-step loss: the query loss after every inner step, weights annealed to the last step. */
+  multiStepLoss?: boolean;
+  /** Adapt all tasks of a meta-batch as one batched pass (true) or loop over tasks (false). */
+  batchedTasks?: boolean;
+  /** Inner update rule; plain SGD when absent. */
+  innerRule?: InnerRule;
+}
+
+/** How an inner loop is differentiated: through it (second order), around it (first order), or not at all. */
+export type AdaptMode = 'second' | 'first' | 'none';
+
+/** The result of one meta-gradient computation. */
+export interface MetaGradient {
+  /** Meta-loss (query loss after adaptation), a scalar tensor. */
+  loss: Tensor;
+  /** Query metric after adaptation (MSE or accuracy), a scalar tensor. */
+  metric: Tensor;
+  grads: Params;
+}
+
+const LR_PREFIX = 'innerLr/';
+
+/**
+ * MAML and its relatives over a {@link Model}: the inner loop adapts fast weights on each task's support set,
+ * the outer loss is the query loss after adaptation. All tasks of a meta-batch run as one set of batched ops:
+ * every adapted parameter is broadcast to `[T, ...shape]` (one copy per task; the broadcast's gradient sums
+ * the tasks' contributions back), so T small matmuls become one batched matmul.
+ *
+ * ```ts
+ * const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order: 2, innerSteps: 1, innerLr: 0.01 });
+ * const meta = learner.initMetaParams(model.initParams(new Rng(0)));
+ * const { loss, grads } = learner.metaGradient(meta, batch);
+ * ```
+ */
+export class MetaLearner {
+  /** Parameters adapted in the inner loop (all of the model's, or the head only for ANIL). */
+  readonly adaptedNames: readonly string[];
+
+  constructor(
+    readonly model: Model,
+    readonly kind: TaskKind,
+    readonly options: LearnerOptions,
+  ) {
+    const names = model.paramNames;
+    if (options.algorithm === 'anil') {
+      // The head is the last layer that has parameters.
+      const lastLayer = names.at(-1)!.split('/')[0]!;
+      this.adaptedNames = names.filter((n) => n.split('/')[0] === lastLayer);
+    } else this.adaptedNames = names;
+  }
+
+  /** The meta-parameters: the model's parameters plus any learned inner step sizes (Meta-SGD, MAML++). */
+  initMetaParams(modelParams: Params): Params {
+    const meta: Params = { ...modelParams };
+    const { algorithm, innerLr, innerSteps, learnInnerLr } = this.options;
+    if (algorithm === 'metasgd') {
+      for (const n of this.adaptedNames) meta[`${LR_PREFIX}${n}`] = fill(modelParams[n]!.shape, innerLr, modelParams[n]!.dtype);
+    } else if (learnInnerLr) {
+      for (let s = 0; s < innerSteps; s++) {
+        for (const n of this.adaptedNames) meta[`${LR_PREFIX}${s}/${n}`] = fill([], innerLr, modelParams[n]!.dtype);
+      }
+    }
+    return meta;
+  }
+
+  /** The model's own parameters out of a meta-parameter record. */
+  modelParams(meta: Params): Params {
+    const out: Params = {};
+    for (const n of this.model.paramNames) out[n] = meta[n]!;
+    return out;
+  }
+
+  /** The task loss, per task (`perTask`) or averaged. */
+  loss(pred: Tensor, y: Tensor, reduction: Reduction): Tensor {
+    return this.kind === 'regression' ? mse(pred, y, reduction) : softmaxCrossEntropy(pred, y, reduction);
+  }
+
+  /** The task metric: MSE for regression, accuracy for classification. */
+  metric(pred: Tensor, y: Tensor, reduction: Reduction): Tensor {
+    return this.kind === 'regression' ? mse(pred, y, reduction) : accuracy(pred, y, reduction);
+  }
+
+  /**
+   * Adapts the meta-parameters to each task of a batch: `steps` inner updates on `(x, y)` (`[T, K, ...]`).
+   * Returns the full parameter record with per-task fast weights `[T, ...shape]`. `onStep(s, params)` sees the
+   * parameters after each step (s = 1..steps) and after none (s = 0).
+   */
+  adapt(meta: Params, x: Tensor, y: Tensor, steps: number, mode: AdaptMode, onStep?: (s: number, params: Params) => void): Params {
+    const T = x.shape[0]!;
+    const shared: Params = {};
+    let fast: Params = {};
+    for (const n of this.model.paramNames) {
+      const p = meta[n]!;
+      if (this.adaptedNames.includes(n)) fast[n] = broadcastTo(expandDims(p, 0), [T, ...p.shape]);
+      else shared[n] = p;
+    }
+    onStep?.(0, { ...shared, ...fast });
+    const rule = this.options.innerRule;
+    let state = rule?.init(fast);
+    for (let s = 0; s < steps; s++) {
+      // First order: the inner gradient is computed on detached copies, so no enclosing tape records it and it
+      // enters the update as a constant (the first-order MAML approximation).
+      const detach = mode !== 'second';
+      const inFast = detach ? mapParams(fast, stopGradient) : fast;
+      const inShared = detach ? mapParams(shared, stopGradient) : shared;
+      const tape = new GradientTape();
+      const loss = tape.record(() => {
+        tape.watch(...Object.values(inFast));
+        const pred = this.model.apply({ ...inShared, ...inFast }, x, { batched: true });
+        // The sum over tasks of each task's mean loss: its gradient w.r.t. task t's copy is task t's gradient.
+        return sum(this.loss(pred, y, 'perTask'));
+      });
+      const grads = tape.gradient(loss, inFast, { unconnected: 'zero' });
+      const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
+      if (rule) ({ fast, state } = rule.step(fast, grads, state, lr));
+      else fast = mapParams(fast, (p, n) => sub(p, mul(grads[n]!, lr(n))));
+      onStep?.(s + 1, { ...shared, ...fast });
+    }
+    return { ...shared, ...fast };
+  }
+
+  private innerLr(meta: Params, step: number, name: string): Tensor | number {
+    if (this.options.algorithm === 'metasgd') return meta[`${LR_PREFIX}${name}`]!;
+    if (this.options.learnInnerLr) return meta[`${LR_PREFIX}${step}/${name}`]!;
+    return this.options.innerLr;
+  }
+
+  /**
+   * The meta-loss of a batch (call inside a tape that watches `meta`): query loss after adaptation, or for
+   * MAML++'s multi-step loss the weighted sum over steps. `progress` in [0, 1] anneals those weights.
+   */
+  metaLoss(meta: Params, batch: TaskBatch, progress = 1): { loss: Tensor; metric: Tensor } {
+    const { algorithm, order, innerSteps, multiStepLoss } = this.options;
+    if (algorithm === 'pretrain') {
+      const x = concat([batch.supportX, batch.queryX], 1);
+      const y = concat([batch.supportY, batch.queryY], 1);
+      const pred = this.model.apply(this.modelParams(meta), x, { batched: true });
+      return { loss: this.loss(pred, y, 'mean'), metric: this.metric(pred, y, 'mean') };
+    }
+    const mode: AdaptMode = order === 2 ? 'second' : 'first';
+    const weights = multiStepLoss ? multiStepWeights(innerSteps, progress) : undefined;
+    let weighted: Tensor | undefined;
+    const fast = this.adapt(meta, batch.supportX, batch.supportY, innerSteps, mode, (s, params) => {
+      if (!weights || s === 0) return;
+      const l = this.loss(this.model.apply(params, batch.queryX, { batched: true }), batch.queryY, 'mean');
+      const term = mul(l, weights[s - 1]!);
+      weighted = weighted ? add(weighted, term) : term;
+    });
+    const pred = this.model.apply(fast, batch.queryX, { batched: true });
+    const finalLoss = this.loss(pred, batch.queryY, 'mean');
+    return { loss: weighted ?? finalLoss, metric: stopGradient(this.metric(pred, batch.queryY, 'mean')) };
+  }
+
+  /** The meta-gradient of one meta-batch with respect to every meta-parameter. */
+  metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
+    if (this.options.algorithm === 'reptile') return this.reptileGradient(meta, batch);
+    if (this.options.batchedTasks === false && batch.supportX.shape[0]! > 1) return this.perTaskGradient(meta, batch, progress);
+    const tape = new GradientTape();
+    const { loss, metric } = tape.record(() => {
+      tape.watch(...Object.values(meta));
+      return this.metaLoss(meta, batch, progress);
+    });
+    return { loss, metric, grads: tape.gradient(loss, meta, { unconnected: 'zero' }) };
+  }
+
+  /** The same meta-gradient computed one task at a time (the usual per-task loop; for comparison). */
+  private perTaskGradient(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
+    const T = batch.supportX.shape[0]!;
+    let acc: MetaGradient | undefined;
+    for (let t = 0; t < T; t++) {
+      const one = (v: Tensor) => slice(v, v.shape.map((_, i) => (i === 0 ? t : 0)), v.shape.map((d, i) => (i === 0 ? 1 : d)));
+      const single: TaskBatch = {
+        supportX: one(batch.supportX),
+        supportY: one(batch.supportY),
+        queryX: one(batch.queryX),
+        queryY: one(batch.queryY),
+      };
+      const g = this.metaGradient(meta, single, progress);
+      acc = acc
+        ? { loss: add(acc.loss, g.loss), metric: add(acc.metric, g.metric), grads: mapParams(acc.grads, (v, n) => add(v, g.grads[n]!)) }
+        : g;
+    }
+    const a = acc!;
+    return { loss: mul(a.loss, 1 / T), metric: mul(a.metric, 1 / T), grads: mapParams(a.grads, (v) => mul(v, 1 / T)) };
+  }
+
+  /**
+   * Reptile (Nichol et al. 2018): adapt on support and query together (first-order steps, no outer tape), then move
+   * the initialisation towards the mean adapted weights. The "gradient" handed to the outer optimizer is
+   * `theta - mean_t(phi_t)`, so an outer SGD with learning rate eps is exactly Reptile's update.
+   */
+  private reptileGradient(meta: Params, batch: TaskBatch): MetaGradient {
+    {
+      const x = concat([batch.supportX, batch.queryX], 1);
+      const y = concat([batch.supportY, batch.queryY], 1);
+      const fast = this.adapt(meta, x, y, this.options.innerSteps, 'none');
+      const pred = this.model.apply(fast, batch.queryX, { batched: true });
+      const grads: Params = {};
+      for (const n of Object.keys(meta)) {
+        grads[n] = this.adaptedNames.includes(n) ? sub(meta[n]!, mean(fast[n]!, { axis: 0 })) : mul(meta[n]!, 0);
+      }
+      return { loss: this.loss(pred, batch.queryY, 'mean'), metric: this.metric(pred, batch.queryY, 'mean'), grads };
+    }
+  }
+}
+
+/**
+ * MAML++'s multi-step loss weights: uniform at the start, annealed linearly to all weight on the last step
+ * by 30% of training (Antoniou et al. 2019 anneal over the first epochs; the schedule's length is a choice).
+ */
+export function multiStepWeights(steps: number, progress: number): number[] {
+  const a = Math.min(1, progress / 0.3);
+  return Array.from({ length: steps }, (_, s) => (1 - a) / steps + (s === steps - 1 ? a : 0));
+}

@@ -22,3 +22,4 @@ export { Rng } from './tensor/random.js';
 export type { Shape } from './tensor/shape.js';
 export { type NestedArray, Tensor, Variable } from './tensor/tensor.js';
 export * from './nn/index.js';
+export * from './optim/index.js';

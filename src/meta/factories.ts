@@ -70,7 +70,7 @@ function innerRule(config: ExperimentConfig): InnerRule {
   const o = t.innerOptimizer;
   const tx: GradientTransformation<unknown> =
     o.kind === 'adam'
-      ? (adam({ lr: t.innerLr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>)
+      ? (adam({ lr: t.innerLr, beta1: o.beta1, beta2: o.beta2, epsRoot: 1e-12 }) as GradientTransformation<unknown>)
       : (sgd({ lr: t.innerLr, momentum: o.kind === 'momentum' ? o.momentum : 0 }) as GradientTransformation<unknown>);
   return {
     init: (fast) => tx.init(fast),

@@ -1,0 +1,13 @@
+export * from './adam.js';
+export * from './cg.js';
+export * from './curvature.js';
+export * from './flatParams.js';
+export * from './lineSearch.js';
+export * from './modelOptimizer.js';
+export * from './newtonCg.js';
+export * from './schedules.js';
+export * from './sgd.js';
+export * from './state.js';
+export * from './transforms.js';
+export { applyUpdates, globalNorm, zerosLikeParams } from './tree.js';
+export * from './types.js';

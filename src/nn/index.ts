@@ -1,8 +1,17 @@
 export * from './activations.js';
+export * from './batchNorm.js';
+export * from './batchNormState.js';
+export * from './builders.js';
+export * from './conv2d.js';
+export * from './conv4.js';
 export * from './dense.js';
+export * from './errors.js';
 export * from './flatten.js';
 export * from './init.js';
 export * from './layer.js';
 export * from './losses.js';
 export * from './model.js';
 export * from './params.js';
+export * from './paramsFile.js';
+export * from './pooling.js';
+export { extractWindows, type Padding, type Size2, type WindowGeometry, windowGeometry } from './windows.js';

@@ -1,5 +1,6 @@
 import { reshape } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { BatchNormState } from './batchNormState.js';
 import type { Initializer } from './init.js';
 import type { Params } from './params.js';
 
@@ -18,17 +19,38 @@ export interface ParamSpec {
  *   shape of its spec (shared by every task) or a leading task axis `[T, ...spec]` (per-task fast weights).
  *   This is how a whole MAML meta-batch runs as one set of batched ops.
  * - `training`: BatchNorm uses batch statistics (as MAML does during adaptation and meta-test) or running ones.
+ *   Only BatchNorm layers built with `useRunningStats: true` read running statistics, and only when
+ *   `training` is false; by default BatchNorm always normalises with the statistics of the batch at hand.
+ * - `batchNormState`: where BatchNorm layers keep running statistics (`Model.apply` passes the model's own).
+ * - `updateRunningStats`: fold this pass's batch statistics into `batchNormState` (default false, so that
+ *   MAML's many inner-loop and gradient-check passes leave the state alone unless asked).
  */
 export interface ApplyContext {
   batched: boolean;
   training: boolean;
+  batchNormState?: BatchNormState;
+  updateRunningStats?: boolean;
+}
+
+/** A BatchNorm layer's request for running statistics over `channels` channels, keyed by its prefix. */
+export interface RunningStatSpec {
+  name: string;
+  channels: number;
+}
+
+/** What {@link Layer.build} returns. */
+export interface LayerBuild {
+  specs: ParamSpec[];
+  outputShape: number[];
+  /** Non-trainable running statistics the layer keeps (BatchNorm), collected by the Model. */
+  runningStats?: RunningStatSpec[];
 }
 
 /** A layer: builds its parameter specs from the per-example input shape, then is a pure function of them. */
 export interface Layer {
   readonly kind: string;
   /** Declares parameters under `prefix` for a per-example input of `inputShape`; returns the output shape. */
-  build(inputShape: readonly number[], prefix: string): { specs: ParamSpec[]; outputShape: number[] };
+  build(inputShape: readonly number[], prefix: string): LayerBuild;
   apply(params: Params, x: Tensor, ctx: ApplyContext): Tensor;
 }
 

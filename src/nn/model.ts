@@ -1,6 +1,7 @@
 import { variable } from '../ops/creation.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor, Variable } from '../tensor/tensor.js';
+import { BatchNormState } from './batchNormState.js';
 import { initialize } from './init.js';
 import type { ApplyContext, Layer, ParamSpec } from './layer.js';
 import type { Params } from './params.js';
@@ -11,6 +12,10 @@ export interface ApplyOptions {
   batched?: boolean;
   /** Default true (batch statistics in BatchNorm, as MAML uses them). */
   training?: boolean;
+  /** Fold this pass's BatchNorm batch statistics into the running ones. Default false. */
+  updateRunningStats?: boolean;
+  /** Running statistics to read and update instead of the model's own {@link Model.batchNormState}. */
+  batchNormState?: BatchNormState;
 }
 
 /**
@@ -27,6 +32,11 @@ export interface ApplyOptions {
 export class Model {
   readonly specs: readonly ParamSpec[];
   readonly outputShape: readonly number[];
+  /**
+   * Running statistics of the BatchNorm layers: non-trainable state, kept out of the parameter record so that
+   * adaptation never touches it. Updated only by passes with `updateRunningStats: true`.
+   */
+  readonly batchNormState = new BatchNormState();
 
   constructor(
     readonly layers: readonly Layer[],
@@ -37,6 +47,7 @@ export class Model {
     layers.forEach((layer, i) => {
       const built = layer.build(shape, `${i}.${layer.kind.split(':')[0]}`);
       specs.push(...built.specs);
+      for (const r of built.runningStats ?? []) this.batchNormState.declare(r.name, r.channels);
       shape = built.outputShape;
     });
     this.specs = specs;
@@ -70,7 +81,12 @@ export class Model {
 
   /** Runs the network on `x` with the given parameters. */
   apply(params: Params, x: Tensor, options: ApplyOptions = {}): Tensor {
-    const ctx: ApplyContext = { batched: options.batched ?? false, training: options.training ?? true };
+    const ctx: ApplyContext = {
+      batched: options.batched ?? false,
+      training: options.training ?? true,
+      batchNormState: options.batchNormState ?? this.batchNormState,
+      updateRunningStats: options.updateRunningStats ?? false,
+    };
     let h = x;
     for (const layer of this.layers) h = layer.apply(params, h, ctx);
     return h;

@@ -98,7 +98,7 @@ describe('MAML meta-gradients', () => {
       for (const n of Object.keys(meta)) {
         if (variant.algorithm === 'anil' && !learner.adaptedNames.includes(n) && n.startsWith('innerLr')) continue;
         const g = grads[n]!.dataSync();
-        const norm = Math.sqrt(g.reduce((s, v) => s + v * v, 0));
+        const norm = Math.sqrt(Array.from(g).reduce((s: number, v: number) => s + v * v, 0));
         expect(norm, `gradient of ${n}`).toBeGreaterThan(0);
         expect(Number.isFinite(norm)).toBe(true);
       }

@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Argv } from 'yargs';
+import { trainingConfigHash } from '../../config/hash.js';
+import { parseConfigText } from '../../config/load.js';
+import { latestCheckpoint } from '../../io/checkpointFiles.js';
+import { MetricsLog } from '../../io/metrics.js';
+import { RUN_FILES, resolveRunDir } from '../../io/runFolder.js';
+import { createLogger } from '../../log/logger.js';
+import { createProgress } from '../../log/progress.js';
+import { UsageError } from '../errors.js';
+import type { GlobalArgs } from '../globals.js';
+import { loadEvaluator } from '../modules.js';
+import { formatNumber, formatTable, println } from '../print.js';
+
+function intList(flag: string, v: unknown): number[] | undefined {
+  if (v === undefined) return undefined;
+  const parts = String(v)
+    .split(',')
+    .map((s) => Number(s.trim()));
+  if (parts.some((n) => !Number.isInteger(n) || n < 0))
+    throw new UsageError(`${flag}: got ${JSON.stringify(v)}; expected integers like 1,5,10`);
+  return parts;
+}
+
+/** `metatape eval <run>`: evaluate a run's checkpoint on held-out tasks. */
+export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y.command(
+    'eval <run>',
+    'Evaluate a trained run on held-out tasks (mean ± 95% CI per shots × inner steps)',
+    (b) =>
+      b
+        .positional('run', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Run folder, or a run name (its newest run)',
+        })
+        .option('checkpoint', { type: 'string', describe: 'Checkpoint file (default: the newest)' })
+        .option('tasks', { type: 'number', describe: 'Number of tasks (default: config eval.tasks)' })
+        .option('steps', {
+          type: 'string',
+          describe: 'Inner steps, comma-separated (default: config eval.steps)',
+        })
+        .option('shots', {
+          type: 'string',
+          describe: 'Support shots, comma-separated (default: config eval.shots)',
+        })
+        .option('split', {
+          choices: ['val', 'test'] as const,
+          default: 'test' as const,
+          describe: 'Task split',
+        }),
+    async (argv) => {
+      const runDir = await resolveRunDir(argv.out, argv.run);
+      const configFile = join(runDir, RUN_FILES.configJson);
+      const config = parseConfigText(await readFile(configFile, 'utf8'), configFile);
+      const checkpointPath = argv.checkpoint ?? (await latestCheckpoint(runDir))?.path;
+      if (!checkpointPath) throw new UsageError(`${runDir} has no checkpoints; pass --checkpoint FILE`);
+      const { evaluateRun } = await loadEvaluator();
+      const logger = createLogger({
+        file: join(runDir, RUN_FILES.log),
+        base: { command: 'eval' },
+        ...(argv.logLevel ? { level: argv.logLevel } : {}),
+      });
+      const steps = intList('--steps', argv.steps);
+      const shots = intList('--shots', argv.shots);
+      const summary = await evaluateRun({
+        config,
+        runDir,
+        checkpointPath,
+        configHash: trainingConfigHash(config),
+        request: {
+          split: argv.split,
+          ...(argv.tasks !== undefined ? { tasks: argv.tasks } : {}),
+          ...(steps ? { steps } : {}),
+          ...(shots ? { shots } : {}),
+        },
+        logger,
+        createProgress: (o) => createProgress({ ...o, logger }),
+        signal: new AbortController().signal,
+      });
+      const log = await MetricsLog.open(runDir, { name: 'eval', keepUpTo: Number.MAX_SAFE_INTEGER });
+      const iteration = Number(/iter-(\d+)\.ckpt$/.exec(checkpointPath)?.[1] ?? 0);
+      log.append(
+        summary.results.map((r) => ({
+          iteration,
+          split: r.split,
+          metric: r.metric,
+          value: r.mean,
+          ci95: r.ci95,
+          shots: r.shots,
+          steps: r.steps,
+          tasks: r.tasks,
+          checkpoint: checkpointPath,
+        })),
+      );
+      await log.flush();
+      println(
+        formatTable(
+          ['SPLIT', 'SHOTS', 'STEPS', 'METRIC', 'MEAN', '±95%', 'TASKS'],
+          summary.results.map((r) => [
+            r.split,
+            String(r.shots),
+            String(r.steps),
+            r.metric,
+            formatNumber(r.mean),
+            formatNumber(r.ci95),
+            String(r.tasks),
+          ]),
+        ),
+      );
+    },
+  );
+}

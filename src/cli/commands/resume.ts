@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Argv } from 'yargs';
+import { parseConfigText } from '../../config/load.js';
+import { latestCheckpoint } from '../../io/checkpointFiles.js';
+import { RUN_FILES, resolveRunDir } from '../../io/runFolder.js';
+import { EXIT, UsageError } from '../errors.js';
+import { type GlobalArgs, overridesFromFlags } from '../globals.js';
+import { println } from '../print.js';
+import { executeRun } from '../session.js';
+
+/** `metatape resume <run>`: continue a run from its newest checkpoint, in the same folder. */
+export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y.command(
+    'resume <run>',
+    'Continue an interrupted or finished run from its newest checkpoint',
+    (b) =>
+      b
+        .positional('run', {
+          type: 'string',
+          demandOption: true,
+          describe: 'Run folder, or a run name (its newest run)',
+        })
+        .option('iterations', {
+          type: 'number',
+          describe: 'New total iteration count (to extend a finished run)',
+        })
+        .option('backend', { type: 'string', describe: 'Backend to continue on' }),
+    async (argv) => {
+      const dir = await resolveRunDir(argv.out, argv.run);
+      const configFile = join(dir, RUN_FILES.configJson);
+      const text = await readFile(configFile, 'utf8');
+      // The stored config is already resolved; only flags that cannot change the state layout apply.
+      const config = parseConfigText(
+        text,
+        configFile,
+        overridesFromFlags({ backend: argv.backend, iterations: argv.iterations }),
+      );
+      const ckpt = await latestCheckpoint(dir);
+      if (!ckpt)
+        throw new UsageError(`${dir} has no checkpoints to resume from; start it again with 'metatape run'`);
+      if (ckpt.iteration >= config.trainer.iterations) {
+        throw new UsageError(
+          `${dir} already reached iteration ${ckpt.iteration} of ${config.trainer.iterations}; pass --iterations N to extend it`,
+        );
+      }
+      const { run, summary } = await executeRun(config, {
+        existing: { dir, name: basename(dirname(dir)), timestamp: basename(dir) },
+        resumeFrom: { checkpointPath: ckpt.path, iteration: ckpt.iteration },
+        ...(argv.logLevel ? { logLevel: argv.logLevel } : {}),
+        onStart: (_r, logger) =>
+          logger.info({ checkpoint: ckpt.path }, `resuming from iteration ${ckpt.iteration}`),
+      });
+      println(run.dir);
+      if (summary.interrupted) process.exitCode = EXIT.interrupted;
+    },
+  );
+}

@@ -1,0 +1,204 @@
+import { z } from 'zod';
+
+// Every object is strict so that a typo (`innerStep`) is an error instead of a silently ignored key, and
+// nested objects use `.prefault({})` (not `.default`) so their own field defaults are filled in when the
+// whole section is omitted.
+
+const range = (lo: number, hi: number) =>
+  z
+    .tuple([z.number(), z.number()])
+    .refine(([a, b]) => a <= b, { message: 'expected [min, max] with min <= max' })
+    .default([lo, hi]);
+
+const posInt = () => z.number().int().min(1);
+
+/** Backends a run can ask for; `auto` picks the fastest one that initializes. */
+export const BACKENDS = [
+  'cpu',
+  'auto',
+  'gpujs',
+  'gpujs:webgpu',
+  'gpujs:headlessgl',
+  'gpujs:webasm',
+  'gpujs:cpu',
+] as const;
+
+/** Sinusoid regression (MAML paper section 5.1). */
+export const sinusoidDataSchema = z.strictObject({
+  kind: z.literal('sinusoid'),
+  amplitude: range(0.1, 5).describe('Amplitude range [min, max] tasks are drawn from uniformly.'),
+  phase: range(0, Math.PI).describe('Phase range [min, max] in radians.'),
+  xRange: range(-5, 5).describe('Input range [min, max] points are drawn from uniformly.'),
+  shots: posInt().default(10).describe('K: support points per task.'),
+  queryShots: posInt().default(10).describe('Query points per task.'),
+});
+
+/** Omniglot N-way K-shot classification. */
+export const omniglotDataSchema = z.strictObject({
+  kind: z.literal('omniglot'),
+  root: z
+    .string()
+    .min(1)
+    .default('datasets/omniglot')
+    .describe('Folder prepared by `metatape datasets prepare`.'),
+  split: z
+    .enum(['maml', 'vinyals'])
+    .default('maml')
+    .describe('Class split: `maml` (1200 train chars, random) or `vinyals` (fixed lists).'),
+  ways: z.number().int().min(2).default(5),
+  shots: posInt().default(1).describe('K: support examples per class.'),
+  queryShots: posInt().default(15).describe('Query examples per class.'),
+  augmentRotations: z.boolean().default(true).describe('Rotations by 90° as extra classes.'),
+  imageSize: posInt().default(28),
+});
+
+/** Task distribution. */
+export const dataSchema = z.discriminatedUnion('kind', [sinusoidDataSchema, omniglotDataSchema]);
+
+/** Hidden-layer activations. */
+export const ACTIVATIONS = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'elu'] as const;
+
+const hidden = (d: number[]) => z.array(posInt()).default(d).describe('Hidden layer widths.');
+
+/** Model architecture. */
+export const modelSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('mlp'),
+    hidden: hidden([40, 40]),
+    activation: z.enum(ACTIVATIONS).default('relu'),
+    batchNorm: z.boolean().default(false),
+  }),
+  z.strictObject({
+    kind: z.literal('maml-mlp').describe('The MAML paper Omniglot MLP (256-128-64-64, batch norm).'),
+    hidden: hidden([256, 128, 64, 64]),
+    activation: z.enum(ACTIVATIONS).default('relu'),
+    batchNorm: z.boolean().default(true),
+  }),
+  z.strictObject({
+    kind: z.literal('conv4'),
+    filters: posInt().default(64),
+    pooling: z.enum(['maxpool', 'stride']).default('maxpool'),
+  }),
+]);
+
+const beta = (d: number) => z.number().min(0).lt(1).default(d);
+
+/** Optimizer of the inner (task-adaptation) loop. */
+export const innerOptimizerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('sgd') }),
+  z.strictObject({ kind: z.literal('momentum'), momentum: beta(0.9) }),
+  z.strictObject({ kind: z.literal('adam'), beta1: beta(0.9), beta2: beta(0.999) }),
+]);
+
+/** Optimizer of the outer (meta) loop. */
+export const outerOptimizerSchema = z.strictObject({
+  kind: z.enum(['adam', 'sgd', 'adamw']).default('adam'),
+  lr: z.number().positive().default(1e-3),
+  beta1: beta(0.9),
+  beta2: beta(0.999),
+  weightDecay: z.number().min(0).default(0),
+});
+
+/** Meta-training settings. */
+export const trainerSchema = z.strictObject({
+  algorithm: z.enum(['maml', 'reptile', 'anil', 'metasgd', 'pretrain']).default('maml'),
+  order: z.literal([1, 2]).default(2).describe('1 = first-order MAML, 2 = full second-order meta-gradient.'),
+  innerSteps: posInt().default(1),
+  innerLr: z.number().positive().default(0.01),
+  innerOptimizer: innerOptimizerSchema.default({ kind: 'sgd' }),
+  learnInnerLr: z.boolean().default(false).describe('MAML++: learn per-step, per-layer inner step sizes.'),
+  multiStepLoss: z.boolean().default(false).describe('MAML++: query loss after every inner step, annealed.'),
+  metaBatchSize: posInt().default(25).describe('Tasks per meta-update.'),
+  iterations: posInt().describe('Meta-updates to run.'),
+  outerOptimizer: outerOptimizerSchema.prefault({}),
+  clipGradNorm: z
+    .number()
+    .positive()
+    .nullable()
+    .default(null)
+    .describe('Clip the meta-gradient norm; null = off.'),
+  reptileOuterLr: z
+    .number()
+    .positive()
+    .default(1)
+    .describe('Reptile interpolation step (algorithm: reptile).'),
+  batchedTasks: z.boolean().default(true).describe('Adapt all tasks of a meta-batch in one batched pass.'),
+});
+
+/** Evaluation settings. */
+export const evalSchema = z.strictObject({
+  tasks: posInt()
+    .default(600)
+    .describe('Test tasks for the final evaluation (600 gives ~±0.3% 95% CI on Omniglot).'),
+  steps: z
+    .array(z.number().int().min(0))
+    .min(1)
+    .default([1, 5, 10])
+    .describe('Inner steps to report at test time.'),
+  shots: z
+    .array(posInt())
+    .min(1)
+    .optional()
+    .describe("Support shots to evaluate at (default: the data's shots)."),
+  every: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Iterations between mid-run evaluations; 0 = only at the end.'),
+  evalTasksDuringTraining: posInt().default(100),
+});
+
+/** Logging cadence. */
+export const loggingSchema = z.strictObject({
+  every: posInt().default(100).describe('Iterations between log lines and metrics rows.'),
+  checkpointEvery: posInt().default(1000).describe('Iterations between checkpoints.'),
+});
+
+/** Output location. */
+export const outputSchema = z.strictObject({
+  dir: z.string().min(1).default('experiments').describe('Runs go to <dir>/<name>/<timestamp>/.'),
+});
+
+const baseSchema = z.strictObject({
+  $schema: z.string().optional().describe('Editor hint; ignored.'),
+  name: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
+      'letters, digits, ".", "_" or "-", starting with a letter or digit',
+    )
+    .describe('Experiment name; the run folder is <output.dir>/<name>/<timestamp>/.'),
+  seed: z.number().int().min(0).default(0),
+  backend: z.enum(BACKENDS).default('cpu'),
+  dtype: z.enum(['float32', 'float64']).default('float32'),
+  data: dataSchema,
+  model: modelSchema,
+  trainer: trainerSchema,
+  eval: evalSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+  output: outputSchema.prefault({}),
+});
+
+/** The experiment config schema: strict, with defaults; `eval.shots` defaults to `[data.shots]`. */
+export const experimentConfigSchema = baseSchema.transform(({ $schema: _ignored, ...cfg }) => ({
+  ...cfg,
+  eval: { ...cfg.eval, shots: cfg.eval.shots ?? [cfg.data.shots] },
+}));
+
+/** A validated experiment config with every default filled in. */
+export type ExperimentConfig = z.output<typeof experimentConfigSchema>;
+
+/** What a config file may contain (defaults optional). */
+export type ExperimentConfigInput = z.input<typeof experimentConfigSchema>;
+
+/** Data section of a resolved config. */
+export type DataConfig = ExperimentConfig['data'];
+/** Model section of a resolved config. */
+export type ModelConfig = ExperimentConfig['model'];
+/** Trainer section of a resolved config. */
+export type TrainerConfig = ExperimentConfig['trainer'];
+/** Eval section of a resolved config. */
+export type EvalConfig = ExperimentConfig['eval'];
+/** Backend names accepted in configs. */
+export type BackendName = (typeof BACKENDS)[number];

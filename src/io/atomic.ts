@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** Bytes or text accepted by the atomic writers (text is written as UTF-8). */
+export type AtomicData = string | Uint8Array;
+
+function tempPathFor(path: string): string {
+  // Same directory as the target so the final rename never crosses file systems (rename is only atomic
+  // within one). The leading dot and random suffix keep concurrent writers and directory listings apart.
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `data` to `path` so that readers see either the old file or the complete new one, never a prefix:
+ * the data goes to a temporary file in the same directory, is fsynced, renamed over `path`, and the directory
+ * is fsynced so the rename itself survives a power loss. On failure the temporary file is removed and any
+ * previous file at `path` is left untouched.
+ */
+export async function writeFileAtomic(path: string, data: AtomicData): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await writeFile(fh, data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dirname(path));
+}
+
+/** Synchronous twin of {@link writeFileAtomic}, for exit handlers and other places that cannot await. */
+export function writeFileAtomicSync(path: string, data: AtomicData): void {
+  const tmp = tempPathFor(path);
+  try {
+    const fd = openSync(tmp, 'wx', 0o644);
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      let off = 0;
+      while (off < bytes.byteLength) off += writeSync(fd, bytes, off, bytes.byteLength - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // the temp file may never have been created
+    }
+    throw err;
+  }
+  try {
+    const dfd = openSync(dirname(path), 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // see fsyncDir
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Directory fsync is what makes the rename durable on Linux; some platforms (Windows) and file systems
+  // refuse to open or sync a directory, where there is nothing more we can do, so failures are ignored.
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // best effort
+  }
+}

@@ -186,7 +186,11 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   for (const shots of config.eval.shots) {
     table.push({ shots, scores: evaluate(s, meta, config, config.eval.tasks, `test/${shots}`, shots) });
   }
-  const results: Record<string, number> = { trainSeconds: wallSeconds, metaItPerSec: (T - start) / wallSeconds };
+  const results: Record<string, number> = {
+    trainSeconds: wallSeconds,
+    metaItPerSec: (T - start) / wallSeconds,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
   for (const { shots, scores } of table) {
     for (const sc of scores) {
       results[`test/${s.metricName}@K${shots}/${sc.steps}steps`] = sc.mean;

@@ -1,0 +1,76 @@
+import { matmulWasmBase64 } from './matmulWasm.generated.js';
+
+/*
+ * The lib this project compiles against (ES2022, no DOM) has no WebAssembly typings, so the few members used
+ * here are declared locally; at runtime this is Node's global.
+ */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+/** The growable linear memory the module exports. */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(deltaPages: number): number;
+}
+
+/** Exports of matmul.wat; every pointer is a byte offset into `memory`. */
+export interface MatmulWasmExports {
+  readonly memory: WasmMemory;
+  /** Packs A[i, p] = src[i*rs + p*cs] (byte strides) into zero-padded 4-row panels at dst. */
+  packA(src: number, dst: number, m: number, k: number, rs: number, cs: number): void;
+  /** Writes the transpose of the row-major [rows, cols] matrix at src to dst. */
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+  /** C[m, n] = A B from packed A panels and row-major B[k, n] into row-major C. */
+  gemm(a: number, b: number, c: number, m: number, n: number, k: number): void;
+}
+
+const PAGE = 65536;
+
+/**
+ * The instantiated float32 kernels and a float32 view of their memory. Compiled synchronously at module load:
+ * the module is about a kilobyte, which Node compiles in well under a millisecond, and a sync instance keeps
+ * `matmulKernel` synchronous.
+ */
+export class MatmulWasm {
+  readonly exports: MatmulWasmExports;
+  /** Float32 view over all of memory; replaced whenever memory grows (growth detaches the old buffer). */
+  f32: Float32Array;
+
+  constructor() {
+    const bytes = Buffer.from(matmulWasmBase64, 'base64');
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    this.exports = instance.exports as MatmulWasmExports;
+    this.f32 = new Float32Array(this.exports.memory.buffer);
+  }
+
+  /**
+   * Grows memory so that bytes [0, bytes) exist; false if it cannot (past the engine's 4 GiB limit), where the
+   * caller falls back to JS. Memory only grows: one big product sizes it for the rest.
+   */
+  reserve(bytes: number): boolean {
+    const memory = this.exports.memory;
+    const have = memory.buffer.byteLength;
+    if (bytes <= have) return true;
+    try {
+      memory.grow(Math.ceil((bytes - have) / PAGE));
+    } catch {
+      return false;
+    }
+    this.f32 = new Float32Array(memory.buffer);
+    return true;
+  }
+}
+
+/**
+ * The shared instance (one per process or worker; calls into it never interleave), or undefined where the
+ * engine lacks WebAssembly SIMD, in which case callers keep the JS kernel.
+ */
+export const matmulWasm: MatmulWasm | undefined = (() => {
+  try {
+    return new MatmulWasm();
+  } catch {
+    return undefined;
+  }
+})();

@@ -1,0 +1,236 @@
+import { describe, expect, it } from 'vitest';
+import {
+  matmulKernel,
+  matmulKernelJs,
+  matmulKernelWasm,
+  WASM_MIN_MACS,
+} from '../../../src/backends/cpu/matmul.js';
+import { broadcastStrides } from '../../../src/backends/cpu/strided.js';
+import { matmulWasm } from '../../../src/backends/cpu/wasm/matmulWasm.js';
+import type { TypedArray } from '../../../src/tensor/dtype.js';
+
+type Kernel = typeof matmulKernel;
+
+/** A deterministic generator (mulberry32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((x, y) => x * y, 1);
+
+function fill<T extends Float32Array | Float64Array>(x: T, next: () => number): T {
+  for (let i = 0; i < x.length; i++) x[i] = next() * 2 - 1;
+  return x;
+}
+
+/** Output shape of matmul(A, B): broadcast batch axes, then [m, n]. */
+function outShapeOf(aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): number[] {
+  const m = transposeA ? aShape.at(-1)! : aShape.at(-2)!;
+  const n = transposeB ? bShape.at(-2)! : bShape.at(-1)!;
+  const aB = aShape.slice(0, -2);
+  const bB = bShape.slice(0, -2);
+  const rank = Math.max(aB.length, bB.length);
+  const batch: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = aB[i - rank + aB.length] ?? 1;
+    const y = bB[i - rank + bB.length] ?? 1;
+    batch.push(x === 1 ? y : x);
+  }
+  return [...batch, m, n];
+}
+
+/**
+ * The naive triple loop in float64, with per-element sum |a||b| so the float32 tolerance can scale with the
+ * magnitude that actually went into each entry.
+ */
+function reference(
+  a: TypedArray,
+  aShape: number[],
+  b: TypedArray,
+  bShape: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+  outShape: number[],
+): { value: Float64Array; scale: Float64Array } {
+  const r = outShape.length;
+  const [m, n] = [outShape[r - 2]!, outShape[r - 1]!];
+  const k = transposeA ? aShape.at(-2)! : aShape.at(-1)!;
+  const batch = outShape.slice(0, -2);
+  const aS = broadcastStrides(aShape.slice(0, -2), batch);
+  const bS = broadcastStrides(bShape.slice(0, -2), batch);
+  const value = new Float64Array(size(outShape));
+  const scale = new Float64Array(size(outShape));
+  for (let t = 0; t < size(batch); t++) {
+    let aOff = 0;
+    let bOff = 0;
+    for (let d = batch.length - 1, rest = t; d >= 0; d--) {
+      const i = rest % batch[d]!;
+      rest = Math.floor(rest / batch[d]!);
+      aOff += i * aS[d]! * m * k;
+      bOff += i * bS[d]! * k * n;
+    }
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        let abs = 0;
+        for (let p = 0; p < k; p++) {
+          const x = a[aOff + (transposeA ? p * m + i : i * k + p)]!;
+          const y = b[bOff + (transposeB ? j * k + p : p * n + j)]!;
+          s += x * y;
+          abs += Math.abs(x * y);
+        }
+        value[t * m * n + i * n + j] = s;
+        scale[t * m * n + i * n + j] = abs;
+      }
+    }
+  }
+  return { value, scale };
+}
+
+/** Runs `kernel` on random operands and checks every entry against the float64 reference. */
+function check(
+  kernel: Kernel,
+  aShape: number[],
+  bShape: number[],
+  transposeA: boolean,
+  transposeB: boolean,
+  dtype: 'float32' | 'float64' = 'float32',
+  seed = 1,
+): void {
+  const next = rng(seed);
+  const Arr = dtype === 'float32' ? Float32Array : Float64Array;
+  const a = fill(new Arr(size(aShape)), next);
+  const b = fill(new Arr(size(bShape)), next);
+  const outShape = outShapeOf(aShape, bShape, transposeA, transposeB);
+  // Garbage in the output proves every entry is written.
+  const out = new Arr(size(outShape)).fill(12345);
+  kernel(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
+  const { value, scale } = reference(a, aShape, b, bShape, transposeA, transposeB, outShape);
+  const k = transposeA ? aShape.at(-2)! : aShape.at(-1)!;
+  // float32 accumulation in any order: |error| <= k * eps * sum |a||b| (+ the final rounding).
+  const eps = dtype === 'float32' ? 2 ** -23 : 2 ** -52;
+  for (let i = 0; i < out.length; i++) {
+    const tol = (k + 2) * eps * (scale[i]! + Math.abs(value[i]!)) + 1e-300;
+    if (!(Math.abs(out[i]! - value[i]!) <= tol)) {
+      throw new Error(`entry ${i} of [${outShape}]: got ${out[i]}, want ${value[i]} (tol ${tol})`);
+    }
+  }
+}
+
+const TRANSPOSES: [boolean, boolean][] = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+];
+
+/** [A shape, B shape] before transposition, as [batchA..., m, k] and [batchB..., k, n]. */
+const SHAPES: [string, number[], number[]][] = [
+  ['13x9 . 9x7 (no dimension a multiple of the tile)', [13, 9], [9, 7]],
+  ['k = 1 (outer product)', [10, 1], [1, 40]],
+  ['n = 1 (matrix-vector)', [40, 40], [40, 1]],
+  ['m = 1 (vector-matrix)', [1, 10], [10, 40]],
+  ['m = n = k = 1', [1, 1], [1, 1]],
+  ['exact tiles 8x16 . 16x16', [8, 16], [16, 16]],
+  ['n = 12 (one 8-wide and one 4-wide tile)', [6, 2], [2, 12]],
+  ['n = 15 (8-wide, 4-wide, then 3 single columns)', [5, 3], [3, 15]],
+  ['MAML hidden layer [25,10,40] . [25,40,40]', [25, 10, 40], [25, 40, 40]],
+  ['MAML weight gradient [25,40,10] . [25,10,40]', [25, 40, 10], [25, 10, 40]],
+  ['broadcast batch [2,1,3,4] . [3,4,5]', [2, 1, 3, 4], [3, 4, 5]],
+  ['broadcast batch [1,6,5] . [3,5,6] (A repeats)', [1, 6, 5], [3, 5, 6]],
+  ['broadcast batch [3,6,5] . [2,1,5,9] (B repeats)', [3, 6, 5], [2, 1, 5, 9]],
+  ['unbatched A, batched B [7,5] . [4,5,6]', [7, 5], [4, 5, 6]],
+  ['large-ish 128x256 . 256x64', [128, 256], [256, 64]],
+];
+
+/** Applies the transposes to a [.., m, k] / [.., k, n] pair: the operands as stored. */
+function stored(shape: number[], transpose: boolean): number[] {
+  return transpose ? [...shape.slice(0, -2), shape.at(-1)!, shape.at(-2)!] : shape;
+}
+
+const KERNELS: [string, Kernel][] = [
+  ['matmulKernel', matmulKernel],
+  ['matmulKernelWasm', matmulKernelWasm as Kernel],
+  ['matmulKernelJs', matmulKernelJs],
+];
+
+describe('matmul kernels against a float64 triple loop', () => {
+  it('the WebAssembly SIMD module loads on this engine', () => {
+    expect(matmulWasm).toBeDefined();
+  });
+
+  for (const [kname, kernel] of KERNELS) {
+    describe(kname, () => {
+      for (const [name, aShape, bShape] of SHAPES) {
+        for (const [ta, tb] of TRANSPOSES) {
+          it(`${name}, transposeA=${ta} transposeB=${tb}`, () => {
+            check(kernel, stored(aShape, ta), stored(bShape, tb), ta, tb);
+          });
+        }
+      }
+    });
+  }
+
+  it('float64 operands (the JS path) match to double precision, all transposes', () => {
+    for (const [, aShape, bShape] of SHAPES) {
+      for (const [ta, tb] of TRANSPOSES)
+        check(matmulKernel, stored(aShape, ta), stored(bShape, tb), ta, tb, 'float64');
+    }
+  });
+
+  it('k = 0 writes zeros', () => {
+    for (const kernel of [matmulKernel, matmulKernelWasm as Kernel]) {
+      const out = new Float32Array(6).fill(7);
+      kernel(new Float32Array(0), [2, 0], new Float32Array(0), [0, 3], false, false, out, [2, 3]);
+      expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
+    }
+  });
+
+  it('a small product after a large one (memory grown, regions reused) is still right', () => {
+    check(matmulKernelWasm as Kernel, [300, 200], [150, 200], false, true, 'float32', 7);
+    check(matmulKernelWasm as Kernel, [3, 4, 5], [3, 4, 6], true, false, 'float32', 8);
+  });
+
+  it('dispatches float32 products to the JS path below the threshold, with the same results', () => {
+    // 2x4x4 = 32 multiply-adds: far below WASM_MIN_MACS, so this exercises the small-product path.
+    expect(2 * 4 * 4).toBeLessThan(WASM_MIN_MACS);
+    check(matmulKernel, [2, 4], [4, 4], false, false);
+  });
+});
+
+describe('NaN and Inf propagate (no zero skipping)', () => {
+  for (const [kname, kernel] of KERNELS) {
+    it(`${kname}: NaN in A poisons its row, Inf in B its column, Inf * 0 is NaN`, () => {
+      for (const [ta, tb] of TRANSPOSES) {
+        const [m, k, n] = [9, 20, 13]; // 2340 MACs: above the wasm threshold
+        const a = new Float32Array(m * k); // zeros
+        const b = new Float32Array(k * n);
+        const at = (i: number, p: number): number => (ta ? p * m + i : i * k + p);
+        const bt = (p: number, j: number): number => (tb ? j * k + p : p * n + j);
+        a[at(5, 3)] = Number.NaN;
+        b[bt(7, 11)] = Number.POSITIVE_INFINITY; // times the zero A column 7: NaN down column 11
+        b[bt(2, 4)] = 1;
+        a[at(0, 2)] = Number.POSITIVE_INFINITY; // Inf * 1 = Inf at (0, 4)
+        const out = new Float32Array(m * n);
+        kernel(a, ta ? [k, m] : [m, k], b, tb ? [n, k] : [k, n], ta, tb, out, [m, n]);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            const v = out[i * n + j]!;
+            if (i === 5 || j === 11) expect(v, `(${i},${j}) ${ta} ${tb}`).toBeNaN();
+            else if (i === 0 && j === 4) expect(v).toBe(Number.POSITIVE_INFINITY);
+            else if (i === 0)
+              expect(v, `(${i},${j})`).toBeNaN(); // Inf * 0 elsewhere in row 0
+            else expect(v).toBe(0);
+          }
+        }
+      }
+    });
+  }
+});

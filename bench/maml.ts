@@ -18,9 +18,13 @@ interface WorkerResult {
 }
 
 function runWorker(order: number, mode: string, iterations: number): WorkerResult {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', join(here, 'mamlWorker.ts'), String(order), mode, String(iterations)], {
-    encoding: 'utf8',
-  });
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', join(here, 'mamlWorker.ts'), String(order), mode, String(iterations)],
+    {
+      encoding: 'utf8',
+    },
+  );
   return JSON.parse(out.trim().split('\n').at(-1)!) as WorkerResult;
 }
 
@@ -49,7 +53,9 @@ export function benchMaml(options: { iterations?: number; torch?: boolean } = {}
       const r = runWorker(order, mode, mode === 'batched' ? iterations : Math.max(20, iterations >> 2));
       results.push(r);
       const ref = torch?.[`${mode}_order${order}`];
-      const best = torch ? Math.max(torch[`batched_order${order}`] ?? 0, torch[`perTask_order${order}`] ?? 0) : undefined;
+      const best = torch
+        ? Math.max(torch[`batched_order${order}`] ?? 0, torch[`perTask_order${order}`] ?? 0)
+        : undefined;
       rows.push({
         figure: `${r.itPerSec.toFixed(1)} it/s`,
         work: `MAML order ${order}, ${mode === 'batched' ? '25 tasks batched' : 'per-task loop'} (sinusoid, K=10, 1-40-40-1)`,
@@ -68,6 +74,12 @@ export function benchMaml(options: { iterations?: number; torch?: boolean } = {}
     value: `memory ${(o2.maxRssMb / o1.maxRssMb).toFixed(2)}x`,
     ratio: torch ? `PyTorch: ${((torch.batched_order1 ?? 0) / (torch.batched_order2 ?? 1)).toFixed(2)}x` : '',
   });
-  if (torch) rows.push({ figure: `torch ${torch.torch}`, work: 'reference', value: `${torch.threads} thread`, ratio: '' });
+  if (torch)
+    rows.push({
+      figure: `torch ${torch.torch}`,
+      work: 'reference',
+      value: `${torch.threads} thread`,
+      ratio: '',
+    });
   return rows;
 }

@@ -13,9 +13,18 @@ const order = Number(process.argv[2] ?? 2) as 1 | 2;
 const batched = (process.argv[3] ?? 'batched') === 'batched';
 const iterations = Number(process.argv[4] ?? 300);
 
-const model = new Model([dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)], [1]);
+const model = new Model(
+  [dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)],
+  [1],
+);
 const rng = new Rng(0);
-const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order, innerSteps: 1, innerLr: 0.01, batchedTasks: batched });
+const learner = new MetaLearner(model, 'regression', {
+  algorithm: 'maml',
+  order,
+  innerSteps: 1,
+  innerLr: 0.01,
+  batchedTasks: batched,
+});
 let meta = learner.initMetaParams(model.initParams(rng));
 const tx = adam({ lr: 1e-3 });
 let state = tx.init(meta);
@@ -36,4 +45,6 @@ for (let r = 0; r < 3; r++) {
   runs.push((iterations * 1000) / (performance.now() - t0));
 }
 runs.sort((a, b) => a - b);
-console.log(JSON.stringify({ order, batched, itPerSec: runs[1], maxRssMb: process.resourceUsage().maxRSS / 1024 }));
+console.log(
+  JSON.stringify({ order, batched, itPerSec: runs[1], maxRssMb: process.resourceUsage().maxRSS / 1024 }),
+);

@@ -12,7 +12,14 @@ export function formatTable(title: string, rows: readonly BenchRow[]): string {
   const cells = rows.map((r) => [r.figure, r.work, r.value, r.ratio]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [`### ${title}`, '', line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line), ''].join('\n');
+  return [
+    `### ${title}`,
+    '',
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...cells.map(line),
+    '',
+  ].join('\n');
 }
 
 /** Median wall time per call (ms) of `fn` over `reps` timed batches of `n` calls, after a warm-up. */

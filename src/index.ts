@@ -16,10 +16,10 @@ export {
   useBackend,
   withDefaultFloat,
 } from './backends/registry.js';
+export * from './nn/index.js';
 export * from './ops/index.js';
+export * from './optim/index.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
 export { Rng } from './tensor/random.js';
 export type { Shape } from './tensor/shape.js';
 export { type NestedArray, Tensor, Variable } from './tensor/tensor.js';
-export * from './nn/index.js';
-export * from './optim/index.js';

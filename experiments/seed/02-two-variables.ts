@@ -11,7 +11,10 @@ export function twoVariables(): { grads: number[]; d2fdx2: number; d2fdy2: numbe
   const inner = new GradientTape();
   const [dfdx, dfdy] = outer.record(() => {
     const f = inner.record(() => add(mul(pow(x, 2), y), pow(y, 3)));
-    return inner.gradient(f, [x, y]) as [NonNullable<ReturnType<typeof variable>>, NonNullable<ReturnType<typeof variable>>];
+    return inner.gradient(f, [x, y]) as [
+      NonNullable<ReturnType<typeof variable>>,
+      NonNullable<ReturnType<typeof variable>>,
+    ];
   });
   const d2fdx2 = outer.gradient(dfdx, x)!;
   const d2fdy2 = outer.gradient(dfdy, y)!;

@@ -15,7 +15,11 @@ export function unwatched(): { unwatched: null | number; asZeros: number; watche
     t2.watch(x);
     return mul(x, x);
   });
-  return { unwatched: none === null ? null : none.item(), asZeros: zeros.item(), watched: t2.gradient(y2, x)!.item() };
+  return {
+    unwatched: none === null ? null : none.item(),
+    asZeros: zeros.item(),
+    watched: t2.gradient(y2, x)!.item(),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

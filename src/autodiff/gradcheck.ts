@@ -1,5 +1,5 @@
-import { add, mul } from '../ops/elementwise.js';
 import { fromArray } from '../ops/creation.js';
+import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { cast } from '../ops/shape.js';
 import { Rng } from '../tensor/random.js';
@@ -37,7 +37,11 @@ export class GradCheckError extends Error {}
  * checkGrads((x) => sum(exp(x)), [tensor([0.1, 0.2], undefined, 'float64')], { order: 3 });
  * ```
  */
-export function checkGrads(f: (...xs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: CheckGradsOptions = {}): void {
+export function checkGrads(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: CheckGradsOptions = {},
+): void {
   const order = options.order ?? 2;
   const rng = new Rng(options.seed ?? 1234);
   const xs = inputs.map((x) => cast(x, 'float64'));

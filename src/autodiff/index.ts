@@ -1,3 +1,10 @@
 export { grad, hessian, hvp, jacobian, valueAndGrad } from './functional.js';
-export { GradientTape, noGrad, type GradientOptions, type Gradients, type Sources, type TapeOptions } from './tape.js';
-export { checkGrads, GradCheckError, type CheckGradsOptions } from './gradcheck.js';
+export { type CheckGradsOptions, checkGrads, GradCheckError } from './gradcheck.js';
+export {
+  type GradientOptions,
+  type Gradients,
+  GradientTape,
+  noGrad,
+  type Sources,
+  type TapeOptions,
+} from './tape.js';

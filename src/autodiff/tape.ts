@@ -43,13 +43,21 @@ function need<K extends keyof TapeMath>(k: K): NonNullable<TapeMath[K]> {
 }
 
 function filled(like: Tensor, value: number): Tensor {
-  return new Tensor(new Storage(like.backend, like.backend.fill(like.shape, value, like.dtype)), like.shape, like.dtype);
+  return new Tensor(
+    new Storage(like.backend, like.backend.fill(like.shape, value, like.dtype)),
+    like.shape,
+    like.dtype,
+  );
 }
 
 function constantLike(values: Float64Array, shape: readonly number[], like: Tensor): Tensor {
   const data = allocArray(like.dtype, values.length);
   data.set(values);
-  return new Tensor(new Storage(like.backend, like.backend.upload(data, shape, like.dtype)), [...shape], like.dtype);
+  return new Tensor(
+    new Storage(like.backend, like.backend.upload(data, shape, like.dtype)),
+    [...shape],
+    like.dtype,
+  );
 }
 
 /** Tapes currently recording, innermost last. */
@@ -81,7 +89,12 @@ export function noGrad<T>(fn: () => T): T {
  * Offers a freshly computed op to every recording tape. A tape records it when one of the inputs is watched
  * by it or was produced by an op it recorded. `backward` is only called later, by `gradient()`.
  */
-export function recordOp(name: string, inputs: readonly Tensor[], output: Tensor, backward: BackwardFn): void {
+export function recordOp(
+  name: string,
+  inputs: readonly Tensor[],
+  output: Tensor,
+  backward: BackwardFn,
+): void {
   if (!isFloat(output.dtype) || noGradDepth > 0) return;
   for (const tape of tapeStack) {
     if (tape.isActive()) tape.offer(name, inputs, output, backward);
@@ -154,7 +167,9 @@ export class GradientTape {
   /** Runs `fn` with this tape recording (like the body of TF's `with tf.GradientTape() as tape:`). */
   record<T>(fn: () => T): T {
     if (this.used && !this.persistent) {
-      throw new Error('GradientTape: this non-persistent tape already computed its gradient; create a new tape');
+      throw new Error(
+        'GradientTape: this non-persistent tape already computed its gradient; create a new tape',
+      );
     }
     tapeStack.push(this);
     this.recordingDepth++;
@@ -181,7 +196,9 @@ export class GradientTape {
   watch(...tensors: Tensor[]): void {
     for (const t of tensors) {
       if (!isFloat(t.dtype)) {
-        throw new Error(`GradientTape.watch: cannot watch a ${t.dtype} tensor; only float tensors are differentiable`);
+        throw new Error(
+          `GradientTape.watch: cannot watch a ${t.dtype} tensor; only float tensors are differentiable`,
+        );
       }
       this.tracked.add(t.id);
     }
@@ -227,7 +244,11 @@ export class GradientTape {
     sources: S,
     options?: GradientOptions & { unconnected?: 'none' },
   ): Gradients<S, null>;
-  gradient<S extends Sources>(target: Tensor, sources: S, options: GradientOptions & { unconnected: 'zero' }): Gradients<S, never>;
+  gradient<S extends Sources>(
+    target: Tensor,
+    sources: S,
+    options: GradientOptions & { unconnected: 'zero' },
+  ): Gradients<S, never>;
   gradient<S extends Sources>(target: Tensor, sources: S, options: GradientOptions = {}): Gradients<S, null> {
     const list = flattenSources(sources);
     const seed = options.outputGradients;

@@ -93,7 +93,13 @@ export interface Backend {
    * Batched matrix product: `a` is [...batchA, m, k] (or [..., k, m] with transposeA), `b` is
    * [...batchB, k, n] (or [..., n, k] with transposeB); batch dimensions broadcast to `outShape`'s.
    */
-  matmul(a: KernelTensor, b: KernelTensor, transposeA: boolean, transposeB: boolean, outShape: Shape): unknown;
+  matmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): unknown;
   /** Output axis i is input axis perm[i]. */
   transpose(x: KernelTensor, perm: readonly number[]): unknown;
   broadcastTo(x: KernelTensor, shape: Shape): unknown;

@@ -28,7 +28,9 @@ export async function loadBackend(name: string): Promise<Backend> {
   if (existing) return existing;
   const factory = factories.get(name);
   if (!factory) {
-    throw new Error(`unknown backend '${name}'; registered backends: ${registeredBackends().join(', ') || '(none)'}`);
+    throw new Error(
+      `unknown backend '${name}'; registered backends: ${registeredBackends().join(', ') || '(none)'}`,
+    );
   }
   const backend = await factory();
   instances.set(name, backend);

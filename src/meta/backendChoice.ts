@@ -9,7 +9,10 @@ export interface BackendChoice {
  * modes are registered on demand (importing gpu.js is slow), and `auto` picks by what is available and by the
  * measured crossover sizes for the workload's typical matmul width.
  */
-export async function selectBackend(requested: string, hint: { matmul?: number; elements?: number } = {}): Promise<BackendChoice> {
+export async function selectBackend(
+  requested: string,
+  hint: { matmul?: number; elements?: number } = {},
+): Promise<BackendChoice> {
   if (requested === 'cpu') return { name: 'cpu', reason: 'requested' };
   const gpujs = await import('../backends/gpujs/index.js');
   gpujs.registerGpujsBackends();

@@ -4,9 +4,13 @@ import { fromArray } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Reads tensors to host arrays under a name prefix, for a checkpoint. */
-export async function tensorsToArrays(tensors: Record<string, Tensor>, prefix: string): Promise<CheckpointArrays> {
+export async function tensorsToArrays(
+  tensors: Record<string, Tensor>,
+  prefix: string,
+): Promise<CheckpointArrays> {
   const out: CheckpointArrays = {};
-  for (const [name, t] of Object.entries(tensors)) out[`${prefix}${name}`] = { shape: [...t.shape], dtype: t.dtype, data: await t.data() };
+  for (const [name, t] of Object.entries(tensors))
+    out[`${prefix}${name}`] = { shape: [...t.shape], dtype: t.dtype, data: await t.data() };
   return out;
 }
 
@@ -20,7 +24,9 @@ export function tensorsFromArrays(arrays: CheckpointArrays, prefix: string): Rec
 }
 
 /** Parameters to checkpoint arrays. */
-export const paramsToArrays = (params: Params, prefix: string): Promise<CheckpointArrays> => tensorsToArrays(params, prefix);
+export const paramsToArrays = (params: Params, prefix: string): Promise<CheckpointArrays> =>
+  tensorsToArrays(params, prefix);
 
 /** Checkpoint arrays back to parameters. */
-export const paramsFromArrays = (arrays: CheckpointArrays, prefix: string): Params => tensorsFromArrays(arrays, prefix);
+export const paramsFromArrays = (arrays: CheckpointArrays, prefix: string): Params =>
+  tensorsFromArrays(arrays, prefix);

@@ -69,7 +69,11 @@ export function meanCi(values: readonly number[]): { mean: number; ci95: number;
 /** `metatape eval`: loads a checkpoint's meta-parameters and runs {@link evaluateAdaptation}. */
 export const evaluateRun: EvaluateRun = async (ctx) => {
   const { restoreForEvaluation } = await import('./experiment.js');
-  const { learner, meta, source, rngFor, metricName } = await restoreForEvaluation(ctx.config, ctx.checkpointPath, ctx.configHash);
+  const { learner, meta, source, rngFor, metricName } = await restoreForEvaluation(
+    ctx.config,
+    ctx.checkpointPath,
+    ctx.configHash,
+  );
   const tasks = ctx.request.tasks ?? ctx.config.eval.tasks;
   const steps = ctx.request.steps ?? ctx.config.eval.steps;
   const shotsList = ctx.request.shots ?? ctx.config.eval.shots;
@@ -86,10 +90,21 @@ export const evaluateRun: EvaluateRun = async (ctx) => {
     });
     offset += tasks;
     for (const s of scores) {
-      results.push({ split: ctx.request.split, shots, steps: s.steps, metric: metricName, mean: s.mean, ci95: s.ci95, tasks: s.tasks });
+      results.push({
+        split: ctx.request.split,
+        shots,
+        steps: s.steps,
+        metric: metricName,
+        mean: s.mean,
+        ci95: s.ci95,
+        tasks: s.tasks,
+      });
     }
   }
   progress.stop();
   const last = results.filter((r) => r.shots === shotsList[0]).at(-1);
-  return { results, ...(last ? { headline: { metric: `${last.metric}@${last.steps}steps`, value: last.mean } } : {}) };
+  return {
+    results,
+    ...(last ? { headline: { metric: `${last.metric}@${last.steps}steps`, value: last.mean } } : {}),
+  };
 };

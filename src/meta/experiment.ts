@@ -1,22 +1,22 @@
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
+import { setBackend, setDefaultFloat } from '../backends/registry.js';
 import type { ExperimentContext, ExperimentSummary, RunExperiment } from '../cli/contracts.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
-import { setBackend, setDefaultFloat } from '../backends/registry.js';
-import { Rng } from '../tensor/random.js';
+import type { Params } from '../nn/params.js';
 import { flattenState, unflattenState } from '../optim/state.js';
 import { applyUpdates } from '../optim/tree.js';
-import type { Params } from '../nn/params.js';
-import { evaluateAdaptation, type AdaptationScore } from './evaluate.js';
+import { Rng } from '../tensor/random.js';
+import { selectBackend } from './backendChoice.js';
+import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } from './checkpointArrays.js';
+import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { buildModel, buildSource, learnerOptions, outerOptimizer } from './factories.js';
 import { MetaLearner } from './learner.js';
 import { findNonFinite, NonFiniteError } from './nonFinite.js';
-import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } from './checkpointArrays.js';
 import { writeRunPlots } from './plots.js';
 import type { TaskSource } from './tasks.js';
-import { selectBackend } from './backendChoice.js';
 
 /** The pieces of a run that training, resume and evaluation share. */
 export interface Setup {
@@ -33,7 +33,8 @@ export interface Setup {
 export async function setup(config: ExperimentConfig): Promise<Setup> {
   setDefaultFloat(config.dtype);
   const flatImages = config.model.kind !== 'conv4';
-  const widest = config.model.kind === 'conv4' ? config.model.filters * 9 : Math.max(...(config.model.hidden ?? [64]));
+  const widest =
+    config.model.kind === 'conv4' ? config.model.filters * 9 : Math.max(...(config.model.hidden ?? [64]));
   const backend = await selectBackend(config.backend, { matmul: widest });
   await setBackend(backend.name);
   const source = await buildSource(config, { flatImages });
@@ -154,18 +155,36 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
           itPerSec: (windowCount * 1000) / (now - windowStart),
           rssMb: process.memoryUsage().rss / 2 ** 20,
         });
-        await ctx.reportStatus({ iteration, headline: { metric: 'metaLoss', value: windowLoss / windowCount } });
+        await ctx.reportStatus({
+          iteration,
+          headline: { metric: 'metaLoss', value: windowLoss / windowCount },
+        });
         windowStart = now;
         windowLoss = 0;
         windowMetric = 0;
         windowCount = 0;
       }
       if (config.eval.every > 0 && iteration % config.eval.every === 0 && iteration < T) {
-        const scores = evaluate(s, meta, config, config.eval.evalTasksDuringTraining, `val/${iteration}`, config.eval.shots[0]!);
-        metrics.append(scores.map((sc) => ({ iteration, split: `val@${sc.steps}`, [s.metricName]: sc.mean, ci95: sc.ci95 })));
+        const scores = evaluate(
+          s,
+          meta,
+          config,
+          config.eval.evalTasksDuringTraining,
+          `val/${iteration}`,
+          config.eval.shots[0]!,
+        );
+        metrics.append(
+          scores.map((sc) => ({
+            iteration,
+            split: `val@${sc.steps}`,
+            [s.metricName]: sc.mean,
+            ci95: sc.ci95,
+          })),
+        );
       }
       const aborted = ctx.signal.aborted;
-      if (iteration % config.logging.checkpointEvery === 0 || iteration === T || aborted) await saveCkpt(iteration);
+      if (iteration % config.logging.checkpointEvery === 0 || iteration === T || aborted)
+        await saveCkpt(iteration);
       if (aborted) {
         interrupted = true;
         logger.warn({ iteration }, 'interrupted: checkpoint saved; continue with `metatape resume`');
@@ -206,7 +225,14 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   return { iteration: last, interrupted: false, headline, results };
 };
 
-function evaluate(s: Setup, meta: Params, config: ExperimentConfig, tasks: number, purpose: string, shots: number): AdaptationScore[] {
+function evaluate(
+  s: Setup,
+  meta: Params,
+  config: ExperimentConfig,
+  tasks: number,
+  purpose: string,
+  shots: number,
+): AdaptationScore[] {
   return evaluateAdaptation(s.learner, meta, s.source, s.rngFor(`eval/${purpose}`), {
     tasks,
     steps: [0, ...config.eval.steps],
@@ -230,11 +256,17 @@ async function writeSummary(
     '',
     `| K (shots) | ${table[0]!.scores.map((s) => `${s.steps} steps`).join(' | ')} |`,
     `|---|${table[0]!.scores.map(() => '---').join('|')}|`,
-    ...table.map((r) => `| ${r.shots} | ${r.scores.map((s) => `${s.mean.toFixed(3)} ± ${s.ci95.toFixed(3)}`).join(' | ')} |`),
+    ...table.map(
+      (r) =>
+        `| ${r.shots} | ${r.scores.map((s) => `${s.mean.toFixed(3)} ± ${s.ci95.toFixed(3)}`).join(' | ')} |`,
+    ),
     '',
     `Training wall time: ${results.trainSeconds!.toFixed(1)} s (${results.metaItPerSec!.toFixed(1)} meta-iterations/s).`,
     '',
   ];
   await writeFileAtomic(join(dir, 'summary.md'), lines.join('\n'));
-  await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify({ metric, table, results }, null, 2)}\n`);
+  await writeFileAtomic(
+    join(dir, 'summary.json'),
+    `${JSON.stringify({ metric, table, results }, null, 2)}\n`,
+  );
 }

@@ -23,10 +23,16 @@ export function buildModel(config: ExperimentConfig, source: TaskSource): Model 
     case 'mlp':
       return mlp(inputDim, m.hidden, source.outputDim, { activation: m.activation, batchNorm: m.batchNorm });
     case 'maml-mlp':
-      return mamlMlp(inputDim, source.outputDim, { hidden: m.hidden, activation: m.activation, batchNorm: m.batchNorm });
+      return mamlMlp(inputDim, source.outputDim, {
+        hidden: m.hidden,
+        activation: m.activation,
+        batchNorm: m.batchNorm,
+      });
     case 'conv4': {
       if (source.inputShape.length !== 3) {
-        throw new TrainerConfigError(`model.kind: conv4 needs image inputs [H, W, C]; data.kind ${config.data.kind} gives [${source.inputShape.join(',')}]`);
+        throw new TrainerConfigError(
+          `model.kind: conv4 needs image inputs [H, W, C]; data.kind ${config.data.kind} gives [${source.inputShape.join(',')}]`,
+        );
       }
       const [h, w, c] = source.inputShape as [number, number, number];
       return conv4([h, w, c], source.outputDim, { filters: m.filters, pooling: m.pooling });
@@ -35,10 +41,19 @@ export function buildModel(config: ExperimentConfig, source: TaskSource): Model 
 }
 
 /** Builds the task source of a config (Omniglot is loaded lazily: it reads Arrow files). */
-export async function buildSource(config: ExperimentConfig, options: { flatImages: boolean }): Promise<TaskSource> {
+export async function buildSource(
+  config: ExperimentConfig,
+  options: { flatImages: boolean },
+): Promise<TaskSource> {
   const d = config.data;
   if (d.kind === 'sinusoid') {
-    return sinusoidSource({ shots: d.shots, queryShots: d.queryShots, amplitude: d.amplitude, phase: d.phase, xRange: d.xRange });
+    return sinusoidSource({
+      shots: d.shots,
+      queryShots: d.queryShots,
+      amplitude: d.amplitude,
+      phase: d.phase,
+      xRange: d.xRange,
+    });
   }
   const { omniglotTaskSource } = await import('./omniglotTasks.js');
   return omniglotTaskSource(d, options);
@@ -70,8 +85,16 @@ function innerRule(config: ExperimentConfig): InnerRule {
   const o = t.innerOptimizer;
   const tx: GradientTransformation<unknown> =
     o.kind === 'adam'
-      ? (adam({ lr: t.innerLr, beta1: o.beta1, beta2: o.beta2, epsRoot: 1e-12 }) as GradientTransformation<unknown>)
-      : (sgd({ lr: t.innerLr, momentum: o.kind === 'momentum' ? o.momentum : 0 }) as GradientTransformation<unknown>);
+      ? (adam({
+          lr: t.innerLr,
+          beta1: o.beta1,
+          beta2: o.beta2,
+          epsRoot: 1e-12,
+        }) as GradientTransformation<unknown>)
+      : (sgd({
+          lr: t.innerLr,
+          momentum: o.kind === 'momentum' ? o.momentum : 0,
+        }) as GradientTransformation<unknown>);
   return {
     init: (fast) => tx.init(fast),
     step: (fast, grads, state) => {
@@ -90,10 +113,17 @@ export function outerOptimizer(config: ExperimentConfig): GradientTransformation
   const o = t.outerOptimizer;
   let tx: GradientTransformation<unknown>;
   if (t.algorithm === 'reptile') tx = sgd({ lr: t.reptileOuterLr }) as GradientTransformation<unknown>;
-  else if (o.kind === 'adam') tx = adam({ lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>;
+  else if (o.kind === 'adam')
+    tx = adam({ lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>;
   else if (o.kind === 'adamw') {
-    tx = adamw({ lr: o.lr, beta1: o.beta1, beta2: o.beta2, weightDecay: o.weightDecay }) as GradientTransformation<unknown>;
+    tx = adamw({
+      lr: o.lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      weightDecay: o.weightDecay,
+    }) as GradientTransformation<unknown>;
   } else tx = sgd({ lr: o.lr, weightDecay: o.weightDecay }) as GradientTransformation<unknown>;
-  if (t.clipGradNorm !== null) return chain(clipByGlobalNorm(t.clipGradNorm), tx) as GradientTransformation<unknown>;
+  if (t.clipGradNorm !== null)
+    return chain(clipByGlobalNorm(t.clipGradNorm), tx) as GradientTransformation<unknown>;
   return tx;
 }

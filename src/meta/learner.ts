@@ -1,11 +1,11 @@
 import { GradientTape } from '../autodiff/tape.js';
-import { add, mul, sub } from '../ops/elementwise.js';
-import { fill } from '../ops/creation.js';
-import { mean, sum } from '../ops/reduce.js';
-import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
 import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
 import type { Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
+import { fill } from '../ops/creation.js';
+import { add, mul, sub } from '../ops/elementwise.js';
+import { mean, sum } from '../ops/reduce.js';
+import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
 
@@ -19,7 +19,12 @@ export type Algorithm = 'maml' | 'anil' | 'metasgd' | 'reptile' | 'pretrain';
  */
 export interface InnerRule {
   init(fast: Params): unknown;
-  step(fast: Params, grads: Params, state: unknown, lr: (name: string) => Tensor | number): { fast: Params; state: unknown };
+  step(
+    fast: Params,
+    grads: Params,
+    state: unknown,
+    lr: (name: string) => Tensor | number,
+  ): { fast: Params; state: unknown };
 }
 
 /** Options of a {@link MetaLearner}. */
@@ -87,10 +92,12 @@ export class MetaLearner {
     const meta: Params = { ...modelParams };
     const { algorithm, innerLr, innerSteps, learnInnerLr } = this.options;
     if (algorithm === 'metasgd') {
-      for (const n of this.adaptedNames) meta[`${LR_PREFIX}${n}`] = fill(modelParams[n]!.shape, innerLr, modelParams[n]!.dtype);
+      for (const n of this.adaptedNames)
+        meta[`${LR_PREFIX}${n}`] = fill(modelParams[n]!.shape, innerLr, modelParams[n]!.dtype);
     } else if (learnInnerLr) {
       for (let s = 0; s < innerSteps; s++) {
-        for (const n of this.adaptedNames) meta[`${LR_PREFIX}${s}/${n}`] = fill([], innerLr, modelParams[n]!.dtype);
+        for (const n of this.adaptedNames)
+          meta[`${LR_PREFIX}${s}/${n}`] = fill([], innerLr, modelParams[n]!.dtype);
       }
     }
     return meta;
@@ -118,7 +125,14 @@ export class MetaLearner {
    * Returns the full parameter record with per-task fast weights `[T, ...shape]`. `onStep(s, params)` sees the
    * parameters after each step (s = 1..steps) and after none (s = 0).
    */
-  adapt(meta: Params, x: Tensor, y: Tensor, steps: number, mode: AdaptMode, onStep?: (s: number, params: Params) => void): Params {
+  adapt(
+    meta: Params,
+    x: Tensor,
+    y: Tensor,
+    steps: number,
+    mode: AdaptMode,
+    onStep?: (s: number, params: Params) => void,
+  ): Params {
     const T = x.shape[0]!;
     const shared: Params = {};
     let fast: Params = {};
@@ -187,7 +201,8 @@ export class MetaLearner {
   /** The meta-gradient of one meta-batch with respect to every meta-parameter. */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
     if (this.options.algorithm === 'reptile') return this.reptileGradient(meta, batch);
-    if (this.options.batchedTasks === false && batch.supportX.shape[0]! > 1) return this.perTaskGradient(meta, batch, progress);
+    if (this.options.batchedTasks === false && batch.supportX.shape[0]! > 1)
+      return this.perTaskGradient(meta, batch, progress);
     const tape = new GradientTape();
     const { loss, metric } = tape.record(() => {
       tape.watch(...Object.values(meta));
@@ -201,7 +216,12 @@ export class MetaLearner {
     const T = batch.supportX.shape[0]!;
     let acc: MetaGradient | undefined;
     for (let t = 0; t < T; t++) {
-      const one = (v: Tensor) => slice(v, v.shape.map((_, i) => (i === 0 ? t : 0)), v.shape.map((d, i) => (i === 0 ? 1 : d)));
+      const one = (v: Tensor) =>
+        slice(
+          v,
+          v.shape.map((_, i) => (i === 0 ? t : 0)),
+          v.shape.map((d, i) => (i === 0 ? 1 : d)),
+        );
       const single: TaskBatch = {
         supportX: one(batch.supportX),
         supportY: one(batch.supportY),
@@ -210,11 +230,19 @@ export class MetaLearner {
       };
       const g = this.metaGradient(meta, single, progress);
       acc = acc
-        ? { loss: add(acc.loss, g.loss), metric: add(acc.metric, g.metric), grads: mapParams(acc.grads, (v, n) => add(v, g.grads[n]!)) }
+        ? {
+            loss: add(acc.loss, g.loss),
+            metric: add(acc.metric, g.metric),
+            grads: mapParams(acc.grads, (v, n) => add(v, g.grads[n]!)),
+          }
         : g;
     }
     const a = acc!;
-    return { loss: mul(a.loss, 1 / T), metric: mul(a.metric, 1 / T), grads: mapParams(a.grads, (v) => mul(v, 1 / T)) };
+    return {
+      loss: mul(a.loss, 1 / T),
+      metric: mul(a.metric, 1 / T),
+      grads: mapParams(a.grads, (v) => mul(v, 1 / T)),
+    };
   }
 
   /**
@@ -230,9 +258,15 @@ export class MetaLearner {
       const pred = this.model.apply(fast, batch.queryX, { batched: true });
       const grads: Params = {};
       for (const n of Object.keys(meta)) {
-        grads[n] = this.adaptedNames.includes(n) ? sub(meta[n]!, mean(fast[n]!, { axis: 0 })) : mul(meta[n]!, 0);
+        grads[n] = this.adaptedNames.includes(n)
+          ? sub(meta[n]!, mean(fast[n]!, { axis: 0 }))
+          : mul(meta[n]!, 0);
       }
-      return { loss: this.loss(pred, batch.queryY, 'mean'), metric: this.metric(pred, batch.queryY, 'mean'), grads };
+      return {
+        loss: this.loss(pred, batch.queryY, 'mean'),
+        metric: this.metric(pred, batch.queryY, 'mean'),
+        grads,
+      };
     }
   }
 }

@@ -1,6 +1,6 @@
+import type { Params } from '../nn/params.js';
 import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import type { Params } from '../nn/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Training met a NaN or Inf; the message names the iteration and the tensor. */
@@ -28,7 +28,10 @@ export async function findNonFinite(loss: Tensor, grads: Params): Promise<{ loss
     const s = sum(mul(g, g));
     sq = sq ? add(sq, s) : s;
   }
-  const [lossValue, normSq] = await Promise.all([loss.data(), sq ? sq.data() : Promise.resolve(Float32Array.of(0))]);
+  const [lossValue, normSq] = await Promise.all([
+    loss.data(),
+    sq ? sq.data() : Promise.resolve(Float32Array.of(0)),
+  ]);
   const l = lossValue[0]!;
   if (!Number.isFinite(l)) return { loss: l, bad: 'the meta-loss' };
   if (Number.isFinite(normSq[0]!)) return { loss: l };

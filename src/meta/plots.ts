@@ -28,7 +28,16 @@ export async function writeRunPlots(
     const x = rows.map((i) => Number(columns.iteration![i]));
     const y = rows.map((i) => Number(columns.metaLoss![i]));
     const path = join(dir, 'training-curve.svg');
-    await writeSvg(path, linePlot({ series: [{ name: 'meta-loss (query, after adaptation)', x, y }], title: `${config.name}: meta-training`, xLabel: 'meta-iteration', yLabel: 'meta-loss', logY: s.metricName === 'mse' }));
+    await writeSvg(
+      path,
+      linePlot({
+        series: [{ name: 'meta-loss (query, after adaptation)', x, y }],
+        title: `${config.name}: meta-training`,
+        xLabel: 'meta-iteration',
+        yLabel: 'meta-loss',
+        logY: s.metricName === 'mse',
+      }),
+    );
     written.push(path);
   }
   const path = join(dir, 'adaptation.svg');
@@ -51,7 +60,12 @@ export async function writeRunPlots(
   return written;
 }
 
-async function sinusoidFigure(dir: string, config: ExperimentConfig, s: Setup, meta: Params): Promise<string> {
+async function sinusoidFigure(
+  dir: string,
+  config: ExperimentConfig,
+  s: Setup,
+  meta: Params,
+): Promise<string> {
   const shots = config.eval.shots[0]!;
   const batch = s.source.sample(s.rngFor('figure'), 1, 'test', shots);
   const amplitudeAndPhase = await recoverTask(batch.supportX.dataSync(), batch.supportY.dataSync());
@@ -86,7 +100,10 @@ async function sinusoidFigure(dir: string, config: ExperimentConfig, s: Setup, m
  * The sampled task's amplitude and phase, recovered from its support points by least squares on
  * y = a sin x + b cos x (exact for noiseless sinusoid data), so the figure can draw the true curve.
  */
-async function recoverTask(x: ArrayLike<number>, y: ArrayLike<number>): Promise<{ amplitude: number; phase: number }> {
+async function recoverTask(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+): Promise<{ amplitude: number; phase: number }> {
   let ss = 0;
   let sc = 0;
   let cc = 0;

@@ -1,5 +1,5 @@
-import { sampleSinusoidTasks } from '../data/sinusoid.js';
 import { getDefaultFloat } from '../backends/registry.js';
+import { sampleSinusoidTasks } from '../data/sinusoid.js';
 import { tensor } from '../ops/creation.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';

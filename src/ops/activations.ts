@@ -1,8 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
-import { exp, sub } from './elementwise.js';
+import { div, exp, sub } from './elementwise.js';
 import { logSumExp, max, sum } from './reduce.js';
 import { stopGradient } from './shape.js';
-import { div } from './elementwise.js';
 
 /** Softmax along `axis` (default last), shifted by the max for stability. A composite: no rule of its own. */
 export function softmax(x: Tensor, axis = -1): Tensor {

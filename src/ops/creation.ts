@@ -124,7 +124,10 @@ export function truncatedNormal(shape: Shape, rng: Rng, mean = 0, std = 1, dtype
 }
 
 /** A trainable (by default) Variable initialised from a tensor or values. */
-export function variable(initial: Tensor | TensorInput, options: { name?: string; trainable?: boolean; dtype?: DType } = {}): Variable {
+export function variable(
+  initial: Tensor | TensorInput,
+  options: { name?: string; trainable?: boolean; dtype?: DType } = {},
+): Variable {
   const t = initial instanceof Tensor ? initial : tensor(initial, undefined, options.dtype);
   return new Variable(t, options);
 }

@@ -1,8 +1,8 @@
+import { installTapeMath } from '../autodiff/tape.js';
 import type { BinaryOp, UnaryOp } from '../backends/backend.js';
 import { broadcastShapes, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from './creation.js';
-import { installTapeMath } from '../autodiff/tape.js';
 import { type GradRule, runOp, type TensorLike, toPair, toTensor } from './engine.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -105,7 +105,10 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
 }
 /** a * b */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binary('mul', a, b, (dy, _y, [x, z], needs) => [needs[0] ? mul(dy, z!) : null, needs[1] ? mul(dy, x!) : null]);
+  return binary('mul', a, b, (dy, _y, [x, z], needs) => [
+    needs[0] ? mul(dy, z!) : null,
+    needs[1] ? mul(dy, x!) : null,
+  ]);
 }
 /** a / b */
 export function div(a: TensorLike, b: TensorLike): Tensor {
@@ -172,11 +175,14 @@ export function notEqual(a: TensorLike, b: TensorLike): Tensor {
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const [ta, tb] = toPair('where', a, b);
   const outShape = broadcastShapes(broadcastShapes(cond.shape, ta.shape, 'where'), tb.shape, 'where');
-  return runOp('where', [cond, ta, tb], outShape, ta.dtype, (be) => be.where(cond, ta, tb, outShape), (dy, _y, [k], needs) => [
-    null,
-    needs[1] ? where(k!, dy, 0) : null,
-    needs[2] ? where(k!, 0, dy) : null,
-  ]);
+  return runOp(
+    'where',
+    [cond, ta, tb],
+    outShape,
+    ta.dtype,
+    (be) => be.where(cond, ta, tb, outShape),
+    (dy, _y, [k], needs) => [null, needs[1] ? where(k!, dy, 0) : null, needs[2] ? where(k!, 0, dy) : null],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------

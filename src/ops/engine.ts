@@ -81,7 +81,9 @@ function commonBackend(name: string, inputs: readonly Tensor[]): Backend {
   const b = inputs[0]!.backend;
   for (let i = 1; i < inputs.length; i++) {
     if (inputs[i]!.backend !== b) {
-      throw new Error(`${name}: inputs live on different backends (${b.name} and ${inputs[i]!.backend.name})`);
+      throw new Error(
+        `${name}: inputs live on different backends (${b.name} and ${inputs[i]!.backend.name})`,
+      );
     }
   }
   return b;
@@ -94,7 +96,12 @@ export function constScalar(value: number, dtype: DType, backend: Backend = getB
   const key = `${backend.name}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
   let t = scalarCache.get(key);
   if (!t || t.backend !== backend) {
-    const data = dtype === 'float64' ? Float64Array.of(value) : dtype === 'int32' ? Int32Array.of(value) : Float32Array.of(value);
+    const data =
+      dtype === 'float64'
+        ? Float64Array.of(value)
+        : dtype === 'int32'
+          ? Int32Array.of(value)
+          : Float32Array.of(value);
     t = new Tensor(new Storage(backend, backend.upload(data, [], dtype)), [], dtype);
     if (scalarCache.size > 1024) scalarCache.clear();
     scalarCache.set(key, t);
@@ -104,7 +111,8 @@ export function constScalar(value: number, dtype: DType, backend: Backend = getB
 
 /** Converts numbers to scalars matching `like`'s dtype and backend (or the defaults). */
 export function toTensor(x: TensorLike, like?: Tensor): Tensor {
-  if (typeof x === 'number') return constScalar(x, like && like.dtype !== 'int32' ? like.dtype : getDefaultFloat(), like?.backend);
+  if (typeof x === 'number')
+    return constScalar(x, like && like.dtype !== 'int32' ? like.dtype : getDefaultFloat(), like?.backend);
   return x;
 }
 

@@ -5,4 +5,3 @@ export { constScalar, type TensorLike } from './engine.js';
 export * from './linalg.js';
 export * from './reduce.js';
 export * from './shape.js';
-

@@ -33,25 +33,32 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
   const outShape = [...batch, m, n];
-  return runOp('matmul', [a, b], outShape, a.dtype, (be) => be.matmul(a, b, tA, tB, outShape), (dy, _y, [x, y], needs) => {
-    const X = x!;
-    const Y = y!;
-    // C = op(A) op(B); dA and dB below are written so that no explicit transpose is ever materialised.
-    let dA: Tensor | null = null;
-    let dB: Tensor | null = null;
-    if (!tA && !tB) {
-      if (needs[0]) dA = matmul(dy, Y, { transposeB: true });
-      if (needs[1]) dB = matmul(X, dy, { transposeA: true });
-    } else if (tA && !tB) {
-      if (needs[0]) dA = matmul(Y, dy, { transposeB: true });
-      if (needs[1]) dB = matmul(X, dy);
-    } else if (!tA && tB) {
-      if (needs[0]) dA = matmul(dy, Y);
-      if (needs[1]) dB = matmul(dy, X, { transposeA: true });
-    } else {
-      if (needs[0]) dA = matmul(Y, dy, { transposeA: true, transposeB: true });
-      if (needs[1]) dB = matmul(dy, X, { transposeA: true, transposeB: true });
-    }
-    return [dA, dB];
-  });
+  return runOp(
+    'matmul',
+    [a, b],
+    outShape,
+    a.dtype,
+    (be) => be.matmul(a, b, tA, tB, outShape),
+    (dy, _y, [x, y], needs) => {
+      const X = x!;
+      const Y = y!;
+      // C = op(A) op(B); dA and dB below are written so that no explicit transpose is ever materialised.
+      let dA: Tensor | null = null;
+      let dB: Tensor | null = null;
+      if (!tA && !tB) {
+        if (needs[0]) dA = matmul(dy, Y, { transposeB: true });
+        if (needs[1]) dB = matmul(X, dy, { transposeA: true });
+      } else if (tA && !tB) {
+        if (needs[0]) dA = matmul(Y, dy, { transposeB: true });
+        if (needs[1]) dB = matmul(X, dy);
+      } else if (!tA && tB) {
+        if (needs[0]) dA = matmul(dy, Y);
+        if (needs[1]) dB = matmul(dy, X, { transposeA: true });
+      } else {
+        if (needs[0]) dA = matmul(Y, dy, { transposeA: true, transposeB: true });
+        if (needs[1]) dB = matmul(dy, X, { transposeA: true, transposeB: true });
+      }
+      return [dA, dB];
+    },
+  );
 }

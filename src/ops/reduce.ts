@@ -21,14 +21,21 @@ function reduce(op: ReduceOp, x: Tensor, options: ReduceOptions): Tensor {
   const kept = keptShape(x.shape, axes);
   if (axes.length === 0) return x;
   const outShape = x.shape.filter((_, i) => !axes.includes(i));
-  const y = runOp(op, [x], outShape, x.dtype, (b) => b.reduce(op, x, axes), (dy, yOut, [xs]) => {
-    const dyKept = reshape(dy, kept);
-    if (op === 'sum') return [broadcastTo(dyKept, xs!.shape)];
-    // max/min: the gradient is shared equally among the elements that attain the extremum (TensorFlow's rule).
-    const mask = equal(xs!, reshape(stopGradient(yOut), kept));
-    const count = reduce('sum', mask, { axis: axes, keepDims: true });
-    return [mul(div(mask, count), dyKept)];
-  });
+  const y = runOp(
+    op,
+    [x],
+    outShape,
+    x.dtype,
+    (b) => b.reduce(op, x, axes),
+    (dy, yOut, [xs]) => {
+      const dyKept = reshape(dy, kept);
+      if (op === 'sum') return [broadcastTo(dyKept, xs!.shape)];
+      // max/min: the gradient is shared equally among the elements that attain the extremum (TensorFlow's rule).
+      const mask = equal(xs!, reshape(stopGradient(yOut), kept));
+      const count = reduce('sum', mask, { axis: axes, keepDims: true });
+      return [mul(div(mask, count), dyKept)];
+    },
+  );
   return options.keepDims ? reshape(y, kept) : y;
 }
 
@@ -61,7 +68,10 @@ export function logSumExp(x: Tensor, options: ReduceOptions = {}): Tensor {
   const out = add(log(sum(exp(sub(x, m)), { axis: options.axis, keepDims: true })), m);
   if (options.keepDims) return out;
   const axes = normalizeAxes(options.axis, x.rank, 'logSumExp');
-  return reshape(out, x.shape.filter((_, i) => !axes.includes(i)));
+  return reshape(
+    out,
+    x.shape.filter((_, i) => !axes.includes(i)),
+  );
 }
 
 /** Sums `x` over broadcast axes so that it has `shape` (undoes a broadcast; used for every gradient). */

@@ -1,7 +1,14 @@
 import { installTapeMath } from '../autodiff/tape.js';
 import { getDefaultFloat } from '../backends/registry.js';
-import { isFloat, type DType } from '../tensor/dtype.js';
-import { broadcastShapes, fmtShape, normalizeAxis, type Shape, shapesEqual, sizeOf } from '../tensor/shape.js';
+import { type DType, isFloat } from '../tensor/dtype.js';
+import {
+  broadcastShapes,
+  fmtShape,
+  normalizeAxis,
+  type Shape,
+  shapesEqual,
+  sizeOf,
+} from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { range } from './creation.js';
 import { equal } from './elementwise.js';
@@ -40,7 +47,9 @@ export function expandDims(x: Tensor, axis: number): Tensor {
 
 /** Removes axes of length 1 (all of them, or the ones listed). */
 export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
-  const drop = axes ? axes.map((a) => normalizeAxis(a, x.rank, 'squeeze')) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
+  const drop = axes
+    ? axes.map((a) => normalizeAxis(a, x.rank, 'squeeze'))
+    : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
   for (const a of drop) {
     if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of shape ${fmtShape(x.shape)} is not 1`);
   }
@@ -52,7 +61,9 @@ export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
 
 /** Permutes axes: output axis i is input axis perm[i] (default: reversed). */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
-  const p = perm ? perm.map((a) => normalizeAxis(a, x.rank, 'transpose')) : x.shape.map((_, i) => x.rank - 1 - i);
+  const p = perm
+    ? perm.map((a) => normalizeAxis(a, x.rank, 'transpose'))
+    : x.shape.map((_, i) => x.rank - 1 - i);
   if (p.length !== x.rank || new Set(p).size !== x.rank) {
     throw new Error(`transpose: ${JSON.stringify(perm)} is not a permutation of ${x.rank} axes`);
   }
@@ -62,7 +73,14 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
     inverse[a] = i;
   });
   const outShape = p.map((a) => x.shape[a]!);
-  return runOp('transpose', [x], outShape, x.dtype, (b) => b.transpose(x, p), (dy) => [transpose(dy, inverse)]);
+  return runOp(
+    'transpose',
+    [x],
+    outShape,
+    x.dtype,
+    (b) => b.transpose(x, p),
+    (dy) => [transpose(dy, inverse)],
+  );
 }
 
 /** Broadcasts to a larger shape (NumPy rules); the gradient sums back. */
@@ -73,42 +91,67 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
     throw new Error(`broadcastTo: cannot broadcast ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
   // The engine sums a gradient of the broadcast shape back to x's shape, so the rule is the identity.
-  return runOp('broadcastTo', [x], [...shape], x.dtype, (b) => b.broadcastTo(x, shape), (dy) => [dy]);
+  return runOp(
+    'broadcastTo',
+    [x],
+    [...shape],
+    x.dtype,
+    (b) => b.broadcastTo(x, shape),
+    (dy) => [dy],
+  );
 }
 
 /** A block: `size[i] = -1` means "to the end". */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
-  if (begin.length !== x.rank) throw new Error(`slice: begin has ${begin.length} entries for a rank-${x.rank} tensor`);
+  if (begin.length !== x.rank)
+    throw new Error(`slice: begin has ${begin.length} entries for a rank-${x.rank} tensor`);
   const sz = x.shape.map((d, i) => {
     const s = size?.[i] ?? -1;
     return s === -1 ? d - begin[i]! : s;
   });
   for (let i = 0; i < x.rank; i++) {
     if (begin[i]! < 0 || sz[i]! < 0 || begin[i]! + sz[i]! > x.shape[i]!) {
-      throw new Error(`slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} out of range for ${fmtShape(x.shape)}`);
+      throw new Error(
+        `slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} out of range for ${fmtShape(x.shape)}`,
+      );
     }
   }
   if (shapesEqual(sz, x.shape)) return x;
-  return runOp('slice', [x], sz, x.dtype, (b) => b.slice(x, begin, sz), (dy) => [
-    pad(
-      dy,
-      x.shape.map((d, i) => [begin[i]!, d - begin[i]! - sz[i]!] as const),
-    ),
-  ]);
+  return runOp(
+    'slice',
+    [x],
+    sz,
+    x.dtype,
+    (b) => b.slice(x, begin, sz),
+    (dy) => [
+      pad(
+        dy,
+        x.shape.map((d, i) => [begin[i]!, d - begin[i]! - sz[i]!] as const),
+      ),
+    ],
+  );
 }
 
 /** Pads with a constant value; `paddings[i] = [before, after]`. */
 export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
-  if (paddings.length !== x.rank) throw new Error(`pad: ${paddings.length} paddings for a rank-${x.rank} tensor`);
+  if (paddings.length !== x.rank)
+    throw new Error(`pad: ${paddings.length} paddings for a rank-${x.rank} tensor`);
   if (paddings.every(([a, b]) => a === 0 && b === 0)) return x;
   const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-  return runOp('pad', [x], outShape, x.dtype, (b) => b.pad(x, paddings, value), (dy) => [
-    slice(
-      dy,
-      paddings.map(([before]) => before),
-      x.shape,
-    ),
-  ]);
+  return runOp(
+    'pad',
+    [x],
+    outShape,
+    x.dtype,
+    (b) => b.pad(x, paddings, value),
+    (dy) => [
+      slice(
+        dy,
+        paddings.map(([before]) => before),
+        x.shape,
+      ),
+    ],
+  );
 }
 
 /** Joins tensors along an existing axis. */
@@ -117,21 +160,34 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const first = xs[0]!;
   const a = normalizeAxis(axis, first.rank, 'concat');
   for (const x of xs) {
-    if (x.rank !== first.rank || x.dtype !== first.dtype || x.shape.some((d, i) => i !== a && d !== first.shape[i])) {
-      throw new Error(`concat: shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')} do not match off axis ${a}`);
+    if (
+      x.rank !== first.rank ||
+      x.dtype !== first.dtype ||
+      x.shape.some((d, i) => i !== a && d !== first.shape[i])
+    ) {
+      throw new Error(
+        `concat: shapes ${xs.map((t) => fmtShape(t.shape)).join(', ')} do not match off axis ${a}`,
+      );
     }
   }
   if (xs.length === 1) return first;
   const outShape = [...first.shape];
   outShape[a] = xs.reduce((s, x) => s + x.shape[a]!, 0);
-  return runOp('concat', xs, outShape, first.dtype, (b) => b.concat(xs, a), (dy, _y, _ins, needs) => {
-    let offset = 0;
-    return xs.map((x, i) => {
-      const begin = dy.shape.map((_, d) => (d === a ? offset : 0));
-      offset += x.shape[a]!;
-      return needs[i] ? slice(dy, begin, x.shape) : null;
-    });
-  });
+  return runOp(
+    'concat',
+    xs,
+    outShape,
+    first.dtype,
+    (b) => b.concat(xs, a),
+    (dy, _y, _ins, needs) => {
+      let offset = 0;
+      return xs.map((x, i) => {
+        const begin = dy.shape.map((_, d) => (d === a ? offset : 0));
+        offset += x.shape[a]!;
+        return needs[i] ? slice(dy, begin, x.shape) : null;
+      });
+    },
+  );
 }
 
 /** Joins tensors along a new axis. */
@@ -162,10 +218,14 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
   if (indices.dtype !== 'int32') throw new Error(`gather: indices must be int32, got ${indices.dtype}`);
   const a = normalizeAxis(axis, x.rank, 'gather');
   const outShape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
-  return runOp('gather', [x, indices], outShape, x.dtype, (b) => b.gather(x, indices, a), (dy) => [
-    scatterAdd(dy, indices, a, x.shape),
-    null,
-  ]);
+  return runOp(
+    'gather',
+    [x, indices],
+    outShape,
+    x.dtype,
+    (b) => b.gather(x, indices, a),
+    (dy) => [scatterAdd(dy, indices, a, x.shape), null],
+  );
 }
 
 /** The adjoint of {@link gather}: sums `updates` into zeros of `shape` at `indices` along `axis`. */
@@ -176,17 +236,28 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape
   if (!shapesEqual(expect, updates.shape)) {
     throw new Error(`scatterAdd: updates of shape ${fmtShape(updates.shape)}, expected ${fmtShape(expect)}`);
   }
-  return runOp('scatterAdd', [updates, indices], [...shape], updates.dtype, (b) => b.scatterAdd(updates, indices, a, shape), (dy) => [
-    gather(dy, indices, a),
-    null,
-  ]);
+  return runOp(
+    'scatterAdd',
+    [updates, indices],
+    [...shape],
+    updates.dtype,
+    (b) => b.scatterAdd(updates, indices, a, shape),
+    (dy) => [gather(dy, indices, a), null],
+  );
 }
 
 /** Converts dtype; float-to-float casts pass the gradient through, casts to int32 are not differentiable. */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return x;
   const differentiable = isFloat(dtype) && isFloat(x.dtype);
-  return runOp('cast', [x], x.shape, dtype, (b) => b.cast(x, dtype), differentiable ? (dy) => [cast(dy, x.dtype)] : undefined);
+  return runOp(
+    'cast',
+    [x],
+    x.shape,
+    dtype,
+    (b) => b.cast(x, dtype),
+    differentiable ? (dy) => [cast(dy, x.dtype)] : undefined,
+  );
 }
 
 /** The same values, invisible to every tape (no gradient flows through). */

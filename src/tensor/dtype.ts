@@ -5,7 +5,9 @@ export type DType = 'float32' | 'float64' | 'int32';
 export type TypedArray = Float32Array | Float64Array | Int32Array;
 
 /** The typed array constructor for a dtype. */
-export function arrayTypeOf(dtype: DType): Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor {
+export function arrayTypeOf(
+  dtype: DType,
+): Float32ArrayConstructor | Float64ArrayConstructor | Int32ArrayConstructor {
   switch (dtype) {
     case 'float32':
       return Float32Array;

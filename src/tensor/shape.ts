@@ -49,7 +49,11 @@ export function broadcastShapes(a: Shape, b: Shape, opName = 'broadcast'): numbe
 }
 
 /** Normalises axes (negative counts from the end) for a tensor of `rank`; `undefined` means all axes. */
-export function normalizeAxes(axes: number | readonly number[] | undefined, rank: number, opName: string): number[] {
+export function normalizeAxes(
+  axes: number | readonly number[] | undefined,
+  rank: number,
+  opName: string,
+): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out: number[] = [];

@@ -15,9 +15,11 @@ export class Storage {
   }
 }
 
-const storageFinalizer = new FinalizationRegistry<{ backend: Backend; handle: unknown }>(({ backend, handle }) => {
-  backend.dispose?.(handle);
-});
+const storageFinalizer = new FinalizationRegistry<{ backend: Backend; handle: unknown }>(
+  ({ backend, handle }) => {
+    backend.dispose?.(handle);
+  },
+);
 
 let nextTensorId = 1;
 
@@ -78,7 +80,8 @@ export class Tensor {
   }
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements`);
+    if (this.size !== 1)
+      throw new Error(`item(): tensor of shape ${fmtShape(this.shape)} has ${this.size} elements`);
     return this.dataSync()[0]!;
   }
   toString(): string {
@@ -115,7 +118,8 @@ export class Variable extends Tensor {
         `Variable ${this.name}: cannot assign ${value.dtype}${fmtShape(value.shape)} to ${this.dtype}${fmtShape(this.shape)}`,
       );
     }
-    if (value.backend !== this.backend) throw new Error(`Variable ${this.name}: cannot assign across backends`);
+    if (value.backend !== this.backend)
+      throw new Error(`Variable ${this.name}: cannot assign across backends`);
     this._storage = value.storage;
     return this;
   }

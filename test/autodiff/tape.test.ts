@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  abs,
   add,
   exp,
   GradientTape,
@@ -7,6 +8,8 @@ import {
   hvp,
   jacobian,
   matmul,
+  max,
+  maximum,
   mul,
   relu,
   sin,
@@ -15,16 +18,15 @@ import {
   tanh,
   tensor,
   variable,
-  abs,
-  maximum,
-  max,
 } from '../../src/index.js';
 
 const close = (a: number[] | number, b: number[] | number, tol = 1e-5) => {
   const xa = Array.isArray(a) ? a : [a];
   const xb = Array.isArray(b) ? b : [b];
   expect(xa.length).toBe(xb.length);
-  xa.forEach((v, i) => expect(Math.abs(v - xb[i]!)).toBeLessThan(tol));
+  xa.forEach((v, i) => {
+    expect(Math.abs(v - xb[i]!)).toBeLessThan(tol);
+  });
 };
 
 describe('GradientTape semantics', () => {
@@ -170,7 +172,7 @@ describe('GradientTape semantics', () => {
     close(outer.gradient(g, x)!.item(), -2 * t * (1 - t * t));
   });
 
-  it('kink conventions: relu\'(0) = 0, abs\'(0) = 0, maximum ties go to the first argument, max ties share', () => {
+  it("kink conventions: relu'(0) = 0, abs'(0) = 0, maximum ties go to the first argument, max ties share", () => {
     const x = variable([0, 1, -1]);
     const t = new GradientTape({ persistent: true });
     const [r, a] = t.record(() => [relu(x), abs(x)] as const);
@@ -189,8 +191,14 @@ describe('GradientTape semantics', () => {
   });
 
   it('jacobian, batchJacobian, hvp and hessian', () => {
-    const x = tensor([[1, 2], [3, 4]]);
-    const W = tensor([[1, -1, 0.5], [2, 0, 1]]);
+    const x = tensor([
+      [1, 2],
+      [3, 4],
+    ]);
+    const W = tensor([
+      [1, -1, 0.5],
+      [2, 0, 1],
+    ]);
     const J = jacobian((v) => matmul(v, W), x);
     expect(J.shape).toEqual([2, 3, 2, 2]);
     // d y[0,j] / d x[0,k] = W[k,j]; d y[0,j] / d x[1,k] = 0
@@ -220,7 +228,10 @@ describe('GradientTape semantics', () => {
     const H = hessian(f, v0).arraySync() as number[][];
     close(H[0]![0]!, 2.1 * Math.exp(0.1));
     close(H[0]![1]!, 0);
-    close(hvp(f, v0, tensor([1, 2])).arraySync() as number[], [2.1 * Math.exp(0.1), 2 * 1.8 * Math.exp(-0.2)]);
+    close(hvp(f, v0, tensor([1, 2])).arraySync() as number[], [
+      2.1 * Math.exp(0.1),
+      2 * 1.8 * Math.exp(-0.2),
+    ]);
   });
 
   it('memory of a non-persistent tape is released after its gradient', () => {

@@ -18,7 +18,10 @@ describe('README examples run as written', () => {
       try {
         const file = join(dir, 'example.ts');
         writeFileSync(file, code.replaceAll("'./src/", "'../src/"));
-        const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
+        const out = execFileSync(process.execPath, ['--import', 'tsx', file], {
+          cwd: root,
+          encoding: 'utf8',
+        });
         expect(out.length).toBeGreaterThanOrEqual(0);
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { checkGrads, dense, fromArray, Model, Rng, tensor, type Tensor, withDefaultFloat } from '../../src/index.js';
-import { MetaLearner, type LearnerOptions } from '../../src/meta/learner.js';
+import {
+  checkGrads,
+  dense,
+  fromArray,
+  Model,
+  Rng,
+  type Tensor,
+  tensor,
+  withDefaultFloat,
+} from '../../src/index.js';
+import { type LearnerOptions, MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
 
 const f64 = (v: number[], shape: number[]) => fromArray(Float64Array.from(v), shape);
 
 function tinyBatch(): TaskBatch {
   // One task: support (x=1.5, y=2), query (x=-0.5, y=1).
-  return { supportX: f64([1.5], [1, 1, 1]), supportY: f64([2], [1, 1, 1]), queryX: f64([-0.5], [1, 1, 1]), queryY: f64([1], [1, 1, 1]) };
+  return {
+    supportX: f64([1.5], [1, 1, 1]),
+    supportY: f64([2], [1, 1, 1]),
+    queryX: f64([-0.5], [1, 1, 1]),
+    queryY: f64([1], [1, 1, 1]),
+  };
 }
 
 function scalarModel(): Model {
@@ -24,7 +38,12 @@ describe('MAML meta-gradients', () => {
   for (const order of [1, 2] as const) {
     it(`order ${order} equals the meta-gradient derived by hand on f(x) = w x`, () => {
       withDefaultFloat('float64', () => {
-        const learner = new MetaLearner(scalarModel(), 'regression', { algorithm: 'maml', order, innerSteps: 1, innerLr: alpha });
+        const learner = new MetaLearner(scalarModel(), 'regression', {
+          algorithm: 'maml',
+          order,
+          innerSteps: 1,
+          innerLr: alpha,
+        });
         const meta = { '0.dense/kernel': f64([w], [1, 1]) };
         const { loss, grads } = learner.metaGradient(meta, tinyBatch());
         expect(loss.item()).toBeCloseTo(residual * residual, 12);
@@ -37,7 +56,12 @@ describe('MAML meta-gradients', () => {
   it('orders 1 and 2 differ where they must (non-zero curvature of the support loss)', () => {
     withDefaultFloat('float64', () => {
       const make = (order: 1 | 2) =>
-        new MetaLearner(scalarModel(), 'regression', { algorithm: 'maml', order, innerSteps: 1, innerLr: alpha })
+        new MetaLearner(scalarModel(), 'regression', {
+          algorithm: 'maml',
+          order,
+          innerSteps: 1,
+          innerLr: alpha,
+        })
           .metaGradient({ '0.dense/kernel': f64([w], [1, 1]) }, tinyBatch())
           .grads['0.dense/kernel']!.item();
       expect(Math.abs(make(1) - make(2))).toBeGreaterThan(0.05);
@@ -45,9 +69,18 @@ describe('MAML meta-gradients', () => {
   });
 
   function mlpSetup(options: Partial<LearnerOptions>) {
-    const model = new Model([dense(8, { activation: 'tanh' }), dense(8, { activation: 'tanh' }), dense(1)], [1]);
+    const model = new Model(
+      [dense(8, { activation: 'tanh' }), dense(8, { activation: 'tanh' }), dense(1)],
+      [1],
+    );
     const rng = new Rng(3);
-    const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order: 2, innerSteps: 2, innerLr: 0.05, ...options });
+    const learner = new MetaLearner(model, 'regression', {
+      algorithm: 'maml',
+      order: 2,
+      innerSteps: 2,
+      innerLr: 0.05,
+      ...options,
+    });
     const meta = learner.initMetaParams(model.initParams(rng));
     const batch = sinusoidSource({ shots: 5, queryShots: 5 }).sample(rng, 3, 'train');
     return { learner, meta, batch };
@@ -65,8 +98,15 @@ describe('MAML meta-gradients', () => {
         queryX: cast64(batch.queryX),
         queryY: cast64(batch.queryY),
       };
-      const f = (...ps: Tensor[]) => learner.metaLoss(Object.fromEntries(names.map((n, i) => [n, ps[i]!])), b64).loss;
-      expect(() => checkGrads(f, names.map((n) => m64[n]!), { order: 1, directions: 3 })).not.toThrow();
+      const f = (...ps: Tensor[]) =>
+        learner.metaLoss(Object.fromEntries(names.map((n, i) => [n, ps[i]!])), b64).loss;
+      expect(() =>
+        checkGrads(
+          f,
+          names.map((n) => m64[n]!),
+          { order: 1, directions: 3 },
+        ),
+      ).not.toThrow();
     });
   });
 
@@ -79,7 +119,9 @@ describe('MAML meta-gradients', () => {
     for (const n of Object.keys(meta)) {
       const x = a.grads[n]!.dataSync();
       const y = b.grads[n]!.dataSync();
-      x.forEach((v, i) => expect(v).toBeCloseTo(y[i]!, 4));
+      x.forEach((v, i) => {
+        expect(v).toBeCloseTo(y[i]!, 4);
+      });
     }
   });
 
@@ -96,7 +138,8 @@ describe('MAML meta-gradients', () => {
       const { learner, meta, batch } = mlpSetup(variant);
       const { grads } = learner.metaGradient(meta, batch, 0.5);
       for (const n of Object.keys(meta)) {
-        if (variant.algorithm === 'anil' && !learner.adaptedNames.includes(n) && n.startsWith('innerLr')) continue;
+        if (variant.algorithm === 'anil' && !learner.adaptedNames.includes(n) && n.startsWith('innerLr'))
+          continue;
         const g = grads[n]!.dataSync();
         const norm = Math.sqrt(Array.from(g).reduce((s: number, v: number) => s + v * v, 0));
         expect(norm, `gradient of ${n}`).toBeGreaterThan(0);

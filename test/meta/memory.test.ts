@@ -19,9 +19,17 @@ function liveBytes(): number {
 
 describe('meta-training memory', () => {
   it('stays flat across meta-iterations (second order, batched)', () => {
-    const model = new Model([dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)], [1]);
+    const model = new Model(
+      [dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)],
+      [1],
+    );
     const rng = new Rng(0);
-    const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order: 2, innerSteps: 2, innerLr: 0.01 });
+    const learner = new MetaLearner(model, 'regression', {
+      algorithm: 'maml',
+      order: 2,
+      innerSteps: 2,
+      innerLr: 0.01,
+    });
     let meta = learner.initMetaParams(model.initParams(rng));
     const tx = adam({ lr: 1e-3 });
     let state = tx.init(meta);

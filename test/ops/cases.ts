@@ -4,8 +4,9 @@
  * central differences in float64 on the CPU backend, and the gpu.js suite runs the same cases in float32 and
  * compares with the CPU backend.
  */
-import * as mt from '../../src/index.js';
+
 import type { Tensor } from '../../src/index.js';
+import * as mt from '../../src/index.js';
 
 /** How to draw one input. */
 export interface InputSpec {
@@ -61,7 +62,12 @@ export const OP_CASES: OpCase[] = [
   { name: 'sub', fn: (a, b) => mt.sub(a, b), inputs: [u([3, 1]), u([1, 4])], order: 3 },
   { name: 'mul', fn: (a, b) => mt.mul(a, b), inputs: [u([2, 3, 4]), u([3, 1])], order: 3 },
   { name: 'div', fn: (a, b) => mt.div(a, b), inputs: [u([3, 4]), pos([4])], order: 3 },
-  { name: 'pow (tensor exponent)', fn: (a, b) => mt.pow(a, b), inputs: [pos([3, 4]), u([3, 4], -1.5, 1.5)], order: 3 },
+  {
+    name: 'pow (tensor exponent)',
+    fn: (a, b) => mt.pow(a, b),
+    inputs: [pos([3, 4]), u([3, 4], -1.5, 1.5)],
+    order: 3,
+  },
   { name: 'pow (scalar exponent)', fn: (a) => mt.pow(a, 3), inputs: [u([3, 4])], order: 3 },
   { name: 'maximum', fn: (a, b) => mt.maximum(a, b), inputs: [u([3, 4]), u([3, 4])], order: 2 },
   { name: 'minimum', fn: (a, b) => mt.minimum(a, b), inputs: [u([3, 4]), u([4])], order: 2 },
@@ -71,12 +77,32 @@ export const OP_CASES: OpCase[] = [
     inputs: [away([3, 4]), u([3, 4])],
     order: 2,
   },
-  { name: 'squaredDifference', fn: (a, b) => mt.squaredDifference(a, b), inputs: [u([3, 4]), u([3, 4])], order: 3 },
-  { name: 'clipByValue', fn: (a) => mt.clipByValue(a, -1, 1), inputs: [{ shape: [3, 4], values: [-1.7, -0.5, 0.3, 1.4, 0.9, -0.2, 2.1, -2.2, 0.45, 0.75, -0.8, 1.9] }], order: 2 },
+  {
+    name: 'squaredDifference',
+    fn: (a, b) => mt.squaredDifference(a, b),
+    inputs: [u([3, 4]), u([3, 4])],
+    order: 3,
+  },
+  {
+    name: 'clipByValue',
+    fn: (a) => mt.clipByValue(a, -1, 1),
+    inputs: [{ shape: [3, 4], values: [-1.7, -0.5, 0.3, 1.4, 0.9, -0.2, 2.1, -2.2, 0.45, 0.75, -0.8, 1.9] }],
+    order: 2,
+  },
   // reductions
   { name: 'sum all', fn: (x) => mt.mul(mt.sum(x), mt.sum(x)), inputs: [u([3, 4])], order: 3 },
-  { name: 'sum axis keepDims', fn: (x) => mt.exp(mt.sum(x, { axis: 1, keepDims: true })), inputs: [u([2, 3, 4], -0.5, 0.5)], order: 3 },
-  { name: 'sum axes [0,2]', fn: (x) => mt.square(mt.sum(x, { axis: [0, 2] })), inputs: [u([2, 3, 4])], order: 3 },
+  {
+    name: 'sum axis keepDims',
+    fn: (x) => mt.exp(mt.sum(x, { axis: 1, keepDims: true })),
+    inputs: [u([2, 3, 4], -0.5, 0.5)],
+    order: 3,
+  },
+  {
+    name: 'sum axes [0,2]',
+    fn: (x) => mt.square(mt.sum(x, { axis: [0, 2] })),
+    inputs: [u([2, 3, 4])],
+    order: 3,
+  },
   { name: 'mean', fn: (x) => mt.square(mt.mean(x, { axis: -1 })), inputs: [u([3, 4])], order: 3 },
   { name: 'variance', fn: (x) => mt.variance(x, { axis: 0 }), inputs: [u([5, 3])], order: 3 },
   { name: 'max', fn: (x) => mt.mul(mt.max(x, { axis: 1 }), 2), inputs: [u([3, 5])], order: 2 },
@@ -84,24 +110,69 @@ export const OP_CASES: OpCase[] = [
   { name: 'logSumExp', fn: (x) => mt.logSumExp(x, { axis: -1 }), inputs: [u([3, 4])], order: 3 },
   // linear algebra
   { name: 'matmul', fn: (a, b) => mt.matmul(a, b), inputs: [u([3, 4]), u([4, 2])], order: 3 },
-  { name: 'matmul transposeA', fn: (a, b) => mt.matmul(a, b, { transposeA: true }), inputs: [u([4, 3]), u([4, 2])], order: 3 },
-  { name: 'matmul transposeB', fn: (a, b) => mt.matmul(a, b, { transposeB: true }), inputs: [u([3, 4]), u([2, 4])], order: 3 },
+  {
+    name: 'matmul transposeA',
+    fn: (a, b) => mt.matmul(a, b, { transposeA: true }),
+    inputs: [u([4, 3]), u([4, 2])],
+    order: 3,
+  },
+  {
+    name: 'matmul transposeB',
+    fn: (a, b) => mt.matmul(a, b, { transposeB: true }),
+    inputs: [u([3, 4]), u([2, 4])],
+    order: 3,
+  },
   {
     name: 'matmul both transposed',
     fn: (a, b) => mt.matmul(a, b, { transposeA: true, transposeB: true }),
     inputs: [u([4, 3]), u([2, 4])],
     order: 3,
   },
-  { name: 'matmul batched, broadcast', fn: (a, b) => mt.matmul(a, b), inputs: [u([2, 3, 4]), u([4, 5])], order: 3 },
-  { name: 'matmul batched both', fn: (a, b) => mt.matmul(mt.tanh(a), b), inputs: [u([2, 1, 3, 4]), u([3, 4, 2])], order: 3 },
+  {
+    name: 'matmul batched, broadcast',
+    fn: (a, b) => mt.matmul(a, b),
+    inputs: [u([2, 3, 4]), u([4, 5])],
+    order: 3,
+  },
+  {
+    name: 'matmul batched both',
+    fn: (a, b) => mt.matmul(mt.tanh(a), b),
+    inputs: [u([2, 1, 3, 4]), u([3, 4, 2])],
+    order: 3,
+  },
   // shapes
-  { name: 'reshape', fn: (x) => mt.mul(mt.reshape(x, [4, 3]), mt.reshape(x, [4, 3])), inputs: [u([3, 4])], order: 3 },
+  {
+    name: 'reshape',
+    fn: (x) => mt.mul(mt.reshape(x, [4, 3]), mt.reshape(x, [4, 3])),
+    inputs: [u([3, 4])],
+    order: 3,
+  },
   { name: 'transpose', fn: (x) => mt.mul(mt.transpose(x, [2, 0, 1]), 3), inputs: [u([2, 3, 4])], order: 3 },
   { name: 'broadcastTo', fn: (x) => mt.square(mt.broadcastTo(x, [2, 3, 4])), inputs: [u([3, 1])], order: 3 },
   { name: 'slice', fn: (x) => mt.square(mt.slice(x, [1, 0], [2, 3])), inputs: [u([4, 5])], order: 3 },
-  { name: 'concat', fn: (a, b) => mt.square(mt.concat([a, b, a], 1)), inputs: [u([2, 3]), u([2, 2])], order: 3 },
+  {
+    name: 'concat',
+    fn: (a, b) => mt.square(mt.concat([a, b, a], 1)),
+    inputs: [u([2, 3]), u([2, 2])],
+    order: 3,
+  },
   { name: 'stack', fn: (a, b) => mt.square(mt.stack([a, b], 1)), inputs: [u([2, 3]), u([2, 3])], order: 3 },
-  { name: 'pad', fn: (x) => mt.square(mt.pad(x, [[1, 0], [2, 1]], 0.5)), inputs: [u([2, 3])], order: 3 },
+  {
+    name: 'pad',
+    fn: (x) =>
+      mt.square(
+        mt.pad(
+          x,
+          [
+            [1, 0],
+            [2, 1],
+          ],
+          0.5,
+        ),
+      ),
+    inputs: [u([2, 3])],
+    order: 3,
+  },
   {
     name: 'gather (duplicates)',
     fn: (x, i) => mt.square(mt.gather(x, i!, 0)),
@@ -123,13 +194,22 @@ export const OP_CASES: OpCase[] = [
     order: 3,
     diff: [0],
   },
-  { name: 'cast float64->float32->float64', fn: (x) => mt.square(mt.cast(mt.cast(x, 'float32'), 'float64')), inputs: [u([3])], order: 2, check: { eps: 1e-2, rtol: 1e-4 } },
+  {
+    name: 'cast float64->float32->float64',
+    fn: (x) => mt.square(mt.cast(mt.cast(x, 'float32'), 'float64')),
+    inputs: [u([3])],
+    order: 2,
+    check: { eps: 1e-2, rtol: 1e-4 },
+  },
   // composites
   { name: 'softmax', fn: (x) => mt.softmax(x), inputs: [u([3, 4])], order: 3 },
   { name: 'logSoftmax', fn: (x) => mt.logSoftmax(x, 0), inputs: [u([3, 4])], order: 3 },
   {
     name: 'softmax cross-entropy',
-    fn: (x) => mt.neg(mt.sum(mt.mul(mt.oneHot(mt.tensor([1, 0, 3], undefined, 'int32'), 4, 'float64'), mt.logSoftmax(x)))),
+    fn: (x) =>
+      mt.neg(
+        mt.sum(mt.mul(mt.oneHot(mt.tensor([1, 0, 3], undefined, 'int32'), 4, 'float64'), mt.logSoftmax(x))),
+      ),
     inputs: [u([3, 4])],
     order: 3,
   },

@@ -14,7 +14,13 @@ describe('numerical gradient checks (float64, CPU backend, central differences)'
         });
         return c.fn(...args);
       };
-      expect(() => checkGrads(f, diff.map((k) => all[k]!), { order: c.order, directions: 2, ...c.check })).not.toThrow();
+      expect(() =>
+        checkGrads(
+          f,
+          diff.map((k) => all[k]!),
+          { order: c.order, directions: 2, ...c.check },
+        ),
+      ).not.toThrow();
     });
   }
 

@@ -58,7 +58,13 @@ export class CpuBackend implements Backend {
     reduceKernel(op, arr(x), x.shape, axes, out);
     return out;
   }
-  matmul(a: KernelTensor, b: KernelTensor, transposeA: boolean, transposeB: boolean, outShape: Shape): unknown {
+  matmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): unknown {
     const out = allocArray(a.dtype, sizeOf(outShape));
     matmulKernel(arr(a), a.shape, arr(b), b.shape, transposeA, transposeB, out, outShape);
     return out;
@@ -67,7 +73,13 @@ export class CpuBackend implements Backend {
     const inStrides = stridesOf(x.shape);
     const outShape = perm.map((p) => x.shape[p]!);
     const out = allocArray(x.dtype, sizeOf(outShape));
-    stridedCopy(arr(x), 0, perm.map((p) => inStrides[p]!), outShape, out);
+    stridedCopy(
+      arr(x),
+      0,
+      perm.map((p) => inStrides[p]!),
+      outShape,
+      out,
+    );
     return out;
   }
   broadcastTo(x: KernelTensor, shape: Shape): unknown {

@@ -1,6 +1,6 @@
-import type { BinaryOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
+import type { BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastStrides, collapseAxes } from './strided.js';
 
 /** Scalar formulas of the unary kernels, as JS expressions of `x`. */
@@ -41,7 +41,17 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
 };
 
 type UnaryLoop = (x: TypedArray, out: TypedArray, n: number) => void;
-type BinaryLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number, ao: number, as: number, bo: number, bs: number, oo: number) => void;
+type BinaryLoop = (
+  a: TypedArray,
+  b: TypedArray,
+  out: TypedArray,
+  n: number,
+  ao: number,
+  as: number,
+  bo: number,
+  bs: number,
+  oo: number,
+) => void;
 
 // Each op gets its own generated loop so V8 compiles a monomorphic, inlined body per op; a shared loop
 // calling a per-op closure would be megamorphic and several times slower on small tensors.
@@ -51,7 +61,12 @@ const binaryLoops = new Map<BinaryOp, BinaryLoop>();
 function unaryLoop(op: UnaryOp): UnaryLoop {
   let f = unaryLoops.get(op);
   if (!f) {
-    f = new Function('X', 'O', 'n', `for (let i = 0; i < n; i++) { const x = X[i]; O[i] = ${UNARY_EXPR[op]}; }`) as UnaryLoop;
+    f = new Function(
+      'X',
+      'O',
+      'n',
+      `for (let i = 0; i < n; i++) { const x = X[i]; O[i] = ${UNARY_EXPR[op]}; }`,
+    ) as UnaryLoop;
     unaryLoops.set(op, f);
   }
   return f;
@@ -99,14 +114,29 @@ export function binaryKernel(
   const loop = binaryLoop(op);
   const n = out.length;
   if (n === 0) return;
-  if (a.length === n && b.length === n) return loop(a, b, out, n, 0, 1, 0, 1, 0);
-  if (b.length === 1 && a.length === n) return loop(a, b, out, n, 0, 1, 0, 0, 0);
-  if (a.length === 1 && b.length === n) return loop(a, b, out, n, 0, 0, 0, 1, 0);
-  const { shape, strides } = collapseAxes(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  if (a.length === n && b.length === n) {
+    loop(a, b, out, n, 0, 1, 0, 1, 0);
+    return;
+  }
+  if (b.length === 1 && a.length === n) {
+    loop(a, b, out, n, 0, 1, 0, 0, 0);
+    return;
+  }
+  if (a.length === 1 && b.length === n) {
+    loop(a, b, out, n, 0, 0, 0, 1, 0);
+    return;
+  }
+  const { shape, strides } = collapseAxes(outShape, [
+    broadcastStrides(aShape, outShape),
+    broadcastStrides(bShape, outShape),
+  ]);
   const sa = strides[0]!;
   const sb = strides[1]!;
   const rank = shape.length;
-  if (rank === 0) return loop(a, b, out, 1, 0, 0, 0, 0, 0);
+  if (rank === 0) {
+    loop(a, b, out, 1, 0, 0, 0, 0, 0);
+    return;
+  }
   const inner = shape[rank - 1]!;
   const ias = sa[rank - 1]!;
   const ibs = sb[rank - 1]!;

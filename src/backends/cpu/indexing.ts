@@ -11,12 +11,19 @@ function around(shape: Shape, axis: number): [number, number, number] {
 }
 
 /** Gathers slices of `x` along `axis` at `indices`; throws on an index out of range. */
-export function gatherKernel(x: TypedArray, shape: Shape, indices: Int32Array, axis: number, out: TypedArray): void {
+export function gatherKernel(
+  x: TypedArray,
+  shape: Shape,
+  indices: Int32Array,
+  axis: number,
+  out: TypedArray,
+): void {
   const [outer, dim, inner] = around(shape, axis);
   const ni = indices.length;
   for (let i = 0; i < ni; i++) {
     const ix = indices[i]!;
-    if (ix < 0 || ix >= dim) throw new Error(`gather: index ${ix} is out of range [0, ${dim}) on axis ${axis}`);
+    if (ix < 0 || ix >= dim)
+      throw new Error(`gather: index ${ix} is out of range [0, ${dim}) on axis ${axis}`);
   }
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < ni; i++) {
@@ -28,14 +35,21 @@ export function gatherKernel(x: TypedArray, shape: Shape, indices: Int32Array, a
 }
 
 /** Sums `updates` (gather's output shape) into a zeroed `out` of `outShape` at `indices` along `axis`. */
-export function scatterAddKernel(updates: TypedArray, indices: Int32Array, axis: number, out: TypedArray, outShape: Shape): void {
+export function scatterAddKernel(
+  updates: TypedArray,
+  indices: Int32Array,
+  axis: number,
+  out: TypedArray,
+  outShape: Shape,
+): void {
   const [outer, dim, inner] = around(outShape, axis);
   const ni = indices.length;
   out.fill(0);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < ni; i++) {
       const ix = indices[i]!;
-      if (ix < 0 || ix >= dim) throw new Error(`scatterAdd: index ${ix} is out of range [0, ${dim}) on axis ${axis}`);
+      if (ix < 0 || ix >= dim)
+        throw new Error(`scatterAdd: index ${ix} is out of range [0, ${dim}) on axis ${axis}`);
       const dst = (o * dim + ix) * inner;
       const src = (o * ni + i) * inner;
       for (let j = 0; j < inner; j++) out[dst + j]! += updates[src + j]!;
@@ -44,7 +58,11 @@ export function scatterAddKernel(updates: TypedArray, indices: Int32Array, axis:
 }
 
 /** Concatenates contiguous inputs along `axis`. */
-export function concatKernel(xs: readonly { data: TypedArray; shape: Shape }[], axis: number, out: TypedArray): void {
+export function concatKernel(
+  xs: readonly { data: TypedArray; shape: Shape }[],
+  axis: number,
+  out: TypedArray,
+): void {
   const [outer] = around(xs[0]!.shape, axis);
   let outRow = 0;
   for (const x of xs) {
@@ -61,7 +79,13 @@ export function concatKernel(xs: readonly { data: TypedArray; shape: Shape }[], 
 }
 
 /** Writes `x` into the interior of `out` (already filled with the pad value). */
-export function padKernel(x: TypedArray, shape: Shape, paddings: readonly (readonly [number, number])[], out: TypedArray, outShape: Shape): void {
+export function padKernel(
+  x: TypedArray,
+  shape: Shape,
+  paddings: readonly (readonly [number, number])[],
+  out: TypedArray,
+  outShape: Shape,
+): void {
   const rank = shape.length;
   if (rank === 0) {
     out[0] = x[0]!;

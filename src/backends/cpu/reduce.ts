@@ -1,13 +1,19 @@
-import type { ReduceOp } from '../backend.js';
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
+import type { ReduceOp } from '../backend.js';
 import { collapseAxes } from './strided.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
  * so the common cases (all axes, the last axis, the first axis) run as flat loops.
  */
-export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: readonly number[], out: TypedArray): void {
+export function reduceKernel(
+  op: ReduceOp,
+  x: TypedArray,
+  shape: Shape,
+  axes: readonly number[],
+  out: TypedArray,
+): void {
   const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   out.fill(init);
   if (x.length === 0) return;
@@ -37,12 +43,12 @@ export function reduceKernel(op: ReduceOp, x: TypedArray, shape: Shape, axes: re
       // Reduce a contiguous run into one output element.
       let acc = out[o]!;
       if (op === 'sum') for (let j = 0; j < inner; j++) acc += x[i + j]!;
-      else if (op === 'max') for (let j = 0; j < inner; j++) acc = x[i + j]! > acc ? x[i + j]! : acc;
-      else for (let j = 0; j < inner; j++) acc = x[i + j]! < acc ? x[i + j]! : acc;
+      else if (op === 'max') for (let j = 0; j < inner; j++) acc = Math.max(x[i + j]!, acc);
+      else for (let j = 0; j < inner; j++) acc = Math.min(x[i + j]!, acc);
       out[o] = acc;
     } else if (op === 'sum') for (let j = 0; j < inner; j++) out[o + j]! += x[i + j]!;
-    else if (op === 'max') for (let j = 0; j < inner; j++) out[o + j] = x[i + j]! > out[o + j]! ? x[i + j]! : out[o + j]!;
-    else for (let j = 0; j < inner; j++) out[o + j] = x[i + j]! < out[o + j]! ? x[i + j]! : out[o + j]!;
+    else if (op === 'max') for (let j = 0; j < inner; j++) out[o + j] = Math.max(x[i + j]!, out[o + j]!);
+    else for (let j = 0; j < inner; j++) out[o + j] = Math.min(x[i + j]!, out[o + j]!);
     for (let d = rank - 2; d >= 0; d--) {
       idx[d]!++;
       o += os[d]!;

@@ -58,7 +58,10 @@ export function stridedCopy(
  * Merges adjacent output axes whose strides (for every operand) are compatible, so that broadcast loops run
  * over as few, as long axes as possible. Returns the collapsed shape and per-operand strides.
  */
-export function collapseAxes(out: Shape, operandStrides: number[][]): { shape: number[]; strides: number[][] } {
+export function collapseAxes(
+  out: Shape,
+  operandStrides: number[][],
+): { shape: number[]; strides: number[][] } {
   const shape: number[] = [];
   const strides: number[][] = operandStrides.map(() => []);
   for (let d = 0; d < out.length; d++) {

@@ -31,10 +31,10 @@ export async function writeRunPlots(
     await writeSvg(
       path,
       linePlot({
-        series: [{ name: 'meta-loss (query, after adaptation)', x, y }],
+        series: [{ name: 'meta-loss', x, y }],
         title: `${config.name}: meta-training`,
         xLabel: 'meta-iteration',
-        yLabel: 'meta-loss',
+        yLabel: 'query loss after adaptation',
         logY: s.metricName === 'mse',
       }),
     );

@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
+import { type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
 import { collapseAxes } from './strided.js';
 
@@ -26,7 +26,7 @@ export function reduceKernel(
       s *= shape[d]!;
     }
   }
-  const { shape: cs, strides } = collapseAxes(shape, [contiguousStrides(shape), outStrides]);
+  const { shape: cs, strides } = collapseAxes(shape, [stridesOf(shape), outStrides]);
   const os = strides[1]!;
   const rank = cs.length;
   if (rank === 0) {
@@ -57,14 +57,4 @@ export function reduceKernel(
       idx[d] = 0;
     }
   }
-}
-
-function contiguousStrides(shape: Shape): number[] {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    st[d] = s;
-    s *= shape[d]!;
-  }
-  return st;
 }

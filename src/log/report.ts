@@ -66,3 +66,75 @@ export async function writeRunReport(runDir: string, outDir = join(runDir, 'repo
   files.push(md);
   return { markdown, files };
 }
+
+/** One cell of an evaluation: the metric after `steps` inner steps from `shots` support examples. */
+export interface EvalCell {
+  split: string;
+  shots: number;
+  steps: number;
+  metric: string;
+  mean: number;
+  ci95: number;
+  tasks: number;
+}
+
+/**
+ * Writes an evaluation's report into `outDir`: `report.md` (a K × steps table of mean ± 95% CI, the layout of
+ * a run's `summary.md`), `adaptation.svg` (metric against inner steps, one line per K, CI bands) and
+ * `eval.json`.
+ */
+export async function writeEvalReport(
+  outDir: string,
+  cells: readonly EvalCell[],
+  about: { runDir: string; checkpoint: string },
+): Promise<string[]> {
+  await mkdir(outDir, { recursive: true });
+  const shotsList = [...new Set(cells.map((c) => c.shots))];
+  const stepsList = [...new Set(cells.map((c) => c.steps))].sort((a, b) => a - b);
+  const metric = cells[0]?.metric ?? 'metric';
+  const cell = (k: number, s: number) => cells.find((c) => c.shots === k && c.steps === s);
+  const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(1) : v.toFixed(3));
+  const lines = [
+    `# Evaluation of ${about.runDir}`,
+    '',
+    `Checkpoint \`${about.checkpoint}\`; mean query ${metric} over ${cells[0]?.tasks ?? 0} fresh ${cells[0]?.split ?? 'test'} tasks per K, with 95% confidence intervals.`,
+    '',
+    `| K (shots) | ${stepsList.map((s) => `${s} steps`).join(' | ')} |`,
+    `|---|${stepsList.map(() => '---').join('|')}|`,
+    ...shotsList.map(
+      (k) =>
+        `| ${k} | ${stepsList
+          .map((s) => {
+            const c = cell(k, s);
+            return c ? `${f(c.mean)} ± ${f(c.ci95)}` : '-';
+          })
+          .join(' | ')} |`,
+    ),
+    '',
+    '![adaptation](adaptation.svg)',
+    '',
+  ];
+  const svg = join(outDir, 'adaptation.svg');
+  await writeSvg(
+    svg,
+    linePlot({
+      series: shotsList.map((k) => {
+        const cs = stepsList.flatMap((s) => cell(k, s) ?? []);
+        return {
+          name: `K = ${k}`,
+          x: cs.map((c) => c.steps),
+          y: cs.map((c) => c.mean),
+          band: { lo: cs.map((c) => c.mean - c.ci95), hi: cs.map((c) => c.mean + c.ci95) },
+        };
+      }),
+      title: `test ${metric} after adaptation (95% CI)`,
+      xLabel: 'inner gradient steps',
+      yLabel: metric,
+    }),
+  );
+  const md = join(outDir, 'report.md');
+  await writeFileAtomic(md, lines.join('\n'));
+  const json = join(outDir, 'eval.json');
+  await writeFileAtomic(json, `${JSON.stringify({ ...about, results: cells }, null, 2)}\n`);
+  return [md, svg, json];
+}

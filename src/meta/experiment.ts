@@ -83,6 +83,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   let meta = learner.initMetaParams(learner.model.initParams(s.rngFor('init')));
   let optState = outer.init(meta);
   let start = 0;
+  let restoredWindow: MetricsWindow | undefined;
   if (ctx.resumeFrom) {
     const ckpt = await loadCheckpoint(ctx.resumeFrom.checkpointPath, { configHash: ctx.configHash });
     meta = paramsFromArrays(ckpt.arrays, 'param/');
@@ -90,6 +91,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     optState = unflattenState({ arrays: tensorsFromArrays(ckpt.arrays, 'optim/'), meta: optMeta ?? null });
     taskRng.setState(ckpt.rng.tasks!);
     start = ckpt.iteration;
+    restoredWindow = readWindow(ckpt.extra?.metricsWindow);
     logger.info({ iteration: start }, 'restored meta-parameters, optimizer state and task stream');
   }
   const T = config.trainer.iterations;
@@ -114,7 +116,12 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
         iteration,
         configHash: ctx.configHash,
         rng: { tasks: taskRng.getState() },
-        extra: { optimizerState: flat.meta },
+        // The half-filled logging window too: a checkpoint between two metrics rows must not shorten the
+        // average of the next row after a resume, or resumed metrics would differ from an uninterrupted run.
+        extra: {
+          optimizerState: flat.meta,
+          metricsWindow: { loss: windowLoss, metric: windowMetric, count: windowCount },
+        },
       },
       { ...(await paramsToArrays(meta, 'param/')), ...(await tensorsToArrays(flat.arrays, 'optim/')) },
     );
@@ -124,9 +131,9 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   const progress = ctx.createProgress({ total: T, label: 'meta-train', startAt: start });
   const t0 = performance.now();
   let windowStart = performance.now();
-  let windowLoss = 0;
-  let windowMetric = 0;
-  let windowCount = 0;
+  let windowLoss = restoredWindow?.loss ?? 0;
+  let windowMetric = restoredWindow?.metric ?? 0;
+  let windowCount = restoredWindow?.count ?? 0;
   let iteration = start;
   let interrupted = false;
   try {
@@ -224,6 +231,21 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   logger.info({ results }, `done: ${headline.metric} = ${best.mean.toFixed(4)} ± ${best.ci95.toFixed(4)}`);
   return { iteration: last, interrupted: false, headline, results };
 };
+
+/** Sums of the metrics row being accumulated (saved in checkpoints so a resume continues the same row). */
+interface MetricsWindow {
+  loss: number;
+  metric: number;
+  count: number;
+}
+
+function readWindow(v: unknown): MetricsWindow | undefined {
+  if (v === null || typeof v !== 'object') return undefined;
+  const w = v as Record<string, unknown>;
+  return typeof w.loss === 'number' && typeof w.metric === 'number' && typeof w.count === 'number'
+    ? { loss: w.loss, metric: w.metric, count: w.count }
+    : undefined;
+}
 
 function evaluate(
   s: Setup,

@@ -160,7 +160,13 @@ export class MetaLearner {
       const grads = tape.gradient(loss, inFast, { unconnected: 'zero' });
       const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
       if (rule) ({ fast, state } = rule.step(fast, grads, state, lr));
-      else fast = mapParams(fast, (p, n) => sub(p, mul(grads[n]!, lr(n))));
+      else {
+        // p + g * (-lr) rather than p - g * lr: the same value, but its gradient needs no negation pass.
+        fast = mapParams(fast, (p, n) => {
+          const r = lr(n);
+          return typeof r === 'number' ? add(p, mul(grads[n]!, -r)) : sub(p, mul(grads[n]!, r));
+        });
+      }
       onStep?.(s + 1, { ...shared, ...fast });
     }
     return { ...shared, ...fast };

@@ -32,7 +32,7 @@ describe('metatape CLI', () => {
     for (const c of [
       'run <config>',
       'eval <run>',
-      'compare',
+      'compare [config]',
       'resume',
       'sweep',
       'ls',
@@ -115,10 +115,10 @@ describe('metatape CLI', () => {
     expect(readFileSync(join(dirs[0]!, 'report', 'report.md'), 'utf8')).toContain('| metaLoss |  | 3 |');
 
     const svg = join(out, 'cmp.svg');
-    const cmp = cli(['compare', 'maml', 'fomaml', '--out', out, '--svg', svg]);
+    const cmp = cli(['compare', '--runs', 'maml', 'fomaml', '--out', out, '--svg', svg]);
     expect(cmp.code).toBe(0);
     expect(readFileSync(svg, 'utf8')).toContain('fomaml/2025-01-02T00-00-00Z');
-    const missing = cli(['compare', 'maml', '--metric', 'accuracy', '--out', out]);
+    const missing = cli(['compare', '--runs', 'maml', '--metric', 'accuracy', '--out', out]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain("no metric 'accuracy'; it has: metaLoss");
   });

@@ -1,45 +1,144 @@
+import { relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { resolveRunDir } from '../../io/runFolder.js';
-import { compareRuns } from '../../log/compare.js';
-import { writeSvg } from '../../log/plots.js';
-import type { GlobalArgs } from '../globals.js';
-import { formatNumber, formatTable, println } from '../print.js';
+import { parseIntList, parseSeeds, planVariants } from '../../compare/plan.js';
+import { groupHeader, groupRows, ratioHeader, ratioRows } from '../../compare/report.js';
+import { overrideTexts, runComparison } from '../../compare/runComparison.js';
+import { defaultJobs } from '../../compare/workers.js';
+import { loadConfig } from '../../config/load.js';
+import { createRunFolder, resolveRunDir } from '../../io/runFolder.js';
+import { overlayRuns } from '../../log/compare.js';
+import { EXIT, UsageError } from '../errors.js';
+import { type GlobalArgs, overridesFromFlags } from '../globals.js';
+import { formatTable, println } from '../print.js';
 
-/** `metatape compare <runs..>`: overlay one metric of several runs. */
+/**
+ * `metatape compare <config>`: first- vs second-order MAML on the same seeds and task streams, one worker
+ * process per variant, then a report (tables, ratios, plots). `--runs` overlays existing runs instead.
+ */
 export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y.command(
-    'compare <runs..>',
-    'Overlay a metric of several runs in one SVG and print their final values',
+    'compare [config]',
+    'Train orders × inner steps × seeds from one config in parallel workers and report accuracy, speed and memory',
     (b) =>
       b
-        .positional('runs', {
+        .positional('config', { type: 'string', describe: 'YAML config (see configs/)' })
+        .option('orders', { type: 'string', default: '1,2', describe: 'MAML orders to compare' })
+        .option('seeds', {
+          type: 'string',
+          default: '3',
+          describe: 'A count (seeds from the config seed up) or a list like 0,7,9',
+        })
+        .option('inner-steps', {
+          type: 'string',
+          describe: 'Inner steps during meta-training, e.g. 1,2,5 (default: the config)',
+        })
+        .option('jobs', {
+          alias: 'j',
+          type: 'number',
+          describe: `Worker processes at once (default: available cores, ${defaultJobs()} here)`,
+        })
+        .option('dir', {
+          type: 'string',
+          describe:
+            'Comparison folder (default <out>/compare-<name>/<timestamp>; an existing one is continued)',
+        })
+        .option('set', { type: 'string', array: true, describe: 'Override applied to every variant' })
+        .option('backend', { type: 'string' })
+        .option('iterations', { type: 'number', describe: 'Shorthand for --set trainer.iterations=N' })
+        .option('shots', { type: 'number', describe: 'K of the headline test metric (default: training K)' })
+        .option('steps', { type: 'number', describe: 'Test inner steps of the headline (default: the most)' })
+        .option('dry-run', { type: 'boolean', default: false, describe: 'List the variants and exit' })
+        .option('runs', {
           type: 'string',
           array: true,
-          demandOption: true,
-          describe: 'Run folders or run names',
+          describe: 'Instead: overlay these existing runs (same as metatape report <runs..>)',
         })
-        .option('metric', { type: 'string', default: 'metaLoss', describe: 'Metric to compare' })
-        .option('split', { type: 'string', describe: 'Only this split (long-format metrics)' })
-        .option('log', { type: 'string', default: 'metrics', describe: 'Metrics log name (metrics or eval)' })
-        .option('log-y', { type: 'boolean', default: false, describe: 'Logarithmic y axis' })
-        .option('svg', { type: 'string', default: 'compare.svg', describe: 'Where to write the plot' }),
+        .option('metric', { type: 'string', default: 'metaLoss', describe: 'With --runs: metric to overlay' })
+        .option('svg', { type: 'string', default: 'compare.svg', describe: 'With --runs: plot file' }),
     async (argv) => {
-      const runDirs = await Promise.all(argv.runs.map((r) => resolveRunDir(argv.out, String(r))));
-      const result = await compareRuns({
-        runDirs,
-        metric: argv.metric,
-        log: argv.log,
-        logY: argv.logY,
-        ...(argv.split ? { split: argv.split } : {}),
+      if (argv.runs) {
+        const runDirs = await Promise.all(argv.runs.map((r) => resolveRunDir(argv.out, String(r))));
+        const { table } = await overlayRuns({ runDirs, metric: argv.metric, svg: argv.svg });
+        println(table);
+        println(`plot: ${argv.svg}`);
+        return;
+      }
+      if (!argv.config) throw new UsageError('compare needs a config file (or --runs RUN...)');
+      // `--out` is the global root of runs; variants ignore output.dir since each gets an explicit folder.
+      const overrides = overridesFromFlags({
+        set: argv.set,
+        backend: argv.backend,
+        iterations: argv.iterations,
       });
-      await writeSvg(argv.svg, result.svg);
-      println(
-        formatTable(
-          ['RUN', 'LAST ITER', argv.metric.toUpperCase()],
-          result.final.map((f) => [f.series, String(f.iteration), formatNumber(f.value)]),
-        ),
-      );
-      println(`plot: ${argv.svg}`);
+      const base = await loadConfig(argv.config, overrides);
+      const variants = planVariants({
+        orders: parseIntList('--orders', argv.orders),
+        innerSteps: argv.innerSteps
+          ? parseIntList('--inner-steps', argv.innerSteps)
+          : [base.trainer.innerSteps],
+        seeds: parseSeeds(argv.seeds, base.seed),
+      });
+      const jobs = Math.max(1, Math.floor(argv.jobs ?? defaultJobs()));
+      if (argv.dryRun) {
+        for (const v of variants)
+          println(`${v.id}\ttrainer.order=${v.order} trainer.innerSteps=${v.innerSteps} seed=${v.seed}`);
+        println(`${variants.length} variants, ${Math.min(jobs, variants.length)} at a time`);
+        return;
+      }
+      const dir = argv.dir
+        ? resolve(argv.dir)
+        : (await createRunFolder(argv.out, `compare-${base.name}`)).dir;
+      process.stderr.write(`comparison folder ${dir}: ${variants.length} variants, ${jobs} at a time\n`);
+      // Ctrl-C reaches the workers too (same process group); they checkpoint and stop, and this process
+      // stays to write the report of whatever finished. Running the same command with --dir continues.
+      let interrupted = false;
+      const onSignal = () => {
+        interrupted = true;
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const outcome = await runComparison({
+          configPath: argv.config,
+          overrides,
+          variants,
+          dir,
+          jobs,
+          plan: {
+            config: argv.config,
+            overrides: overrideTexts(overrides),
+            orders: [...new Set(variants.map((v) => v.order))],
+            innerSteps: [...new Set(variants.map((v) => v.innerSteps))],
+            seeds: [...new Set(variants.map((v) => v.seed))],
+          },
+          ...(argv.logLevel ? { logLevel: argv.logLevel } : {}),
+          ...(argv.shots !== undefined || argv.steps !== undefined
+            ? {
+                prefer: {
+                  ...(argv.shots !== undefined ? { shots: argv.shots } : {}),
+                  ...(argv.steps !== undefined ? { steps: argv.steps } : {}),
+                },
+              }
+            : {}),
+          onMessage: (line) => process.stderr.write(`${line}\n`),
+        });
+        println(formatTable(groupHeader(outcome.summary), groupRows(outcome.summary)));
+        if (outcome.summary.ratios.length > 0) {
+          println();
+          println(formatTable(ratioHeader(outcome.summary), ratioRows(outcome.summary)));
+        }
+        println();
+        println(`report: ${relative(process.cwd(), dir) || '.'}/report.md`);
+        const failed = outcome.workers.filter((w) => w.code !== 0);
+        if (interrupted) process.exitCode = EXIT.interrupted;
+        else if (failed.length > 0)
+          throw new Error(
+            `${failed.length} of ${variants.length} variants failed: ${failed.map((f) => f.id).join(' ')}`,
+          );
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
     },
   );
 }

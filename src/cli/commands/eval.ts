@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { trainingConfigHash } from '../../config/hash.js';
 import { parseConfigText } from '../../config/load.js';
@@ -8,6 +8,7 @@ import { MetricsLog } from '../../io/metrics.js';
 import { RUN_FILES, resolveRunDir } from '../../io/runFolder.js';
 import { createLogger } from '../../log/logger.js';
 import { createProgress } from '../../log/progress.js';
+import { writeEvalReport } from '../../log/report.js';
 import { UsageError } from '../errors.js';
 import type { GlobalArgs } from '../globals.js';
 import { loadEvaluator } from '../modules.js';
@@ -23,7 +24,13 @@ function intList(flag: string, v: unknown): number[] | undefined {
   return parts;
 }
 
-/** `metatape eval <run>`: evaluate a run's checkpoint on held-out tasks. */
+/** A checkpoint file given where a run was expected: its run folder is two levels up. */
+async function checkpointFile(ref: string): Promise<string | undefined> {
+  const st = await stat(ref).catch(() => undefined);
+  return st?.isFile() && ref.endsWith('.ckpt') ? resolve(ref) : undefined;
+}
+
+/** `metatape eval <run or checkpoint>`: evaluate a trained initialisation on fresh held-out tasks. */
 export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y.command(
     'eval <run>',
@@ -33,8 +40,9 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         .positional('run', {
           type: 'string',
           demandOption: true,
-          describe: 'Run folder, or a run name (its newest run)',
+          describe: 'Run folder, run name (its newest run) or checkpoint file',
         })
+        .option('dir', { type: 'string', describe: 'Report folder (default <run>/eval/iter-<N>)' })
         .option('checkpoint', { type: 'string', describe: 'Checkpoint file (default: the newest)' })
         .option('tasks', { type: 'number', describe: 'Number of tasks (default: config eval.tasks)' })
         .option('steps', {
@@ -51,10 +59,16 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           describe: 'Task split',
         }),
     async (argv) => {
-      const runDir = await resolveRunDir(argv.out, argv.run);
+      const givenCkpt =
+        (await checkpointFile(argv.run)) ?? (argv.checkpoint ? resolve(argv.checkpoint) : undefined);
+      const runDir =
+        givenCkpt && !argv.checkpoint ? dirname(dirname(givenCkpt)) : await resolveRunDir(argv.out, argv.run);
       const configFile = join(runDir, RUN_FILES.configJson);
-      const config = parseConfigText(await readFile(configFile, 'utf8'), configFile);
-      const checkpointPath = argv.checkpoint ?? (await latestCheckpoint(runDir))?.path;
+      const configText = await readFile(configFile, 'utf8').catch(() => {
+        throw new UsageError(`${runDir} has no ${RUN_FILES.configJson}; is ${argv.run} inside a run folder?`);
+      });
+      const config = parseConfigText(configText, configFile);
+      const checkpointPath = givenCkpt ?? (await latestCheckpoint(runDir))?.path;
       if (!checkpointPath) throw new UsageError(`${runDir} has no checkpoints; pass --checkpoint FILE`);
       const { evaluateRun } = await loadEvaluator();
       const logger = createLogger({
@@ -95,6 +109,8 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         })),
       );
       await log.flush();
+      const reportDir = argv.dir ?? join(runDir, 'eval', `iter-${String(iteration).padStart(7, '0')}`);
+      const files = await writeEvalReport(reportDir, summary.results, { runDir, checkpoint: checkpointPath });
       println(
         formatTable(
           ['SPLIT', 'SHOTS', 'STEPS', 'METRIC', 'MEAN', '±95%', 'TASKS'],
@@ -109,6 +125,7 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           ]),
         ),
       );
+      println(`report: ${files[0]}`);
     },
   );
 }

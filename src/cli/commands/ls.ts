@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { listRuns } from '../../io/runFolder.js';
+import { listComparisons } from '../comparisons.js';
 import type { GlobalArgs } from '../globals.js';
 import { formatNumber, formatTable, println } from '../print.js';
 
@@ -17,6 +18,23 @@ export function registerLs(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       if (argv.json) {
         println(JSON.stringify(runs, null, 2));
         return;
+      }
+      // Variants live inside comparison folders, below where runs are listed; show those folders first.
+      const comparisons = argv.name ? [] : await listComparisons(argv.out);
+      if (comparisons.length > 0) {
+        println(
+          formatTable(
+            ['COMPARISON', 'VARIANTS', 'COMPLETED', 'RUNNING', 'REPORT'],
+            comparisons.map((c) => [
+              c.dir,
+              String(c.variants),
+              String(c.completed),
+              String(c.running),
+              c.reported ? 'report.md' : '-',
+            ]),
+          ),
+        );
+        println();
       }
       if (runs.length === 0) {
         println(`no runs under ${argv.out}`);

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseConfigText } from '../../config/load.js';
 import { latestCheckpoint } from '../../io/checkpointFiles.js';
-import { RUN_FILES, resolveRunDir } from '../../io/runFolder.js';
+import { RUN_FILES, readStatus, resolveRunDir } from '../../io/runFolder.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
 import { println } from '../print.js';
@@ -39,7 +39,9 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       const ckpt = await latestCheckpoint(dir);
       if (!ckpt)
         throw new UsageError(`${dir} has no checkpoints to resume from; start it again with 'metatape run'`);
-      if (ckpt.iteration >= config.trainer.iterations) {
+      // A run killed after its last checkpoint but before its summary only needs the final evaluation.
+      const finished = (await readStatus(dir))?.state === 'completed';
+      if (ckpt.iteration >= config.trainer.iterations && finished) {
         throw new UsageError(
           `${dir} already reached iteration ${ckpt.iteration} of ${config.trainer.iterations}; pass --iterations N to extend it`,
         );

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
@@ -22,6 +24,10 @@ export function registerRun(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         .option('backend', { type: 'string', describe: 'Backend (overrides config and METATAPE_BACKEND)' })
         .option('iterations', { type: 'number', describe: 'Shorthand for --set trainer.iterations=N' })
         .option('out', { type: 'string', describe: 'Shorthand for --set output.dir=DIR' })
+        .option('run-dir', {
+          type: 'string',
+          describe: 'Use exactly this folder as the run folder (compare and sweep workers use it)',
+        })
         .option('dry-run', {
           type: 'boolean',
           default: false,
@@ -33,7 +39,14 @@ export function registerRun(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         process.stdout.write(stringify(config));
         return;
       }
+      let existing: { dir: string; name: string; timestamp: string } | undefined;
+      if (argv.runDir) {
+        const dir = resolve(argv.runDir);
+        await mkdir(dir, { recursive: true });
+        existing = { dir, name: config.name, timestamp: basename(dir) };
+      }
       const { run, summary } = await executeRun(config, {
+        ...(existing ? { existing } : {}),
         ...(argv.logLevel ? { logLevel: argv.logLevel } : {}),
         onStart: (r, logger) => logger.info({ dir: r.dir }, `run folder ${r.dir}`),
       });

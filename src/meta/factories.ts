@@ -95,6 +95,11 @@ function innerRule(config: ExperimentConfig): InnerRule {
           lr: t.innerLr,
           momentum: o.kind === 'momentum' ? o.momentum : 0,
         }) as GradientTransformation<unknown>);
+  return optimizerRule(tx);
+}
+
+/** Any optimizer of `src/optim` as a differentiable inner update (its state is per task, like the fast weights). */
+export function optimizerRule(tx: GradientTransformation<unknown>): InnerRule {
   return {
     init: (fast) => tx.init(fast),
     step: (fast, grads, state) => {

@@ -9,8 +9,10 @@ import {
   tensor,
   withDefaultFloat,
 } from '../../src/index.js';
+import { optimizerRule } from '../../src/meta/factories.js';
 import { type LearnerOptions, MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
+import { adam, type GradientTransformation, sgd } from '../../src/optim/index.js';
 
 const f64 = (v: number[], shape: number[]) => fromArray(Float64Array.from(v), shape);
 
@@ -145,6 +147,31 @@ describe('MAML meta-gradients', () => {
         expect(norm, `gradient of ${n}`).toBeGreaterThan(0);
         expect(Number.isFinite(norm)).toBe(true);
       }
+    });
+  }
+
+  for (const [name, tx] of [
+    ['Adam', adam({ lr: 0.05, epsRoot: 1e-12 })],
+    ['SGD with momentum', sgd({ lr: 0.05, momentum: 0.9 })],
+  ] as const) {
+    it(`a second-order meta-gradient through ${name} inner steps matches finite differences (float64)`, () => {
+      withDefaultFloat('float64', () => {
+        const { learner, meta, batch } = mlpSetup({
+          innerRule: optimizerRule(tx as GradientTransformation<unknown>),
+        });
+        const names = Object.keys(meta);
+        const f = (...ps: Tensor[]) =>
+          learner.metaLoss(Object.fromEntries(names.map((n, i) => [n, ps[i]!])), batch).loss;
+        // Adam's first steps are close to lr * sign(g): strongly curved, so a smaller step keeps the central
+        // difference's own error below the tolerance.
+        expect(() =>
+          checkGrads(
+            f,
+            names.map((n) => meta[n]!),
+            { order: 1, directions: 3, eps: 1e-7 },
+          ),
+        ).not.toThrow();
+      });
     });
   }
 

@@ -26,12 +26,29 @@ export function dense(units: number, options: DenseOptions = {}): Layer {
     kind: 'dense',
     build(inputShape, prefix) {
       if (inputShape.length !== 1) {
-        throw new Error(`dense: expects a flat input, got per-example shape [${inputShape.join(',')}]; add flatten() first`);
+        throw new Error(
+          `dense: expects a flat input, got per-example shape [${inputShape.join(',')}]; add flatten() first`,
+        );
       }
       const inDim = inputShape[0]!;
       names = { kernel: `${prefix}/kernel`, bias: `${prefix}/bias` };
-      const specs = [{ name: names.kernel, shape: [inDim, units], init: options.kernelInit ?? 'glorotUniform', fanIn: inDim, fanOut: units }];
-      if (useBias) specs.push({ name: names.bias, shape: [units], init: options.biasInit ?? 'zeros', fanIn: inDim, fanOut: units });
+      const specs = [
+        {
+          name: names.kernel,
+          shape: [inDim, units],
+          init: options.kernelInit ?? 'glorotUniform',
+          fanIn: inDim,
+          fanOut: units,
+        },
+      ];
+      if (useBias)
+        specs.push({
+          name: names.bias,
+          shape: [units],
+          init: options.biasInit ?? 'zeros',
+          fanIn: inDim,
+          fanOut: units,
+        });
       return { specs, outputShape: [units] };
     },
     apply(params: Params, x: Tensor, _ctx: ApplyContext) {

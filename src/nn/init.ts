@@ -17,7 +17,13 @@ export type Initializer =
  * Draws a parameter. `fanIn`/`fanOut` are the number of inputs/outputs per unit (for a conv kernel
  * [kh, kw, cin, cout]: kh*kw*cin and kh*kw*cout).
  */
-export function initialize(init: Initializer, shape: number[], fanIn: number, fanOut: number, rng: Rng): Tensor {
+export function initialize(
+  init: Initializer,
+  shape: number[],
+  fanIn: number,
+  fanOut: number,
+  rng: Rng,
+): Tensor {
   if (init === 'zeros') return fill(shape, 0);
   if (init === 'ones') return fill(shape, 1);
   if (init === 'glorotUniform') {

@@ -1,5 +1,5 @@
-import { abs, add, equal, exp, log1p, maximum, mul, neg, square, sub } from '../ops/elementwise.js';
 import { logSoftmax } from '../ops/activations.js';
+import { abs, add, equal, exp, log1p, maximum, mul, neg, square, sub } from '../ops/elementwise.js';
 import { max, mean, sum } from '../ops/reduce.js';
 import { oneHot } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -32,7 +32,11 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor, reduction: R
 }
 
 /** Binary cross-entropy with logits: max(x, 0) - x z + log(1 + e^-|x|) (stable). */
-export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, reduction: Reduction = 'mean'): Tensor {
+export function binaryCrossEntropyWithLogits(
+  logits: Tensor,
+  targets: Tensor,
+  reduction: Reduction = 'mean',
+): Tensor {
   const values = add(sub(maximum(logits, 0), mul(logits, targets)), log1p(exp(neg(abs(logits)))));
   return reduce(values, reduction);
 }

@@ -22,6 +22,11 @@ export function registeredBackends(): string[] {
   return [...factories.keys()];
 }
 
+/** The `name`s of the backends created so far in this process (e.g. `gpujs:webgpu` also for `gpujs`). */
+export function loadedBackends(): string[] {
+  return [...instances.values()].map((b) => b.name);
+}
+
 /** Creates (once) and returns a registered backend. */
 export async function loadBackend(name: string): Promise<Backend> {
   const existing = instances.get(name);

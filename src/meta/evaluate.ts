@@ -1,6 +1,7 @@
 import type { EvaluateRun, EvaluationResult } from '../cli/contracts.js';
 import type { Params } from '../nn/params.js';
 import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { MetaLearner } from './learner.js';
 import type { TaskSource } from './tasks.js';
 
@@ -33,13 +34,13 @@ export interface AdaptationScore {
  * on K support examples for each listed number of steps and report the query metric's mean with its 95%
  * confidence interval (1.96 standard errors). The same protocol evaluates the pretrained baseline.
  */
-export function evaluateAdaptation(
+export async function evaluateAdaptation(
   learner: MetaLearner,
   meta: Params,
   source: TaskSource,
   rng: Rng,
   options: AdaptationEvalOptions,
-): AdaptationScore[] {
+): Promise<AdaptationScore[]> {
   const steps = [...new Set(options.steps)].sort((a, b) => a - b);
   const maxSteps = steps.at(-1) ?? 0;
   const perStep = new Map<number, number[]>(steps.map((s) => [s, []]));
@@ -47,12 +48,15 @@ export function evaluateAdaptation(
   for (let done = 0; done < options.tasks; done += chunk) {
     const n = Math.min(chunk, options.tasks - done);
     const batch = source.sample(rng, n, options.split ?? 'test', options.shots);
+    // Dispatch every step's metric first and read them afterwards: a device backend then runs the whole
+    // chunk without a round trip per step (and WebGPU can only read asynchronously anyway).
+    const pending: [number, Tensor][] = [];
     learner.adapt(meta, batch.supportX, batch.supportY, maxSteps, 'none', (s, params) => {
-      const values = perStep.get(s);
-      if (!values) return;
+      if (!perStep.has(s)) return;
       const pred = learner.model.apply(params, batch.queryX, { batched: true });
-      values.push(...learner.metric(pred, batch.queryY, 'perTask').dataSync());
+      pending.push([s, learner.metric(pred, batch.queryY, 'perTask')]);
     });
+    for (const [s, metric] of pending) perStep.get(s)!.push(...(await metric.data()));
     options.onChunk?.(done + n);
   }
   return steps.map((s) => ({ steps: s, ...meanCi(perStep.get(s)!) }));
@@ -81,13 +85,19 @@ export const evaluateRun: EvaluateRun = async (ctx) => {
   const progress = ctx.createProgress({ total: tasks * shotsList.length, label: 'eval' });
   let offset = 0;
   for (const shots of shotsList) {
-    const scores = evaluateAdaptation(learner, meta, source, rngFor(`eval/${ctx.request.split}/${shots}`), {
-      tasks,
-      steps,
-      shots,
-      split: 'test',
-      onChunk: (done) => progress.update(offset + done),
-    });
+    const scores = await evaluateAdaptation(
+      learner,
+      meta,
+      source,
+      rngFor(`eval/${ctx.request.split}/${shots}`),
+      {
+        tasks,
+        steps,
+        shots,
+        split: 'test',
+        onChunk: (done) => progress.update(offset + done),
+      },
+    );
     offset += tasks;
     for (const s of scores) {
       results.push({

@@ -172,7 +172,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
         windowCount = 0;
       }
       if (config.eval.every > 0 && iteration % config.eval.every === 0 && iteration < T) {
-        const scores = evaluate(
+        const scores = await evaluate(
           s,
           meta,
           config,
@@ -210,7 +210,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   // The literature's protocol on fresh test tasks, for every configured support size.
   const table: { shots: number; scores: AdaptationScore[] }[] = [];
   for (const shots of config.eval.shots) {
-    table.push({ shots, scores: evaluate(s, meta, config, config.eval.tasks, `test/${shots}`, shots) });
+    table.push({ shots, scores: await evaluate(s, meta, config, config.eval.tasks, `test/${shots}`, shots) });
   }
   const results: Record<string, number> = {
     trainSeconds: wallSeconds,
@@ -254,7 +254,7 @@ function evaluate(
   tasks: number,
   purpose: string,
   shots: number,
-): AdaptationScore[] {
+): Promise<AdaptationScore[]> {
   return evaluateAdaptation(s.learner, meta, s.source, s.rngFor(`eval/${purpose}`), {
     tasks,
     steps: [0, ...config.eval.steps],

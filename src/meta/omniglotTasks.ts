@@ -17,7 +17,10 @@ const VINYALS_LISTS = join('..', 'shared', 'datasets', 'omniglot', 'splits', 'vi
  * as `[28, 28, 1]` (NHWC) for conv4; labels int32. Train tasks come from the split's training classes, test
  * tasks from its test classes, never overlapping.
  */
-export async function omniglotTaskSource(data: OmniglotData, options: { flatImages: boolean }): Promise<TaskSource> {
+export async function omniglotTaskSource(
+  data: OmniglotData,
+  options: { flatImages: boolean },
+): Promise<TaskSource> {
   const images = await openOmniglot(data.root, { verify: 'size' });
   const classes: Record<'train' | 'test', readonly OmniglotClass[]> =
     data.split === 'vinyals'
@@ -34,7 +37,12 @@ export async function omniglotTaskSource(data: OmniglotData, options: { flatImag
     const key = `${subset}/${count}/${shots}`;
     let s = samplers.get(key);
     if (!s) {
-      s = new OmniglotEpisodeSampler(images, classes[subset], { ways: data.ways, shots, queries: data.queryShots, metaBatch: count });
+      s = new OmniglotEpisodeSampler(images, classes[subset], {
+        ways: data.ways,
+        shots,
+        queries: data.queryShots,
+        metaBatch: count,
+      });
       samplers.set(key, s);
     }
     return s;
@@ -45,7 +53,8 @@ export async function omniglotTaskSource(data: OmniglotData, options: { flatImag
     outputDim: data.ways,
     sample(rng, count, split, shots) {
       const b = samplerFor(split === 'train' ? 'train' : 'test', count, shots ?? data.shots).sample(rng);
-      const xShape = (shape: [number, number, number]) => (options.flatImages ? shape : [shape[0], shape[1], side, side, 1]);
+      const xShape = (shape: [number, number, number]) =>
+        options.flatImages ? shape : [shape[0], shape[1], side, side, 1];
       return {
         supportX: fromArray(b.supportX, xShape(b.shapes.supportX)),
         supportY: fromArray(b.supportY, b.shapes.supportY),

@@ -5,6 +5,7 @@ import type { MetricColumns } from '../io/metrics.js';
 import { linePlot, regressionPlot, writeSvg } from '../log/plots.js';
 import type { Params } from '../nn/params.js';
 import { fromArray } from '../ops/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { AdaptationScore } from './evaluate.js';
 import type { Setup } from './experiment.js';
 
@@ -68,10 +69,11 @@ async function sinusoidFigure(
 ): Promise<string> {
   const shots = config.eval.shots[0]!;
   const batch = s.source.sample(s.rngFor('figure'), 1, 'test', shots);
-  const amplitudeAndPhase = await recoverTask(batch.supportX.dataSync(), batch.supportY.dataSync());
+  const [sx, sy] = await Promise.all([batch.supportX.data(), batch.supportY.data()]);
+  const amplitudeAndPhase = recoverTask(sx, sy);
   const curve = sinusoidCurve(amplitudeAndPhase.amplitude, amplitudeAndPhase.phase, 200);
   const grid = fromArray(Float32Array.from(curve.x), [1, curve.x.length, 1]);
-  const predictions: { label: string; x: number[]; y: number[] }[] = [];
+  const pending: { label: string; y: Tensor }[] = [];
   const labels = new Map([
     [0, 'pre-update'],
     [1, '1 grad step'],
@@ -80,15 +82,17 @@ async function sinusoidFigure(
   s.learner.adapt(meta, batch.supportX, batch.supportY, 10, 'none', (step, params) => {
     const label = labels.get(step);
     if (!label) return;
-    const y = s.learner.model.apply(params, grid, { batched: true }).dataSync();
-    predictions.push({ label, x: [...curve.x], y: [...y] });
+    pending.push({ label, y: s.learner.model.apply(params, grid, { batched: true }) });
   });
+  const predictions = await Promise.all(
+    pending.map(async (p) => ({ label: p.label, x: [...curve.x], y: [...(await p.y.data())] })),
+  );
   const path = join(dir, 'sinusoid-fit.svg');
   await writeSvg(
     path,
     regressionPlot({
       trueCurve: { x: [...curve.x], y: [...curve.y] },
-      support: { x: [...batch.supportX.dataSync()], y: [...batch.supportY.dataSync()] },
+      support: { x: [...sx], y: [...sy] },
       predictions,
       title: `${config.name}: K = ${shots}, ${config.trainer.algorithm} order ${config.trainer.order}`,
     }),
@@ -100,10 +104,7 @@ async function sinusoidFigure(
  * The sampled task's amplitude and phase, recovered from its support points by least squares on
  * y = a sin x + b cos x (exact for noiseless sinusoid data), so the figure can draw the true curve.
  */
-async function recoverTask(
-  x: ArrayLike<number>,
-  y: ArrayLike<number>,
-): Promise<{ amplitude: number; phase: number }> {
+function recoverTask(x: ArrayLike<number>, y: ArrayLike<number>): { amplitude: number; phase: number } {
   let ss = 0;
   let sc = 0;
   let cc = 0;

@@ -1,0 +1,44 @@
+/**
+ * `npm run bench`: every benchmark table of the project. `npm run bench -- core maml` runs some sections.
+ * Figures are wall times on the machine it runs on; each table carries ratios against a baseline measured in
+ * the same command, which travel between machines better than absolute times.
+ */
+import { arch, cpus, platform } from 'node:os';
+import { benchCore } from './core.js';
+import { benchMaml } from './maml.js';
+import { type BenchRow, formatTable } from './table.js';
+
+type Section = { title: string; run: () => BenchRow[] | Promise<BenchRow[]> };
+
+const sections: Record<string, Section> = {
+  core: { title: 'Tensor and tape core (CPU backend, float32)', run: benchCore },
+  maml: { title: 'MAML meta-training throughput vs PyTorch', run: () => benchMaml() },
+  optim: {
+    title: 'Optimizers: Newton-CG vs Adam vs SGD, HVP cost',
+    run: async () => (await import('./optim.js')).benchOptim(),
+  },
+  matmul: {
+    title: 'Matmul kernels (WebAssembly SIMD vs JS)',
+    run: async () => (await import('./matmul.js')).benchMatmul(),
+  },
+  gpujs: { title: 'gpu.js backend modes vs CPU', run: async () => (await import('./gpujs.js')).benchGpujs() },
+};
+
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = wanted.length > 0 ? wanted : Object.keys(sections);
+console.log(
+  `# metatape benchmarks\n\nNode ${process.version}, ${platform()} ${arch()}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, ${new Date().toISOString()}\n`,
+);
+for (const name of names) {
+  const s = sections[name];
+  if (!s) {
+    console.error(`unknown section '${name}'; sections: ${Object.keys(sections).join(', ')}`);
+    process.exitCode = 2;
+    continue;
+  }
+  try {
+    console.log(formatTable(s.title, await s.run()));
+  } catch (err) {
+    console.log(`### ${s.title}\n\nnot available: ${(err as Error).message}\n`);
+  }
+}

@@ -1,0 +1,41 @@
+import { GpujsModeUnavailableError } from './errors.js';
+import { GpujsBackend, type GpujsBackendOptions } from './gpujs-backend.js';
+import { loadGpujs } from './gpujs-module.js';
+import type { GpujsMode } from './modes.js';
+import { type ModeProbe, probeGpujsMode, probeGpujsModes } from './probe.js';
+
+/** Creates the backend of one mode; fails with {@link GpujsModeUnavailableError} saying what is missing. */
+export async function createGpujsBackend(
+  mode: GpujsMode,
+  options: GpujsBackendOptions = {},
+): Promise<GpujsBackend> {
+  const p = await probeGpujsMode(mode);
+  if (!p.available) throw new GpujsModeUnavailableError(mode, p.reason ?? 'unknown', p.remedy ?? '');
+  const { GPU } = loadGpujs();
+  return new GpujsBackend(mode, new GPU({ mode }), options);
+}
+
+/**
+ * Orders available modes by expected speed: a hardware GPU first, then WebAssembly (SIMD), then software GPUs
+ * (lavapipe/llvmpipe run shaders on the CPU, slower than wasm on the same cores), then gpu.js's JS kernels.
+ */
+export function rankModes(probes: readonly ModeProbe[]): GpujsMode[] {
+  const score = (p: ModeProbe): number => {
+    if (p.mode === 'cpu') return 0;
+    if (p.mode === 'webasm') return 2;
+    const hw = p.software === false;
+    if (p.mode === 'webgpu') return hw ? 5 : 1.5;
+    return hw ? 4 : 1;
+  };
+  return probes
+    .filter((p) => p.available)
+    .sort((a, b) => score(b) - score(a))
+    .map((p) => p.mode);
+}
+
+/** The best available mode here (`gpujs` with no mode). */
+export async function bestGpujsMode(): Promise<GpujsMode> {
+  const ranked = rankModes(await probeGpujsModes());
+  // gpu.js's cpu mode needs nothing, so the ranking is never empty.
+  return ranked[0] ?? 'cpu';
+}

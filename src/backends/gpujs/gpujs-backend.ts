@@ -1,0 +1,319 @@
+import type { DType, TypedArray } from '../../tensor/dtype.js';
+import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
+import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import { DeviceArray, type DeviceValue } from './device-array.js';
+import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
+import type { GpujsInstance } from './gpujs-module.js';
+import { KernelCache } from './kernel-cache.js';
+import { binarySpec, copySpec, fillSpec, unarySpec, whereSpec } from './kernels/elementwise.js';
+import { broadcastStrides } from './kernels/index-math.js';
+import { gatherSpec, scatterAddSpec } from './kernels/indexing.js';
+import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kernels/layout.js';
+import { matmulSpec } from './kernels/matmul.js';
+import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
+import type { KernelSpec } from './kernels/spec.js';
+import { backendNameOf, type GpujsMode, isAsyncMode } from './modes.js';
+
+/** Options of a gpu.js backend. */
+export interface GpujsBackendOptions {
+  /** webasm only: run large kernels on gpu.js's worker-thread pool (its async contract). */
+  readonly webasmThreads?: boolean;
+}
+
+/** Counters for tests and benchmarks. */
+export interface GpujsStats {
+  /** Kernels created (each compiled once); flat in a steady-state training step. */
+  readonly compiles: number;
+  /** Kernels gpu.js itself holds, including any it switched to behind our back (should equal compiles). */
+  readonly gpujsKernels: number;
+  /** Kernel dispatches. */
+  readonly dispatches: number;
+}
+
+const EMPTY = new Float32Array(0);
+
+/**
+ * A backend whose every primitive is a gpu.js kernel, for any of gpu.js's modes. Values stay on the device
+ * (textures, storage buffers, or host arrays for webasm/cpu) from op to op; kernels are generated per op and
+ * shape signature with the shapes baked in as literals, compiled once and cached.
+ *
+ * All modes compute in float32; int32 tensors (indices, labels) are held as exact float32 integers (exact up to
+ * 2^24) and converted on upload and read.
+ */
+export class GpujsBackend implements Backend {
+  readonly name: string;
+  readonly floatDTypes: readonly DType[] = ['float32'];
+  /** True where kernels complete asynchronously, so only `read` can wait for them. */
+  readonly isAsync: boolean;
+  /**
+   * Releases a texture or storage buffer (headlessgl, webgpu). Absent for webasm and cpu, whose arrays live in
+   * host memory that the garbage collector frees by itself: registering them with the storage finaliser would
+   * keep them alive until a finaliser task runs, which a synchronous training loop never lets happen.
+   */
+  readonly dispose?: (handle: unknown) => void;
+  private readonly cache: KernelCache;
+  private dispatches = 0;
+
+  constructor(
+    readonly mode: GpujsMode,
+    private readonly gpu: GpujsInstance,
+    options: GpujsBackendOptions = {},
+  ) {
+    this.name = backendNameOf(mode);
+    const threads = options.webasmThreads === true;
+    this.isAsync = isAsyncMode(mode, threads);
+    this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
+    if (mode === 'headlessgl' || mode === 'webgpu')
+      this.dispose = (handle) => (handle as DeviceArray).dispose();
+  }
+
+  /** Compilation and dispatch counters. */
+  get stats(): GpujsStats {
+    const held = (this.gpu as unknown as { kernels?: unknown[] }).kernels;
+    return {
+      compiles: this.cache.compiles,
+      gpujsKernels: held ? held.length : 0,
+      dispatches: this.dispatches,
+    };
+  }
+
+  /** Releases every kernel and the gpu.js instance (its GL context or worker pool). */
+  async destroy(): Promise<void> {
+    this.cache.clear();
+    await this.gpu.destroy();
+  }
+
+  upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
+    this.checkDType(dtype);
+    const n = sizeOf(shape);
+    if (n === 0) return DeviceArray.ready(0, EMPTY);
+    const host =
+      values instanceof Float32Array ? values.slice(0, n) : Float32Array.from(values.subarray(0, n));
+    // webasm and cpu keep tensors in host memory: the copy above is the upload.
+    if (this.mode === 'webasm' || this.mode === 'cpu') return DeviceArray.ready(n, host);
+    const spec: KernelSpec = { ...copySpec(n, 'float32'), key: `upload|${n}` };
+    return this.dispatch(spec, n, [], [], [host]);
+  }
+
+  async read(t: KernelTensor): Promise<TypedArray> {
+    const a = this.arr(t);
+    const v = await a.resolve();
+    return toHost(await readValue(v), a.size, t.dtype);
+  }
+
+  readSync(t: KernelTensor): TypedArray {
+    const a = this.arr(t);
+    const v = a.value;
+    if (this.mode === 'webgpu' || v === undefined) throw new GpujsSyncReadError(this.name);
+    const data = readValue(v);
+    if (data instanceof Promise) throw new GpujsSyncReadError(this.name);
+    return toHost(data, a.size, t.dtype);
+  }
+
+  fill(shape: Shape, value: number, dtype: DType): unknown {
+    this.checkDType(dtype);
+    const n = sizeOf(shape);
+    return this.dispatch(fillSpec(n), n, [], [dtype === 'int32' ? Math.trunc(value) : value]);
+  }
+
+  unary(op: UnaryOp, x: KernelTensor): unknown {
+    const n = sizeOf(x.shape);
+    return this.dispatch(unarySpec(op, n, x.dtype), n, [this.arr(x)]);
+  }
+
+  binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    return this.dispatch(binarySpec(op, a.shape, b.shape, outShape, a.dtype), sizeOf(outShape), [
+      this.arr(a),
+      this.arr(b),
+    ]);
+  }
+
+  where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    const spec = whereSpec(cond.shape, a.shape, b.shape, outShape);
+    return this.dispatch(spec, sizeOf(outShape), [this.arr(cond), this.arr(a), this.arr(b)]);
+  }
+
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
+    const outSize = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
+    if (sizeOf(x.shape) === 0) {
+      const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
+      return this.dispatch(fillSpec(outSize), outSize, [], [init]);
+    }
+    const partial = partialReduceSpec(op, x.shape, axes);
+    if (partial) {
+      const { spec, outputs, chunks } = partial;
+      const partials = this.dispatch(spec, outputs * chunks, [this.arr(x)]);
+      const out = this.dispatch(reduceSpec(op, [outputs, chunks], [1]), outSize, [partials]);
+      // Released once the second pass has read it (dispose waits for queued readers).
+      partials.dispose();
+      return out;
+    }
+    return this.dispatch(reduceSpec(op, x.shape, axes), outSize, [this.arr(x)]);
+  }
+
+  matmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): unknown {
+    const n = sizeOf(outShape);
+    if (sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    return this.dispatch(matmulSpec(a.shape, b.shape, transposeA, transposeB, outShape), n, [
+      this.arr(a),
+      this.arr(b),
+    ]);
+  }
+
+  transpose(x: KernelTensor, perm: readonly number[]): unknown {
+    const inStrides = stridesOf(x.shape);
+    const outShape = perm.map((p) => x.shape[p]!);
+    return this.strided(
+      x,
+      outShape,
+      perm.map((p) => inStrides[p]!),
+      0,
+    );
+  }
+
+  broadcastTo(x: KernelTensor, shape: Shape): unknown {
+    return this.strided(x, shape, broadcastStrides(x.shape, shape), 0);
+  }
+
+  slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown {
+    const strides = stridesOf(x.shape);
+    let base = 0;
+    for (let d = 0; d < begin.length; d++) base += begin[d]! * strides[d]!;
+    return this.strided(x, size, strides, base);
+  }
+
+  concat(xs: readonly KernelTensor[], axis: number): unknown {
+    // Empty inputs contribute nothing and cannot be bound as kernel arguments.
+    const parts = xs.filter((x) => sizeOf(x.shape) > 0);
+    const outShape = [...xs[0]!.shape];
+    outShape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+    if (parts.length === 0) return DeviceArray.ready(0, EMPTY);
+    if (parts.length > CONCAT_MAX_INPUTS) {
+      // Concatenate in groups, then the groups: associativity of concat keeps the result the same.
+      const groups: KernelTensor[] = [];
+      for (let g = 0; g < parts.length; g += CONCAT_MAX_INPUTS) {
+        const group = parts.slice(g, g + CONCAT_MAX_INPUTS);
+        const shape = [...group[0]!.shape];
+        shape[axis] = group.reduce((s, x) => s + x.shape[axis]!, 0);
+        groups.push({ handle: this.concat(group, axis), shape, dtype: group[0]!.dtype });
+      }
+      const out = this.concat(groups, axis);
+      for (const g of groups) (g.handle as DeviceArray).dispose();
+      return out;
+    }
+    const spec = concatSpec(
+      parts.map((x) => x.shape),
+      axis,
+    );
+    return this.dispatch(
+      spec,
+      sizeOf(outShape),
+      parts.map((x) => this.arr(x)),
+    );
+  }
+
+  pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
+    const outSize = sizeOf(x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]));
+    if (sizeOf(x.shape) === 0) return this.dispatch(fillSpec(outSize), outSize, [], [value]);
+    return this.dispatch(padSpec(x.shape, paddings), outSize, [this.arr(x)], [value]);
+  }
+
+  gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
+    const ni = sizeOf(indices.shape);
+    const outSize = (sizeOf(x.shape) / (x.shape[axis]! || 1)) * ni;
+    if (sizeOf(x.shape) === 0 || ni === 0) return this.dispatch(fillSpec(outSize), outSize, [], [0]);
+    return this.dispatch(gatherSpec(x.shape, ni, axis), outSize, [this.arr(x), this.arr(indices)]);
+  }
+
+  scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
+    const ni = sizeOf(indices.shape);
+    const n = sizeOf(outShape);
+    if (ni === 0 || sizeOf(updates.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    return this.dispatch(scatterAddSpec(outShape, ni, axis), n, [this.arr(updates), this.arr(indices)]);
+  }
+
+  cast(x: KernelTensor, dtype: DType): unknown {
+    this.checkDType(dtype);
+    const n = sizeOf(x.shape);
+    // A same-storage cast still copies: each tensor must own its storage, since each one is disposed.
+    const truncate = dtype === 'int32' && x.dtype !== 'int32';
+    return this.dispatch(copySpec(n, truncate ? 'int32' : 'float32'), n, [this.arr(x)]);
+  }
+
+  private strided(x: KernelTensor, outShape: Shape, strides: readonly number[], base: number): unknown {
+    return this.dispatch(stridedCopySpec(outShape, strides, base), sizeOf(outShape), [this.arr(x)]);
+  }
+
+  private checkDType(dtype: DType): void {
+    if (dtype === 'float64') throw new GpujsDTypeError(dtype, this.name);
+  }
+
+  private arr(t: KernelTensor): DeviceArray {
+    const a = t.handle as DeviceArray;
+    if (a.isReleased) throw new GpujsDisposedError(this.name);
+    return a;
+  }
+
+  /**
+   * Runs a kernel on device arrays (plus float scalars, plus host arrays for uploads) and returns the output
+   * array at once. In a synchronous mode with every input present the kernel runs now; otherwise it runs when
+   * its inputs exist, and the inputs stay pinned until it has.
+   */
+  private dispatch(
+    spec: KernelSpec,
+    outSize: number,
+    inputs: readonly DeviceArray[],
+    scalars: readonly number[] = [],
+    hostArrays: readonly Float32Array[] = [],
+  ): DeviceArray {
+    if (outSize === 0) return DeviceArray.ready(0, EMPTY);
+    const kernel = this.cache.get(spec, outSize);
+    this.dispatches++;
+    const present = inputs.every((a) => !a.isPending);
+    if (!this.isAsync && present) {
+      const values = inputs.map((a) => a.value as DeviceValue);
+      return DeviceArray.from(outSize, kernel(...hostArrays, ...values, ...scalars) as DeviceValue);
+    }
+    for (const a of inputs) a.pin();
+    const run = (values: readonly DeviceValue[]) =>
+      kernel(...hostArrays, ...values, ...scalars) as DeviceValue | Promise<DeviceValue>;
+    let work: Promise<DeviceValue>;
+    if (present) {
+      // Submit now, not a microtask later: WebGPU then queues kernels in dispatch order.
+      try {
+        work = Promise.resolve(run(inputs.map((a) => a.value as DeviceValue)));
+      } catch (e) {
+        work = Promise.reject(e);
+      }
+    } else work = Promise.all(inputs.map((a) => a.resolve())).then(run);
+    const unpin = () => {
+      for (const a of inputs) a.unpin();
+    };
+    work.then(unpin, unpin);
+    return DeviceArray.from(outSize, work);
+  }
+}
+
+/** A device value's floats on the host (a Promise only for WebGPU buffers). */
+function readValue(v: DeviceValue): Float32Array | number[] | Promise<Float32Array | number[]> {
+  if (v instanceof Float32Array) return v;
+  return v.toArray();
+}
+
+/** Copies `size` floats into a fresh host array of `dtype`. */
+function toHost(data: Float32Array | number[], size: number, dtype: DType): TypedArray {
+  if (dtype === 'int32') {
+    const out = new Int32Array(size);
+    for (let i = 0; i < size; i++) out[i] = Math.round(data[i]!);
+    return out;
+  }
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = data[i]!;
+  return out;
+}

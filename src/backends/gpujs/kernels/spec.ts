@@ -1,0 +1,30 @@
+/**
+ * A kernel to compile: its gpu.js source (a JS function as text, every shape baked in as literals) and the
+ * cache key that identifies it. Two specs with the same key have the same source, so the key is all the
+ * kernel cache needs.
+ */
+export interface KernelSpec {
+  /** `op|shape signature`; the backend adds the mode. */
+  readonly key: string;
+  /** gpu.js kernel source: `function(x0, x1, ..., v0, ...) { ... }`. */
+  readonly source: string;
+  /** Number of device-array arguments (`x0..`), passed first. */
+  readonly arrays: number;
+  /** Number of float scalar arguments (`v0..`), passed after the arrays. */
+  readonly scalars: number;
+}
+
+/** Builds the source text of a kernel with `arrays` array parameters, `scalars` float parameters and a body. */
+export function kernelSource(arrays: number, scalars: number, body: readonly string[]): string {
+  const params = [
+    ...Array.from({ length: arrays }, (_, k) => `x${k}`),
+    ...Array.from({ length: scalars }, (_, k) => `v${k}`),
+  ];
+  return `function(${params.join(', ')}) {\n  const i = this.thread.x;\n  ${body.join('\n  ')}\n}`;
+}
+
+/** Formats a number as a kernel-source literal that every gpu.js translator reads as a float. */
+export function lit(x: number): string {
+  if (!Number.isFinite(x)) throw new RangeError(`kernel literal must be finite, got ${x}`);
+  return Number.isInteger(x) ? `${x}.0` : `${x}`;
+}

@@ -1,7 +1,8 @@
-/** The backend a run uses and why. */
+/** The backend a run uses, why, and the device behind it (so every run log proves where it ran). */
 export interface BackendChoice {
   name: string;
   reason: string;
+  device: string;
 }
 
 /**
@@ -13,12 +14,19 @@ export async function selectBackend(
   requested: string,
   hint: { matmul?: number; elements?: number } = {},
 ): Promise<BackendChoice> {
-  if (requested === 'cpu') return { name: 'cpu', reason: 'requested' };
+  const cpuDevice = 'host CPU (typed arrays, WebAssembly SIMD matmul)';
+  if (requested === 'cpu') return { name: 'cpu', reason: 'requested', device: cpuDevice };
   const gpujs = await import('../backends/gpujs/index.js');
   gpujs.registerGpujsBackends();
-  if (requested === 'auto') {
-    const choice = await gpujs.chooseAutoBackend(hint);
-    return { name: choice.backend, reason: choice.reason };
-  }
-  return { name: requested, reason: 'requested' };
+  const choice =
+    requested === 'auto' ? await gpujs.chooseAutoBackend(hint) : { backend: requested, reason: 'requested' };
+  if (choice.backend === 'cpu') return { name: 'cpu', reason: choice.reason, device: cpuDevice };
+  const mode =
+    choice.backend === 'gpujs' ? await gpujs.bestGpujsMode() : choice.backend.slice('gpujs:'.length);
+  const probe = gpujs.isGpujsMode(mode) ? await gpujs.probeGpujsMode(mode) : undefined;
+  return {
+    name: choice.backend,
+    reason: choice.reason,
+    device: `gpu.js ${mode}: ${probe?.device ?? 'unknown device'}`,
+  };
 }

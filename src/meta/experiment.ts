@@ -9,7 +9,7 @@ import type { Params } from '../nn/params.js';
 import { flattenState, unflattenState } from '../optim/state.js';
 import { applyUpdates } from '../optim/tree.js';
 import { Rng } from '../tensor/random.js';
-import { selectBackend } from './backendChoice.js';
+import { type BackendChoice, selectBackend } from './backendChoice.js';
 import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } from './checkpointArrays.js';
 import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { buildModel, buildSource, learnerOptions, outerOptimizer } from './factories.js';
@@ -25,8 +25,8 @@ export interface Setup {
   /** A generator for a named purpose, derived from the run's seed (`init`, `tasks`, `eval/...`). */
   rngFor(purpose: string): Rng;
   metricName: 'mse' | 'accuracy';
-  /** The backend in use and why it was chosen (`auto` explains its pick). */
-  backend: { name: string; reason: string };
+  /** The backend in use, why it was chosen (`auto` explains its pick) and the device behind it. */
+  backend: BackendChoice;
 }
 
 /** Builds backend, dtype, task source, model and learner from a config. */
@@ -99,6 +99,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     {
       backend: s.backend.name,
       backendReason: s.backend.reason,
+      device: s.backend.device,
       algorithm: config.trainer.algorithm,
       order: config.trainer.order,
       params: learner.model.paramCount,

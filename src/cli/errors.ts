@@ -25,6 +25,8 @@ export function exitCodeFor(err: unknown): number {
   // A bad run name or folder is something the user typed.
   if (err instanceof RunFolderError) return EXIT.usage;
   if (err instanceof Error && err.name === 'DataConfigError') return EXIT.usage;
+  // A folder given to compare/report that is not a comparison, or holds a different one.
+  if (err instanceof Error && err.name === 'ComparisonError') return EXIT.usage;
   return EXIT.failure;
 }
 

@@ -15,6 +15,7 @@ import {
 import { createLogger, type Logger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
 import type { ExperimentSummary, ResumePoint, RunExperiment } from './contracts.js';
+import { TrainingClock } from './cpuClock.js';
 import { loadTrainer } from './modules.js';
 
 /** Options of {@link executeRun}. */
@@ -88,6 +89,7 @@ export async function executeRun(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const clock = new TrainingClock();
   try {
     const summary = await runExperiment({
       config,
@@ -101,11 +103,13 @@ export async function executeRun(
       signal: controller.signal,
       reportStatus: async (u) => {
         iteration = u.iteration;
+        clock.mark(u.iteration);
         await writeStatus(run.dir, { state: 'running', startedAt, iterations, ...u });
       },
     });
     iteration = summary.iteration;
     await metrics.flush();
+    await clock.write(run.dir);
     await writeStatus(run.dir, {
       state: summary.interrupted ? 'interrupted' : 'completed',
       startedAt,

@@ -1,4 +1,4 @@
-import { relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseIntList, parseSeeds, planVariants } from '../../compare/plan.js';
 import { groupHeader, groupRows, ratioHeader, ratioRows } from '../../compare/report.js';
@@ -128,7 +128,8 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           println(formatTable(ratioHeader(outcome.summary), ratioRows(outcome.summary)));
         }
         println();
-        println(`report: ${relative(process.cwd(), dir) || '.'}/report.md`);
+        const shown = relative(process.cwd(), dir);
+        println(`report: ${join(shown.startsWith('..') || shown === '' ? dir : shown, 'report.md')}`);
         const failed = outcome.workers.filter((w) => w.code !== 0);
         if (interrupted) process.exitCode = EXIT.interrupted;
         else if (failed.length > 0)

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseConfigText } from '../../config/load.js';
@@ -8,6 +9,15 @@ import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
 import { println } from '../print.js';
 import { executeRun } from '../session.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return pid !== process.pid;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** `metatape resume <run>`: continue a run from its newest checkpoint, in the same folder. */
 export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -39,8 +49,13 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       const ckpt = await latestCheckpoint(dir);
       if (!ckpt)
         throw new UsageError(`${dir} has no checkpoints to resume from; start it again with 'metatape run'`);
+      const status = await readStatus(dir);
+      // Two processes training into one folder would interleave checkpoints and metrics rows.
+      if (status?.state === 'running' && status.host === hostname() && alive(status.pid)) {
+        throw new UsageError(`${dir} is still being trained by process ${status.pid}; stop it first`);
+      }
       // A run killed after its last checkpoint but before its summary only needs the final evaluation.
-      const finished = (await readStatus(dir))?.state === 'completed';
+      const finished = status?.state === 'completed';
       if (ckpt.iteration >= config.trainer.iterations && finished) {
         throw new UsageError(
           `${dir} already reached iteration ${ckpt.iteration} of ${config.trainer.iterations}; pass --iterations N to extend it`,

@@ -28,15 +28,19 @@ describe('README examples run as written', () => {
       }
     });
   });
-  it('the first example prints 27 and 18', () => {
-    const dir = mkdtempSync(join(root, '.readme-example-'));
-    try {
-      const file = join(dir, 'example.ts');
-      writeFileSync(file, blocks[0]!.replaceAll("'./src/", "'../src/"));
-      const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' });
-      expect(out.trim()).toBe('27 18');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it('the examples print what the README says', () => {
+    const outputs = blocks.map((code) => {
+      const dir = mkdtempSync(join(root, '.readme-example-'));
+      try {
+        const file = join(dir, 'example.ts');
+        writeFileSync(file, code.replaceAll("'./src/", "'../src/"));
+        return execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' }).trim();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+    expect(outputs[0]).toBe('27 18');
+    expect(Number(/final loss ([\d.]+)/.exec(outputs[1]!)![1])).toBeLessThan(0.01);
+    expect(outputs[2]).toBe('converged 22 1.000000 1.000000 1.000000 1.000000 1.000000');
   });
 });

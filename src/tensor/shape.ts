@@ -91,3 +91,43 @@ export function broadcastedAxes(small: Shape, full: Shape): number[] {
   }
   return axes;
 }
+
+/**
+ * Element strides of a source of shape `src` seen through an output of shape `out` (NumPy broadcasting:
+ * a broadcast or missing axis gets stride 0).
+ */
+export function broadcastStrides(src: Shape, out: Shape): number[] {
+  const strides = new Array<number>(out.length).fill(0);
+  const off = out.length - src.length;
+  let s = 1;
+  for (let i = src.length - 1; i >= 0; i--) {
+    strides[i + off] = src[i] === 1 && out[i + off] !== 1 ? 0 : s;
+    s *= src[i]!;
+  }
+  return strides;
+}
+
+/**
+ * Merges adjacent output axes whose strides (for every operand) are compatible, so that broadcast loops run
+ * over as few, as long axes as possible. Returns the collapsed shape and per-operand strides.
+ */
+export function collapseAxes(
+  out: Shape,
+  operandStrides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const shape: number[] = [];
+  const strides: number[][] = operandStrides.map(() => []);
+  for (let d = 0; d < out.length; d++) {
+    const size = out[d]!;
+    if (size === 1) continue;
+    const last = shape.length - 1;
+    if (last >= 0 && operandStrides.every((st, k) => strides[k]![last] === st[d]! * size)) {
+      shape[last] = shape[last]! * size;
+      for (let k = 0; k < operandStrides.length; k++) strides[k]![last] = operandStrides[k]![d]!;
+      continue;
+    }
+    shape.push(size);
+    for (let k = 0; k < operandStrides.length; k++) strides[k]!.push(operandStrides[k]![d]!);
+  }
+  return { shape, strides };
+}

@@ -1,11 +1,11 @@
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
-import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
+import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
-import { broadcastStrides, stridedCopy } from './strided.js';
+import { stridedCopy } from './strided.js';
 
 /** Storage of the CPU backend: a typed array in row-major order. */
 function arr(t: KernelTensor): TypedArray {

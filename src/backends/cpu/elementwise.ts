@@ -1,7 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
+import { broadcastStrides, collapseAxes, type Shape } from '../../tensor/shape.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
-import { broadcastStrides, collapseAxes } from './strided.js';
 
 /** Scalar formulas of the unary kernels, as JS expressions of `x`. */
 const UNARY_EXPR: Record<UnaryOp, string> = {

@@ -1,6 +1,5 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
-import { broadcastStrides } from './strided.js';
+import { broadcastStrides, type Shape } from '../../tensor/shape.js';
 import { matmulWasm } from './wasm/matmulWasm.js';
 
 /**

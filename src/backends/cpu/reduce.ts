@@ -1,7 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import { type Shape, stridesOf } from '../../tensor/shape.js';
+import { collapseAxes, type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
-import { collapseAxes } from './strided.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,

@@ -5,9 +5,9 @@ import {
   matmulKernelWasm,
   WASM_MIN_MACS,
 } from '../../../src/backends/cpu/matmul.js';
-import { broadcastStrides } from '../../../src/backends/cpu/strided.js';
 import { matmulWasm } from '../../../src/backends/cpu/wasm/matmulWasm.js';
 import type { TypedArray } from '../../../src/tensor/dtype.js';
+import { broadcastStrides } from '../../../src/tensor/shape.js';
 
 type Kernel = typeof matmulKernel;
 

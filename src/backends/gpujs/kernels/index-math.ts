@@ -1,52 +1,7 @@
-import type { Shape } from '../../../tensor/shape.js';
+import { collapseAxes, stridesOf as contiguousStrides, type Shape } from '../../../tensor/shape.js';
 
-/** Row-major strides of a shape. */
-export function contiguousStrides(shape: Shape): number[] {
-  const st = new Array<number>(shape.length);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    st[d] = s;
-    s *= shape[d]!;
-  }
-  return st;
-}
-
-/** Element strides of `src` read through the broadcast shape `out` (0 on broadcast or missing axes). */
-export function broadcastStrides(src: Shape, out: Shape): number[] {
-  const strides = new Array<number>(out.length).fill(0);
-  const off = out.length - src.length;
-  let s = 1;
-  for (let i = src.length - 1; i >= 0; i--) {
-    strides[i + off] = src[i] === 1 && out[i + off] !== 1 ? 0 : s;
-    s *= src[i]!;
-  }
-  return strides;
-}
-
-/**
- * Merges adjacent axes whose strides agree for every operand and drops size-1 axes, so a generated kernel does
- * as few index divisions as possible (a contiguous tensor collapses to one axis and needs none).
- */
-export function collapseAxes(
-  shape: Shape,
-  operandStrides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } {
-  const outShape: number[] = [];
-  const strides: number[][] = operandStrides.map(() => []);
-  for (let d = 0; d < shape.length; d++) {
-    const size = shape[d]!;
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && operandStrides.every((st, k) => strides[k]![last] === st[d]! * size)) {
-      outShape[last] = outShape[last]! * size;
-      for (let k = 0; k < operandStrides.length; k++) strides[k]![last] = operandStrides[k]![d]!;
-      continue;
-    }
-    outShape.push(size);
-    for (let k = 0; k < operandStrides.length; k++) strides[k]!.push(operandStrides[k]![d]!);
-  }
-  return { shape: outShape, strides };
-}
+// The stride geometry is shared with the CPU backend; the code emitters below are gpu.js's own.
+export { broadcastStrides, collapseAxes, stridesOf as contiguousStrides } from '../../../tensor/shape.js';
 
 /**
  * Emits statements that split the flat index `flat` into coordinates `${prefix}0..` of `shape` (row-major).

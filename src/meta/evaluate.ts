@@ -24,9 +24,15 @@ export interface AdaptationEvalOptions {
 /** Mean and 95% confidence half-width of a metric over tasks, after a number of inner steps. */
 export interface AdaptationScore {
   steps: number;
+  /** Mean over the tasks whose metric stayed finite. */
   mean: number;
   ci95: number;
+  /** Median over the finite tasks: robust to the rare task whose fine-tuning blows up. */
+  median: number;
+  /** Tasks evaluated (finite ones). */
   tasks: number;
+  /** Tasks whose adaptation diverged to NaN or Inf (excluded from the statistics, reported instead). */
+  diverged: number;
 }
 
 /**
@@ -63,11 +69,27 @@ export async function evaluateAdaptation(
 }
 
 /** Mean and 95% confidence half-width (normal approximation) of a sample. */
-export function meanCi(values: readonly number[]): { mean: number; ci95: number; tasks: number } {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / n;
-  const variance = n > 1 ? values.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (n - 1) : 0;
-  return { mean, ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n), tasks: n };
+export function meanCi(values: readonly number[]): {
+  mean: number;
+  ci95: number;
+  median: number;
+  tasks: number;
+  diverged: number;
+} {
+  // One task whose fine-tuning diverges would turn the whole table into NaN; it is counted instead.
+  const finite = values.filter((v) => Number.isFinite(v));
+  const n = finite.length;
+  const mean = finite.reduce((a, b) => a + b, 0) / n;
+  const variance = n > 1 ? finite.reduce((a, b) => a + (b - mean) * (b - mean), 0) / (n - 1) : 0;
+  const sorted = [...finite].sort((a, b) => a - b);
+  const median = n === 0 ? Number.NaN : n % 2 ? sorted[n >> 1]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return {
+    mean,
+    ci95: (1.96 * Math.sqrt(variance)) / Math.sqrt(n),
+    median,
+    tasks: n,
+    diverged: values.length - n,
+  };
 }
 
 /** `metatape eval`: loads a checkpoint's meta-parameters and runs {@link evaluateAdaptation}. */

@@ -222,6 +222,8 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     for (const sc of scores) {
       results[`test/${s.metricName}@K${shots}/${sc.steps}steps`] = sc.mean;
       results[`test/${s.metricName}@K${shots}/${sc.steps}steps/ci95`] = sc.ci95;
+      results[`test/${s.metricName}@K${shots}/${sc.steps}steps/median`] = sc.median;
+      if (sc.diverged > 0) results[`test/${s.metricName}@K${shots}/${sc.steps}steps/diverged`] = sc.diverged;
     }
   }
   await writeSummary(ctx.run.dir, config, table, s.metricName, results);
@@ -281,9 +283,21 @@ async function writeSummary(
     `|---|${table[0]!.scores.map(() => '---').join('|')}|`,
     ...table.map(
       (r) =>
-        `| ${r.shots} | ${r.scores.map((s) => `${s.mean.toFixed(3)} ± ${s.ci95.toFixed(3)}`).join(' | ')} |`,
+        `| ${r.shots} | ${r.scores.map((s) => `${s.mean.toFixed(3)} ± ${s.ci95.toFixed(3)}${s.diverged ? ` (${s.diverged} diverged)` : ''}`).join(' | ')} |`,
     ),
     '',
+    'Medians over the same tasks:',
+    '',
+    `| K (shots) | ${table[0]!.scores.map((s) => `${s.steps} steps`).join(' | ')} |`,
+    `|---|${table[0]!.scores.map(() => '---').join('|')}|`,
+    ...table.map((r) => `| ${r.shots} | ${r.scores.map((s) => s.median.toFixed(3)).join(' | ')} |`),
+    '',
+    ...(table.some((r) => r.scores.some((s) => s.diverged > 0))
+      ? [
+          'A task "diverged" when its fine-tuning reached NaN or Inf; such tasks are counted, not averaged.',
+          '',
+        ]
+      : []),
     `Training wall time: ${results.trainSeconds!.toFixed(1)} s (${results.metaItPerSec!.toFixed(1)} meta-iterations/s).`,
     '',
   ];

@@ -1,5 +1,5 @@
-import { mkdir } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import type { Argv } from 'yargs';
 import { loadConfig } from '../../config/load.js';
@@ -50,7 +50,11 @@ export function registerRun(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         ...(argv.logLevel ? { logLevel: argv.logLevel } : {}),
         onStart: (r, logger) => logger.info({ dir: r.dir }, `run folder ${r.dir}`),
       });
-      for (const [k, v] of Object.entries(summary.results ?? {})) println(`${k}\t${formatNumber(v)}`);
+      // The run's own summary (tables of mean ± CI and medians) reads better than a list of keys; every
+      // number is also in summary.json.
+      const table = await readFile(join(run.dir, 'summary.md'), 'utf8').catch(() => undefined);
+      if (table) println(table.trimEnd());
+      else for (const [k, v] of Object.entries(summary.results ?? {})) println(`${k}\t${formatNumber(v)}`);
       println(run.dir);
       if (summary.interrupted) process.exitCode = EXIT.interrupted;
     },

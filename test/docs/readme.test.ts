@@ -34,7 +34,10 @@ describe('README examples run as written', () => {
       try {
         const file = join(dir, 'example.ts');
         writeFileSync(file, code.replaceAll("'./src/", "'../src/"));
-        return execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' }).trim();
+        return execFileSync(process.execPath, ['--import', 'tsx', file], {
+          cwd: root,
+          encoding: 'utf8',
+        }).trim();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

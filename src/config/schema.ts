@@ -58,6 +58,16 @@ export const dataSchema = z.discriminatedUnion('kind', [sinusoidDataSchema, omni
 /** Hidden-layer activations. */
 export const ACTIVATIONS = ['relu', 'leakyRelu', 'tanh', 'sigmoid', 'softplus', 'elu'] as const;
 
+/** Weight initialisers: a name, or MAML's reference code's `{ kind: truncatedNormal, std: 0.01 }`. */
+const kernelInit = () =>
+  z
+    .union([
+      z.enum(['glorotUniform', 'heNormal', 'heUniform']),
+      z.strictObject({ kind: z.enum(['normal', 'truncatedNormal']), std: z.number().positive() }),
+    ])
+    .default('glorotUniform')
+    .describe('How Dense kernels are initialised (biases start at zero).');
+
 const hidden = (d: number[]) => z.array(posInt()).default(d).describe('Hidden layer widths.');
 
 /** Model architecture. */
@@ -67,6 +77,7 @@ export const modelSchema = z.discriminatedUnion('kind', [
     hidden: hidden([40, 40]),
     activation: z.enum(ACTIVATIONS).default('relu'),
     batchNorm: z.boolean().default(false),
+    kernelInit: kernelInit(),
   }),
   z.strictObject({
     kind: z.literal('maml-mlp').describe('The MAML paper Omniglot MLP (256-128-64-64, batch norm).'),

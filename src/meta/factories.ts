@@ -21,7 +21,11 @@ export function buildModel(config: ExperimentConfig, source: TaskSource): Model 
   const inputDim = source.inputShape.reduce((a, b) => a * b, 1);
   switch (m.kind) {
     case 'mlp':
-      return mlp(inputDim, m.hidden, source.outputDim, { activation: m.activation, batchNorm: m.batchNorm });
+      return mlp(inputDim, m.hidden, source.outputDim, {
+        activation: m.activation,
+        batchNorm: m.batchNorm,
+        kernelInit: m.kernelInit,
+      });
     case 'maml-mlp':
       return mamlMlp(inputDim, source.outputDim, {
         hidden: m.hidden,

@@ -2,23 +2,7 @@
  * Optimizer benchmarks: Newton-CG vs Adam vs SGD (iterations and time to a target loss on one problem), and
  * the cost of one Hessian-vector product relative to one gradient. Run alone with `npx tsx bench/optim.ts`.
  */
-import {
-  add,
-  fromArray,
-  hvp,
-  matmul,
-  mean,
-  mul,
-  neg,
-  Rng,
-  reshape,
-  softplus,
-  square,
-  sum,
-  type Tensor,
-  valueAndGrad,
-  withDefaultFloat,
-} from '../src/index.js';
+import { fromArray, hvp, Rng, type Tensor, valueAndGrad, withDefaultFloat } from '../src/index.js';
 import {
   adam,
   applyUpdates,
@@ -37,27 +21,13 @@ export interface Row {
   ratio: string;
 }
 
+import { logisticProblem } from '../test/optim/problems.js';
+
 const FIGURE = 'optim';
 
-/** A seeded, L2-regularised logistic regression with n examples of d features (float64). */
+/** The L2-regularised logistic regression of the optimizer tests (λ = 1e-2), at benchmark size. */
 function logistic(n: number, d: number, seed = 11): (w: Tensor) => Tensor {
-  const rng = new Rng(seed);
-  const X = new Float64Array(n * d);
-  const y = new Float64Array(n);
-  const wTrue = Array.from({ length: d }, () => rng.normal());
-  for (let i = 0; i < n; i++) {
-    let z = 0;
-    for (let j = 0; j < d; j++) {
-      const v = rng.normal();
-      X[i * d + j] = v;
-      z += v * wTrue[j]!;
-    }
-    y[i] = rng.uniform() < 1 / (1 + Math.exp(-z)) ? 1 : -1;
-  }
-  const Xt = fromArray(X, [n, d]);
-  const yt = fromArray(y, [n, 1]);
-  return (w) =>
-    add(mean(softplus(neg(mul(yt, matmul(Xt, reshape(w, [d, 1])))))), mul(sum(square(w)), 0.5e-2));
+  return logisticProblem(seed, n, d, 1e-2).loss;
 }
 
 interface Race {

@@ -72,14 +72,8 @@ export function matmulKernelWasm(
   const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
   if (out.length === 0) return;
   const batchShape = outShape.slice(0, r - 2);
-  const aBatch = broadcastStrides(aShape.slice(0, -2), batchShape).map(
-    (s) => s * aShape.at(-1)! * aShape.at(-2)!,
-  );
-  const bBatch = broadcastStrides(bShape.slice(0, -2), batchShape).map(
-    (s) => s * bShape.at(-1)! * bShape.at(-2)!,
-  );
-  let batches = 1;
-  for (const d of batchShape) batches *= d;
+  const offsets = matrixOffsets(aShape, bShape, batchShape);
+  const batches = offsets.a.length;
 
   const aPtr = 0;
   const bPtr = align16(aPtr + a.length * 4);
@@ -97,12 +91,11 @@ export function matmulKernelWasm(
   // Byte strides of A[i, p] inside one matrix.
   const aRow = (transposeA ? 1 : k) * 4;
   const aCol = (transposeA ? m : 1) * 4;
-  const idx = new Array<number>(batchShape.length).fill(0);
-  let aOff = 0;
-  let bOff = 0;
   let packedA = -1;
   let transposedB = -1;
   for (let t = 0; t < batches; t++) {
+    const aOff = offsets.a[t]!;
+    const bOff = offsets.b[t]!;
     if (aOff !== packedA) {
       packA(aPtr + aOff * 4, panelPtr, m, k, aRow, aCol);
       packedA = aOff;
@@ -116,15 +109,6 @@ export function matmulKernelWasm(
       bMat = transPtr;
     }
     gemm(panelPtr, bMat, cPtr + t * m * n * 4, m, n, k);
-    for (let d = batchShape.length - 1; d >= 0; d--) {
-      idx[d]!++;
-      aOff += aBatch[d]!;
-      bOff += bBatch[d]!;
-      if (idx[d]! < batchShape[d]!) break;
-      aOff -= aBatch[d]! * batchShape[d]!;
-      bOff -= bBatch[d]! * batchShape[d]!;
-      idx[d] = 0;
-    }
   }
   out.set(wasm.f32.subarray(cPtr / 4, cPtr / 4 + out.length));
 }
@@ -149,12 +133,7 @@ export function matmulKernelJs(
   const n = outShape[r - 1]!;
   const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
   const batchShape = outShape.slice(0, r - 2);
-  const aBatch = broadcastStrides(aShape.slice(0, -2), batchShape).map(
-    (s) => s * aShape.at(-1)! * aShape.at(-2)!,
-  );
-  const bBatch = broadcastStrides(bShape.slice(0, -2), batchShape).map(
-    (s) => s * bShape.at(-1)! * bShape.at(-2)!,
-  );
+  const offsets = matrixOffsets(aShape, bShape, batchShape);
   // Strides of A[i, p] and B[p, j] inside one matrix.
   const aRow = transposeA ? 1 : k;
   const aCol = transposeA ? m : 1;
@@ -163,10 +142,9 @@ export function matmulKernelJs(
   const acc = new Float64Array(n);
   let batches = 1;
   for (const d of batchShape) batches *= d;
-  const idx = new Array<number>(batchShape.length).fill(0);
-  let aOff = 0;
-  let bOff = 0;
   for (let t = 0; t < batches; t++) {
+    const aOff = offsets.a[t]!;
+    const bOff = offsets.b[t]!;
     const cOff = t * m * n;
     if (!transposeB) {
       for (let i = 0; i < m; i++) {
@@ -193,14 +171,39 @@ export function matmulKernelJs(
         }
       }
     }
+  }
+}
+
+/**
+ * Element offsets of each output matrix's A and B operands, batch by batch (row-major over `batchShape`),
+ * with broadcast batch axes repeating their matrix. Both kernels walk batches through this one table.
+ */
+function matrixOffsets(aShape: Shape, bShape: Shape, batchShape: Shape): { a: Int32Array; b: Int32Array } {
+  const aStrides = broadcastStrides(aShape.slice(0, -2), batchShape).map(
+    (s) => s * aShape.at(-1)! * aShape.at(-2)!,
+  );
+  const bStrides = broadcastStrides(bShape.slice(0, -2), batchShape).map(
+    (s) => s * bShape.at(-1)! * bShape.at(-2)!,
+  );
+  let batches = 1;
+  for (const d of batchShape) batches *= d;
+  const a = new Int32Array(batches);
+  const b = new Int32Array(batches);
+  const idx = new Array<number>(batchShape.length).fill(0);
+  let aOff = 0;
+  let bOff = 0;
+  for (let t = 0; t < batches; t++) {
+    a[t] = aOff;
+    b[t] = bOff;
     for (let d = batchShape.length - 1; d >= 0; d--) {
       idx[d]!++;
-      aOff += aBatch[d]!;
-      bOff += bBatch[d]!;
+      aOff += aStrides[d]!;
+      bOff += bStrides[d]!;
       if (idx[d]! < batchShape[d]!) break;
-      aOff -= aBatch[d]! * batchShape[d]!;
-      bOff -= bBatch[d]! * batchShape[d]!;
+      aOff -= aStrides[d]! * batchShape[d]!;
+      bOff -= bStrides[d]! * batchShape[d]!;
       idx[d] = 0;
     }
   }
+  return { a, b };
 }

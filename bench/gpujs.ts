@@ -21,6 +21,7 @@ import {
   matmul,
   mean,
   mul,
+  Rng,
   square,
   sub,
   type Tensor,
@@ -102,13 +103,8 @@ const OPS: readonly OpDef[] = [
 ];
 
 function randomArray(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.uniformIn(-1, 1));
 }
 
 /**

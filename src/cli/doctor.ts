@@ -7,6 +7,7 @@ import type { Backend, KernelTensor } from '../backends/backend.js';
 import { BACKENDS } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolveLogLevel } from '../log/logger.js';
+import { Rng } from '../tensor/random.js';
 import type { Shape } from '../tensor/shape.js';
 
 /** Outcome of one environment check. */
@@ -204,15 +205,10 @@ export function describeEnvironment(env: NodeJS.ProcessEnv = process.env): Docto
   };
 }
 
-/** Deterministic values in [-1, 1) (a 32-bit LCG), so every run and every backend sees the same inputs. */
+/** Deterministic values in [-1, 1) (the seeded Rng), so every run and every backend sees the same inputs. */
 function inputs(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.uniformIn(-1, 1));
 }
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -2,7 +2,6 @@
  * The data layer: task and episode sources producing plain host arrays (typed arrays plus shapes), with no
  * dependency on the tensor core.
  */
-export { writeFileAtomic } from './atomic-write.js';
 export { DataConfigError, DataError, DatasetFileError } from './errors.js';
 export type { ResampleFilter } from './image/resample.js';
 export { type NpyArray, type NpyDType, parseNpy } from './npy.js';

@@ -84,3 +84,47 @@ async function fsyncDir(dir: string): Promise<void> {
     // best effort
   }
 }
+
+/** A written but not yet published temporary file; see {@link stageFile}. */
+export interface StagedFile {
+  /** The final path. */
+  readonly path: string;
+  /** The temporary path the data sits at until {@link StagedFile.commit}. */
+  readonly tempPath: string;
+  /** Renames the temporary file onto the final path and fsyncs the folder. */
+  commit(): Promise<void>;
+  /** Deletes the temporary file; safe to call more than once, and after a commit it does nothing. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes `data` to a hidden temporary file beside `path` and fsyncs it, without publishing it yet. Staging
+ * several files and committing them only once all are written keeps a failed multi-file job (dataset
+ * preparation) from leaving a mix of old and new outputs.
+ */
+export async function stageFile(path: string, data: AtomicData): Promise<StagedFile> {
+  const tempPath = tempPathFor(path);
+  const fh = await open(tempPath, 'wx', 0o644);
+  try {
+    await writeFile(fh, data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tempPath).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  let committed = false;
+  return {
+    path,
+    tempPath,
+    async commit() {
+      await rename(tempPath, path);
+      committed = true;
+      await fsyncDir(dirname(path));
+    },
+    async discard() {
+      if (!committed) await unlink(tempPath).catch(() => undefined);
+    },
+  };
+}

@@ -1,7 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
 import { fromArray } from '../ops/creation.js';
 import type { DType, TypedArray } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual, sizeOf } from '../tensor/shape.js';
@@ -289,31 +289,10 @@ export function checkParamsAgainst(params: Params, expected: ExpectedParams, fil
  */
 export async function saveParams(path: string, params: Params, meta: ParamsMeta = {}): Promise<void> {
   const bytes = await encodeParams(params, meta, path);
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    if (e instanceof ParamsFileError) throw e;
     throw new ParamsFileError(path, `could not write (${(e as Error).message})`);
-  }
-  // Make the rename itself durable; not every platform can fsync a directory, which is not worth failing over.
-  try {
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // best effort
   }
 }
 

@@ -2,9 +2,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stageFile, writeFileAtomic } from '../../src/data/atomic-write.js';
 import { axisWeights, createResampler } from '../../src/data/image/resample.js';
 import { rotationTable } from '../../src/data/image/rotate.js';
+import { stageFile, writeFileAtomic } from '../../src/io/atomic.js';
 
 describe('resampling', () => {
   it.each(['box', 'triangle', 'lanczos3'] as const)(

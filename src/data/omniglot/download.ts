@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { bytesDigest } from '../checksum.js';
 import { DatasetFileError } from '../errors.js';
 import { OFFICIAL_ARCHIVES, type OfficialArchive, type OmniglotSet } from './constants.js';

@@ -3,7 +3,7 @@
  * contact sheet.
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { DRAWINGS, type OmniglotSet } from './constants.js';
 import { renderContactSheet } from './contact-sheet.js';
 import { openOmniglot, type VerifyLevel } from './reader.js';

@@ -5,7 +5,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type StagedFile, stageFile } from '../atomic-write.js';
+import { type StagedFile, stageFile } from '../../io/atomic.js';
 import { bytesDigest } from '../checksum.js';
 import { DataConfigError } from '../errors.js';
 import type { ResampleFilter } from '../image/resample.js';

@@ -1,10 +1,11 @@
 /**
  * Measures MAML meta-iterations per second in a fresh process (so that peak memory is this variant's own):
  * the paper's sinusoid setup (meta-batch 25, K = 10, 1-40-40-1 ReLU, one inner step, Adam outer step).
- * Usage: tsx bench/mamlWorker.ts <order 1|2> <batched|perTask> <iterations>. Prints one JSON line.
+ * Usage: tsx bench/mamlWorker.ts <order 1|2> <batched|perTask> <iterations> [auto|full|lowRank]. Prints one
+ * JSON line.
  */
 import { dense, Model, Rng } from '../src/index.js';
-import { MetaLearner } from '../src/meta/learner.js';
+import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import { sinusoidSource } from '../src/meta/tasks.js';
 import { adam } from '../src/optim/adam.js';
 import { applyUpdates } from '../src/optim/tree.js';
@@ -12,6 +13,7 @@ import { applyUpdates } from '../src/optim/tree.js';
 const order = Number(process.argv[2] ?? 2) as 1 | 2;
 const batched = (process.argv[3] ?? 'batched') === 'batched';
 const iterations = Number(process.argv[4] ?? 300);
+const fastWeights = (process.argv[5] ?? 'auto') as FastWeightsMode;
 
 const model = new Model(
   [dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)],
@@ -24,6 +26,7 @@ const learner = new MetaLearner(model, 'regression', {
   innerSteps: 1,
   innerLr: 0.01,
   batchedTasks: batched,
+  fastWeights,
 });
 let meta = learner.initMetaParams(model.initParams(rng));
 const tx = adam({ lr: 1e-3 });
@@ -46,5 +49,11 @@ for (let r = 0; r < 3; r++) {
 }
 runs.sort((a, b) => a - b);
 console.log(
-  JSON.stringify({ order, batched, itPerSec: runs[1], maxRssMb: process.resourceUsage().maxRSS / 1024 }),
+  JSON.stringify({
+    order,
+    batched,
+    fastWeights,
+    itPerSec: runs[1],
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+  }),
 );

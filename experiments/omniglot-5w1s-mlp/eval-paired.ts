@@ -41,7 +41,7 @@ for (const runDir of runs) {
   for (let done = 0; done < tasks; done += chunk) {
     const batch = source.sample(rng, Math.min(chunk, tasks - done), 'test', shots);
     learner.adapt(meta, batch.supportX, batch.supportY, Math.max(...steps), 'none', (s, params) => {
-      const pred = learner.model.apply(params, batch.queryX, { batched: true });
+      const pred = learner.apply(params, batch.queryX);
       perStep.get(s)?.push(...learner.metric(pred, batch.queryY, 'perTask').dataSync());
     });
   }

@@ -134,6 +134,12 @@ export const trainerSchema = z.strictObject({
     .default(1)
     .describe('Reptile interpolation step (algorithm: reptile).'),
   batchedTasks: z.boolean().default(true).describe('Adapt all tasks of a meta-batch in one batched pass.'),
+  fastWeights: z
+    .enum(['auto', 'full', 'lowRank'])
+    .default('auto')
+    .describe(
+      'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer.',
+    ),
 });
 
 /** Evaluation settings. */

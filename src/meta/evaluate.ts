@@ -59,7 +59,7 @@ export async function evaluateAdaptation(
     const pending: [number, Tensor][] = [];
     learner.adapt(meta, batch.supportX, batch.supportY, maxSteps, 'none', (s, params) => {
       if (!perStep.has(s)) return;
-      const pred = learner.model.apply(params, batch.queryX, { batched: true });
+      const pred = learner.apply(params, batch.queryX);
       pending.push([s, learner.metric(pred, batch.queryY, 'perTask')]);
     });
     for (const [s, metric] of pending) perStep.get(s)!.push(...(await metric.data()));

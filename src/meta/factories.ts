@@ -79,6 +79,7 @@ export function learnerOptions(config: ExperimentConfig): LearnerOptions {
     learnInnerLr: t.learnInnerLr,
     multiStepLoss: t.multiStepLoss,
     batchedTasks: t.batchedTasks,
+    fastWeights: t.fastWeights,
     ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerRule(config) }),
   };
 }

@@ -1,12 +1,14 @@
 import { GradientTape } from '../autodiff/tape.js';
+import type { LowRankDelta } from '../nn/layer.js';
 import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
 import type { Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
 import { fill } from '../ops/creation.js';
-import { add, mul, sub } from '../ops/elementwise.js';
+import { add, mul, neg, sub } from '../ops/elementwise.js';
 import { mean, sum } from '../ops/reduce.js';
 import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { applyFast, detachFast, type FastWeights, materialize } from './fastWeights.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
 
 /** The meta-learning algorithms of the trainer. */
@@ -42,7 +44,17 @@ export interface LearnerOptions {
   batchedTasks?: boolean;
   /** Inner update rule; plain SGD when absent. */
   innerRule?: InnerRule;
+  /**
+   * How Dense kernels are adapted: `full` gives each task a copy `[T, in, out]`; `lowRank` keeps the shared
+   * kernel plus one rank-N factor pair per inner step (exact: an SGD step on a Dense kernel is `-lr xᵀ dy`);
+   * `auto` (default) takes low rank where the factors are smaller than the kernel. Low rank needs the plain
+   * SGD inner step with a scalar step size, so Meta-SGD and `innerRule` always use `full`.
+   */
+  fastWeights?: FastWeightsMode;
 }
+
+/** See {@link LearnerOptions.fastWeights}. */
+export type FastWeightsMode = 'auto' | 'full' | 'lowRank';
 
 /** How an inner loop is differentiated: through it (second order), around it (first order), or not at all. */
 export type AdaptMode = 'second' | 'first' | 'none';
@@ -62,7 +74,8 @@ const LR_PREFIX = 'innerLr/';
  * MAML and its relatives over a {@link Model}: the inner loop adapts fast weights on each task's support set,
  * the outer loss is the query loss after adaptation. All tasks of a meta-batch run as one set of batched ops:
  * every adapted parameter is broadcast to `[T, ...shape]` (one copy per task; the broadcast's gradient sums
- * the tasks' contributions back), so T small matmuls become one batched matmul.
+ * the tasks' contributions back), so T small matmuls become one batched matmul. Large Dense kernels skip
+ * even that copy: their per-task updates stay low-rank factors (see {@link LearnerOptions.fastWeights}).
  *
  * ```ts
  * const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order: 2, innerSteps: 1, innerLr: 0.01 });
@@ -122,8 +135,8 @@ export class MetaLearner {
 
   /**
    * Adapts the meta-parameters to each task of a batch: `steps` inner updates on `(x, y)` (`[T, K, ...]`).
-   * Returns the full parameter record with per-task fast weights `[T, ...shape]`. `onStep(s, params)` sees the
-   * parameters after each step (s = 1..steps) and after none (s = 0).
+   * Returns the per-task fast weights (run them with {@link MetaLearner.apply}). `onStep(s, fast)` sees them
+   * after each step (s = 1..steps) and after none (s = 0).
    */
   adapt(
     meta: Params,
@@ -131,33 +144,47 @@ export class MetaLearner {
     y: Tensor,
     steps: number,
     mode: AdaptMode,
-    onStep?: (s: number, params: Params) => void,
-  ): Params {
+    onStep?: (s: number, fast: FastWeights) => void,
+  ): FastWeights {
     const T = x.shape[0]!;
+    const lowRank = this.lowRankKernels(x, steps);
     const shared: Params = {};
     let fast: Params = {};
     for (const n of this.model.paramNames) {
       const p = meta[n]!;
-      if (this.adaptedNames.includes(n)) fast[n] = broadcastTo(expandDims(p, 0), [T, ...p.shape]);
+      if (this.adaptedNames.includes(n) && !lowRank.has(n))
+        fast[n] = broadcastTo(expandDims(p, 0), [T, ...p.shape]);
       else shared[n] = p;
     }
-    onStep?.(0, { ...shared, ...fast });
+    let deltas: ReadonlyMap<string, readonly LowRankDelta[]> = new Map();
+    const current = (): FastWeights => ({ params: { ...shared, ...fast }, kernelDeltas: deltas });
+    onStep?.(0, current());
     const rule = this.options.innerRule;
     let state = rule?.init(fast);
     for (let s = 0; s < steps; s++) {
       // First order: the inner gradient is computed on detached copies, so no enclosing tape records it and it
       // enters the update as a constant (the first-order MAML approximation).
-      const detach = mode !== 'second';
-      const inFast = detach ? mapParams(fast, stopGradient) : fast;
-      const inShared = detach ? mapParams(shared, stopGradient) : shared;
+      const inner = mode === 'second' ? current() : detachFast(current());
+      const inFast: Params = {};
+      for (const n of Object.keys(fast)) inFast[n] = inner.params[n]!;
+      // A low-rank kernel's gradient for task t is x[t]ᵀ dy[t]: its input and the loss gradient at its product.
+      const inputs = new Map<string, Tensor>();
+      const products: Params = {};
       const tape = new GradientTape();
       const loss = tape.record(() => {
         tape.watch(...Object.values(inFast));
-        const pred = this.model.apply({ ...inShared, ...inFast }, x, { batched: true });
+        const pred = applyFast(this.model, inner, x, {
+          onKernelProduct: (name, input, product) => {
+            if (!lowRank.has(name)) return;
+            tape.watch(product);
+            inputs.set(name, input);
+            products[name] = product;
+          },
+        });
         // The sum over tasks of each task's mean loss: its gradient w.r.t. task t's copy is task t's gradient.
         return sum(this.loss(pred, y, 'perTask'));
       });
-      const grads = tape.gradient(loss, inFast, { unconnected: 'zero' });
+      const grads = tape.gradient(loss, { ...inFast, ...products }, { unconnected: 'zero' });
       const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
       if (rule) ({ fast, state } = rule.step(fast, grads, state, lr));
       else {
@@ -167,9 +194,39 @@ export class MetaLearner {
           return typeof r === 'number' ? add(p, mul(grads[n]!, -r)) : sub(p, mul(grads[n]!, r));
         });
       }
-      onStep?.(s + 1, { ...shared, ...fast });
+      const next = new Map(deltas);
+      for (const [n, input] of inputs) {
+        const r = lr(n);
+        const dy = grads[n]!;
+        const v = typeof r === 'number' ? mul(dy, -r) : mul(dy, neg(r));
+        next.set(n, [...(deltas.get(n) ?? []), { u: input, v }]);
+      }
+      deltas = next;
+      onStep?.(s + 1, current());
     }
-    return { ...shared, ...fast };
+    return current();
+  }
+
+  /** Runs the network on per-task inputs `[T, N, ...]` with fast weights from {@link MetaLearner.adapt}. */
+  apply(fast: FastWeights, x: Tensor): Tensor {
+    return applyFast(this.model, fast, x);
+  }
+
+  /** The adapted Dense kernels kept as low-rank updates for `steps` inner steps on support inputs `x`. */
+  private lowRankKernels(x: Tensor, steps: number): Set<string> {
+    const mode = this.options.fastWeights ?? 'auto';
+    const out = new Set<string>();
+    if (mode === 'full' || steps === 0 || this.options.innerRule || this.options.algorithm === 'metasgd')
+      return out;
+    // Rank after all steps: one term of (examples per task) rows per step. Auto takes low rank when the
+    // factors hold fewer numbers than the kernel.
+    const rank = steps * (x.shape[1] ?? 1);
+    for (const spec of this.model.specs) {
+      if (!spec.lowRankUpdates || !this.adaptedNames.includes(spec.name)) continue;
+      const [inDim, outDim] = spec.shape as [number, number];
+      if (mode === 'lowRank' || rank * (inDim + outDim) < inDim * outDim) out.add(spec.name);
+    }
+    return out;
   }
 
   private innerLr(meta: Params, step: number, name: string): Tensor | number {
@@ -195,11 +252,11 @@ export class MetaLearner {
     let weighted: Tensor | undefined;
     const fast = this.adapt(meta, batch.supportX, batch.supportY, innerSteps, mode, (s, params) => {
       if (!weights || s === 0) return;
-      const l = this.loss(this.model.apply(params, batch.queryX, { batched: true }), batch.queryY, 'mean');
+      const l = this.loss(this.apply(params, batch.queryX), batch.queryY, 'mean');
       const term = mul(l, weights[s - 1]!);
       weighted = weighted ? add(weighted, term) : term;
     });
-    const pred = this.model.apply(fast, batch.queryX, { batched: true });
+    const pred = this.apply(fast, batch.queryX);
     const finalLoss = this.loss(pred, batch.queryY, 'mean');
     return { loss: weighted ?? finalLoss, metric: stopGradient(this.metric(pred, batch.queryY, 'mean')) };
   }
@@ -261,11 +318,12 @@ export class MetaLearner {
       const x = concat([batch.supportX, batch.queryX], 1);
       const y = concat([batch.supportY, batch.queryY], 1);
       const fast = this.adapt(meta, x, y, this.options.innerSteps, 'none');
-      const pred = this.model.apply(fast, batch.queryX, { batched: true });
+      const pred = this.apply(fast, batch.queryX);
+      const adapted = materialize(fast);
       const grads: Params = {};
       for (const n of Object.keys(meta)) {
         grads[n] = this.adaptedNames.includes(n)
-          ? sub(meta[n]!, mean(fast[n]!, { axis: 0 }))
+          ? sub(meta[n]!, mean(adapted[n]!, { axis: 0 }))
           : mul(meta[n]!, 0);
       }
       return {

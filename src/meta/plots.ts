@@ -82,7 +82,7 @@ async function sinusoidFigure(
   s.learner.adapt(meta, batch.supportX, batch.supportY, 10, 'none', (step, params) => {
     const label = labels.get(step);
     if (!label) return;
-    pending.push({ label, y: s.learner.model.apply(params, grid, { batched: true }) });
+    pending.push({ label, y: s.learner.apply(params, grid) });
   });
   const predictions = await Promise.all(
     pending.map(async (p) => ({ label: p.label, x: [...curve.x], y: [...(await p.y.data())] })),

@@ -3,7 +3,7 @@ import { matmul } from '../ops/linalg.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type ActivationName, activationFn } from './activations.js';
 import type { Initializer } from './init.js';
-import { type ApplyContext, alignParam, type Layer, param } from './layer.js';
+import { type ApplyContext, alignParam, type Layer, type ParamSpec, param } from './layer.js';
 import type { Params } from './params.js';
 
 /** Options of {@link dense}. */
@@ -16,7 +16,8 @@ export interface DenseOptions {
 
 /**
  * A fully connected layer `act(x W + b)` on the last axis. Per-task kernels `[T, in, out]` run as one batched
- * matmul against inputs `[T, N, in]`.
+ * matmul against inputs `[T, N, in]`; so do per-task low-rank corrections of a shared kernel
+ * (`ctx.kernelDeltas`).
  */
 export function dense(units: number, options: DenseOptions = {}): Layer {
   const act = activationFn(options.activation ?? 'linear');
@@ -32,13 +33,14 @@ export function dense(units: number, options: DenseOptions = {}): Layer {
       }
       const inDim = inputShape[0]!;
       names = { kernel: `${prefix}/kernel`, bias: `${prefix}/bias` };
-      const specs = [
+      const specs: ParamSpec[] = [
         {
           name: names.kernel,
           shape: [inDim, units],
           init: options.kernelInit ?? 'glorotUniform',
           fanIn: inDim,
           fanOut: units,
+          lowRankUpdates: true,
         },
       ];
       if (useBias)
@@ -51,8 +53,12 @@ export function dense(units: number, options: DenseOptions = {}): Layer {
         });
       return { specs, outputShape: [units] };
     },
-    apply(params: Params, x: Tensor, _ctx: ApplyContext) {
+    apply(params: Params, x: Tensor, ctx: ApplyContext) {
       let y = matmul(x, param(params, names.kernel));
+      // Per-task low-rank corrections: x (W + uᵀv) = x W + (x uᵀ) v, never forming a [T, in, out] kernel.
+      for (const { u, v } of ctx.kernelDeltas?.get(names.kernel) ?? [])
+        y = add(y, matmul(matmul(x, u, { transposeB: true }), v));
+      ctx.onKernelProduct?.(names.kernel, x, y);
       if (useBias) y = add(y, alignParam(param(params, names.bias), 1, y.rank));
       return act(y);
     },

@@ -16,6 +16,9 @@ export interface ApplyOptions {
   updateRunningStats?: boolean;
   /** Running statistics to read and update instead of the model's own {@link Model.batchNormState}. */
   batchNormState?: BatchNormState;
+  /** Per-task low-rank kernel corrections and the kernel-product hook; see {@link ApplyContext}. */
+  kernelDeltas?: ApplyContext['kernelDeltas'];
+  onKernelProduct?: ApplyContext['onKernelProduct'];
 }
 
 /**
@@ -86,6 +89,8 @@ export class Model {
       training: options.training ?? true,
       batchNormState: options.batchNormState ?? this.batchNormState,
       updateRunningStats: options.updateRunningStats ?? false,
+      ...(options.kernelDeltas ? { kernelDeltas: options.kernelDeltas } : {}),
+      ...(options.onKernelProduct ? { onKernelProduct: options.onKernelProduct } : {}),
     };
     let h = x;
     for (const layer of this.layers) h = layer.apply(params, h, ctx);

@@ -1,6 +1,7 @@
 import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { runOp } from './engine.js';
+import { reshape } from './shape.js';
 // Loaded for its side effect: it installs `add`, which the tape needs to accumulate matmul gradients.
 import './elementwise.js';
 
@@ -30,6 +31,12 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     throw new Error(
       `matmul: inner dimensions differ: ${fmtShape(a.shape)}${tA ? 'ᵀ' : ''} x ${fmtShape(b.shape)}${tB ? 'ᵀ' : ''} (${ka} vs ${kb})`,
     );
+  }
+  if (a.rank > 2 && b.rank === 2 && !tA) {
+    // A batch of inputs against one shared matrix is a single tall matmul: [B·m, k] x [k, n]. Besides better
+    // tiling, it makes the gradient of the shared operand one [k, n] product instead of B products summed.
+    const rows = reshape(a, [a.size / ka, ka]);
+    return reshape(matmul(rows, b, { transposeB: tB }), [...a.shape.slice(0, -1), n]);
   }
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');
   const outShape = [...batch, m, n];

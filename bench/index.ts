@@ -17,6 +17,10 @@ const sections: Record<string, Section> = {
     title: 'Optimizers: Newton-CG vs Adam vs SGD, HVP cost',
     run: async () => (await import('./optim.js')).benchOptim(),
   },
+  omniglot: {
+    title: 'Omniglot MAML MLP: low-rank fast weights vs full per-task kernels',
+    run: async () => (await import('./omniglot.js')).benchOmniglot(),
+  },
   matmul: {
     title: 'Matmul kernels (WebAssembly SIMD vs JS)',
     run: async () => (await import('./matmul.js')).benchMatmul(),

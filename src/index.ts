@@ -16,6 +16,7 @@ export {
   useBackend,
   withDefaultFloat,
 } from './backends/registry.js';
+export * from './meta/index.js';
 export * from './nn/index.js';
 export * from './ops/index.js';
 export * from './optim/index.js';

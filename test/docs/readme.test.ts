@@ -45,5 +45,6 @@ describe('README examples run as written', () => {
     expect(outputs[0]).toBe('27 18');
     expect(Number(/final loss ([\d.]+)/.exec(outputs[1]!)![1])).toBeLessThan(0.01);
     expect(outputs[2]).toBe('converged 22 1.000000 1.000000 1.000000 1.000000 1.000000');
+    expect(outputs[3]).toBe('784x256 32x5x784 32x5x256\ntrue 784x256');
   });
 });

@@ -1,0 +1,26 @@
+/**
+ * The meta-learning API for programs (the CLI and `runExperiment` build on it): {@link MetaLearner} (MAML,
+ * ANIL, Meta-SGD, MAML++, Reptile, pretraining), fast weights, task sources and the evaluation protocol.
+ * Omniglot's task source lives in `./omniglotTasks.js` and is not re-exported, so that importing metatape does
+ * not load Apache Arrow.
+ */
+export { type AdaptationEvalOptions, type AdaptationScore, evaluateAdaptation, meanCi } from './evaluate.js';
+export { optimizerRule } from './factories.js';
+export { applyFast, detachFast, type FastWeights, materialize } from './fastWeights.js';
+export {
+  type AdaptMode,
+  type Algorithm,
+  type FastWeightsMode,
+  type InnerRule,
+  type LearnerOptions,
+  type MetaGradient,
+  MetaLearner,
+  multiStepWeights,
+} from './learner.js';
+export {
+  type SinusoidSourceOptions,
+  sinusoidSource,
+  type TaskBatch,
+  type TaskKind,
+  type TaskSource,
+} from './tasks.js';

@@ -4,30 +4,16 @@
  * per-task copies (the baseline, `trainer.fastWeights: full`) and as exact low-rank updates (`lowRank`, what
  * `auto` picks for this network), all in this process. The images are random: speed does not depend on them.
  */
-import { fromArray, mamlMlp, Rng } from '../src/index.js';
+import { mamlMlp, Rng } from '../src/index.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
-import type { TaskBatch } from '../src/meta/tasks.js';
 import { adam } from '../src/optim/adam.js';
 import { applyUpdates } from '../src/optim/tree.js';
+import { randomEpisodes } from '../test/meta/fixtures.js';
 import { type BenchRow, timeIt } from './table.js';
 
 const TASKS = 32;
 const WAYS = 5;
 const PIXELS = 784;
-
-function episodes(rng: Rng): TaskBatch {
-  const images = () =>
-    fromArray(
-      Float32Array.from({ length: TASKS * WAYS * PIXELS }, () => rng.uniform()),
-      [TASKS, WAYS, PIXELS],
-    );
-  const labels = () =>
-    fromArray(
-      Int32Array.from({ length: TASKS * WAYS }, (_, i) => i % WAYS),
-      [TASKS, WAYS],
-    );
-  return { supportX: images(), supportY: labels(), queryX: images(), queryY: labels() };
-}
 
 /** Milliseconds per meta-iteration (meta-gradient, Adam update, values read back). */
 function msPerIteration(order: 1 | 2, fastWeights: FastWeightsMode, iterations: number): number {
@@ -43,7 +29,13 @@ function msPerIteration(order: 1 | 2, fastWeights: FastWeightsMode, iterations: 
   let meta = learner.initMetaParams(model.initParams(rng));
   const tx = adam({ lr: 1e-3 });
   let state = tx.init(meta);
-  const batch = episodes(rng);
+  const batch = randomEpisodes(rng, {
+    tasks: TASKS,
+    support: WAYS,
+    query: WAYS,
+    features: PIXELS,
+    ways: WAYS,
+  });
   return timeIt(
     () => {
       const { loss, grads } = learner.metaGradient(meta, batch);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkGrads, fromArray, mamlMlp, mlp, Rng, type Tensor, withDefaultFloat } from '../../src/index.js';
+import { fromArray, mamlMlp, mlp, Rng, type Tensor, withDefaultFloat } from '../../src/index.js';
 import { materialize } from '../../src/meta/fastWeights.js';
 import { type LearnerOptions, MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
 import type { Params } from '../../src/nn/params.js';
+import { checkMetaGradient, randomEpisodes } from './fixtures.js';
 
 // Low-rank fast weights are an exact rewrite of MAML's inner SGD step on Dense kernels, so every meta-gradient
 // they give must equal the one through full per-task kernel copies, to float64 rounding.
@@ -24,17 +25,7 @@ function classification(options: Partial<LearnerOptions>, fastWeights: LearnerOp
   });
   const init = learner.initMetaParams(model.initParams(rng));
   const meta: Params = Object.fromEntries(Object.entries(init).map(([n, p]) => [n, f64(p)]));
-  const x = (n: number) =>
-    fromArray(
-      Float64Array.from({ length: 2 * n * 16 }, () => rng.uniform()),
-      [2, n, 16],
-    );
-  const y = (n: number) =>
-    fromArray(
-      Int32Array.from({ length: 2 * n }, (_, i) => i % 5),
-      [2, n],
-    );
-  const batch: TaskBatch = { supportX: x(5), supportY: y(5), queryX: x(10), queryY: y(10) };
+  const batch = randomEpisodes(rng, { tasks: 2, support: 5, query: 10, features: 16, ways: 5 }, true);
   return { learner, meta, batch };
 }
 
@@ -156,16 +147,7 @@ describe('low-rank fast weights', () => {
   it('the second-order meta-gradient through low-rank kernels matches finite differences (float64)', () => {
     withDefaultFloat('float64', () => {
       const { learner, meta, batch } = classification({ innerSteps: 2 }, 'lowRank');
-      const names = Object.keys(meta);
-      const f = (...ps: Tensor[]) =>
-        learner.metaLoss(Object.fromEntries(names.map((n, i) => [n, ps[i]!])), batch).loss;
-      expect(() =>
-        checkGrads(
-          f,
-          names.map((n) => meta[n]!),
-          { order: 2, directions: 2, eps: 1e-5 },
-        ),
-      ).not.toThrow();
+      checkMetaGradient(learner, meta, batch, { order: 2, directions: 2, eps: 1e-5 });
     });
   });
 });

@@ -2,11 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { checkGrads, fromArray, mamlMlp, Rng, type Tensor, withDefaultFloat } from '../../src/index.js';
+import { fromArray, mamlMlp, Rng, withDefaultFloat } from '../../src/index.js';
 import { readRunMetrics } from '../../src/io/metrics.js';
 import { seedFor, setup } from '../../src/meta/experiment.js';
 import { MetaLearner } from '../../src/meta/learner.js';
-import type { TaskBatch } from '../../src/meta/tasks.js';
+import { checkMetaGradient, randomEpisodes } from './fixtures.js';
 import { preparedOmniglot, runConfig } from './omniglotPrepared.js';
 
 let data: Awaited<ReturnType<typeof preparedOmniglot>>;
@@ -101,26 +101,8 @@ describe('second-order MAML through the batch-norm MLP', () => {
         const meta = Object.fromEntries(
           names.map((n) => [n, fromArray(Float64Array.from(init[n]!.dataSync()), init[n]!.shape)]),
         );
-        const x = (n: number) =>
-          fromArray(
-            Float64Array.from({ length: 2 * n * 16 }, () => rng.uniform()),
-            [2, n, 16],
-          );
-        const y = (n: number) =>
-          fromArray(
-            Int32Array.from({ length: 2 * n }, (_, i) => i % 5),
-            [2, n],
-          );
-        const batch: TaskBatch = { supportX: x(5), supportY: y(5), queryX: x(10), queryY: y(10) };
-        const f = (...ps: Tensor[]) =>
-          learner.metaLoss(Object.fromEntries(names.map((n, i) => [n, ps[i]!])), batch).loss;
-        expect(() =>
-          checkGrads(
-            f,
-            names.map((n) => meta[n]!),
-            { order: 1, directions: 3, eps: 1e-6 },
-          ),
-        ).not.toThrow();
+        const batch = randomEpisodes(rng, { tasks: 2, support: 5, query: 10, features: 16, ways: 5 }, true);
+        checkMetaGradient(learner, meta, batch, { order: 1, directions: 3, eps: 1e-6 });
         const first = new MetaLearner(model, 'classification', { ...learner.options, order: 1 });
         const g1 = first.metaGradient(meta, batch).grads['0.dense/kernel']!.dataSync();
         const g2 = learner.metaGradient(meta, batch).grads['0.dense/kernel']!.dataSync();

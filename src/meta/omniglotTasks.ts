@@ -4,6 +4,7 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { OmniglotEpisodeSampler } from '../data/omniglot/episodes.js';
 import { openOmniglot } from '../data/omniglot/reader.js';
 import { mamlSplit, type OmniglotClass, readVinyalsList, vinyalsSplit } from '../data/omniglot/splits.js';
+import { getDefaultFloat } from '../backends/registry.js';
 import { fromArray } from '../ops/creation.js';
 import type { TaskSource } from './tasks.js';
 
@@ -55,10 +56,12 @@ export async function omniglotTaskSource(
       const b = samplerFor(split === 'train' ? 'train' : 'test', count, shots ?? data.shots).sample(rng);
       const xShape = (shape: [number, number, number]) =>
         options.flatImages ? shape : [shape[0], shape[1], side, side, 1];
+      // Pixels come as float32; a float64 run (gradient checks, `dtype: float64`) gets them in float64.
+      const pixels = (x: Float32Array) => (getDefaultFloat() === 'float64' ? Float64Array.from(x) : x);
       return {
-        supportX: fromArray(b.supportX, xShape(b.shapes.supportX)),
+        supportX: fromArray(pixels(b.supportX), xShape(b.shapes.supportX)),
         supportY: fromArray(b.supportY, b.shapes.supportY),
-        queryX: fromArray(b.queryX, xShape(b.shapes.queryX)),
+        queryX: fromArray(pixels(b.queryX), xShape(b.shapes.queryX)),
         queryY: fromArray(b.queryY, b.shapes.queryY),
       };
     },

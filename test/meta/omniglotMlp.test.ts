@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { fromArray, mamlMlp, Rng, withDefaultFloat } from '../../src/index.js';
+import { fromArray, mamlMlp, Rng, setDefaultFloat, withDefaultFloat } from '../../src/index.js';
 import { readRunMetrics } from '../../src/io/metrics.js';
 import { seedFor, setup } from '../../src/meta/experiment.js';
 import { MetaLearner } from '../../src/meta/learner.js';
@@ -58,6 +58,20 @@ describe('omniglot MLP configs', () => {
       expect(ta.queryY.dataSync()).toEqual(tb.queryY.dataSync());
     }
     expect(seedFor(0, 'eval/test/1')).not.toBe(seedFor(1, 'eval/test/1'));
+  });
+
+  it('a float64 run samples float64 episodes (dtype: float64)', async () => {
+    try {
+      const s = await setup(
+        await loadConfig('configs/omniglot-5w1s-mlp.yaml', [`data.root=${data.root}`, 'dtype=float64']),
+      );
+      const batch = s.source.sample(s.rngFor('tasks'), 2, 'train');
+      expect([batch.supportX.dtype, batch.queryX.dtype]).toEqual(['float64', 'float64']);
+      const meta = s.learner.initMetaParams(s.learner.model.initParams(s.rngFor('init')));
+      expect(Number.isFinite(s.learner.metaGradient(meta, batch).loss.item())).toBe(true);
+    } finally {
+      setDefaultFloat('float32');
+    }
   });
 
   it('5-way 1-shot runs end to end for a few iterations', async () => {

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { getDefaultFloat } from '../backends/registry.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { OmniglotEpisodeSampler } from '../data/omniglot/episodes.js';
 import { openOmniglot } from '../data/omniglot/reader.js';
 import { mamlSplit, type OmniglotClass, readVinyalsList, vinyalsSplit } from '../data/omniglot/splits.js';
-import { getDefaultFloat } from '../backends/registry.js';
 import { fromArray } from '../ops/creation.js';
 import type { TaskSource } from './tasks.js';
 

@@ -138,7 +138,7 @@ export const trainerSchema = z.strictObject({
     .enum(['auto', 'full', 'lowRank'])
     .default('auto')
     .describe(
-      'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer.',
+      'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
     ),
 });
 

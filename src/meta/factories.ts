@@ -66,6 +66,15 @@ export async function buildSource(
 /** The learner options of a config, checked for combinations that cannot work together. */
 export function learnerOptions(config: ExperimentConfig): LearnerOptions {
   const t = config.trainer;
+  if (t.fastWeights === 'lowRank' && (t.algorithm === 'metasgd' || t.innerOptimizer.kind !== 'sgd')) {
+    const why =
+      t.algorithm === 'metasgd'
+        ? 'trainer.algorithm: metasgd'
+        : `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
+    throw new TrainerConfigError(
+      `trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not ${why}; use auto or full`,
+    );
+  }
   if (t.innerOptimizer.kind !== 'sgd' && (t.algorithm === 'metasgd' || t.learnInnerLr)) {
     throw new TrainerConfigError(
       `trainer.innerOptimizer: got ${t.innerOptimizer.kind}; learned inner step sizes (trainer.algorithm: metasgd or trainer.learnInnerLr: true) need kind: sgd`,

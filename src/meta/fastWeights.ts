@@ -1,9 +1,10 @@
 import type { LowRankDelta } from '../nn/layer.js';
 import type { ApplyOptions, Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
-import { add } from '../ops/elementwise.js';
+import { add, mul } from '../ops/elementwise.js';
 import { matmul } from '../ops/linalg.js';
-import { stopGradient } from '../ops/shape.js';
+import { mean } from '../ops/reduce.js';
+import { reshape, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -28,7 +29,10 @@ export function applyFast(
   return model.apply(fast.params, x, { ...options, batched: true, kernelDeltas: fast.kernelDeltas });
 }
 
-/** Every parameter as a tensor, low-rank kernels summed into full per-task kernels `[T, in, out]`. */
+/**
+ * The parameter record with low-rank kernels summed into full per-task kernels `[T, in, out]` (parameters
+ * that were not adapted, such as ANIL's body, keep their shared shape).
+ */
 export function materialize(fast: FastWeights): Params {
   return mapParams(fast.params, (p, name) => {
     let full = p;
@@ -36,6 +40,23 @@ export function materialize(fast: FastWeights): Params {
       full = add(full, matmul(u, v, { transposeA: true }));
     return full;
   });
+}
+
+/**
+ * The mean over the T tasks of one adapted parameter (Reptile's target). A low-rank kernel's mean is
+ * `W + (1/T) Σ_t u[t]ᵀ v[t]`, one `[in, out]` product over all tasks' rows, without per-task copies.
+ */
+export function meanOverTasks(fast: FastWeights, name: string): Tensor {
+  const p = fast.params[name]!;
+  const terms = fast.kernelDeltas.get(name);
+  if (!terms) return mean(p, { axis: 0 });
+  let out = p;
+  for (const { u, v } of terms) {
+    const tasks = u.shape[0]!;
+    const rows = (t: Tensor) => reshape(t, [-1, t.shape.at(-1)!]);
+    out = add(out, mul(matmul(rows(u), rows(v), { transposeA: true }), 1 / tasks));
+  }
+  return out;
 }
 
 /** The same fast weights cut off from every tape (the constants of a first-order inner step). */

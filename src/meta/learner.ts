@@ -5,10 +5,10 @@ import type { Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
 import { fill } from '../ops/creation.js';
 import { add, mul, neg, sub } from '../ops/elementwise.js';
-import { mean, sum } from '../ops/reduce.js';
+import { sum } from '../ops/reduce.js';
 import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { applyFast, detachFast, type FastWeights, materialize } from './fastWeights.js';
+import { applyFast, detachFast, type FastWeights, meanOverTasks } from './fastWeights.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
 
 /** The meta-learning algorithms of the trainer. */
@@ -36,7 +36,10 @@ export interface LearnerOptions {
   order: 1 | 2;
   innerSteps: number;
   innerLr: number;
-  /** MAML++ LSLR: a learned step size per inner step and per parameter tensor. */
+  /**
+   * MAML++ LSLR: a learned step size per inner step and per parameter tensor. Adapting for more steps than
+   * `innerSteps` (evaluation) reuses the last step's size.
+   */
   learnInnerLr?: boolean;
   /** MAML++ multi-step loss: the query loss after every inner step, weights annealed to the last step. */
   multiStepLoss?: boolean;
@@ -47,8 +50,9 @@ export interface LearnerOptions {
   /**
    * How Dense kernels are adapted: `full` gives each task a copy `[T, in, out]`; `lowRank` keeps the shared
    * kernel plus one rank-N factor pair per inner step (exact: an SGD step on a Dense kernel is `-lr xᵀ dy`);
-   * `auto` (default) takes low rank where the factors are smaller than the kernel. Low rank needs the plain
-   * SGD inner step with a scalar step size, so Meta-SGD and `innerRule` always use `full`.
+   * `auto` (default) takes low rank where the factors are smaller than the kernel (a size proxy for the
+   * work: the rank is inner steps × examples per task). Low rank needs the plain SGD inner step with a scalar
+   * (or learned per-step scalar) step size, so Meta-SGD and `innerRule` always use `full`.
    */
   fastWeights?: FastWeightsMode;
 }
@@ -168,8 +172,8 @@ export class MetaLearner {
       const inFast: Params = {};
       for (const n of Object.keys(fast)) inFast[n] = inner.params[n]!;
       // A low-rank kernel's gradient for task t is x[t]ᵀ dy[t]: its input and the loss gradient at its product.
-      const inputs = new Map<string, Tensor>();
-      const products: Params = {};
+      // A kernel used several times in a pass (a shared layer) has the sum of such terms: rows side by side.
+      const uses = new Map<string, { input: Tensor; product: Tensor }[]>();
       const tape = new GradientTape();
       const loss = tape.record(() => {
         tape.watch(...Object.values(inFast));
@@ -177,12 +181,22 @@ export class MetaLearner {
           onKernelProduct: (name, input, product) => {
             if (!lowRank.has(name)) return;
             tape.watch(product);
-            inputs.set(name, input);
-            products[name] = product;
+            uses.set(name, [...(uses.get(name) ?? []), { input, product }]);
           },
         });
         // The sum over tasks of each task's mean loss: its gradient w.r.t. task t's copy is task t's gradient.
         return sum(this.loss(pred, y, 'perTask'));
+      });
+      for (const n of lowRank) {
+        if (!uses.has(n)) {
+          throw new Error(
+            `fast weights: kernel '${n}' is declared lowRankUpdates but its layer never reported its product; use trainer.fastWeights: full`,
+          );
+        }
+      }
+      const products: Params = {};
+      [...uses.values()].flat().forEach((use, i) => {
+        products[`#product/${i}`] = use.product;
       });
       const grads = tape.gradient(loss, { ...inFast, ...products }, { unconnected: 'zero' });
       const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
@@ -195,11 +209,20 @@ export class MetaLearner {
         });
       }
       const next = new Map(deltas);
-      for (const [n, input] of inputs) {
+      let k = 0;
+      for (const [n, list] of uses) {
+        const dys = list.map(() => grads[`#product/${k++}`]!);
+        const u =
+          list.length === 1
+            ? list[0]!.input
+            : concat(
+                list.map((use) => use.input),
+                1,
+              );
+        const dy = dys.length === 1 ? dys[0]! : concat(dys, 1);
         const r = lr(n);
-        const dy = grads[n]!;
         const v = typeof r === 'number' ? mul(dy, -r) : mul(dy, neg(r));
-        next.set(n, [...(deltas.get(n) ?? []), { u: input, v }]);
+        next.set(n, [...(deltas.get(n) ?? []), { u, v }]);
       }
       deltas = next;
       onStep?.(s + 1, current());
@@ -231,7 +254,9 @@ export class MetaLearner {
 
   private innerLr(meta: Params, step: number, name: string): Tensor | number {
     if (this.options.algorithm === 'metasgd') return meta[`${LR_PREFIX}${name}`]!;
-    if (this.options.learnInnerLr) return meta[`${LR_PREFIX}${step}/${name}`]!;
+    // Steps beyond those trained (evaluation with more inner steps) reuse the last learned step size.
+    if (this.options.learnInnerLr)
+      return meta[`${LR_PREFIX}${Math.min(step, this.options.innerSteps - 1)}/${name}`]!;
     return this.options.innerLr;
   }
 
@@ -319,12 +344,9 @@ export class MetaLearner {
       const y = concat([batch.supportY, batch.queryY], 1);
       const fast = this.adapt(meta, x, y, this.options.innerSteps, 'none');
       const pred = this.apply(fast, batch.queryX);
-      const adapted = materialize(fast);
       const grads: Params = {};
       for (const n of Object.keys(meta)) {
-        grads[n] = this.adaptedNames.includes(n)
-          ? sub(meta[n]!, mean(adapted[n]!, { axis: 0 }))
-          : mul(meta[n]!, 0);
+        grads[n] = this.adaptedNames.includes(n) ? sub(meta[n]!, meanOverTasks(fast, n)) : mul(meta[n]!, 0);
       }
       return {
         loss: this.loss(pred, batch.queryY, 'mean'),

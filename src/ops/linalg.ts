@@ -35,7 +35,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (a.rank > 2 && b.rank === 2 && !tA) {
     // A batch of inputs against one shared matrix is a single tall matmul: [B·m, k] x [k, n]. Besides better
     // tiling, it makes the gradient of the shared operand one [k, n] product instead of B products summed.
-    const rows = reshape(a, [a.size / ka, ka]);
+    const rows = reshape(a, [a.shape.slice(0, -1).reduce((p, d) => p * d, 1), ka]);
     return reshape(matmul(rows, b, { transposeB: tB }), [...a.shape.slice(0, -1), n]);
   }
   const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2), 'matmul');

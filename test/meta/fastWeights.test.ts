@@ -1,5 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { fromArray, mamlMlp, mlp, Rng, type Tensor, withDefaultFloat } from '../../src/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import {
+  dense,
+  fromArray,
+  type Layer,
+  Model,
+  mamlMlp,
+  matmul,
+  mlp,
+  Rng,
+  type Tensor,
+  withDefaultFloat,
+} from '../../src/index.js';
+import { learnerOptions } from '../../src/meta/factories.js';
 import { materialize } from '../../src/meta/fastWeights.js';
 import { type LearnerOptions, MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
@@ -43,14 +56,12 @@ function regression(options: Partial<LearnerOptions>, fastWeights: LearnerOption
   });
   const init = learner.initMetaParams(model.initParams(rng));
   const meta: Params = Object.fromEntries(Object.entries(init).map(([n, p]) => [n, f64(p)]));
-  const b = sinusoidSource({ shots: 4, queryShots: 6 }).sample(rng, 3, 'train');
-  const batch: TaskBatch = {
-    supportX: f64(b.supportX),
-    supportY: f64(b.supportY),
-    queryX: f64(b.queryX),
-    queryY: f64(b.queryY),
-  };
+  const batch = mapBatch(sinusoidSource({ shots: 4, queryShots: 6 }).sample(rng, 3, 'train'), f64);
   return { learner, meta, batch };
+}
+
+function mapBatch(b: TaskBatch, f: (t: Tensor) => Tensor): TaskBatch {
+  return { supportX: f(b.supportX), supportY: f(b.supportY), queryX: f(b.queryX), queryY: f(b.queryY) };
 }
 
 function maxAbsDiff(a: Tensor, b: Tensor): number {
@@ -142,6 +153,105 @@ describe('low-rank fast weights', () => {
     const metaSgdFast = metaSgd.adapt(metaSgd.initMetaParams(meta), x, y, 1, 'none');
     expect(metaSgdFast.kernelDeltas.size).toBe(0);
     expect(metaSgdFast.params['0.dense/kernel']!.shape).toEqual([2, 784, 256]);
+  });
+
+  it('auto mixes low-rank and full kernels in one network and gives the same meta-gradient', () => {
+    withDefaultFloat('float64', () => {
+      // One step on 5 examples: the 16x8 kernel is low-rank (5 x 24 < 128), 8x8 and 8x5 stay full.
+      const auto = classification({ innerSteps: 1 }, 'auto');
+      const full = classification({ innerSteps: 1 }, 'full');
+      const fast = auto.learner.adapt(auto.meta, auto.batch.supportX, auto.batch.supportY, 1, 'none');
+      expect([...fast.kernelDeltas.keys()]).toEqual(['0.dense/kernel']);
+      const a = auto.learner.metaGradient(auto.meta, auto.batch);
+      const b = full.learner.metaGradient(full.meta, full.batch);
+      for (const n of Object.keys(full.meta))
+        expect(maxAbsDiff(a.grads[n]!, b.grads[n]!), n).toBeLessThan(1e-12);
+    });
+  });
+
+  it('a Dense layer applied twice in one pass (shared weights) adapts by the sum of both uses', () => {
+    withDefaultFloat('float64', () => {
+      const d = dense(6, { activation: 'tanh' });
+      const twice: Layer = {
+        kind: 'twice',
+        build: (shape, prefix) => d.build(shape, prefix),
+        apply: (params, x, ctx) => d.apply(params, d.apply(params, x, ctx), ctx),
+      };
+      const model = new Model([dense(6, { activation: 'tanh' }), twice, dense(1)], [1]);
+      const make = (fastWeights: LearnerOptions['fastWeights']) =>
+        new MetaLearner(model, 'regression', {
+          algorithm: 'maml',
+          order: 2,
+          innerSteps: 2,
+          innerLr: 0.05,
+          fastWeights,
+        });
+      const rng = new Rng(2);
+      const meta: Params = Object.fromEntries(
+        Object.entries(model.initParams(rng)).map(([n, p]) => [n, f64(p)]),
+      );
+      const b = sinusoidSource({ shots: 2, queryShots: 4 }).sample(rng, 2, 'train');
+      const batch = mapBatch(b, f64);
+      const low = make('lowRank').adapt(meta, batch.supportX, batch.supportY, 2, 'none');
+      // Two uses per step, 2 support rows each, 2 steps: two terms of rank 4.
+      expect(low.kernelDeltas.get('1.twice/kernel')!.map((t) => t.u.shape)).toEqual([
+        [2, 4, 6],
+        [2, 4, 6],
+      ]);
+      const a = make('full').metaGradient(meta, batch);
+      const c = make('lowRank').metaGradient(meta, batch);
+      for (const n of Object.keys(meta)) expect(maxAbsDiff(a.grads[n]!, c.grads[n]!), n).toBeLessThan(1e-12);
+    });
+  });
+
+  it('a kernel declared low-rank whose layer never reports its product is an error, not a silent skip', () => {
+    const custom: Layer = {
+      kind: 'custom',
+      build: () => ({
+        specs: [
+          { name: 'custom/kernel', shape: [1, 1], init: 'ones', fanIn: 1, fanOut: 1, lowRankUpdates: true },
+        ],
+        outputShape: [1],
+      }),
+      apply: (params, x) => matmul(x, params['custom/kernel']!),
+    };
+    const model = new Model([custom], [1]);
+    const learner = new MetaLearner(model, 'regression', {
+      algorithm: 'maml',
+      order: 2,
+      innerSteps: 1,
+      innerLr: 0.1,
+      fastWeights: 'lowRank',
+    });
+    const b = sinusoidSource({ shots: 2, queryShots: 2 }).sample(new Rng(0), 2, 'train');
+    expect(() => learner.metaGradient(model.initParams(new Rng(0)), b)).toThrow(
+      /kernel 'custom\/kernel' is declared lowRankUpdates but its layer never reported its product; use trainer.fastWeights: full/,
+    );
+  });
+
+  it('MAML++ evaluated with more steps than it learned step sizes for reuses the last one', () => {
+    withDefaultFloat('float64', () => {
+      for (const fw of ['full', 'lowRank'] as const) {
+        const { learner, meta, batch } = classification({ innerSteps: 1, learnInnerLr: true }, fw);
+        const fast = learner.adapt(meta, batch.supportX, batch.supportY, 3, 'none');
+        expect(Number.isFinite(learner.apply(fast, batch.queryX).dataSync()[0]!)).toBe(true);
+      }
+    });
+  });
+
+  it('fastWeights: lowRank with Meta-SGD or an inner optimizer is a config error naming the fields', async () => {
+    const config = await loadConfig('configs/sinusoid-quick.yaml', [
+      'trainer.fastWeights=lowRank',
+      'trainer.algorithm=metasgd',
+    ]);
+    expect(() => learnerOptions(config)).toThrow(
+      'trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not trainer.algorithm: metasgd; use auto or full',
+    );
+    const adamInner = await loadConfig('configs/sinusoid-quick.yaml', [
+      'trainer.fastWeights=lowRank',
+      'trainer.innerOptimizer.kind=adam',
+    ]);
+    expect(() => learnerOptions(adamInner)).toThrow(/not trainer.innerOptimizer.kind: adam/);
   });
 
   it('the second-order meta-gradient through low-rank kernels matches finite differences (float64)', () => {

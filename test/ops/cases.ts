@@ -135,6 +135,12 @@ export const OP_CASES: OpCase[] = [
     order: 3,
   },
   {
+    name: 'matmul batched against a shared transposed matrix',
+    fn: (a, b) => mt.matmul(a, b, { transposeB: true }),
+    inputs: [u([2, 3, 4]), u([5, 4])],
+    order: 3,
+  },
+  {
     name: 'matmul batched both',
     fn: (a, b) => mt.matmul(mt.tanh(a), b),
     inputs: [u([2, 1, 3, 4]), u([3, 4, 2])],

@@ -4,7 +4,9 @@
  * Usage: tsx bench/mamlWorker.ts <order 1|2> <batched|perTask> <iterations> [auto|full|lowRank]. Prints one
  * JSON line.
  */
+
 import { dense, Model, Rng } from '../src/index.js';
+import { peakRssMb } from '../src/log/peakRss.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import { sinusoidSource } from '../src/meta/tasks.js';
 import { adam } from '../src/optim/adam.js';
@@ -54,6 +56,6 @@ console.log(
     batched,
     fastWeights,
     itPerSec: runs[1],
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    maxRssMb: peakRssMb(),
   }),
 );

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { peakRssMb } from '../log/peakRss.js';
 
 /** File in a run folder with the training loop's CPU and wall time (see {@link TrainingClock}). */
 export const RESOURCES_FILE = 'resources.json';
@@ -40,8 +41,7 @@ export class TrainingClock {
       iteration,
       cpu: (u.user + u.system) / 1e6,
       wall: performance.now() / 1000,
-      // maxRSS is in KiB on Linux and macOS.
-      maxRss: process.resourceUsage().maxRSS / 1024,
+      maxRss: peakRssMb(),
     };
     if (!this.first) this.first = point;
     else if (iteration > this.first.iteration) this.last = point;

@@ -5,6 +5,7 @@ import type { ExperimentContext, ExperimentSummary, RunExperiment } from '../cli
 import type { ExperimentConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
+import { peakRssMb } from '../log/peakRss.js';
 import type { Params } from '../nn/params.js';
 import { flattenState, unflattenState } from '../optim/state.js';
 import { applyUpdates } from '../optim/tree.js';
@@ -216,7 +217,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   const results: Record<string, number> = {
     trainSeconds: wallSeconds,
     metaItPerSec: (T - start) / wallSeconds,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    peakRssMb: peakRssMb(),
   };
   for (const { shots, scores } of table) {
     for (const sc of scores) {

@@ -74,6 +74,9 @@ export interface MetaGradient {
 
 const LR_PREFIX = 'innerLr/';
 
+/** `fastWeights: auto` keeps per-task kernel copies below this many elements (all tasks together). */
+const AUTO_LOW_RANK_MIN_ELEMENTS = 16_384;
+
 /**
  * MAML and its relatives over a {@link Model}: the inner loop adapts fast weights on each task's support set,
  * the outer loss is the query loss after adaptation. All tasks of a meta-batch run as one set of batched ops:
@@ -242,12 +245,17 @@ export class MetaLearner {
     if (mode === 'full' || steps === 0 || this.options.innerRule || this.options.algorithm === 'metasgd')
       return out;
     // Rank after all steps: one term of (examples per task) rows per step. Auto takes low rank when the
-    // factors hold fewer numbers than the kernel.
+    // factors hold fewer numbers than the kernel and the per-task copies are big enough for their passes to
+    // outweigh the few extra ops low rank dispatches. Measured on the sinusoid network's 40x40 kernel: 25
+    // tasks (40,000 elements of copies) run 1.3x faster in low rank, one task at a time (1,600) 1.15x slower.
     const rank = steps * (x.shape[1] ?? 1);
+    const tasks = x.shape[0] ?? 1;
     for (const spec of this.model.specs) {
       if (!spec.lowRankUpdates || !this.adaptedNames.includes(spec.name)) continue;
       const [inDim, outDim] = spec.shape as [number, number];
-      if (mode === 'lowRank' || rank * (inDim + outDim) < inDim * outDim) out.add(spec.name);
+      const smaller = rank * (inDim + outDim) < inDim * outDim;
+      if (mode === 'lowRank' || (smaller && tasks * inDim * outDim >= AUTO_LOW_RANK_MIN_ELEMENTS))
+        out.add(spec.name);
     }
     return out;
   }

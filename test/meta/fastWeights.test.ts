@@ -9,6 +9,7 @@ import {
   matmul,
   mlp,
   Rng,
+  slice,
   type Tensor,
   withDefaultFloat,
 } from '../../src/index.js';
@@ -24,8 +25,12 @@ import { checkMetaGradient, randomEpisodes } from './fixtures.js';
 
 const f64 = (t: Tensor) => fromArray(Float64Array.from(t.dataSync()), t.shape);
 
-/** The batch-norm MLP of the Omniglot experiment at a small size: 5 ways, 2 tasks. */
-function classification(options: Partial<LearnerOptions>, fastWeights: LearnerOptions['fastWeights']) {
+/** The batch-norm MLP of the Omniglot experiment at a small size: 5 ways, 2 tasks unless told. */
+function classification(
+  options: Partial<LearnerOptions>,
+  fastWeights: LearnerOptions['fastWeights'],
+  tasks = 2,
+) {
   const model = mamlMlp(16, 5, { hidden: [8, 8] });
   const rng = new Rng(5);
   const learner = new MetaLearner(model, 'classification', {
@@ -38,7 +43,7 @@ function classification(options: Partial<LearnerOptions>, fastWeights: LearnerOp
   });
   const init = learner.initMetaParams(model.initParams(rng));
   const meta: Params = Object.fromEntries(Object.entries(init).map(([n, p]) => [n, f64(p)]));
-  const batch = randomEpisodes(rng, { tasks: 2, support: 5, query: 10, features: 16, ways: 5 }, true);
+  const batch = randomEpisodes(rng, { tasks, support: 5, query: 10, features: 16, ways: 5 }, true);
   return { learner, meta, batch };
 }
 
@@ -130,7 +135,7 @@ describe('low-rank fast weights', () => {
     });
   });
 
-  it('auto keeps wide kernels low-rank and small ones full, and never for Meta-SGD', () => {
+  it('auto keeps wide kernels low-rank and small ones full, and never for Meta-SGD or one small task', () => {
     const model = mamlMlp(784, 5);
     const learner = new MetaLearner(model, 'classification', {
       algorithm: 'maml',
@@ -139,8 +144,8 @@ describe('low-rank fast weights', () => {
       innerLr: 0.4,
     });
     const meta = learner.initMetaParams(model.initParams(new Rng(0)));
-    const x = fromArray(new Float32Array(2 * 5 * 784), [2, 5, 784]);
-    const y = fromArray(new Int32Array(10), [2, 5]);
+    const x = fromArray(new Float32Array(32 * 5 * 784), [32, 5, 784]);
+    const y = fromArray(new Int32Array(32 * 5), [32, 5]);
     // Rank 5 after one step: factors (5 x (in + out)) are smaller than every hidden kernel, not than 64 x 5.
     const fast = learner.adapt(meta, x, y, 1, 'none');
     expect([...fast.kernelDeltas.keys()]).toEqual([
@@ -152,14 +157,18 @@ describe('low-rank fast weights', () => {
     const metaSgd = new MetaLearner(model, 'classification', { ...learner.options, algorithm: 'metasgd' });
     const metaSgdFast = metaSgd.adapt(metaSgd.initMetaParams(meta), x, y, 1, 'none');
     expect(metaSgdFast.kernelDeltas.size).toBe(0);
-    expect(metaSgdFast.params['0.dense/kernel']!.shape).toEqual([2, 784, 256]);
+    expect(metaSgdFast.params['0.dense/kernel']!.shape).toEqual([32, 784, 256]);
+    // One task: copies of the 64x64 kernel are 4,096 elements, too few for low rank to pay; 784x256 still does.
+    const one = learner.adapt(meta, slice(x, [0, 0, 0], [1, 5, 784]), slice(y, [0, 0], [1, 5]), 1, 'none');
+    expect([...one.kernelDeltas.keys()]).toEqual(['0.dense/kernel', '3.dense/kernel']);
   });
 
   it('auto mixes low-rank and full kernels in one network and gives the same meta-gradient', () => {
     withDefaultFloat('float64', () => {
-      // One step on 5 examples: the 16x8 kernel is low-rank (5 x 24 < 128), 8x8 and 8x5 stay full.
-      const auto = classification({ innerSteps: 1 }, 'auto');
-      const full = classification({ innerSteps: 1 }, 'full');
+      // One step on 5 examples: the 16x8 kernel is low-rank (5 x 24 < 128, and 128 tasks make its copies
+      // 16,384 elements), 8x8 and 8x5 stay full.
+      const auto = classification({ innerSteps: 1 }, 'auto', 128);
+      const full = classification({ innerSteps: 1 }, 'full', 128);
       const fast = auto.learner.adapt(auto.meta, auto.batch.supportX, auto.batch.supportY, 1, 'none');
       expect([...fast.kernelDeltas.keys()]).toEqual(['0.dense/kernel']);
       const a = auto.learner.metaGradient(auto.meta, auto.batch);

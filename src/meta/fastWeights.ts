@@ -11,8 +11,8 @@ import type { Tensor } from '../tensor/tensor.js';
  * The adapted parameters of a batch of T tasks. Most parameters are per-task tensors `[T, ...shape]`; a
  * Dense kernel adapted in low-rank form stays the shared `[in, out]` meta-parameter in `params`, and its
  * per-task part is the list of factors in `kernelDeltas` (one term per inner step), so task t's kernel is
- * `W + Σ u[t]ᵀ v[t]`. Run the network on them with {@link applyFast}; {@link materialize} gives every
- * parameter as a full per-task tensor.
+ * `W + Σ u[t]ᵀ v[t]`. Run the network on them with {@link applyFast}; {@link materialize} sums the factors
+ * into full per-task kernels.
  */
 export interface FastWeights {
   params: Params;

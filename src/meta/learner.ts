@@ -52,8 +52,9 @@ export interface LearnerOptions {
    * kernel plus one rank-N factor pair per inner step (exact: an SGD step on a Dense kernel is `-lr xᵀ dy`);
    * `auto` (default) takes low rank where the factors are smaller than the kernel (a size proxy for the
    * work: the rank is inner steps × examples per task) and all tasks' copies would hold at least 16,384
-   * numbers (below that, the extra ops of low rank cost more than the copies). Low rank needs the plain SGD inner step with a scalar
-   * (or learned per-step scalar) step size, so Meta-SGD and `innerRule` always use `full`.
+   * numbers (below that, the extra ops of low rank cost more than the copies). Low rank needs the plain SGD
+   * inner step with a scalar (or learned per-step scalar) step size, so Meta-SGD and `innerRule` always use
+   * `full`.
    */
   fastWeights?: FastWeightsMode;
 }

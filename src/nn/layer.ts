@@ -12,9 +12,9 @@ export interface ParamSpec {
   fanIn: number;
   fanOut: number;
   /**
-   * The layer uses this `[in, out]` kernel in exactly one product `x · W` per pass and reports that product to
-   * {@link ApplyContext.onKernelProduct}; per-task updates of it can then be kept as low-rank factors
-   * ({@link ApplyContext.kernelDeltas}). Set by Dense.
+   * The layer uses this `[in, out]` kernel only in products `x · W` (with its per-task corrections added)
+   * and reports every such product to {@link ApplyContext.onKernelProduct}; per-task updates of it can then be
+   * kept as low-rank factors ({@link ApplyContext.kernelDeltas}). Set by Dense.
    */
   lowRankUpdates?: boolean;
 }

@@ -1,22 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { readRunMetrics } from '../../src/io/metrics.js';
 import { readStatus } from '../../src/io/runFolder.js';
-import { preparedOmniglot, runConfig } from './omniglotPrepared.js';
+import { runConfig, usePreparedOmniglot } from './omniglotPrepared.js';
 
 // The conv4 configs are for a GPU (60,000 iterations of 32 tasks); here the 5-way 1-shot one runs end to end
 // on the CPU at tiny scale (8 filters, 2 tasks per meta-batch, 3 iterations, 4 test tasks): data, model,
 // second-order meta-gradients through conv/BatchNorm, checkpoints, evaluation, summary and plots.
 
-let data: Awaited<ReturnType<typeof preparedOmniglot>>;
-beforeAll(async () => {
-  data = await preparedOmniglot();
-}, 120_000);
-afterAll(async () => {
-  await data?.cleanup();
-});
+const omniglot = usePreparedOmniglot();
 
 describe('omniglot conv4 configs', () => {
   it('state the MAML reference settings', async () => {
@@ -39,7 +33,7 @@ describe('omniglot conv4 configs', () => {
 
   it('5-way 1-shot runs end to end for 3 iterations at tiny scale', async () => {
     const r = await runConfig('omniglot-5w1s-conv4.yaml', [
-      `data.root=${data.root}`,
+      `data.root=${omniglot.root()}`,
       'backend=cpu',
       'model.filters=8',
       'trainer.metaBatchSize=2',

@@ -1,21 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { fromArray, mamlMlp, Rng, setDefaultFloat, withDefaultFloat } from '../../src/index.js';
 import { readRunMetrics } from '../../src/io/metrics.js';
 import { seedFor, setup } from '../../src/meta/experiment.js';
 import { MetaLearner } from '../../src/meta/learner.js';
 import { checkMetaGradient, randomEpisodes } from './fixtures.js';
-import { preparedOmniglot, runConfig } from './omniglotPrepared.js';
+import { runConfig, usePreparedOmniglot } from './omniglotPrepared.js';
 
-let data: Awaited<ReturnType<typeof preparedOmniglot>>;
-beforeAll(async () => {
-  data = await preparedOmniglot();
-}, 120_000);
-afterAll(async () => {
-  await data?.cleanup();
-});
+const omniglot = usePreparedOmniglot();
 
 describe('omniglot MLP configs', () => {
   it('state the MAML reference settings', async () => {
@@ -46,7 +40,10 @@ describe('omniglot MLP configs', () => {
 
   it('order 1 and order 2 share the initialisation, the task stream and the test episodes', async () => {
     const cfg = (order: number) =>
-      loadConfig('configs/omniglot-5w1s-mlp.yaml', [`data.root=${data.root}`, `trainer.order=${order}`]);
+      loadConfig('configs/omniglot-5w1s-mlp.yaml', [
+        `data.root=${omniglot.root()}`,
+        `trainer.order=${order}`,
+      ]);
     const [a, b] = [await setup(await cfg(1)), await setup(await cfg(2))];
     const pa = a.learner.model.initParams(a.rngFor('init'));
     const pb = b.learner.model.initParams(b.rngFor('init'));
@@ -63,7 +60,7 @@ describe('omniglot MLP configs', () => {
   it('a float64 run samples float64 episodes (dtype: float64)', async () => {
     try {
       const s = await setup(
-        await loadConfig('configs/omniglot-5w1s-mlp.yaml', [`data.root=${data.root}`, 'dtype=float64']),
+        await loadConfig('configs/omniglot-5w1s-mlp.yaml', [`data.root=${omniglot.root()}`, 'dtype=float64']),
       );
       const batch = s.source.sample(s.rngFor('tasks'), 2, 'train');
       expect([batch.supportX.dtype, batch.queryX.dtype]).toEqual(['float64', 'float64']);
@@ -76,7 +73,7 @@ describe('omniglot MLP configs', () => {
 
   it('5-way 1-shot runs end to end for a few iterations', async () => {
     const r = await runConfig('omniglot-5w1s-mlp.yaml', [
-      `data.root=${data.root}`,
+      `data.root=${omniglot.root()}`,
       'trainer.metaBatchSize=4',
       'trainer.iterations=3',
       'eval.tasks=10',

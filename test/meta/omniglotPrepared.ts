@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
+import { afterAll, beforeAll } from 'vitest';
 import { executeRun } from '../../src/cli/session.js';
 import { loadConfig } from '../../src/config/load.js';
 import { prepareOmniglot } from '../../src/data/omniglot/prepare.js';
@@ -25,6 +26,27 @@ export async function preparedOmniglot(): Promise<{ root: string; cleanup: () =>
   const root = join(tmp, 'omniglot');
   await prepareOmniglot({ from: SHARED_OMNIGLOT, out: root });
   return { root, cleanup: () => rm(tmp, { recursive: true, force: true }) };
+}
+
+/**
+ * Prepares Omniglot once for the calling test file (in `beforeAll`) and removes what it created afterwards;
+ * `root()` is the folder of the prepared files.
+ */
+export function usePreparedOmniglot(): { root: () => string } {
+  let data: Awaited<ReturnType<typeof preparedOmniglot>> | undefined;
+  beforeAll(async () => {
+    data = await preparedOmniglot();
+  }, 120_000);
+  afterAll(async () => {
+    await data?.cleanup();
+  });
+  return {
+    root: () => {
+      if (!data)
+        throw new Error('usePreparedOmniglot: Omniglot is not prepared yet (use root() inside a test)');
+      return data.root;
+    },
+  };
 }
 
 const sink = () => new Writable({ write: (_c, _e, cb) => cb() });

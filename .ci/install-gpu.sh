@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the gpu.js backend's modes need on Debian 12 (bookworm), from Debian's packages and the npm
-# registry only; idempotent, so a second run takes seconds. Called by .ci/run; usable by hand:
+# The opt-in for the gpu.js modes that need more than `npm ci` (which compiles nothing): installs what they
+# need on Debian 12 (bookworm), from Debian's packages and the npm registry only; idempotent, so a second run
+# takes seconds. Called by .ci/run; usable by hand (or as `npm run setup:gpu [-- MODE]`):
 #   bash .ci/install-gpu.sh                  # everything
 #   bash .ci/install-gpu.sh headlessgl       # or: webgpu
 # webasm and gpu.js's cpu mode need nothing beyond `npm ci`.
 #
-# headlessgl: the optional `gl` package (WebGL 1 over ANGLE) has a native install script that npm 11 skips
-#   until approved; package.json's `allowScripts` approves it, and this script (re)builds it from source
-#   against Debian's X11 headers (~2 min on 2 cores). It runs under `xvfb-run` (Mesa llvmpipe behind Xvfb).
+# headlessgl: the optional `gl` package (WebGL 1 over ANGLE) has a native install script. `npm ci` leaves gl
+#   out; this script installs it and builds the addon from source against Debian's X11 headers (about 15 min
+#   on 2 cores the first time; the built addon is cached under $GL_CACHE, so later runs take seconds). It runs
+#   under `xvfb-run` (Mesa llvmpipe behind Xvfb).
 # webgpu: the `webgpu` package's prebuilt dawn.node needs glibc >= 2.38 (GLIBCXX_3.4.32); Debian 12 has 2.36.
 #   The system libc is never touched: Debian 13's libc6, libstdc++6 and libgcc-s1 are `apt-get download`ed
 #   (through a private sources list and state dir) and unpacked into $WEBGPU_RUNTIME, and a copy of node is
@@ -17,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WEBGPU_RUNTIME="${WEBGPU_RUNTIME:-$HOME/.cache/metatape/webgpu-runtime}"
+GL_CACHE="${GL_CACHE:-$HOME/.cache/metatape}"
 TRIXIE_DEBS=(libc6 libstdc++6 libgcc-s1)
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -50,17 +53,37 @@ install_headlessgl() {
   if node -e "require('gl')" 2>/dev/null; then
     log "gl: native addon already built"
   else
-    log "gl: building the native addon from source"
-    npm_locked install-scripts approve gl >/dev/null
-    # Build from source only: prebuild-install would try to download a binary from GitHub.
-    local nodedir
-    nodedir="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
-    if [ -f "$nodedir/include/node/node.h" ]; then export npm_config_nodedir="$nodedir"; fi
-    npm_config_build_from_source=true npm_locked rebuild gl --foreground-scripts >/tmp/metatape-gl-build.log 2>&1 || {
-      tail -30 /tmp/metatape-gl-build.log
-      log "gl: build failed (log: /tmp/metatape-gl-build.log)"
-      return 1
-    }
+    # `npm ci` leaves gl out (npm 11 skips dependencies' install scripts unless approved, and gl is only an
+    # optional dependency of gpu.js), so nobody compiles ANGLE without asking. Here we ask: the package's
+    # JavaScript first (no scripts), then the addon from a cache keyed by gl's version and Node's ABI, or
+    # built from source (~15 min on 2 cores; prebuild-install would try to download a binary from GitHub).
+    local version abi cache
+    version="$(node -p "require('./package-lock.json').packages['node_modules/gl'].version")"
+    abi="$(node -p process.versions.modules)"
+    cache="$GL_CACHE/gl-$version-abi$abi"
+    if [ ! -f node_modules/gl/package.json ]; then
+      log "gl: installing gl@$version (scripts off)"
+      npm_locked install --no-save --no-audit --no-fund --ignore-scripts "gl@$version" >/dev/null
+    fi
+    if [ -f "$cache/Release/webgl.node" ]; then
+      log "gl: native addon from the cache $cache"
+      rm -rf node_modules/gl/build
+      mkdir -p node_modules/gl/build
+      cp -r "$cache/Release" node_modules/gl/build/
+    else
+      log "gl: building the native addon from source (log: /tmp/metatape-gl-build.log)"
+      local nodedir=()
+      local prefix
+      prefix="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")"
+      if [ -f "$prefix/include/node/node.h" ]; then nodedir=(--nodedir "$prefix"); fi
+      # node-gyp directly (gl's install script minus prebuild-install's download), on every core.
+      (cd node_modules/gl && ../.bin/node-gyp rebuild -j max "${nodedir[@]}") >/tmp/metatape-gl-build.log 2>&1 || {
+        tail -30 /tmp/metatape-gl-build.log
+        log "gl: build failed (log: /tmp/metatape-gl-build.log)"
+        return 1
+      }
+      rm -rf "$cache" && mkdir -p "$cache" && cp -r node_modules/gl/build/Release "$cache/"
+    fi
   fi
   xvfb-run -a node -e "const c = require('gl')(1, 1); if (!c) process.exit(1)" \
     && log "headlessgl: ready (run under xvfb-run -a)"

@@ -6,6 +6,7 @@ export * from './autodiff/index.js';
 export type { Backend, KernelTensor } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu/index.js';
 export {
+  type BackendFactory,
   getBackend,
   getDefaultFloat,
   loadBackend,
@@ -23,4 +24,4 @@ export * from './optim/index.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
 export { Rng } from './tensor/random.js';
 export type { Shape } from './tensor/shape.js';
-export { type NestedArray, Tensor, Variable } from './tensor/tensor.js';
+export { type NestedArray, Storage, Tensor, Variable } from './tensor/tensor.js';

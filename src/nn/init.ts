@@ -15,7 +15,7 @@ export type Initializer =
 
 /**
  * Draws a parameter. `fanIn`/`fanOut` are the number of inputs/outputs per unit (for a conv kernel
- * [kh, kw, cin, cout]: kh*kw*cin and kh*kw*cout).
+ * `[kh, kw, cin, cout]`: `kh*kw*cin` and `kh*kw*cout`).
  */
 export function initialize(
   init: Initializer,

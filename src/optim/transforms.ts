@@ -22,8 +22,9 @@ function mapRecord(tree: Params, f: (t: Params[string], name: string) => Params[
   return out;
 }
 
+/** A transformation with any state: the element type of {@link chain}'s argument tuple. */
 // biome-ignore lint/suspicious/noExplicitAny: the element states are recovered by StatesOf.
-type AnyTransformation = GradientTransformation<any>;
+export type AnyTransformation = GradientTransformation<any>;
 
 /** The tuple of states of a tuple of transformations. */
 export type StatesOf<T extends readonly AnyTransformation[]> = {

@@ -9,7 +9,7 @@ function cli(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     encoding: 'utf8',
     env: { ...process.env, METATAPE_BACKEND: '', METATAPE_LOG_LEVEL: 'warn' },
-    timeout: 150_000,
+    timeout: 600_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

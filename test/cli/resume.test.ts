@@ -10,7 +10,7 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const ENV = { ...process.env, METATAPE_BACKEND: '', METATAPE_LOG_LEVEL: 'warn' };
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: ENV, timeout: 120_000 });
+  const r = spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8', env: ENV, timeout: 600_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -91,8 +91,8 @@ function probeHeadlessGL(): ModeProbe {
       available: false,
       reason: `the optional 'gl' package is not built (${msg})`,
       remedy:
-        'Install `libxi-dev libxext-dev libx11-dev pkg-config` (Debian), then `npm install-scripts approve gl && ' +
-        'npm rebuild gl` (npm 11 skips unapproved install scripts), or run `bash .ci/install-gpu.sh headlessgl`',
+        '`npm ci` leaves the native addon out on purpose; opt in with `npm run setup:gpu -- headlessgl` (Debian: ' +
+        'installs the X11 headers and Xvfb, then builds gl from source once and caches it), then run under `xvfb-run -a`',
     };
   }
   const ctx = createContext(1, 1);

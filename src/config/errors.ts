@@ -22,10 +22,33 @@ export function formatProblem(p: ConfigProblem): string {
  */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  /**
+   * @param problems the problems to report (at most {@link MAX_REPORTED_PROBLEMS} are listed).
+   * @param total how many problems were found in all (the message counts those not listed).
+   */
   constructor(
     readonly file: string,
     readonly problems: ConfigProblem[],
+    readonly total: number = problems.length,
   ) {
-    super(problems.map(formatProblem).join('\n'));
+    const listed = problems.slice(0, MAX_REPORTED_PROBLEMS);
+    const rest = Math.max(total, problems.length) - listed.length;
+    super(
+      [
+        ...listed.map(formatProblem),
+        ...(rest > 0
+          ? [`${file}: ... and ${rest} more problem${rest === 1 ? '' : 's'} (fix these first)`]
+          : []),
+      ].join('\n'),
+    );
   }
 }
+
+/**
+ * How many problems one error lists. A hostile or generated config can have millions; listing them all
+ * made a 1 MB config print 2 MB of errors, and locating each one costs time.
+ */
+export const MAX_REPORTED_PROBLEMS = 20;
+
+/** The largest config file accepted, in bytes: real configs are a few KB; parsing is bounded by this. */
+export const MAX_CONFIG_BYTES = 1 << 20;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { alternatives, configSchemaNode, describeNode, keysAt, schemaAt } from './describe.js';
-import { ConfigError, type ConfigProblem } from './errors.js';
+import { ConfigError, type ConfigProblem, MAX_REPORTED_PROBLEMS } from './errors.js';
 import { type ExperimentConfig, experimentConfigSchema } from './schema.js';
 import { closestMatch } from './suggest.js';
 
@@ -24,14 +24,28 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 /** Short rendering of a user value for `got ...`. */
 export function formatValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return formatString(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  const text = Array.isArray(v)
-    ? `[${v.map(formatValue).join(', ')}]`
-    : `{${Object.entries(v as object)
-        .map(([k, x]) => `${k}: ${formatValue(x)}`)
-        .join(', ')}}`;
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  // Renders only as many entries as fit, so that a huge list or mapping costs no more than a small one.
+  const entries = Array.isArray(v) ? v : Object.entries(v as object);
+  const parts: string[] = [];
+  let length = 0;
+  for (const e of entries) {
+    if (length > 60) break;
+    const part = Array.isArray(v)
+      ? formatValue(e)
+      : `${(e as [string, unknown])[0]}: ${formatValue((e as [string, unknown])[1])}`;
+    parts.push(part);
+    length += part.length + 2;
+  }
+  const inner = parts.join(', ');
+  const text = Array.isArray(v) ? `[${inner}]` : `{${inner}}`;
+  return text.length > 60 || parts.length < entries.length ? `${text.slice(0, 57)}...` : text;
+}
+
+/** A string value as it is quoted in an error: at most 60 characters, so a config never echoes itself back. */
+function formatString(s: string): string {
+  return s.length > 60 ? `${JSON.stringify(s.slice(0, 57))}...` : JSON.stringify(s);
 }
 
 function problemsFromIssue(issue: z.core.$ZodIssue, raw: unknown, loc: ProblemLocator): ConfigProblem[] {
@@ -51,7 +65,7 @@ function problemsFromIssue(issue: z.core.$ZodIssue, raw: unknown, loc: ProblemLo
 
   if (issue.code === 'unrecognized_keys') {
     const known = keysAt(root, path, raw);
-    return issue.keys.map((k) => {
+    return issue.keys.slice(0, MAX_REPORTED_PROBLEMS).map((k) => {
       const guess = closestMatch(k, known);
       const hint = guess ? `did you mean ${guess}?` : `allowed keys: ${known.join(', ')}`;
       return make([...path, k], `unknown key (${hint})`, true);
@@ -78,6 +92,12 @@ function problemsFromIssue(issue: z.core.$ZodIssue, raw: unknown, loc: ProblemLo
 export function validateConfig(raw: unknown, file: string, loc: ProblemLocator): ExperimentConfig {
   const result = experimentConfigSchema.safeParse(raw);
   if (result.success) return result.data;
-  const problems = result.error.issues.flatMap((issue) => problemsFromIssue(issue, raw, loc));
-  throw new ConfigError(file, problems);
+  // Locate only the problems that will be listed (locating one walks the document); count the rest.
+  const problems: ConfigProblem[] = [];
+  let total = 0;
+  for (const issue of result.error.issues) {
+    total += issue.code === 'unrecognized_keys' ? issue.keys.length : 1;
+    if (problems.length < MAX_REPORTED_PROBLEMS) problems.push(...problemsFromIssue(issue, raw, loc));
+  }
+  throw new ConfigError(file, problems.slice(0, MAX_REPORTED_PROBLEMS), total);
 }

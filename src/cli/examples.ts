@@ -1,12 +1,20 @@
-import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { UsageError } from './errors.js';
 
-/** Folder of the runnable example scripts. */
-export const EXAMPLES_DIR = 'experiments/seed';
+/**
+ * Folder of the example modules, found next to this file rather than in the working directory: the TypeScript
+ * sources `src/cli/examples/*.ts` in a checkout (the CLI then runs through tsx), the compiled
+ * `dist/cli/examples/*.js` in the built or installed package (plain Node). `experiments/seed/*.ts` re-export
+ * them for `npx tsx experiments/seed/01-cubic.ts`.
+ */
+export const EXAMPLES_DIR = fileURLToPath(new URL('./examples/', import.meta.url));
 
-/** A runnable example script. */
+/** `.ts` when this module runs from the sources, `.js` when compiled. */
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+
+/** A runnable example module (exports `main()`, which prints its values). */
 export interface Example {
   /** File name without the numeric prefix and extension, e.g. `cubic` for `01-cubic.ts`. */
   name: string;
@@ -22,22 +30,24 @@ function summaryOf(source: string): string {
     .map((l) => l.replace(/^\s*\*\s?/, '').trim())
     .filter((l) => l !== '')
     .join(' ');
-  return (/^(.*?\.)(\s|$)/.exec(text)?.[1] ?? text).slice(0, 120);
+  const sentence = /^(.*?\.)(\s|$)/.exec(text)?.[1] ?? text;
+  if (sentence.length <= 100) return sentence;
+  return `${sentence.slice(0, 100).replace(/\s+\S*$/, '')}…`;
 }
 
-/** Lists `experiments/seed/*.ts` (sorted by file name). */
-export async function listExamples(dir = EXAMPLES_DIR): Promise<Example[]> {
+/** Lists the examples (files named `NN-name.ts`, or `.js` when compiled), sorted by file name. */
+export async function listExamples(dir = EXAMPLES_DIR, ext = EXT): Promise<Example[]> {
   let files: string[];
   try {
-    files = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+    files = (await readdir(dir)).filter((f) => /^\d+[-_]/.test(f) && f.endsWith(ext) && !f.endsWith('.d.ts'));
   } catch {
     return [];
   }
   return Promise.all(
-    files.map(async (f) => {
-      const path = resolve(dir, f);
+    files.sort().map(async (f) => {
+      const path = join(dir, f);
       return {
-        name: basename(f, '.ts').replace(/^\d+[-_]/, ''),
+        name: basename(f, ext).replace(/^\d+[-_]/, ''),
         path,
         summary: summaryOf(await readFile(path, 'utf8')),
       };
@@ -47,10 +57,11 @@ export async function listExamples(dir = EXAMPLES_DIR): Promise<Example[]> {
 
 /** Finds an example by name, file name or number prefix (`cubic`, `01-cubic.ts`, `1`). */
 export function findExample(examples: readonly Example[], query: string): Example {
-  const q = query.replace(/\.ts$/, '');
+  const q = query.replace(/\.[jt]s$/, '');
+  const stem = (e: Example) => basename(e.path).replace(/\.[jt]s$/, '');
   const hit =
-    examples.find((e) => e.name === q || basename(e.path, '.ts') === q) ??
-    examples.find((e) => /^\d+$/.test(q) && Number(basename(e.path).split(/[-_]/)[0]) === Number(q)) ??
+    examples.find((e) => e.name === q || stem(e) === q) ??
+    examples.find((e) => /^\d+$/.test(q) && Number(stem(e).split(/[-_]/)[0]) === Number(q)) ??
     examples.find((e) => e.name.includes(q));
   if (!hit)
     throw new UsageError(
@@ -60,19 +71,17 @@ export function findExample(examples: readonly Example[], query: string): Exampl
 }
 
 /**
- * Runs an example script in a child Node process with the tsx loader, forwarding its output; resolves to its
- * exit code. A child process (rather than an import) gives the script its own `process.argv[1]`, which the
- * seed scripts use to detect that they were run directly.
+ * Runs an example in this process: imports its module and calls its `main()`, which prints the values. No
+ * child process or TypeScript loader is needed, so it works the same from a checkout and an installed package.
  */
-export function runExample(example: Example, args: readonly string[] = []): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', example.path, ...args], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolvePromise(code ?? (signal ? 128 + 2 : 1)));
-  });
+export async function runExample(example: Example): Promise<void> {
+  const mod = (await import(pathToFileURL(example.path).href)) as { main?: () => unknown };
+  if (typeof mod.main !== 'function') throw new Error(`${example.path} exports no main()`);
+  await mod.main();
 }
 
-/** Path of an example relative to the working directory (for display). */
-export function displayPath(example: Example): string {
-  return join(EXAMPLES_DIR, basename(example.path));
+/** Path of an example for display: relative to the working directory when below it, else absolute. */
+export function displayPath(example: Example, cwd = process.cwd()): string {
+  const rel = relative(cwd, example.path);
+  return rel.startsWith('..') || isAbsolute(rel) ? example.path : rel;
 }

@@ -139,9 +139,12 @@ describe('metatape CLI', () => {
     expect(r.stderr).toContain("no run found for 'nothing-here'");
   });
 
-  it('lists the seed examples', () => {
-    const r = cli(['examples']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/NAME\s+FILE/);
+  it('runs the seed examples; --list lists them (more in examples.test.ts)', () => {
+    const run = cli(['examples', 'cubic']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('dy/dx = 27');
+    const list = cli(['examples', '--list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/NAME\s+FILE/);
   });
 });

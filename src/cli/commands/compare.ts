@@ -3,12 +3,12 @@ import type { Argv } from 'yargs';
 import { parseIntList, parseSeeds, planVariants } from '../../compare/plan.js';
 import { groupHeader, groupRows, ratioHeader, ratioRows } from '../../compare/report.js';
 import { overrideTexts, runComparison } from '../../compare/runComparison.js';
-import { defaultJobs } from '../../compare/workers.js';
 import { loadConfig } from '../../config/load.js';
 import { createRunFolder, resolveRunDir } from '../../io/runFolder.js';
 import { overlayRuns } from '../../log/compare.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
+import { jobsOption, resolveJobs } from '../jobs.js';
 import { formatTable, println } from '../print.js';
 
 /**
@@ -32,11 +32,7 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           type: 'string',
           describe: 'Inner steps during meta-training, e.g. 1,2,5 (default: the config)',
         })
-        .option('jobs', {
-          alias: 'j',
-          type: 'number',
-          describe: `Worker processes at once (default: available cores, ${defaultJobs()} here)`,
-        })
+        .option('jobs', jobsOption())
         .option('dir', {
           type: 'string',
           describe:
@@ -78,11 +74,11 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           : [base.trainer.innerSteps],
         seeds: parseSeeds(argv.seeds, base.seed),
       });
-      const jobs = Math.max(1, Math.floor(argv.jobs ?? defaultJobs()));
+      const jobs = resolveJobs(argv.jobs, variants.length);
       if (argv.dryRun) {
         for (const v of variants)
           println(`${v.id}\ttrainer.order=${v.order} trainer.innerSteps=${v.innerSteps} seed=${v.seed}`);
-        println(`${variants.length} variants, ${Math.min(jobs, variants.length)} at a time`);
+        println(`${variants.length} variants, ${jobs} at a time`);
         return;
       }
       const dir = argv.dir

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { createRunFolder, readStatus, writeResolvedConfig } from '../../io/runFolder.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
+import { jobsOption, resolveJobs } from '../jobs.js';
 import { formatNumber, formatTable, println } from '../print.js';
 import { normalizeGridSpec, parseShard, shardItems } from '../shard.js';
 
@@ -30,12 +31,7 @@ export function registerSweep(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           describe:
             'Run only slice i of n (0-based), e.g. --shard 2/8 or --shard env/8 (JOB_COMPLETION_INDEX)',
         })
-        .option('jobs', {
-          alias: 'j',
-          type: 'number',
-          default: 1,
-          describe: 'Runs at once (worker processes)',
-        })
+        .option('jobs', jobsOption())
         .option('summary', {
           type: 'string',
           describe: 'Also write the summary table as Markdown to this file',
@@ -64,6 +60,8 @@ export function registerSweep(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         const cfg = await loadConfig(argv.config, [...base, ...item.overrides]);
         configs.push({ ...cfg, name: `${cfg.name}--${item.label}` });
       }
+      const concurrency = resolveJobs(argv.jobs, points.length);
+      process.stderr.write(`${points.length} points, ${concurrency} at a time\n`);
       if (argv.dryRun) {
         for (const [i, p] of points.entries())
           println(`${p.index}\t${configs[i]!.name}\t${p.item.overrides.join(' ')}`);
@@ -88,7 +86,7 @@ export function registerSweep(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         });
         process.stderr.write(`point ${points[i]!.index} ${points[i]!.item.label}: ${run.dir}\n`);
       }
-      const results = await runWorkers(jobs, Math.max(1, argv.jobs), {
+      const results = await runWorkers(jobs, concurrency, {
         onEnd: (r) =>
           process.stderr.write(
             `${r.id}: ${r.code === 0 ? 'done' : `failed (${r.signal ?? `exit ${r.code}`})`} in ${r.seconds.toFixed(1)} s\n`,

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Bytes or text accepted by the atomic writers (text is written as UTF-8). */
 export type AtomicData = string | Uint8Array;
+
+/** `.<name>.<pid>.<hex>.tmp`: the temporary files {@link writeFileAtomic} makes, with the writer's pid. */
+const TEMP_PATTERN = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 function tempPathFor(path: string): string {
   // Same directory as the target so the final rename never crosses file systems (rename is only atomic
@@ -127,4 +130,38 @@ export async function stageFile(path: string, data: AtomicData): Promise<StagedF
       if (!committed) await unlink(tempPath).catch(() => undefined);
     },
   };
+}
+
+/** Whether a process with this pid is running on this machine (EPERM: it runs, as another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writers killed mid-write left in `dir` (those of processes that are no
+ * longer running; a live writer's file is left alone). Returns the paths removed.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_PATTERN.exec(name);
+    if (!m || processAlive(Number(m[2]))) continue;
+    const path = join(dir, name);
+    await unlink(path).then(
+      () => removed.push(path),
+      () => undefined, // another process cleaned it first
+    );
+  }
+  return removed;
 }

@@ -175,6 +175,30 @@ export function encodeCheckpoint(
   return out;
 }
 
+/**
+ * The alignment padding (after the header, between and after the arrays) holds no data, so the checksums do
+ * not cover it; it must be zero, so that any flipped byte in the file is caught, not only those in data.
+ */
+function checkPadding(
+  bytes: Uint8Array,
+  headerEnd: number,
+  payloadStart: number,
+  entries: readonly ArrayEntry[],
+  file: string,
+): void {
+  const spans = entries
+    .map((e) => [payloadStart + e.offset, payloadStart + e.offset + e.byteLength] as const)
+    .sort((a, b) => a[0] - b[0]);
+  let pos = headerEnd;
+  for (const [start, end] of [...spans, [bytes.byteLength, bytes.byteLength] as const]) {
+    for (let i = pos; i < start; i++) {
+      if (bytes[i] !== 0)
+        throw new CheckpointError(file, `padding byte at offset ${i} is not zero (file is corrupt)`);
+    }
+    pos = Math.max(pos, end);
+  }
+}
+
 /** Parses checkpoint bytes; every inconsistency is a {@link CheckpointError} naming `file`. */
 export function decodeCheckpoint(
   bytes: Uint8Array,
@@ -231,6 +255,7 @@ export function decodeCheckpoint(
         '(data, model or trainer settings changed since it was saved)',
     );
   }
+  checkPadding(bytes, PREFIX_BYTES + headerLength, payloadStart, header.arrays, file);
   const arrays: CheckpointArrays = {};
   for (const e of header.arrays) {
     const start = payloadStart + e.offset;

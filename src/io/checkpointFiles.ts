@@ -1,5 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeStaleTemporaries } from './atomic.js';
+import { CheckpointError, loadCheckpoint } from './checkpoint.js';
 
 /** Sub-folder of a run folder that holds checkpoints. */
 export const CHECKPOINT_DIR = 'checkpoints';
@@ -37,4 +39,41 @@ export async function latestCheckpoint(
   runDir: string,
 ): Promise<{ iteration: number; path: string } | undefined> {
   return (await listCheckpoints(runDir)).at(-1);
+}
+
+/** The checkpoint to resume from, and the newer ones that failed verification. */
+export interface CheckpointChoice {
+  iteration: number;
+  path: string;
+  /** Newer checkpoints that were skipped, newest first, each with why (truncated, checksum, ...). */
+  skipped: { path: string; reason: string }[];
+  /** Temporary files of killed checkpoint writes that were removed. */
+  removedTemporaries: string[];
+}
+
+/**
+ * The newest checkpoint of a run that reads back and verifies (every array's sha256), falling back past
+ * damaged ones (truncated, a flipped byte, empty) instead of failing on them, and removing the temporary
+ * files that a kill during a checkpoint write left behind. Undefined when the run has no checkpoint at all.
+ *
+ * @throws CheckpointError when checkpoints exist but none verifies, listing each one and why.
+ */
+export async function newestGoodCheckpoint(runDir: string): Promise<CheckpointChoice | undefined> {
+  const removedTemporaries = await removeStaleTemporaries(join(runDir, CHECKPOINT_DIR));
+  const all = await listCheckpoints(runDir);
+  const skipped: CheckpointChoice['skipped'] = [];
+  for (const c of [...all].reverse()) {
+    try {
+      await loadCheckpoint(c.path);
+      return { ...c, skipped, removedTemporaries };
+    } catch (err) {
+      if (!(err instanceof CheckpointError)) throw err;
+      skipped.push({ path: c.path, reason: err.message.slice(c.path.length + 2) });
+    }
+  }
+  if (all.length === 0) return undefined;
+  throw new CheckpointError(
+    join(runDir, CHECKPOINT_DIR),
+    `no checkpoint verifies (${skipped.map((s) => `${s.path}: ${s.reason}`).join('; ')}); start the run again with 'metatape run'`,
+  );
 }

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Argv } from 'yargs';
 import { parseConfigText } from '../../config/load.js';
-import { latestCheckpoint } from '../../io/checkpointFiles.js';
+import { processAlive } from '../../io/atomic.js';
+import { newestGoodCheckpoint } from '../../io/checkpointFiles.js';
 import { RUN_FILES, readStatus, resolveRunDir } from '../../io/runFolder.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
@@ -11,12 +12,7 @@ import { println } from '../print.js';
 import { executeRun } from '../session.js';
 
 function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return pid !== process.pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid !== process.pid && processAlive(pid);
 }
 
 /** `metatape resume <run>`: continue a run from its newest checkpoint, in the same folder. */
@@ -46,7 +42,7 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         configFile,
         overridesFromFlags({ backend: argv.backend, iterations: argv.iterations }),
       );
-      const ckpt = await latestCheckpoint(dir);
+      const ckpt = await newestGoodCheckpoint(dir);
       if (!ckpt)
         throw new UsageError(`${dir} has no checkpoints to resume from; start it again with 'metatape run'`);
       const status = await readStatus(dir);
@@ -65,8 +61,19 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         existing: { dir, name: basename(dirname(dir)), timestamp: basename(dir) },
         resumeFrom: { checkpointPath: ckpt.path, iteration: ckpt.iteration },
         ...(argv.logLevel ? { logLevel: argv.logLevel } : {}),
-        onStart: (_r, logger) =>
-          logger.info({ checkpoint: ckpt.path }, `resuming from iteration ${ckpt.iteration}`),
+        onStart: (_r, logger) => {
+          for (const s of ckpt.skipped)
+            logger.warn(
+              { checkpoint: s.path, reason: s.reason },
+              `skipped a damaged checkpoint: ${s.path}: ${s.reason}`,
+            );
+          if (ckpt.removedTemporaries.length > 0)
+            logger.info(
+              { removed: ckpt.removedTemporaries },
+              'removed temporary files of interrupted checkpoint writes',
+            );
+          logger.info({ checkpoint: ckpt.path }, `resuming from iteration ${ckpt.iteration}`);
+        },
       });
       println(run.dir);
       if (summary.interrupted) process.exitCode = EXIT.interrupted;

@@ -131,6 +131,8 @@ export function buildCli(argv: readonly string[]) {
 /** Runs the CLI on `argv` (without `node` and script path) and returns the exit code. */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const verbose = argv.includes('--verbose') || argv.includes('-v');
+  // Loggers (here and in worker processes, which inherit it) keep error stacks on stderr only when verbose.
+  if (verbose) process.env.METATAPE_VERBOSE = '1';
   try {
     await buildCli(argv).parseAsync();
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;

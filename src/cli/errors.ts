@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/errors.js';
 import { RunFolderError } from '../io/runFolder.js';
+import { RunLockedError } from '../io/runLock.js';
 import { LogLevelError } from '../log/logger.js';
 
 /** Process exit codes of the CLI. */
@@ -24,6 +25,8 @@ export function exitCodeFor(err: unknown): number {
     return EXIT.usage;
   // A bad run name or folder is something the user typed.
   if (err instanceof RunFolderError) return EXIT.usage;
+  // Another process holds the run folder: the command asked for a folder in use.
+  if (err instanceof RunLockedError) return EXIT.usage;
   if (err instanceof Error && err.name === 'DataConfigError') return EXIT.usage;
   // A folder given to compare/report that is not a comparison, or holds a different one.
   if (err instanceof Error && err.name === 'ComparisonError') return EXIT.usage;

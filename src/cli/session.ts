@@ -12,6 +12,7 @@ import {
   writeStatus,
   writeStatusSync,
 } from '../io/runFolder.js';
+import { acquireRunLock, type RunLock } from '../io/runLock.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { createProgress } from '../log/progress.js';
 import type { ExperimentSummary, ResumePoint, RunExperiment } from './contracts.js';
@@ -50,6 +51,22 @@ export async function executeRun(
   // Load the trainer first: if it is missing there is no point in creating an empty run folder.
   const runExperiment = options.trainer ?? (await loadTrainer()).runExperiment;
   const run = options.existing ?? (await createRunFolder(config.output.dir, config.name));
+  // Before anything is written: a second process training into this folder stops here.
+  const lock = await acquireRunLock(run.dir, options.resumeFrom ? 'resume' : 'run');
+  try {
+    return await trainInFolder(config, run, runExperiment, lock, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function trainInFolder(
+  config: ExperimentConfig,
+  run: RunFolder,
+  runExperiment: RunExperiment,
+  lock: RunLock,
+  options: ExecuteRunOptions,
+): Promise<ExecuteRunResult> {
   await writeResolvedConfig(run.dir, config);
   const logger = createLogger({
     file: join(run.dir, RUN_FILES.log),
@@ -63,6 +80,13 @@ export async function executeRun(
   let iteration = options.resumeFrom?.iteration ?? 0;
   const iterations = config.trainer.iterations;
   await writeStatus(run.dir, { state: 'running', startedAt, iteration, iterations });
+  if (lock.tookOverFrom) {
+    const dead = lock.tookOverFrom;
+    logger.warn(
+      { lock: dead },
+      `took over the lock of process ${dead.pid} (${dead.purpose}), which is no longer running`,
+    );
+  }
   options.onStart?.(run, logger);
 
   const metrics = await MetricsLog.open(

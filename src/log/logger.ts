@@ -23,6 +23,43 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Fields bound to every line (e.g. `{run: 'sine/2025-...'}`). */
   base?: Record<string, unknown>;
+  /**
+   * Keep error stacks in the human output; default: when `METATAPE_VERBOSE=1` (the CLI's `--verbose` sets
+   * it). The JSON lines in `file` always keep them, for tools.
+   */
+  stacks?: boolean;
+}
+
+/** Removes `stack` from an error record and its causes (a person reads the one-line message instead). */
+function dropStacks(err: unknown): void {
+  for (
+    let e = err as Record<string, unknown> | undefined, depth = 0;
+    e && typeof e === 'object' && depth < 8;
+    depth++
+  ) {
+    delete e.stack;
+    e = e.cause as Record<string, unknown> | undefined;
+  }
+}
+
+/** A stream in front of `next` that drops error stacks from each JSON line pino writes to it. */
+function withoutStacks(next: NodeJS.WritableStream): NodeJS.WritableStream {
+  const forward = (line: string): void => {
+    if (!line.includes('"stack"')) {
+      next.write(line);
+      return;
+    }
+    try {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      dropStacks(record.err);
+      next.write(`${JSON.stringify(record)}\n`);
+    } catch {
+      next.write(line); // not one JSON line: pass it on unchanged
+    }
+  };
+  return {
+    write: (chunk: string | Uint8Array) => (forward(String(chunk)), true),
+  } as unknown as NodeJS.WritableStream;
 }
 
 /** Thrown when a log level name is not one of {@link LOG_LEVELS}. */
@@ -53,20 +90,17 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty ?? Boolean(stream.isTTY);
   // multistream has no 'silent'; the logger's own level already drops everything in that case.
   const streamLevel: pino.Level = level === 'silent' ? 'fatal' : level;
-  const streams: pino.StreamEntry[] = [
-    {
-      level: streamLevel,
-      stream: pretty
-        ? PinoPretty({
-            destination: stream,
-            colorize: Boolean(stream.isTTY),
-            sync: true,
-            translateTime: 'HH:MM:ss',
-            ignore: 'pid,hostname',
-          })
-        : stream,
-    },
-  ];
+  const human = pretty
+    ? PinoPretty({
+        destination: stream,
+        colorize: Boolean(stream.isTTY),
+        sync: true,
+        translateTime: 'HH:MM:ss',
+        ignore: 'pid,hostname',
+      })
+    : stream;
+  const stacks = options.stacks ?? process.env.METATAPE_VERBOSE === '1';
+  const streams: pino.StreamEntry[] = [{ level: streamLevel, stream: stacks ? human : withoutStacks(human) }];
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
     streams.push({

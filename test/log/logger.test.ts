@@ -93,3 +93,22 @@ describe('progress', () => {
     expect(formatDuration(Number.NaN)).toBe('?');
   });
 });
+
+describe('error records', () => {
+  const failure = () => new Error('disk full: /data/run/metrics.arrow', { cause: new Error('ENOSPC') });
+  for (const pretty of [false, true]) {
+    it(`show no stack on the human stream unless verbose (${pretty ? 'pretty' : 'JSON lines'}); the file keeps it`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'mt-log-err-'));
+      const quiet = capture();
+      const file = join(dir, 'log.jsonl');
+      createLogger({ stream: quiet, file, pretty, stacks: false }).error({ err: failure() }, 'run failed');
+      expect(quiet.text()).toContain('disk full: /data/run/metrics.arrow');
+      expect(quiet.text()).not.toMatch(/(\n|\\n)\s+at /); // a raw or a JSON-escaped stack line
+      const record = JSON.parse(readFileSync(file, 'utf8').trim());
+      expect(record.err.stack).toMatch(/\n\s+at /);
+      const verbose = capture();
+      createLogger({ stream: verbose, pretty, stacks: true }).error({ err: failure() }, 'run failed');
+      expect(verbose.text()).toMatch(/(\n|\\n)\s+at /);
+    });
+  }
+});

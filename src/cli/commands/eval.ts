@@ -3,9 +3,11 @@ import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { trainingConfigHash } from '../../config/hash.js';
 import { parseConfigText } from '../../config/load.js';
-import { latestCheckpoint } from '../../io/checkpointFiles.js';
+import type { ExperimentConfig } from '../../config/schema.js';
+import { newestGoodCheckpoint } from '../../io/checkpointFiles.js';
 import { MetricsLog } from '../../io/metrics.js';
 import { RUN_FILES, resolveRunDir } from '../../io/runFolder.js';
+import { acquireRunLock } from '../../io/runLock.js';
 import { createLogger } from '../../log/logger.js';
 import { createProgress } from '../../log/progress.js';
 import { writeEvalReport } from '../../log/report.js';
@@ -68,64 +70,98 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         throw new UsageError(`${runDir} has no ${RUN_FILES.configJson}; is ${argv.run} inside a run folder?`);
       });
       const config = parseConfigText(configText, configFile);
-      const checkpointPath = givenCkpt ?? (await latestCheckpoint(runDir))?.path;
-      if (!checkpointPath) throw new UsageError(`${runDir} has no checkpoints; pass --checkpoint FILE`);
-      const { evaluateRun } = await loadEvaluator();
-      const logger = createLogger({
-        file: join(runDir, RUN_FILES.log),
-        base: { command: 'eval' },
-        ...(argv.logLevel ? { level: argv.logLevel } : {}),
-      });
+      if (argv.tasks !== undefined && !(Number.isInteger(argv.tasks) && argv.tasks >= 1))
+        throw new UsageError(`--tasks: got ${argv.tasks}; expected an integer >= 1`);
       const steps = intList('--steps', argv.steps);
       const shots = intList('--shots', argv.shots);
-      const summary = await evaluateRun({
-        config,
-        runDir,
-        checkpointPath,
-        configHash: trainingConfigHash(config),
-        request: {
-          split: argv.split,
-          ...(argv.tasks !== undefined ? { tasks: argv.tasks } : {}),
-          ...(steps ? { steps } : {}),
-          ...(shots ? { shots } : {}),
-        },
-        logger,
-        createProgress: (o) => createProgress({ ...o, logger }),
-        signal: new AbortController().signal,
-      });
-      const log = await MetricsLog.open(runDir, { name: 'eval', keepUpTo: Number.MAX_SAFE_INTEGER });
-      const iteration = Number(/iter-(\d+)\.ckpt$/.exec(checkpointPath)?.[1] ?? 0);
-      log.append(
-        summary.results.map((r) => ({
-          iteration,
-          split: r.split,
-          metric: r.metric,
-          value: r.mean,
-          ci95: r.ci95,
-          shots: r.shots,
-          steps: r.steps,
-          tasks: r.tasks,
-          checkpoint: checkpointPath,
-        })),
-      );
-      await log.flush();
-      const reportDir = argv.dir ?? join(runDir, 'eval', `iter-${String(iteration).padStart(7, '0')}`);
-      const files = await writeEvalReport(reportDir, summary.results, { runDir, checkpoint: checkpointPath });
-      println(
-        formatTable(
-          ['SPLIT', 'SHOTS', 'STEPS', 'METRIC', 'MEAN', '±95%', 'TASKS'],
-          summary.results.map((r) => [
-            r.split,
-            String(r.shots),
-            String(r.steps),
-            r.metric,
-            formatNumber(r.mean),
-            formatNumber(r.ci95),
-            String(r.tasks),
-          ]),
-        ),
-      );
-      println(`report: ${files[0]}`);
+      const newest = givenCkpt ? undefined : await newestGoodCheckpoint(runDir);
+      const checkpointPath = givenCkpt ?? newest?.path;
+      if (!checkpointPath) throw new UsageError(`${runDir} has no checkpoints; pass --checkpoint FILE`);
+      // Eval appends to the run's eval.arrow and log: not while another process writes the folder.
+      const lock = await acquireRunLock(runDir, 'eval');
+      try {
+        await evaluateInto(runDir, checkpointPath, config, newest?.skipped ?? [], { ...argv, steps, shots });
+      } finally {
+        await lock.release();
+      }
     },
   );
+}
+
+interface EvalArgs {
+  logLevel?: string | undefined;
+  split: 'val' | 'test';
+  tasks?: number | undefined;
+  steps: number[] | undefined;
+  shots: number[] | undefined;
+  dir?: string | undefined;
+}
+
+async function evaluateInto(
+  runDir: string,
+  checkpointPath: string,
+  config: ExperimentConfig,
+  skipped: readonly { path: string; reason: string }[],
+  argv: EvalArgs,
+): Promise<void> {
+  const { steps, shots } = argv;
+  const { evaluateRun } = await loadEvaluator();
+  const logger = createLogger({
+    file: join(runDir, RUN_FILES.log),
+    base: { command: 'eval' },
+    ...(argv.logLevel ? { level: argv.logLevel } : {}),
+  });
+  for (const s of skipped)
+    logger.warn(
+      { checkpoint: s.path, reason: s.reason },
+      `skipped a damaged checkpoint: ${s.path}: ${s.reason}`,
+    );
+  const summary = await evaluateRun({
+    config,
+    runDir,
+    checkpointPath,
+    configHash: trainingConfigHash(config),
+    request: {
+      split: argv.split,
+      ...(argv.tasks !== undefined ? { tasks: argv.tasks } : {}),
+      ...(steps ? { steps } : {}),
+      ...(shots ? { shots } : {}),
+    },
+    logger,
+    createProgress: (o) => createProgress({ ...o, logger }),
+    signal: new AbortController().signal,
+  });
+  const log = await MetricsLog.open(runDir, { name: 'eval', keepUpTo: Number.MAX_SAFE_INTEGER });
+  const iteration = Number(/iter-(\d+)\.ckpt$/.exec(checkpointPath)?.[1] ?? 0);
+  log.append(
+    summary.results.map((r) => ({
+      iteration,
+      split: r.split,
+      metric: r.metric,
+      value: r.mean,
+      ci95: r.ci95,
+      shots: r.shots,
+      steps: r.steps,
+      tasks: r.tasks,
+      checkpoint: checkpointPath,
+    })),
+  );
+  await log.flush();
+  const reportDir = argv.dir ?? join(runDir, 'eval', `iter-${String(iteration).padStart(7, '0')}`);
+  const files = await writeEvalReport(reportDir, summary.results, { runDir, checkpoint: checkpointPath });
+  println(
+    formatTable(
+      ['SPLIT', 'SHOTS', 'STEPS', 'METRIC', 'MEAN', '±95%', 'TASKS'],
+      summary.results.map((r) => [
+        r.split,
+        String(r.shots),
+        String(r.steps),
+        r.metric,
+        formatNumber(r.mean),
+        formatNumber(r.ci95),
+        String(r.tasks),
+      ]),
+    ),
+  );
+  println(`report: ${files[0]}`);
 }

@@ -124,7 +124,7 @@ export function buildCli(argv: readonly string[]) {
   ].reduce((y, register) => register(y), base);
   return withCommands.completion(
     'completion',
-    'Print a bash completion script: source <(metatape completion)',
+    'Print a bash completion script (zsh when $SHELL is zsh): source <(metatape completion)',
   );
 }
 

@@ -3,10 +3,13 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
-function cli(args: string[]) {
+function cli(args: string[], extraEnv: Record<string, string> = {}) {
+  // No backend or log level from the environment; yargs writes a zsh completion script when $SHELL (or
+  // $ZSH_NAME) names zsh.
+  const { ZSH_NAME: _z, METATAPE_BACKEND: _b, METATAPE_LOG_LEVEL: _l, ...env } = process.env;
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, METATAPE_BACKEND: '', METATAPE_LOG_LEVEL: '' },
+    env: { ...env, SHELL: '/bin/bash', ...extraEnv },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -68,6 +71,7 @@ describe('metatape CLI conventions', () => {
     expect(words).toContain('examples');
     expect(words).toContain('run');
     expect(cli(['--help']).stdout).toContain('metatape completion');
+    expect(cli(['completion'], { SHELL: '/bin/zsh' }).stdout).toMatch(/^#compdef metatape\n/);
   });
 
   it('sweep and compare default --jobs the same way: the cores, at most one per run', () => {

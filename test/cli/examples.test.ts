@@ -8,7 +8,8 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 /** tsx as an absolute URL, so the CLI starts from any working directory. */
 const tsx = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
-const env = { ...process.env, METATAPE_BACKEND: '', METATAPE_LOG_LEVEL: '' };
+/** The environment without a backend or log level of its own. */
+const { METATAPE_BACKEND: _b, METATAPE_LOG_LEVEL: _l, ...env } = process.env;
 
 /** The CLI from the TypeScript sources (a checkout), in `cwd`. */
 function cli(args: string[], cwd = root) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
+import { resolveLogLevel } from '../log/logger.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDatasets } from './commands/datasets.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -95,6 +96,11 @@ export function buildCli(argv: readonly string[]) {
       type: 'string',
       default: defaultOutDir(),
       describe: 'Root folder of runs (env METATAPE_OUT)',
+    })
+    // Every command, even one that logs nothing (ls, --dry-run), rejects a bad --log-level or
+    // METATAPE_LOG_LEVEL, so that a typo is caught before the run that depends on it.
+    .middleware((args) => {
+      resolveLogLevel(args.logLevel as string | undefined);
     })
     .version(packageVersion())
     .alias('V', 'version')

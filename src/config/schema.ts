@@ -111,36 +111,60 @@ export const outerOptimizerSchema = z.strictObject({
 });
 
 /** Meta-training settings. */
-export const trainerSchema = z.strictObject({
-  algorithm: z.enum(['maml', 'reptile', 'anil', 'metasgd', 'pretrain']).default('maml'),
-  order: z.literal([1, 2]).default(2).describe('1 = first-order MAML, 2 = full second-order meta-gradient.'),
-  innerSteps: posInt().default(1),
-  innerLr: z.number().positive().default(0.01),
-  innerOptimizer: innerOptimizerSchema.default({ kind: 'sgd' }),
-  learnInnerLr: z.boolean().default(false).describe('MAML++: learn per-step, per-layer inner step sizes.'),
-  multiStepLoss: z.boolean().default(false).describe('MAML++: query loss after every inner step, annealed.'),
-  metaBatchSize: posInt().default(25).describe('Tasks per meta-update.'),
-  iterations: posInt().describe('Meta-updates to run.'),
-  outerOptimizer: outerOptimizerSchema.prefault({}),
-  clipGradNorm: z
-    .number()
-    .positive()
-    .nullable()
-    .default(null)
-    .describe('Clip the meta-gradient norm; null = off.'),
-  reptileOuterLr: z
-    .number()
-    .positive()
-    .default(1)
-    .describe('Reptile interpolation step (algorithm: reptile).'),
-  batchedTasks: z.boolean().default(true).describe('Adapt all tasks of a meta-batch in one batched pass.'),
-  fastWeights: z
-    .enum(['auto', 'full', 'lowRank'])
-    .default('auto')
-    .describe(
-      'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
-    ),
-});
+export const trainerSchema = z
+  .strictObject({
+    algorithm: z.enum(['maml', 'reptile', 'anil', 'metasgd', 'pretrain']).default('maml'),
+    order: z
+      .literal([1, 2])
+      .default(2)
+      .describe('1 = first-order MAML, 2 = full second-order meta-gradient.'),
+    innerSteps: posInt().default(1),
+    innerLr: z.number().positive().default(0.01),
+    innerOptimizer: innerOptimizerSchema.default({ kind: 'sgd' }),
+    learnInnerLr: z.boolean().default(false).describe('MAML++: learn per-step, per-layer inner step sizes.'),
+    multiStepLoss: z
+      .boolean()
+      .default(false)
+      .describe('MAML++: query loss after every inner step, annealed.'),
+    metaBatchSize: posInt().default(25).describe('Tasks per meta-update.'),
+    iterations: posInt().describe('Meta-updates to run.'),
+    outerOptimizer: outerOptimizerSchema.prefault({}),
+    clipGradNorm: z
+      .number()
+      .positive()
+      .nullable()
+      .default(null)
+      .describe('Clip the meta-gradient norm; null = off.'),
+    reptileOuterLr: z
+      .number()
+      .positive()
+      .default(1)
+      .describe('Reptile interpolation step (algorithm: reptile).'),
+    batchedTasks: z.boolean().default(true).describe('Adapt all tasks of a meta-batch in one batched pass.'),
+    fastWeights: z
+      .enum(['auto', 'full', 'lowRank'])
+      .default('auto')
+      .describe(
+        'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
+      ),
+  })
+  // A conflict the schema can know is a config error before anything runs (not a failed run folder).
+  .superRefine((t, ctx) => {
+    if (t.fastWeights !== 'lowRank') return;
+    const why =
+      t.algorithm === 'metasgd'
+        ? 'algorithm metasgd (per-parameter step sizes)'
+        : t.innerOptimizer.kind !== 'sgd'
+          ? `innerOptimizer ${t.innerOptimizer.kind}`
+          : undefined;
+    if (why)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fastWeights'],
+        input: t.fastWeights,
+        message: `low-rank fast weights need the plain SGD inner step with a scalar step size, not ${why}; use auto or full`,
+      });
+  });
 
 /** Evaluation settings. */
 export const evalSchema = z.strictObject({

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 
@@ -193,10 +193,16 @@ export async function resolveRunDir(outDir: string, ref: string): Promise<string
   const hasRunFiles = async (p: string) =>
     (await stat(join(p, RUN_FILES.configJson)).catch(() => undefined)) !== undefined ||
     (await stat(join(p, RUN_FILES.status)).catch(() => undefined)) !== undefined;
-  for (const candidate of [resolve(ref), resolve(outDir, ref)]) {
+  // A path the user typed is taken as it is; a name is looked up only inside outDir (`../x` or `/x` as a
+  // name would otherwise reach folders outside the root of runs, and eval would write there).
+  const root = resolve(outDir);
+  const underRoot = resolve(root, ref);
+  const rel = relative(root, underRoot);
+  const insideRoot = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  for (const candidate of [resolve(ref), ...(insideRoot ? [underRoot] : [])]) {
     if ((await isDir(candidate)) && (await hasRunFiles(candidate))) return candidate;
   }
-  const newest = (await listRuns(outDir, { name: ref }))[0];
+  const newest = SAFE_NAME.test(ref) ? (await listRuns(outDir, { name: ref }))[0] : undefined;
   if (newest) return newest.dir;
   throw new RunFolderError(
     `no run found for '${ref}' (looked for a run folder path and for runs named '${ref}' in ${outDir})`,

@@ -69,7 +69,8 @@ export class LogLevelError extends Error {
 
 /** Resolves the level from an explicit option, then `METATAPE_LOG_LEVEL`, then `info`. */
 export function resolveLogLevel(level?: string, env: NodeJS.ProcessEnv = process.env): LogLevel {
-  const chosen = (level ?? env.METATAPE_LOG_LEVEL ?? 'info').toLowerCase();
+  // An empty variable counts as unset, as shells and env files leave it.
+  const chosen = (level ?? (env.METATAPE_LOG_LEVEL || 'info')).toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(chosen)) {
     const from = level !== undefined ? 'log level' : 'METATAPE_LOG_LEVEL';
     throw new LogLevelError(

@@ -61,6 +61,8 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           describe: 'Task split',
         }),
     async (argv) => {
+      if (argv.tasks !== undefined && !(Number.isInteger(argv.tasks) && argv.tasks >= 1))
+        throw new UsageError(`--tasks: got ${argv.tasks}; expected an integer >= 1`);
       const givenCkpt =
         (await checkpointFile(argv.run)) ?? (argv.checkpoint ? resolve(argv.checkpoint) : undefined);
       const runDir =
@@ -70,8 +72,6 @@ export function registerEval(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         throw new UsageError(`${runDir} has no ${RUN_FILES.configJson}; is ${argv.run} inside a run folder?`);
       });
       const config = parseConfigText(configText, configFile);
-      if (argv.tasks !== undefined && !(Number.isInteger(argv.tasks) && argv.tasks >= 1))
-        throw new UsageError(`--tasks: got ${argv.tasks}; expected an integer >= 1`);
       const steps = intList('--steps', argv.steps);
       const shots = intList('--shots', argv.shots);
       const newest = givenCkpt ? undefined : await newestGoodCheckpoint(runDir);

@@ -24,6 +24,30 @@ function tempPathFor(path: string): string {
 export async function writeFileAtomic(path: string, data: AtomicData): Promise<void> {
   const tmp = tempPathFor(path);
   try {
+    await writeViaTemporary(path, tmp, data);
+  } catch (err) {
+    throw namingFile(err, path);
+  }
+  await fsyncDir(dirname(path));
+}
+
+/**
+ * A write error that names the file: Node's `ENOSPC: no space left on device, write` names none (the write
+ * went to a descriptor). Keeps `code` and the original as `cause`.
+ */
+export function namingFile(err: unknown, path: string): unknown {
+  if (!(err instanceof Error) || err.message.includes(path)) return err;
+  const named = new Error(
+    `${path}: ${err.message}${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? ' (free some space, then resume the run)' : ''}`,
+    { cause: err },
+  );
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code) (named as NodeJS.ErrnoException).code = code;
+  return named;
+}
+
+async function writeViaTemporary(path: string, tmp: string, data: AtomicData): Promise<void> {
+  try {
     const fh = await open(tmp, 'wx', 0o644);
     try {
       await writeFile(fh, data);
@@ -36,7 +60,6 @@ export async function writeFileAtomic(path: string, data: AtomicData): Promise<v
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await fsyncDir(dirname(path));
 }
 
 /** Synchronous twin of {@link writeFileAtomic}, for exit handlers and other places that cannot await. */

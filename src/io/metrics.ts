@@ -13,7 +13,7 @@ import {
   type Vector,
   vectorFromArray,
 } from 'apache-arrow';
-import { writeFileAtomic } from './atomic.js';
+import { namingFile, writeFileAtomic } from './atomic.js';
 
 /** A cell of the metrics table. `null` means "not measured in this row". */
 export type MetricValue = number | string | boolean | null;
@@ -247,7 +247,11 @@ export class MetricsLog {
     // Validate against a copy so a bad row leaves neither memory nor the file half-updated.
     const kinds = new Map(this.kinds);
     checkRows(list, kinds, this.jsonlPath);
-    appendFileSync(this.jsonlPath, list.map((r) => `${encodeLine(r)}\n`).join(''));
+    try {
+      appendFileSync(this.jsonlPath, list.map((r) => `${encodeLine(r)}\n`).join(''));
+    } catch (err) {
+      throw namingFile(err, this.jsonlPath);
+    }
     for (const [k, v] of kinds) this.kinds.set(k, v);
     this.data.push(...list.map((r) => ({ ...r })));
   }

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFileAtomicSync } from '../../src/io/atomic.js';
+import { namingFile, writeFileAtomic, writeFileAtomicSync } from '../../src/io/atomic.js';
 
 describe('writeFileAtomic', () => {
   it('writes the file and leaves no temp file behind', async () => {
@@ -39,5 +39,30 @@ describe('writeFileAtomic', () => {
 
   it('fails cleanly when the folder does not exist', async () => {
     await expect(writeFileAtomic(join(tmpdir(), 'mt-no-such-dir', 'x'), 'x')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('namingFile', () => {
+  it('puts the file into errors that name none (ENOSPC on a descriptor), keeping code and cause', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    const named = namingFile(enospc, '/runs/x/metrics.arrow') as NodeJS.ErrnoException;
+    expect(named.message).toBe(
+      '/runs/x/metrics.arrow: ENOSPC: no space left on device, write (free some space, then resume the run)',
+    );
+    expect(named.code).toBe('ENOSPC');
+    expect(named.cause).toBe(enospc);
+    const already = new Error("EACCES: permission denied, open '/runs/x/metrics.arrow'");
+    expect(namingFile(already, '/runs/x/metrics.arrow')).toBe(already);
+  });
+
+  it('a real full device: an append to /dev/full names the file', () => {
+    let err: unknown;
+    try {
+      appendFileSync('/dev/full', 'row\n');
+    } catch (e) {
+      err = namingFile(e, '/dev/full-as-metrics.jsonl');
+    }
+    expect((err as NodeJS.ErrnoException | undefined)?.code).toBe('ENOSPC');
+    expect((err as Error).message).toMatch(/^\/dev\/full-as-metrics\.jsonl: ENOSPC/);
   });
 });

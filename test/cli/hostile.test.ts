@@ -88,4 +88,14 @@ describe('the CLI answers bad input with one line and exit 2', () => {
       /--tasks: got 0; expected an integer >= 1/,
     );
   });
+
+  it('datasets prepare --out (the root of runs) instead of --dir', () => {
+    expectUsageError(
+      cli(['datasets', 'prepare', 'omniglot', '--out', join(root, 'x')]),
+      new RegExp(
+        `writes to --dir \\(default datasets/omniglot\\), not --out .*: use --dir ${join(root, 'x')}`,
+      ),
+    );
+    expect(existsSync(join(root, 'x'))).toBe(false);
+  });
 });

@@ -1,7 +1,8 @@
 import type { Argv } from 'yargs';
 import type { ResampleFilter } from '../../data/image/resample.js';
 import { createLogger } from '../../log/logger.js';
-import type { GlobalArgs } from '../globals.js';
+import { UsageError } from '../errors.js';
+import { defaultOutDir, type GlobalArgs } from '../globals.js';
 import { println } from '../print.js';
 
 const DATASETS = ['omniglot'] as const;
@@ -28,6 +29,11 @@ export function registerDatasets(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
               describe: 'Resampling filter',
             }),
         async (argv) => {
+          // --out is every command's root of runs; here it would silently not be where the files go.
+          if (argv.out !== defaultOutDir())
+            throw new UsageError(
+              `datasets prepare writes to --dir (default datasets/${argv.dataset}), not --out (the root of runs): use --dir ${argv.out}`,
+            );
           const logger = createLogger(argv.logLevel ? { level: argv.logLevel } : {});
           const { prepareOmniglot } = await import('../../data/omniglot/prepare.js');
           const result = await prepareOmniglot({

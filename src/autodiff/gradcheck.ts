@@ -4,6 +4,7 @@ import { sum } from '../ops/reduce.js';
 import { cast } from '../ops/shape.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { jvp } from './functional.js';
 import { GradientTape } from './tape.js';
 
 /** Options of {@link checkGrads}. */
@@ -20,6 +21,12 @@ export interface CheckGradsOptions {
   directions?: number;
   /** Seed of the random directions and output projection. */
   seed?: number;
+  /**
+   * How the analytic directional derivatives are computed: `reverse` (default) by nested
+   * `GradientTape`s, `forward` by nested `ForwardAccumulator`s (JVPs), so order n checks n levels
+   * of forward-over-forward.
+   */
+  mode?: 'reverse' | 'forward';
 }
 
 /** Thrown by {@link checkGrads} with the order, the analytic and the numerical value. */
@@ -65,9 +72,7 @@ function checkLevel(
   const directions = options.directions ?? 2;
   for (let d = 0; d < directions; d++) {
     const v = xs.map((x) => randomLike(x, rng));
-    const g = gradientOf(f, xs);
-    let analytic = 0;
-    for (let i = 0; i < xs.length; i++) analytic += sum(mul(g[i]!, v[i]!)).item();
+    const analytic = directional(f, xs, v, options.mode).item();
     const plus = f(...xs.map((x, i) => add(x, mul(v[i]!, eps)))).item();
     const minus = f(...xs.map((x, i) => add(x, mul(v[i]!, -eps)))).item();
     const numeric = (plus - minus) / (2 * eps);
@@ -80,18 +85,26 @@ function checkLevel(
   }
   if (level < order) {
     const u = xs.map((x) => randomLike(x, rng));
-    // The next level checks the gradient of <grad f, u>, computed through a tape inside the caller's tape.
-    const directional = (...a: Tensor[]): Tensor => {
-      const g = gradientOf(f, a);
-      let s: Tensor | undefined;
-      for (let i = 0; i < a.length; i++) {
-        const term = sum(mul(g[i]!, u[i]!));
-        s = s ? add(s, term) : term;
-      }
-      return s!;
-    };
-    checkLevel(directional, xs, order, level + 1, rng, options);
+    // The next level checks the derivative of <grad f, u>, computed inside the caller's tape (or accumulator).
+    checkLevel((...a) => directional(f, a, u, options.mode), xs, order, level + 1, rng, options);
   }
+}
+
+/** <grad f(xs), v> as a differentiable scalar: by a tape's gradient, or as one JVP. */
+function directional(
+  f: (...xs: Tensor[]) => Tensor,
+  xs: readonly Tensor[],
+  v: readonly Tensor[],
+  mode: 'reverse' | 'forward' = 'reverse',
+): Tensor {
+  if (mode === 'forward') return jvp(f, xs, v)[1];
+  const g = gradientOf(f, xs);
+  let s: Tensor | undefined;
+  for (let i = 0; i < xs.length; i++) {
+    const term = sum(mul(g[i]!, v[i]!));
+    s = s ? add(s, term) : term;
+  }
+  return s!;
 }
 
 function gradientOf(f: (...xs: Tensor[]) => Tensor, xs: readonly Tensor[]): Tensor[] {

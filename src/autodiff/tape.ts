@@ -1,6 +1,10 @@
 import { allocArray, isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import { Storage, Tensor, Variable } from '../tensor/tensor.js';
+import { flattenNest, isTensor, type Nest, type NestOf, unflattenNest } from './nest.js';
+import { type Differentiator, popDifferentiator, pushDifferentiator, visibleStack } from './stack.js';
+
+export { noGrad } from './stack.js';
 
 /**
  * Computes the gradients of one recorded op's inputs from the gradient of its output. Written by each op in
@@ -19,7 +23,8 @@ interface TapeNode {
 
 /**
  * The few ops the tape itself needs: `add` to accumulate gradients (recorded, so accumulation is
- * differentiable too) and `stack`/`reshape` for Jacobians. They are installed by the op modules that define
+ * differentiable too) and `stack`/`reshape` for Jacobians; forward mode adds `broadcastTo` (a tangent of a
+ * broadcast input), `mul` and `sum` (its fallback for ops without a forward rule). They are installed by the op modules that define
  * them (`src/ops/elementwise.ts`, `src/ops/shape.ts`) when those load, so autodiff knows no op by name and
  * the two folders have no import cycle. Seeds and zeros are made here directly on the backend.
  */
@@ -27,6 +32,9 @@ export interface TapeMath {
   add?: (a: Tensor, b: Tensor) => Tensor;
   stack?: (ts: readonly Tensor[], axis: number) => Tensor;
   reshape?: (t: Tensor, shape: readonly number[]) => Tensor;
+  broadcastTo?: (t: Tensor, shape: readonly number[]) => Tensor;
+  mul?: (a: Tensor, b: Tensor) => Tensor;
+  sum?: (t: Tensor) => Tensor;
 }
 
 const math: TapeMath = {};
@@ -36,13 +44,15 @@ export function installTapeMath(m: TapeMath): void {
   Object.assign(math, m);
 }
 
-function need<K extends keyof TapeMath>(k: K): NonNullable<TapeMath[K]> {
+/** @internal An installed op, or an error saying the op modules are not loaded. */
+export function need<K extends keyof TapeMath>(k: K): NonNullable<TapeMath[K]> {
   const f = math[k];
   if (!f) throw new Error(`GradientTape: op '${k}' is not loaded; import the package entry (src/index.ts)`);
   return f as NonNullable<TapeMath[K]>;
 }
 
-function filled(like: Tensor, value: number): Tensor {
+/** @internal A constant like `like` (zeros for unconnected answers, ones for seeds). */
+export function filled(like: Tensor, value: number): Tensor {
   return new Tensor(
     new Storage(like.backend, like.backend.fill(like.shape, value, like.dtype)),
     like.shape,
@@ -60,34 +70,15 @@ function constantLike(values: Float64Array, shape: readonly number[], like: Tens
   );
 }
 
-/** Tapes currently recording, innermost last. */
-const tapeStack: GradientTape[] = [];
-
-let noGradDepth = 0;
-
-/** True when some tape would record an op now (ops skip building backward closures otherwise). */
+/** True when some visible tape would record an op now (ops skip building backward closures otherwise). */
 export function isRecording(): boolean {
-  if (noGradDepth > 0) return false;
-  for (const t of tapeStack) if (t.isActive()) return true;
+  for (const d of visibleStack()) if (d.kind === 'tape' && d.isActive()) return true;
   return false;
 }
 
 /**
- * Runs `fn` with every tape paused (evaluation, logging, optimizer bookkeeping): nothing it computes is
- * recorded or kept alive by a tape.
- */
-export function noGrad<T>(fn: () => T): T {
-  noGradDepth++;
-  try {
-    return fn();
-  } finally {
-    noGradDepth--;
-  }
-}
-
-/**
- * Offers a freshly computed op to every recording tape. A tape records it when one of the inputs is watched
- * by it or was produced by an op it recorded. `backward` is only called later, by `gradient()`.
+ * Offers a freshly computed op to every visible recording tape. A tape records it when one of the inputs is
+ * watched by it or was produced by an op it recorded. `backward` is only called later, by `gradient()`.
  */
 export function recordOp(
   name: string,
@@ -95,9 +86,9 @@ export function recordOp(
   output: Tensor,
   backward: BackwardFn,
 ): void {
-  if (!isFloat(output.dtype) || noGradDepth > 0) return;
-  for (const tape of tapeStack) {
-    if (tape.isActive()) tape.offer(name, inputs, output, backward);
+  if (!isFloat(output.dtype)) return;
+  for (const d of visibleStack()) {
+    if (d.kind === 'tape' && d.isActive()) (d as GradientTape).offer(name, inputs, output, backward);
   }
 }
 
@@ -107,22 +98,26 @@ export interface TapeOptions {
   persistent?: boolean;
   /** Watch trainable Variables automatically when an op reads them (default true). */
   watchAccessedVariables?: boolean;
+  /** A name for error messages (default `tape<level>`). */
+  name?: string;
 }
 
-/** What may be differentiated against: one tensor, an array, or a record of tensors. */
-export type Sources = Tensor | readonly Tensor[] | { readonly [name: string]: Tensor };
+/**
+ * What may be differentiated against: a tensor or any nest of arrays and records of tensors (TensorFlow's
+ * `sources`); the answer has the same structure.
+ */
+export type Sources = Nest;
 
 /** The gradient structure mirrors the sources structure; `N` is `null` unless zeros were asked for. */
-export type Gradients<S, N> = S extends Tensor
-  ? Tensor | N
-  : S extends readonly Tensor[]
-    ? (Tensor | N)[]
-    : { [K in keyof S]: Tensor | N };
+export type Gradients<S, N> = NestOf<S, N>;
 
 /** Options of {@link GradientTape.gradient}. */
 export interface GradientOptions {
-  /** The cotangent seed (same shape as the target); defaults to ones (the gradient of the target's sum). */
-  outputGradients?: Tensor;
+  /**
+   * The cotangent seed: for one target a tensor of its shape, for a nest of targets the same nest of seeds
+   * (TF's `output_gradients`). Defaults to ones (the gradient of the targets' sum).
+   */
+  outputGradients?: Nest;
   /** What an unconnected source gets: `null` (default, as TensorFlow's `UnconnectedGradients.NONE`) or zeros. */
   unconnected?: 'none' | 'zero';
 }
@@ -145,16 +140,22 @@ let nextTapeLevel = 0;
  *
  * Each tape keeps its own set of the tensors it tracks (its trace level), so nested tapes never confuse whose
  * perturbation is whose: an inner tape's backward pass runs while the inner tape itself is paused, and every
- * enclosing tape that tracks a tensor it touches records it.
+ * enclosing tape that tracks a tensor it touches records it. Tapes share one stack with
+ * `ForwardAccumulator`s, so the two nest in either order (see `src/autodiff/stack.ts`).
  */
-export class GradientTape {
+export class GradientTape implements Differentiator {
+  readonly kind = 'tape' as const;
   readonly persistent: boolean;
   readonly watchAccessedVariables: boolean;
   /** Nesting level at creation (diagnostics only: identity is per tape, not per level). */
   readonly level: number;
+  /** The name errors use. */
+  readonly name: string;
   private nodes: TapeNode[] = [];
   private tracked = new Set<number>();
-  private recordingDepth = 0;
+  /** Watched Variables in the order first watched (TF's `watched_variables()`). */
+  private variables = new Map<number, Variable>();
+  private recording = false;
   private paused = 0;
   private used = false;
 
@@ -162,23 +163,31 @@ export class GradientTape {
     this.persistent = options.persistent ?? false;
     this.watchAccessedVariables = options.watchAccessedVariables ?? true;
     this.level = nextTapeLevel++;
+    this.name = options.name ?? `tape${this.level}`;
   }
 
-  /** Runs `fn` with this tape recording (like the body of TF's `with tf.GradientTape() as tape:`). */
+  /**
+   * Runs `fn` with this tape recording (like the body of TF's `with tf.GradientTape() as tape:`). Entering
+   * a tape that is already recording is an error, as in TensorFlow ("Tape is still recording").
+   */
   record<T>(fn: () => T): T {
-    if (this.used && !this.persistent) {
+    if (this.recording) {
       throw new Error(
-        'GradientTape: this non-persistent tape already computed its gradient; create a new tape',
+        `GradientTape '${this.name}': record() entered while this tape is already recording; a tape cannot be re-entered (use a new tape to nest)`,
       );
     }
-    tapeStack.push(this);
-    this.recordingDepth++;
+    if (this.used && !this.persistent) {
+      throw new Error(
+        `GradientTape '${this.name}': this non-persistent tape already computed its gradient; create a new tape`,
+      );
+    }
+    pushDifferentiator(this);
+    this.recording = true;
     try {
       return fn();
     } finally {
-      this.recordingDepth--;
-      const i = tapeStack.lastIndexOf(this);
-      if (i >= 0) tapeStack.splice(i, 1);
+      this.recording = false;
+      popDifferentiator(this);
     }
   }
 
@@ -195,12 +204,14 @@ export class GradientTape {
   /** Watches tensors so that gradients with respect to them can be taken. */
   watch(...tensors: Tensor[]): void {
     for (const t of tensors) {
+      if (!isTensor(t))
+        throw new TypeError(`GradientTape '${this.name}'.watch: ${String(t)} is not a Tensor`);
       if (!isFloat(t.dtype)) {
         throw new Error(
           `GradientTape.watch: cannot watch a ${t.dtype} tensor; only float tensors are differentiable`,
         );
       }
-      this.tracked.add(t.id);
+      this.track(t);
     }
   }
 
@@ -208,17 +219,31 @@ export class GradientTape {
   reset(): void {
     this.nodes = [];
     this.tracked.clear();
+    this.variables.clear();
     this.used = false;
   }
 
-  /** Ids of the trainable Variables this tape watched (explicitly or on access), for inspection. */
+  /** Whether this tape tracks `t` (watched, or computed from something watched). */
   isWatching(t: Tensor): boolean {
     return this.tracked.has(t.id);
   }
 
+  /**
+   * The Variables this tape watched, explicitly or on access, in the order first watched (TensorFlow's
+   * `watched_variables()`): e.g. to check that a model's every parameter is trained.
+   */
+  watchedVariables(): Variable[] {
+    return [...this.variables.values()];
+  }
+
   /** @internal */
   isActive(): boolean {
-    return this.recordingDepth > 0 && this.paused === 0;
+    return this.recording && this.paused === 0;
+  }
+
+  private track(t: Tensor): void {
+    this.tracked.add(t.id);
+    if (t instanceof Variable && !this.variables.has(t.id)) this.variables.set(t.id, t);
   }
 
   /** @internal Called by {@link recordOp}. */
@@ -226,7 +251,7 @@ export class GradientTape {
     let connected = false;
     for (const x of inputs) {
       if (this.watchAccessedVariables && x instanceof Variable && x.trainable && isFloat(x.dtype)) {
-        this.tracked.add(x.id);
+        this.track(x);
       }
       if (this.tracked.has(x.id)) connected = true;
     }
@@ -237,36 +262,57 @@ export class GradientTape {
 
   /**
    * The gradient of `target` with respect to `sources` (of the sum of `target` if it is not a scalar, or the
-   * vector-Jacobian product with `outputGradients`). The answer has the structure of `sources`.
+   * vector-Jacobian product with `outputGradients`). The target may be a nest of tensors: their gradients
+   * are summed (TF). The answer has the structure of `sources`, any nest of arrays and records.
    */
   gradient<S extends Sources>(
-    target: Tensor,
+    target: Nest,
     sources: S,
     options?: GradientOptions & { unconnected?: 'none' },
   ): Gradients<S, null>;
   gradient<S extends Sources>(
-    target: Tensor,
+    target: Nest,
     sources: S,
     options: GradientOptions & { unconnected: 'zero' },
   ): Gradients<S, never>;
-  gradient<S extends Sources>(target: Tensor, sources: S, options: GradientOptions = {}): Gradients<S, null> {
-    const list = flattenSources(sources);
-    const seed = options.outputGradients;
-    if (seed && !shapesEqual(seed.shape, target.shape)) {
-      throw new Error(
-        `GradientTape.gradient: outputGradients has shape ${fmtShape(seed.shape)} but the target has ${fmtShape(target.shape)}`,
-      );
-    }
-    this.beginGradient(list, target);
+  gradient<S extends Sources>(target: Nest, sources: S, options: GradientOptions = {}): Gradients<S, null> {
+    const where = `GradientTape '${this.name}'.gradient`;
+    const list = flattenNest(sources, where, 'sources');
+    const targets = flattenNest(target, where, 'target');
+    const seeds = this.seedsFor(targets, target, options.outputGradients, where);
+    this.beginGradient(list, targets);
     let grads: Map<number, Tensor>;
     try {
-      grads = this.backprop(target, list, seed ?? filled(target, 1));
+      grads = this.backprop(targets, list, seeds);
     } finally {
       this.endGradient();
     }
     const zero = options.unconnected === 'zero';
     const answer = (s: Tensor): Tensor | null => grads.get(s.id) ?? (zero ? filled(s, 0) : null);
-    return unflatten(sources, list.map(answer)) as Gradients<S, null>;
+    return unflattenNest(sources, list.map(answer)) as Gradients<S, null>;
+  }
+
+  private seedsFor(
+    targets: readonly Tensor[],
+    target: Nest,
+    given: Nest | undefined,
+    where: string,
+  ): Tensor[] {
+    if (given === undefined) return targets.map((t) => filled(t, 1));
+    const seeds = flattenNest(given, where, 'outputGradients');
+    if (seeds.length !== targets.length) {
+      throw new Error(`${where}: ${seeds.length} outputGradients for ${targets.length} targets`);
+    }
+    seeds.forEach((s, i) => {
+      const t = targets[i]!;
+      if (!shapesEqual(s.shape, t.shape)) {
+        const which = isTensor(target) ? 'the target' : `target ${i}`;
+        throw new Error(
+          `${where}: outputGradients has shape ${fmtShape(s.shape)} but ${which} has ${fmtShape(t.shape)}`,
+        );
+      }
+    });
+    return seeds;
   }
 
   /**
@@ -275,13 +321,15 @@ export class GradientTape {
    * is recorded by enclosing tapes, so it can be differentiated again.
    */
   jacobian(target: Tensor, source: Tensor): Tensor {
-    this.beginGradient([source], target);
+    this.beginGradient([source], [target]);
     const rows: Tensor[] = [];
     try {
       for (let i = 0; i < target.size; i++) {
         const seed = new Float64Array(target.size);
         seed[i] = 1;
-        const g = this.backprop(target, [source], constantLike(seed, target.shape, target)).get(source.id);
+        const g = this.backprop([target], [source], [constantLike(seed, target.shape, target)]).get(
+          source.id,
+        );
         rows.push(g ?? filled(source, 0));
       }
     } finally {
@@ -301,14 +349,16 @@ export class GradientTape {
     if (B === undefined || source.shape[0] !== B) {
       throw new Error('batchJacobian: target and source need the same leading (batch) dimension');
     }
-    this.beginGradient([source], target);
+    this.beginGradient([source], [target]);
     const per = target.size / B;
     const cols: Tensor[] = [];
     try {
       for (let j = 0; j < per; j++) {
         const seed = new Float64Array(target.size);
         for (let b = 0; b < B; b++) seed[b * per + j] = 1;
-        const g = this.backprop(target, [source], constantLike(seed, target.shape, target)).get(source.id);
+        const g = this.backprop([target], [source], [constantLike(seed, target.shape, target)]).get(
+          source.id,
+        );
         cols.push(g ?? filled(source, 0));
       }
     } finally {
@@ -318,13 +368,13 @@ export class GradientTape {
     return need('reshape')(stacked, [B, ...target.shape.slice(1), ...source.shape.slice(1)]);
   }
 
-  private beginGradient(sources: readonly Tensor[], target: Tensor): void {
+  private beginGradient(sources: readonly Tensor[], targets: readonly Tensor[]): void {
     if (this.used && !this.persistent) {
       throw new Error(
-        'GradientTape: a non-persistent tape can compute only one gradient; create it with { persistent: true } to call it several times',
+        `GradientTape '${this.name}': a non-persistent tape can compute only one gradient; create it with { persistent: true } to call it several times`,
       );
     }
-    for (const s of [...sources, target]) {
+    for (const s of [...sources, ...targets]) {
       if (!isFloat(s.dtype)) throw new Error(`GradientTape: cannot differentiate a ${s.dtype} tensor`);
     }
     this.used = true;
@@ -340,7 +390,11 @@ export class GradientTape {
     }
   }
 
-  private backprop(target: Tensor, sources: readonly Tensor[], seed: Tensor): Map<number, Tensor> {
+  private backprop(
+    targets: readonly Tensor[],
+    sources: readonly Tensor[],
+    seeds: readonly Tensor[],
+  ): Map<number, Tensor> {
     const add = need('add');
     const sourceIds = new Set(sources.map((s) => s.id));
     // Forward sweep: which recorded tensors depend on a source. Only those need gradients.
@@ -354,8 +408,12 @@ export class GradientTape {
       }
     }
     const grads = new Map<number, Tensor>();
-    if (!reach.has(target.id)) return grads;
-    grads.set(target.id, seed);
+    targets.forEach((t, i) => {
+      if (!reach.has(t.id)) return;
+      const prev = grads.get(t.id);
+      grads.set(t.id, prev ? add(prev, seeds[i]!) : seeds[i]!);
+    });
+    if (grads.size === 0) return grads;
     // Nodes were recorded in execution order, so the reverse order is a reverse topological order.
     for (let n = this.nodes.length - 1; n >= 0; n--) {
       const node = this.nodes[n]!;
@@ -375,21 +433,4 @@ export class GradientTape {
     }
     return grads;
   }
-}
-
-function flattenSources(sources: Sources): Tensor[] {
-  if (Array.isArray(sources)) return [...(sources as readonly Tensor[])];
-  if (isTensor(sources)) return [sources];
-  return Object.values(sources as Record<string, Tensor>);
-}
-
-function unflatten(sources: Sources, values: (Tensor | null)[]): unknown {
-  if (Array.isArray(sources)) return values;
-  if (isTensor(sources)) return values[0];
-  const keys = Object.keys(sources as Record<string, Tensor>);
-  return Object.fromEntries(keys.map((k, i) => [k, values[i]]));
-}
-
-function isTensor(x: unknown): x is Tensor {
-  return typeof x === 'object' && x !== null && 'shape' in x && 'dtype' in x && 'id' in x;
 }

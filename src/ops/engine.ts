@@ -1,4 +1,5 @@
-import { isRecording, recordOp } from '../autodiff/tape.js';
+import { isForwardActive, pushTangents, type TangentRule } from '../autodiff/forward.js';
+import { type BackwardFn, isRecording, recordOp } from '../autodiff/tape.js';
 import type { Backend } from '../backends/backend.js';
 import { getBackend, getDefaultFloat } from '../backends/registry.js';
 import type { DType } from '../tensor/dtype.js';
@@ -20,6 +21,13 @@ export type GradRule = (
   needs: readonly boolean[],
 ) => readonly (Tensor | null | undefined)[];
 
+/**
+ * The forward (JVP) rule of an op: from the inputs' tangents (`null` for none), the output and the inputs,
+ * the output's tangent, written in differentiable ops (see `src/autodiff/forward.ts`). A tangent may have a
+ * broadcastable shape: forward mode broadcasts it to the output's shape (the one place that does it).
+ */
+export type JvpRule = TangentRule;
+
 /** The sum-to-shape reduction the engine uses to undo broadcasting; installed by `reduce.ts`. */
 let sumToShape: ((x: Tensor, shape: Shape) => Tensor) | undefined;
 
@@ -39,22 +47,37 @@ export function runOp(
   outDtype: DType,
   kernel: (backend: Backend) => unknown,
   grad?: GradRule,
+  jvp?: JvpRule,
 ): Tensor {
   const backend = inputs.length > 0 ? commonBackend(name, inputs) : getBackend();
   const out = new Tensor(new Storage(backend, kernel(backend)), outShape, outDtype);
   if (grad && isRecording()) attachGradient(name, inputs, out, grad);
+  // Forward mode: accumulators holding an input's tangent give `out` one (a reverse-only op falls back).
+  if (isForwardActive()) pushTangents(name, inputs, out, jvp, grad && backwardFn(grad, out, inputs));
   return out;
 }
 
 /** Records a result computed without a kernel (a reshape view, say) as an op with a gradient rule. */
-export function recordView(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): Tensor {
+export function recordView(
+  name: string,
+  inputs: readonly Tensor[],
+  out: Tensor,
+  grad: GradRule,
+  jvp?: JvpRule,
+): Tensor {
   if (isRecording()) attachGradient(name, inputs, out, grad);
+  if (isForwardActive()) pushTangents(name, inputs, out, jvp, backwardFn(grad, out, inputs));
   return out;
 }
 
 function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): void {
   const saved = inputs.map((x) => (x instanceof Variable ? readVariable(x) : x));
-  recordOp(name, saved, out, (dy, needs) => {
+  recordOp(name, saved, out, backwardFn(grad, out, saved));
+}
+
+/** The tape's view of a gradient rule: input gradients summed back to the inputs' shapes. */
+function backwardFn(grad: GradRule, out: Tensor, saved: readonly Tensor[]): BackwardFn {
+  return (dy, needs) => {
     const gs = grad(dy, out, saved, needs);
     return gs.map((g, i) => {
       if (!g) return g;
@@ -63,7 +86,7 @@ function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, gr
       if (!sumToShape) throw new Error('internal: sumTo not installed');
       return sumToShape(g, want);
     });
-  });
+  };
 }
 
 /**
@@ -74,6 +97,8 @@ function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, gr
 function readVariable(v: Variable): Tensor {
   const snap = v.snapshot();
   recordOp('readVariable', [v], snap, (dy) => [dy]);
+  // The snapshot carries the Variable's tangent, so rules that reuse it stay connected for accumulators too.
+  if (isForwardActive()) pushTangents('readVariable', [v], snap, ([t]) => t, undefined);
   return snap;
 }
 

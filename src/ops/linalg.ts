@@ -1,9 +1,8 @@
 import { broadcastShapes, fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { add } from './elementwise.js';
 import { runOp } from './engine.js';
 import { reshape } from './shape.js';
-// Loaded for its side effect: it installs `add`, which the tape needs to accumulate matmul gradients.
-import './elementwise.js';
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -66,6 +65,12 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
         if (needs[1]) dB = matmul(dy, X, { transposeA: true, transposeB: true });
       }
       return [dA, dB];
+    },
+    // Forward: the product rule, each term a matmul with the same flags.
+    ([tA2, tB2], _y, [x, y]) => {
+      const left = tA2 ? matmul(tA2, y!, options) : null;
+      const right = tB2 ? matmul(x!, tB2, options) : null;
+      return left && right ? add(left, right) : (left ?? right);
     },
   );
 }

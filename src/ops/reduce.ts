@@ -1,3 +1,4 @@
+import { installTapeMath } from '../autodiff/tape.js';
 import type { ReduceOp } from '../backends/backend.js';
 import { normalizeAxes, type Shape, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -31,12 +32,19 @@ function reduce(op: ReduceOp, x: Tensor, options: ReduceOptions): Tensor {
       const dyKept = reshape(dy, kept);
       if (op === 'sum') return [broadcastTo(dyKept, xs!.shape)];
       // max/min: the gradient is shared equally among the elements that attain the extremum (TensorFlow's rule).
-      const mask = equal(xs!, reshape(stopGradient(yOut), kept));
-      const count = reduce('sum', mask, { axis: axes, keepDims: true });
-      return [mul(div(mask, count), dyKept)];
+      return [mul(tieShare(xs!, yOut, axes, kept), dyKept)];
     },
+    // Forward: the sum of the tangents; for max/min the mean tangent of the tied extrema (the same rule).
+    ([t], yOut, [xs]) =>
+      reduce('sum', op === 'sum' ? t! : mul(tieShare(xs!, yOut, axes, kept), t!), { axis: axes }),
   );
   return options.keepDims ? reshape(y, kept) : y;
+}
+
+/** 1/count at the elements of `x` that attain the max/min `y` along `axes` (ties share equally), else 0. */
+function tieShare(x: Tensor, y: Tensor, axes: readonly number[], kept: readonly number[]): Tensor {
+  const mask = equal(x, reshape(stopGradient(y), kept));
+  return div(mask, reduce('sum', mask, { axis: axes, keepDims: true }));
 }
 
 /** Sum over axes. */
@@ -82,3 +90,4 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
 }
 
 installSumTo(sumTo);
+installTapeMath({ sum: (x) => sum(x) });

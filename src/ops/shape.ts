@@ -10,7 +10,7 @@ import {
   sizeOf,
 } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { range } from './creation.js';
+import { range, zerosLike } from './creation.js';
 import { equal } from './elementwise.js';
 import { recordView, runOp } from './engine.js';
 
@@ -21,7 +21,13 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const target = resolveShape(shape, x.size, x.shape);
   if (shapesEqual(target, x.shape)) return x;
   const out = new Tensor(x.storage, target, x.dtype);
-  return recordView('reshape', [x], out, (dy) => [reshape(dy, x.shape)]);
+  return recordView(
+    'reshape',
+    [x],
+    out,
+    (dy) => [reshape(dy, x.shape)],
+    ([t]) => reshape(t!, target),
+  );
 }
 
 function resolveShape(shape: readonly number[], size: number, from: Shape): number[] {
@@ -80,6 +86,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
     x.dtype,
     (b) => b.transpose(x, p),
     (dy) => [transpose(dy, inverse)],
+    ([t]) => transpose(t!, p),
   );
 }
 
@@ -98,6 +105,7 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
     x.dtype,
     (b) => b.broadcastTo(x, shape),
     (dy) => [dy],
+    ([t]) => broadcastTo(t!, shape),
   );
 }
 
@@ -129,6 +137,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
         x.shape.map((d, i) => [begin[i]!, d - begin[i]! - sz[i]!] as const),
       ),
     ],
+    ([t]) => slice(t!, begin, sz),
   );
 }
 
@@ -151,6 +160,8 @@ export function pad(x: Tensor, paddings: readonly (readonly [number, number])[],
         x.shape,
       ),
     ],
+    // The padding value is a constant: its tangent is 0.
+    ([t]) => pad(t!, paddings, 0),
   );
 }
 
@@ -187,6 +198,11 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
         return needs[i] ? slice(dy, begin, x.shape) : null;
       });
     },
+    (ts) =>
+      concat(
+        ts.map((t, i) => t ?? zerosLike(xs[i]!)),
+        a,
+      ),
   );
 }
 
@@ -225,6 +241,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
     x.dtype,
     (b) => b.gather(x, indices, a),
     (dy) => [scatterAdd(dy, indices, a, x.shape), null],
+    ([t]) => (t ? gather(t, indices, a) : null),
   );
 }
 
@@ -243,6 +260,7 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, shape
     updates.dtype,
     (b) => b.scatterAdd(updates, indices, a, shape),
     (dy) => [gather(dy, indices, a), null],
+    ([t]) => (t ? scatterAdd(t, indices, a, shape) : null),
   );
 }
 
@@ -257,6 +275,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
     dtype,
     (b) => b.cast(x, dtype),
     differentiable ? (dy) => [cast(dy, x.dtype)] : undefined,
+    differentiable ? ([t]) => cast(t!, dtype) : undefined,
   );
 }
 
@@ -273,4 +292,4 @@ export function oneHot(labels: Tensor, depth: number, dtype: DType = getDefaultF
   return equal(reshape(l, [...l.shape, 1]), classes);
 }
 
-installTapeMath({ stack, reshape });
+installTapeMath({ stack, reshape, broadcastTo });

@@ -3,6 +3,13 @@ import { hideBin } from 'yargs/helpers';
 import { loadedBackends } from '../backends/registry.js';
 import { runCli } from './app.js';
 
+// A reader that stops early (`metatape examples | head -3`) closes the pipe: end quietly, like other CLIs,
+// rather than with an unhandled EPIPE error and its stack.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const code = await runCli(hideBin(process.argv));
 process.exitCode = code;
 // Dawn (WebGPU) aborts in its static destructors if Node tears down normally after a device was opened

@@ -83,6 +83,17 @@ describe('metatape examples', () => {
     );
   });
 
+  it('ends quietly when the reader closes the pipe early', () => {
+    // `true` exits without reading, so every write of the CLI meets a closed pipe (EPIPE).
+    const main = join(root, 'src/cli/main.ts');
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" --import ${tsx} "${main}" examples | true`], {
+      encoding: 'utf8',
+      env,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
   it('finds the examples from any working directory', () => {
     const r = cli(['examples'], mkdtempSync(join(tmpdir(), 'mt-examples-cwd-')));
     expect(r.code, r.stderr).toBe(0);

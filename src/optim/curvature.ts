@@ -1,3 +1,5 @@
+import { ForwardAccumulator } from '../autodiff/forward.js';
+import type { HvpMode } from '../autodiff/functional.js';
 import { GradientTape } from '../autodiff/tape.js';
 import { zerosLike } from '../ops/creation.js';
 import { mul } from '../ops/elementwise.js';
@@ -23,16 +25,27 @@ export type CurvatureModel = (x: Tensor) => CurvaturePoint;
 // The tapes below ignore Variables an objective may close over: only x is differentiated.
 const tapeOptions = { watchAccessedVariables: false } as const;
 
+/** Options of {@link hessianModel}. */
+export interface HessianModelOptions {
+  /**
+   * `reverse-over-reverse` (default): the gradient is computed under a persistent outer tape, kept for the
+   * point's life, and each `H v` is one backward pass over it (the outer tape's VJP of the gradient with v;
+   * H is symmetric). `forward-over-reverse`: nothing is kept; each `H v` is one gradient pass under a
+   * `ForwardAccumulator` with tangent v: less memory, more time per product (bench/hvp.ts measures both).
+   */
+  hvp?: HvpMode;
+}
+
 /**
- * Exact Hessian-vector products by reverse-over-reverse: the gradient is computed under a persistent outer
- * tape, and `H v` is the outer tape's vector-Jacobian product of that gradient with v (H is symmetric).
+ * Exact Hessian-vector products, reverse-over-reverse or forward-over-reverse (see {@link HessianModelOptions}).
  *
  * ```ts
  * const pt = hessianModel((x) => sum(pow(x, 4)))(x0);
  * const hv = pt.apply(v); // 12 x0² v
  * ```
  */
-export function hessianModel(f: (x: Tensor) => Tensor): CurvatureModel {
+export function hessianModel(f: (x: Tensor) => Tensor, options: HessianModelOptions = {}): CurvatureModel {
+  if (options.hvp === 'forward-over-reverse') return forwardOverReverseModel(f);
   return (x) => {
     const outer = new GradientTape({ ...tapeOptions, persistent: true });
     const inner = new GradientTape(tapeOptions);
@@ -50,6 +63,32 @@ export function hessianModel(f: (x: Tensor) => Tensor): CurvatureModel {
       value: value!,
       grad,
       apply: (v) => outer.gradient(grad, x, { outputGradients: v, unconnected: 'zero' }),
+    };
+  };
+}
+
+function gradientAt(f: (x: Tensor) => Tensor, x: Tensor): { value: Tensor; grad: Tensor } {
+  const tape = new GradientTape(tapeOptions);
+  const value = tape.record(() => {
+    tape.watch(x);
+    return f(x);
+  });
+  return { value, grad: tape.gradient(value, x, { unconnected: 'zero' }) };
+}
+
+function forwardOverReverseModel(f: (x: Tensor) => Tensor): CurvatureModel {
+  return (x) => {
+    const { value, grad } = gradientAt(f, x);
+    return {
+      x,
+      value,
+      grad,
+      apply(v) {
+        // The tangent of the gradient along v is H v; the gradient pass's graph is dropped right after.
+        const acc = new ForwardAccumulator(x, v);
+        const g = acc.record(() => gradientAt(f, x).grad);
+        return acc.jvp(g, { unconnected: 'zero' });
+      },
     };
   };
 }

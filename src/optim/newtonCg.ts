@@ -1,9 +1,16 @@
+import type { HvpMode } from '../autodiff/functional.js';
 import type { Params } from '../nn/params.js';
 import { abs, add, mul, neg } from '../ops/elementwise.js';
 import { max, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type CgStop, truncatedCg } from './cg.js';
-import { type CurvatureModel, type CurvaturePoint, gaussNewtonModel, hessianModel } from './curvature.js';
+import {
+  type CurvatureModel,
+  type CurvaturePoint,
+  gaussNewtonModel,
+  type HessianModelOptions,
+  hessianModel,
+} from './curvature.js';
 import { flattenParams, type ParamLayout, unflattenParams } from './flatParams.js';
 import { backtrackingArmijo, strongWolfe } from './lineSearch.js';
 import { OptimizerError } from './types.js';
@@ -18,6 +25,10 @@ export interface NewtonCgOptions {
    * `gaussNewton`: `f` returns a residual vector r(x), the objective is `0.5 · |r|²` and CG uses `Jᵀ J v`.
    */
   curvature?: 'hessian' | 'gaussNewton';
+  /**
+   * How Hessian-vector products are computed (with `curvature: 'hessian'`): see {@link HessianModelOptions}.
+   */
+  hvp?: HvpMode;
   /** Stop when the step's mean absolute component is at most this (SciPy's `xtol`, default 1e-5). */
   xtol?: number;
   /** Also stop when max |gradient| is at most this (default 0: off, as SciPy). */
@@ -128,7 +139,8 @@ export class NewtonCgSolver {
     if (options.adaptiveDamping && !(this.damping > 0)) {
       throw new OptimizerError('NewtonCgSolver: adaptiveDamping needs an initial damping > 0');
     }
-    this.model = options.curvature === 'gaussNewton' ? gaussNewtonModel(f) : hessianModel(f);
+    this.model =
+      options.curvature === 'gaussNewton' ? gaussNewtonModel(f) : hessianModel(f, { hvp: options.hvp });
     this.point = this.evaluate(x0);
     this.loss = this.point.value.item();
     if (!Number.isFinite(this.loss)) this.status = 'nonFinite';

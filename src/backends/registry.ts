@@ -11,6 +11,28 @@ const instances = new Map<string, Backend>();
 let current: Backend | undefined;
 let defaultFloat: DType = 'float32';
 
+/**
+ * Backends registered on first request: a family name and the module that registers its members, imported
+ * only when one of them is asked for, so a user who never asks for gpu.js never loads it (gpu.js pulls in
+ * acorn and, optionally, a native addon).
+ */
+const lazyFamilies: { family: string; register: () => Promise<void> }[] = [
+  {
+    family: 'gpujs',
+    register: async () => (await import('./gpujs/register.js')).registerGpujsBackends(),
+  },
+];
+
+/** Registers the lazily provided family `name` belongs to (`gpujs`, `gpujs:cpu`, ...), if any and not yet. */
+async function registerFamilyOf(name: string): Promise<void> {
+  const entry = lazyFamilies.find((f) => name === f.family || name.startsWith(`${f.family}:`));
+  if (!entry) return;
+  await entry.register();
+  // Only once registered: a failed import (gpu.js not installed) is retried on the next request.
+  const i = lazyFamilies.indexOf(entry);
+  if (i >= 0) lazyFamilies.splice(i, 1);
+}
+
 /** Registers a backend under a name such as `cpu` or `gpujs:webgpu`. */
 export function registerBackend(name: string, factory: BackendFactory): void {
   factories.set(name, factory);
@@ -31,10 +53,12 @@ export function loadedBackends(): string[] {
 export async function loadBackend(name: string): Promise<Backend> {
   const existing = instances.get(name);
   if (existing) return existing;
+  if (!factories.has(name)) await registerFamilyOf(name);
   const factory = factories.get(name);
   if (!factory) {
+    const onRequest = lazyFamilies.map((f) => `${f.family}[:mode] (registered on request)`);
     throw new Error(
-      `unknown backend '${name}'; registered backends: ${registeredBackends().join(', ') || '(none)'}`,
+      `unknown backend '${name}'; registered backends: ${[...registeredBackends(), ...onRequest].join(', ') || '(none)'}`,
     );
   }
   const backend = await factory();
@@ -42,7 +66,14 @@ export async function loadBackend(name: string): Promise<Backend> {
   return backend;
 }
 
-/** Makes a backend the one new tensors are created on. */
+/**
+ * Makes a backend the one new tensors are created on: `cpu`, or a gpu.js one (`gpujs` for the best mode
+ * here, `gpujs:webgpu`, `gpujs:headlessgl`, `gpujs:webasm`, `gpujs:cpu`), whose modules are loaded only now.
+ *
+ * ```ts
+ * await setBackend('gpujs:cpu');
+ * ```
+ */
 export async function setBackend(name: string): Promise<Backend> {
   current = await loadBackend(name);
   return current;

@@ -17,10 +17,11 @@ export interface Differentiator {
 /** The visible stack: replaced by a prefix of itself while an accumulator computes derivatives. */
 let stack: Differentiator[] = [];
 let noGradDepth = 0;
+const NONE: readonly Differentiator[] = [];
 
 /** The differentiators visible to an op that runs now, outermost first (none inside {@link noGrad}). */
 export function visibleStack(): readonly Differentiator[] {
-  return noGradDepth > 0 ? [] : stack;
+  return noGradDepth > 0 ? NONE : stack;
 }
 
 /** @internal Pushes a differentiator (on entering its `record`). */

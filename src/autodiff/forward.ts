@@ -2,13 +2,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { flattenNest, isTensor, type Nest, type NestOf, unflattenNest } from './nest.js';
-import {
-  type Differentiator,
-  popDifferentiator,
-  pushDifferentiator,
-  visibleStack,
-  withLevelsBelow,
-} from './stack.js';
+import { popDifferentiator, pushDifferentiator, visibleStack, withLevelsBelow } from './stack.js';
 import { type BackwardFn, filled, GradientTape, need } from './tape.js';
 
 /**
@@ -60,7 +54,7 @@ let nextAccumulator = 0;
  * Hessian-vector product (forward-over-reverse), and a tape around an accumulator differentiates a JVP
  * (reverse-over-forward). Tangents are held weakly: one lives as long as its primal.
  */
-export class ForwardAccumulator implements Differentiator {
+export class ForwardAccumulator {
   readonly kind = 'forward' as const;
   /** The name errors use. */
   readonly name: string;

@@ -2,7 +2,7 @@ import { allocArray, isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import { Storage, Tensor, Variable } from '../tensor/tensor.js';
 import { flattenNest, isTensor, type Nest, type NestOf, unflattenNest } from './nest.js';
-import { type Differentiator, popDifferentiator, pushDifferentiator, visibleStack } from './stack.js';
+import { popDifferentiator, pushDifferentiator, visibleStack } from './stack.js';
 
 export { noGrad } from './stack.js';
 
@@ -143,7 +143,7 @@ let nextTapeLevel = 0;
  * enclosing tape that tracks a tensor it touches records it. Tapes share one stack with
  * `ForwardAccumulator`s, so the two nest in either order (see `src/autodiff/stack.ts`).
  */
-export class GradientTape implements Differentiator {
+export class GradientTape {
   readonly kind = 'tape' as const;
   readonly persistent: boolean;
   readonly watchAccessedVariables: boolean;

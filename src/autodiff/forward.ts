@@ -55,6 +55,7 @@ let nextAccumulator = 0;
  * (reverse-over-forward). Tangents are held weakly: one lives as long as its primal.
  */
 export class ForwardAccumulator {
+  /** @internal Tells accumulators from tapes on the shared stack. */
   readonly kind = 'forward' as const;
   /** The name errors use. */
   readonly name: string;

@@ -144,6 +144,7 @@ let nextTapeLevel = 0;
  * `ForwardAccumulator`s, so the two nest in either order (see `src/autodiff/stack.ts`).
  */
 export class GradientTape {
+  /** @internal Tells tapes from accumulators on the shared stack. */
   readonly kind = 'tape' as const;
   readonly persistent: boolean;
   readonly watchAccessedVariables: boolean;

@@ -153,9 +153,9 @@ export const trainerSchema = z
     if (t.fastWeights !== 'lowRank') return;
     const why =
       t.algorithm === 'metasgd'
-        ? 'algorithm metasgd (per-parameter step sizes)'
+        ? 'trainer.algorithm: metasgd'
         : t.innerOptimizer.kind !== 'sgd'
-          ? `innerOptimizer ${t.innerOptimizer.kind}`
+          ? `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`
           : undefined;
     if (why)
       ctx.addIssue({

@@ -13,7 +13,6 @@ import {
   type Tensor,
   withDefaultFloat,
 } from '../../src/index.js';
-import { learnerOptions } from '../../src/meta/factories.js';
 import { materialize } from '../../src/meta/fastWeights.js';
 import { type LearnerOptions, MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
@@ -249,18 +248,18 @@ describe('low-rank fast weights', () => {
   });
 
   it('fastWeights: lowRank with Meta-SGD or an inner optimizer is a config error naming the fields', async () => {
-    const config = await loadConfig('configs/sinusoid-quick.yaml', [
-      'trainer.fastWeights=lowRank',
-      'trainer.algorithm=metasgd',
-    ]);
-    expect(() => learnerOptions(config)).toThrow(
-      'trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not trainer.algorithm: metasgd; use auto or full',
+    // Caught by the config schema, before any learner or run folder exists.
+    await expect(
+      loadConfig('configs/sinusoid-quick.yaml', ['trainer.fastWeights=lowRank', 'trainer.algorithm=metasgd']),
+    ).rejects.toThrow(
+      'trainer.fastWeights: got "lowRank"; low-rank fast weights need the plain SGD inner step with a scalar step size, not trainer.algorithm: metasgd; use auto or full',
     );
-    const adamInner = await loadConfig('configs/sinusoid-quick.yaml', [
-      'trainer.fastWeights=lowRank',
-      'trainer.innerOptimizer.kind=adam',
-    ]);
-    expect(() => learnerOptions(adamInner)).toThrow(/not trainer.innerOptimizer.kind: adam/);
+    await expect(
+      loadConfig('configs/sinusoid-quick.yaml', [
+        'trainer.fastWeights=lowRank',
+        'trainer.innerOptimizer.kind=adam',
+      ]),
+    ).rejects.toThrow(/not trainer.innerOptimizer.kind: adam/);
   });
 
   it('the second-order meta-gradient through low-rank kernels matches finite differences (float64)', () => {

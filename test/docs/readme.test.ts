@@ -43,8 +43,9 @@ describe('README examples run as written', () => {
       }
     });
     expect(outputs[0]).toBe('27 18');
-    expect(Number(/final loss ([\d.]+)/.exec(outputs[1]!)![1])).toBeLessThan(0.01);
-    expect(outputs[2]).toBe('converged 22 1.000000 1.000000 1.000000 1.000000 1.000000');
-    expect(outputs[3]).toBe('784x256 32x5x784 32x5x256\ntrue 784x256');
+    expect(outputs[1]).toBe('4.441705703735352 10.094785690307617\n[ 6, 0 ] [ 6, 0 ]\n8 12');
+    expect(Number(/final loss ([\d.]+)/.exec(outputs[2]!)![1])).toBeLessThan(0.01);
+    expect(outputs[3]).toBe('converged 22 1.000000 1.000000 1.000000 1.000000 1.000000');
+    expect(outputs[4]).toBe('784x256 32x5x784 32x5x256\ntrue 784x256');
   });
 });

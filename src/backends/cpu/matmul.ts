@@ -1,6 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape } from '../../tensor/shape.js';
-import { matmulWasm } from './wasm/matmulWasm.js';
+import { GEMM_BLOCK, matmulWasm } from './wasm/matmulWasm.js';
 
 /**
  * Multiply-adds per call (all batch matrices together) from which float32 products go to the WebAssembly
@@ -15,7 +15,7 @@ export const WASM_MIN_MACS = 512;
  * Batched matrix product with broadcast batch axes. Per matrix: `C[m,n] = sum_k A[m,k] B[k,n]` where a
  * transposed operand is read with swapped strides; leading (batch) axes of `aShape` and `bShape` broadcast to
  * those of `outShape`. Float32 products of any size worth it run on the WebAssembly SIMD kernel
- * (wasm/matmul.wat), which accumulates in float32; float64 and small products run {@link matmulKernelJs}.
+ * (wasm/matmul.wat: cache-blocked, packed, 5x8 register tiles), which accumulates in float32; float64 and small products run {@link matmulKernelJs}.
  */
 export function matmulKernel(
   a: TypedArray,
@@ -49,10 +49,13 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
 /**
  * {@link matmulKernel} on the WebAssembly kernels, float32 only. Both operands are copied whole into wasm
- * memory (so a broadcast operand is copied once), each batch matrix of A is packed into 4-row panels, a
- * transposed B is transposed to row-major, the product is written to a C region, and C is copied out once.
- * Packing and transposing are skipped when a broadcast operand repeats from the previous batch matrix.
- * Memory layout, in bytes from 0: A | B | C | packed A panels | transposed B.
+ * memory (so a broadcast operand is copied once) and C is copied out once. Each batch matrix then goes to
+ * the cache-blocked `gemm`, which reads A and B through their strides (transposes included) while packing
+ * them; batch matrices of a non-transposed A that share one B are stacked into a single taller product.
+ * Products narrower than the 8-column register tile (n < 8: matrix-vector and the like) take `gemmNarrow`
+ * instead, which packs A into 4-row panels (skipped when a broadcast A repeats) and reads a row-major B in
+ * place (a transposed B is transposed once per distinct matrix).
+ * Memory layout, in bytes from 0: A | B | C | workspace.
  */
 export function matmulKernelWasm(
   a: Float32Array,
@@ -71,46 +74,106 @@ export function matmulKernelWasm(
   const n = outShape[r - 1]!;
   const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
   if (out.length === 0) return;
-  const batchShape = outShape.slice(0, r - 2);
-  const offsets = matrixOffsets(aShape, bShape, batchShape);
-  const batches = offsets.a.length;
+  if (k === 0) {
+    out.fill(0);
+    return;
+  }
+  const batches = out.length / (m * n);
+  // A single matrix has every batch axis 1 on both sides: both offsets are 0, no table needed.
+  const offsets = batches === 1 ? SINGLE : matrixOffsets(aShape, bShape, outShape.slice(0, r - 2));
 
   const aPtr = 0;
   const bPtr = align16(aPtr + a.length * 4);
   const cPtr = align16(bPtr + b.length * 4);
-  const panelPtr = align16(cPtr + out.length * 4);
-  const transPtr = align16(panelPtr + ((m + 3) & ~3) * k * 4);
-  if (!wasm.reserve(transPtr + (transposeB ? k * n * 4 : 0))) {
+  const workPtr = align16(cPtr + out.length * 4);
+  // Byte strides of A[i, p] and B[p, j] inside one matrix.
+  const aRow = (transposeA ? 1 : k) * 4;
+  const aCol = (transposeA ? m : 1) * 4;
+  const bRow = (transposeB ? 1 : n) * 4;
+  const bCol = (transposeB ? k : 1) * 4;
+
+  if (n < GEMM_BLOCK.nr) {
+    const transPtr = align16(workPtr + ((m + 3) & ~3) * k * 4);
+    if (!wasm.reserve(transPtr + (transposeB ? k * n * 4 : 0))) {
+      matmulKernelJs(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
+      return;
+    }
+    wasm.f32.set(a, aPtr / 4);
+    wasm.f32.set(b, bPtr / 4);
+    const { packA4, transpose, gemmNarrow } = wasm.exports;
+    let packedA = -1;
+    let transposedB = -1;
+    for (let t = 0; t < batches; t++) {
+      const aOff = offsets.a[t]!;
+      const bOff = offsets.b[t]!;
+      if (aOff !== packedA) {
+        packA4(aPtr + aOff * 4, workPtr, m, k, aRow, aCol);
+        packedA = aOff;
+      }
+      let bMat = bPtr + bOff * 4;
+      if (transposeB) {
+        if (bOff !== transposedB) {
+          transpose(bMat, transPtr, n, k);
+          transposedB = bOff;
+        }
+        bMat = transPtr;
+      }
+      gemmNarrow(workPtr, bMat, cPtr + t * m * n * 4, m, n, k);
+    }
+    out.set(wasm.f32.subarray(cPtr / 4, cPtr / 4 + out.length));
+    return;
+  }
+
+  // Batch matrices of a row-major A that all multiply the same B are consecutive row blocks of one A and of C.
+  let rows = m;
+  let products = batches;
+  if (batches > 1 && !transposeA && stacks(offsets, m * k)) {
+    rows = m * batches;
+    products = 1;
+  }
+  const { kc, mc, nc, mr, nr } = GEMM_BLOCK;
+  const kBlock = Math.min(k, kc);
+  const paPtr = workPtr;
+  const pbPtr = align16(paPtr + Math.min(Math.ceil(rows / mr) * mr, mc) * kBlock * 4);
+  const tilePtr = align16(pbPtr + kBlock * Math.ceil(Math.min(n, nc) / nr) * nr * 4);
+  if (!wasm.reserve(tilePtr + mr * nr * 4)) {
     matmulKernelJs(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
     return;
   }
-  const { packA, transpose, gemm } = wasm.exports;
   wasm.f32.set(a, aPtr / 4);
   wasm.f32.set(b, bPtr / 4);
-
-  // Byte strides of A[i, p] inside one matrix.
-  const aRow = (transposeA ? 1 : k) * 4;
-  const aCol = (transposeA ? m : 1) * 4;
-  let packedA = -1;
-  let transposedB = -1;
-  for (let t = 0; t < batches; t++) {
-    const aOff = offsets.a[t]!;
-    const bOff = offsets.b[t]!;
-    if (aOff !== packedA) {
-      packA(aPtr + aOff * 4, panelPtr, m, k, aRow, aCol);
-      packedA = aOff;
-    }
-    let bMat = bPtr + bOff * 4;
-    if (transposeB) {
-      if (bOff !== transposedB) {
-        transpose(bMat, transPtr, n, k);
-        transposedB = bOff;
-      }
-      bMat = transPtr;
-    }
-    gemm(panelPtr, bMat, cPtr + t * m * n * 4, m, n, k);
+  const gemm = wasm.exports.gemm;
+  for (let t = 0; t < products; t++) {
+    gemm(
+      aPtr + offsets.a[t]! * 4,
+      aRow,
+      aCol,
+      bPtr + offsets.b[t]! * 4,
+      bRow,
+      bCol,
+      cPtr + t * m * n * 4,
+      n * 4,
+      rows,
+      n,
+      k,
+      paPtr,
+      pbPtr,
+      tilePtr,
+    );
   }
   out.set(wasm.f32.subarray(cPtr / 4, cPtr / 4 + out.length));
+}
+
+/** The offsets table of a single (unbatched) product. */
+const SINGLE = { a: new Int32Array(1), b: new Int32Array(1) };
+
+/** Whether every batch uses the same B and the A matrices follow one another contiguously (aSize apart). */
+function stacks(offsets: { a: Int32Array; b: Int32Array }, aSize: number): boolean {
+  const b0 = offsets.b[0]!;
+  for (let t = 0; t < offsets.a.length; t++) {
+    if (offsets.b[t] !== b0 || offsets.a[t] !== t * aSize) return false;
+  }
+  return true;
 }
 
 /**

@@ -148,6 +148,18 @@ const SHAPES: [string, number[], number[]][] = [
   ['broadcast batch [3,6,5] . [2,1,5,9] (B repeats)', [3, 6, 5], [2, 1, 5, 9]],
   ['unbatched A, batched B [7,5] . [4,5,6]', [7, 5], [4, 5, 6]],
   ['large-ish 128x256 . 256x64', [128, 256], [256, 64]],
+  // The blocked kernel: 5x8 register tiles inside KC = 256, MC = 120, NC = 2048 cache blocks.
+  ['one exact 5x8 tile', [5, 3], [3, 8]],
+  ['n = 8, m = 1 (a tile with one row)', [1, 6], [6, 8]],
+  ['n = 9 (one full column panel and a 1-wide edge)', [6, 11], [11, 9]],
+  ['n = 7 (narrow kernel below the 8-wide tile)', [11, 6], [6, 7]],
+  ['m = 243, k = 257, n = 19: crosses MC twice and KC once, row and column edges', [243, 257], [257, 19]],
+  ['k = 520 (two full KC blocks and a partial), n = 2061 (crosses NC)', [7, 520], [520, 2061]],
+  ['k = 256, m = 120 (exactly one KC and one MC block)', [120, 256], [256, 16]],
+  ['stacked batch: [3,2,7,9] . [9,16] (A rows stacked onto one B)', [3, 2, 7, 9], [9, 16]],
+  ['stacked batch across blocks: [2,130,300] . [300,24]', [2, 130, 300], [300, 24]],
+  ['broadcast A [1,6,10] . [4,10,12] (not stackable)', [1, 6, 10], [4, 10, 12]],
+  ['broadcast both [4,1,6,10] . [3,10,12]', [4, 1, 6, 10], [3, 10, 12]],
 ];
 
 /** Applies the transposes to a [.., m, k] / [.., k, n] pair: the operands as stored. */
@@ -190,6 +202,14 @@ describe('matmul kernels against a float64 triple loop', () => {
       const out = new Float32Array(6).fill(7);
       kernel(new Float32Array(0), [2, 0], new Float32Array(0), [0, 3], false, false, out, [2, 3]);
       expect(Array.from(out)).toEqual([0, 0, 0, 0, 0, 0]);
+      // Batched and as wide as the blocked kernel's tile, transposed or not.
+      for (const [ta, tb] of TRANSPOSES) {
+        const wide = new Float32Array(2 * 3 * 16).fill(7);
+        const aShape = ta ? [2, 0, 3] : [2, 3, 0];
+        const bShape = tb ? [2, 16, 0] : [2, 0, 16];
+        kernel(new Float32Array(0), aShape, new Float32Array(0), bShape, ta, tb, wide, [2, 3, 16]);
+        expect(wide.every((v) => v === 0)).toBe(true);
+      }
     }
   });
 

@@ -15,22 +15,50 @@ interface WasmMemory {
   grow(deltaPages: number): number;
 }
 
-/** Exports of matmul.wat; every pointer is a byte offset into `memory`. */
+/** Exports of matmul.wat; every pointer is a byte offset into `memory`, every stride a byte stride. */
 export interface MatmulWasmExports {
   readonly memory: WasmMemory;
-  /** Packs A[i, p] = src[i*rs + p*cs] (byte strides) into zero-padded 4-row panels at dst. */
-  packA(src: number, dst: number, m: number, k: number, rs: number, cs: number): void;
+  /**
+   * C[m, n] (rows `ldc` bytes apart) = A[m, k] B[k, n] with A[i, p] at a + i*ars + p*acs and B[p, j] at
+   * b + p*brs + j*bcs: the cache-blocked 5x8 kernel. Workspace: `pa` holds {@link GEMM_BLOCK}.mc x kc packed A
+   * floats, `pb` kc x roundUp(min(n, nc), 8) packed B floats (kc = min(k, {@link GEMM_BLOCK}.kc)), `tile` 40.
+   * k must be positive.
+   */
+  gemm(
+    a: number,
+    ars: number,
+    acs: number,
+    b: number,
+    brs: number,
+    bcs: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    pa: number,
+    pb: number,
+    tile: number,
+  ): void;
+  /** Packs A[i, p] = src[i*rs + p*cs] (byte strides) into zero-padded 4-row panels at dst, for gemmNarrow. */
+  packA4(src: number, dst: number, m: number, k: number, rs: number, cs: number): void;
   /** Writes the transpose of the row-major [rows, cols] matrix at src to dst. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
-  /** C[m, n] = A B from packed A panels and row-major B[k, n] into row-major C. */
-  gemm(a: number, b: number, c: number, m: number, n: number, k: number): void;
+  /** C[m, n] = A B from packA4 panels and row-major B[k, n] into row-major C; the kernel for n < 8. */
+  gemmNarrow(a: number, b: number, c: number, m: number, n: number, k: number): void;
 }
+
+/**
+ * The cache blocks of matmul.wat's `gemm` (its KC, MC, NC constants) and its register tile (MR x NR), which
+ * size the workspace the caller provides.
+ */
+export const GEMM_BLOCK = { kc: 256, mc: 120, nc: 2048, mr: 5, nr: 8 } as const;
 
 const PAGE = 65536;
 
 /**
  * The instantiated float32 kernels and a float32 view of their memory. Compiled synchronously at module load:
- * the module is about a kilobyte, which Node compiles in well under a millisecond, and a sync instance keeps
+ * the module is about three kilobytes, which Node compiles in well under a millisecond, and a sync instance keeps
  * `matmulKernel` synchronous.
  */
 export class MatmulWasm {

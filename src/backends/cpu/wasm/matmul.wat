@@ -13,7 +13,8 @@
 ;; two for itself; the ten accumulators, two B vectors, the broadcast A value and the product's temporary use
 ;; fourteen (6x8 spills, measured 25 vs 45-50 GFLOP/s). Unrolling by k makes V8 hoist the next step's loads
 ;; above this step's arithmetic and spill too, so the loop is not unrolled. Panels are zero-padded to 5 rows
-;; and 8 columns; a tile past the edge of C is computed into a scratch tile and its valid part copied.
+;; and 8 columns; a tile past the edge of C is computed into a scratch tile and its valid part copied (by the
+;; 5x4 kernel when at most 4 columns remain).
 ;; Products are one multiply and one add per step (no fused multiply-add in baseline SIMD; relaxed SIMD needs
 ;; a flag on Node 20); nothing is skipped, so NaN and Inf propagate exactly as in the naive loop.
 ;;
@@ -79,6 +80,44 @@
       (local.set $c (i32.add (local.get $c) (local.get $ldc)))
       (v128.store offset=0 (local.get $c) (local.get $c4_0))
       (v128.store offset=16 (local.get $c) (local.get $c4_1))
+    )))
+
+  ;; The 5x4 variant of $kernel5x8 for a last column panel of 1..4 columns: same packed panels (b still steps
+  ;; 8 floats), only their first vector is read, so a narrow edge costs half a tile instead of a whole one.
+  (func $kernel5x4 (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $k i32) (param $add i32)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $b0 v128) (local $av v128)
+    (block $done (loop $step
+        (br_if $done (i32.eqz (local.get $k)))
+        (local.set $b0 (v128.load (local.get $b)))
+        (local.set $c0 (f32x4.add (local.get $c0) (f32x4.mul (v128.load32_splat offset=0 (local.get $a)) (local.get $b0))))
+        (local.set $c1 (f32x4.add (local.get $c1) (f32x4.mul (v128.load32_splat offset=4 (local.get $a)) (local.get $b0))))
+        (local.set $c2 (f32x4.add (local.get $c2) (f32x4.mul (v128.load32_splat offset=8 (local.get $a)) (local.get $b0))))
+        (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (v128.load32_splat offset=12 (local.get $a)) (local.get $b0))))
+        (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (v128.load32_splat offset=16 (local.get $a)) (local.get $b0))))
+        (local.set $a (i32.add (local.get $a) (i32.const 20)))
+        (local.set $b (i32.add (local.get $b) (i32.const 32)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $step)))
+    (if (local.get $add) (then
+      (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c0)))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c1)))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c2)))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c3)))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c4)))
+    ) (else
+      (v128.store (local.get $c) (local.get $c0))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c1))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c2))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c3))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c4))
     )))
 
   ;; Packs rows [0, mc) x cols [0, kc) of A (A[i,p] at src + i*rs + p*cs bytes) into 5-row panels at dst:
@@ -218,9 +257,13 @@
                   (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
                   (local.get $cp) (local.get $ldc) (local.get $kc) (local.get $add)))
                 (else
-                  (call $kernel5x8 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
-                    (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
-                    (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0))
+                  (if (i32.le_u (local.get $nr) (i32.const 4))
+                    (then (call $kernel5x4 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
+                      (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
+                      (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0)))
+                    (else (call $kernel5x8 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
+                      (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
+                      (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0))))
                   (call $edge (local.get $tile) (local.get $cp) (local.get $ldc) (local.get $mr) (local.get $nr) (local.get $add))))
               (local.set $ir (i32.add (local.get $ir) (i32.const 5)))
               (br $irloop)))

@@ -24,8 +24,11 @@
 (module
   (memory (export "memory") 16)
 
-  ;; C[5x8] (=|+=) A panel . B panel over k steps; a: 5 floats per step, b: 8 floats per step.
-  (func $kernel5x8 (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $k i32) (param $add i32)
+  ;; The register kernel: a 5x8 tile of C = (add = 0) or += (add = 1) the product of a 5-row A panel (5 floats
+  ;; per step) and 8 columns of B (8 floats per step, ldb bytes apart: a packed panel or B itself) over k steps.
+  ;; Ten accumulators (two vectors per row) stay in registers; each step loads the B row once and broadcasts
+  ;; each A value from memory.
+  (func $kernel5x8 (param $a i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $k i32) (param $add i32)
     (local $c0_0 v128) (local $c0_1 v128) (local $c1_0 v128) (local $c1_1 v128) (local $c2_0 v128) (local $c2_1 v128) (local $c3_0 v128) (local $c3_1 v128) (local $c4_0 v128) (local $c4_1 v128) (local $b0 v128) (local $b1 v128) (local $av v128)
     (block $done1 (loop $step1
         (br_if $done1 (i32.eqz (local.get $k)))
@@ -47,7 +50,7 @@
         (local.set $c4_0 (f32x4.add (local.get $c4_0) (f32x4.mul (local.get $av) (local.get $b0))))
         (local.set $c4_1 (f32x4.add (local.get $c4_1) (f32x4.mul (local.get $av) (local.get $b1))))
         (local.set $a (i32.add (local.get $a) (i32.const 20)))
-        (local.set $b (i32.add (local.get $b) (i32.const 32)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $step1)))
     (if (local.get $add) (then
@@ -82,9 +85,9 @@
       (v128.store offset=16 (local.get $c) (local.get $c4_1))
     )))
 
-  ;; The 5x4 variant of $kernel5x8 for a last column panel of 1..4 columns: same packed panels (b still steps
-  ;; 8 floats), only their first vector is read, so a narrow edge costs half a tile instead of a whole one.
-  (func $kernel5x4 (param $a i32) (param $b i32) (param $c i32) (param $ldc i32) (param $k i32) (param $add i32)
+  ;; The 5x4 variant of $kernel5x8 for a last column panel of 1..4 columns: same B layout, only its first
+  ;; vector is read, so a narrow edge costs half a tile instead of a whole one.
+  (func $kernel5x4 (param $a i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32) (param $k i32) (param $add i32)
     (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c4 v128) (local $b0 v128) (local $av v128)
     (block $done (loop $step
         (br_if $done (i32.eqz (local.get $k)))
@@ -95,7 +98,7 @@
         (local.set $c3 (f32x4.add (local.get $c3) (f32x4.mul (v128.load32_splat offset=12 (local.get $a)) (local.get $b0))))
         (local.set $c4 (f32x4.add (local.get $c4) (f32x4.mul (v128.load32_splat offset=16 (local.get $a)) (local.get $b0))))
         (local.set $a (i32.add (local.get $a) (i32.const 20)))
-        (local.set $b (i32.add (local.get $b) (i32.const 32)))
+        (local.set $b (i32.add (local.get $b) (local.get $ldb)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $step)))
     (if (local.get $add) (then
@@ -181,7 +184,25 @@
             (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
             (local.set $p (i32.add (local.get $p) (i32.const 1)))
             (br $pl))))
+        (else (if (i32.ge_u (local.get $cols) (i32.const 8))
+          (then
+            ;; A full panel of a transposed B: eight strided columns, unrolled.
+            (block $pd3 (loop $pl3
+              (br_if $pd3 (i32.ge_u (local.get $p) (local.get $kc)))
+              (f32.store offset=0 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 0)))))
+              (f32.store offset=4 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 1)))))
+              (f32.store offset=8 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 2)))))
+              (f32.store offset=12 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 3)))))
+              (f32.store offset=16 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 4)))))
+              (f32.store offset=20 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 5)))))
+              (f32.store offset=24 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 6)))))
+              (f32.store offset=28 (local.get $dst) (f32.load (i32.add (local.get $s) (i32.mul (local.get $cs) (i32.const 7)))))
+              (local.set $s (i32.add (local.get $s) (local.get $rs)))
+              (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $pl3))))
         (else
+          ;; The last, partial panel: zero past column nc.
           (block $pd2 (loop $pl2
             (br_if $pd2 (i32.ge_u (local.get $p) (local.get $kc)))
             (local.set $c (i32.const 0))
@@ -196,7 +217,7 @@
               (br $cl)))
             (local.set $s (i32.add (local.get $s) (local.get $rs)))
             (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $pl2)))))
+            (br $pl2)))))))
       (local.set $src (i32.add (local.get $src) (i32.mul (local.get $cs) (i32.const 8))))
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $panel))))
@@ -222,11 +243,19 @@
       (br $row))))
 
   ;; C[m, n] (row-major, ldc bytes per row) = A[m, k] B[k, n], A[i,p] at a + i*ars + p*acs and B[p,j] at
-  ;; b + p*brs + j*bcs (byte strides). Workspace: pa (120x256 floats), pb (256x2048 floats), tile (5x8 floats).
+  ;; b + p*brs + j*bcs (byte strides), k > 0. Workspace: pa (120x256 floats), pb (256x2048 floats), tile (5x8).
+  ;; A small row-major B (k*n <= 16384 floats, so it stays in cache; bcs = 4) is read in place rather than
+  ;; packed: the kernels then step ldb = brs bytes per k and read whole vectors past the last column, into
+  ;; the next row or past B's end (so 28 bytes of memory must follow B); those lanes only reach tile columns
+  ;; that are never copied out, since lanes never mix.
   (func (export "gemm") (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $brs i32) (param $bcs i32)
     (param $c i32) (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $pa i32) (param $pb i32) (param $tile i32)
     (local $jc i32) (local $pc i32) (local $ic i32) (local $jr i32) (local $ir i32)
-    (local $nc i32) (local $kc i32) (local $mc i32) (local $mr i32) (local $nr i32) (local $add i32) (local $cp i32)
+    (local $nc i32) (local $kc i32) (local $mc i32) (local $mr i32) (local $nr i32) (local $add i32)
+    (local $direct i32) (local $ldb i32) (local $bBlock i32) (local $bPanel i32) (local $panelStep i32)
+    (local $aPanel i32) (local $cp i32)
+    (local.set $direct (i32.and (i32.eq (local.get $bcs) (i32.const 4)) (i32.le_u (i32.mul (local.get $k) (local.get $n)) (i32.const 16384))))
+    (local.set $ldb (select (local.get $brs) (i32.const 32) (local.get $direct)))
     (block $jdone (loop $jloop
       (br_if $jdone (i32.ge_u (local.get $jc) (local.get $n)))
       (local.set $nc (select (i32.const 2048) (i32.sub (local.get $n) (local.get $jc)) (i32.gt_u (i32.sub (local.get $n) (local.get $jc)) (i32.const 2048))))
@@ -235,8 +264,14 @@
         (br_if $pdone (i32.ge_u (local.get $pc) (local.get $k)))
         (local.set $kc (select (i32.const 256) (i32.sub (local.get $k) (local.get $pc)) (i32.gt_u (i32.sub (local.get $k) (local.get $pc)) (i32.const 256))))
         (local.set $add (i32.ne (local.get $pc) (i32.const 0)))
-        (call $packB8 (i32.add (local.get $b) (i32.add (i32.mul (local.get $pc) (local.get $brs)) (i32.mul (local.get $jc) (local.get $bcs))))
-          (local.get $brs) (local.get $bcs) (local.get $pb) (local.get $kc) (local.get $nc))
+        ;; B[pc.., jc..]: in place (column panels 32 bytes apart) or packed (panels kc*32 bytes apart).
+        (local.set $bBlock (i32.add (local.get $b) (i32.add (i32.mul (local.get $pc) (local.get $brs)) (i32.mul (local.get $jc) (local.get $bcs)))))
+        (local.set $panelStep (i32.const 32))
+        (if (i32.eqz (local.get $direct))
+          (then
+            (call $packB8 (local.get $bBlock) (local.get $brs) (local.get $bcs) (local.get $pb) (local.get $kc) (local.get $nc))
+            (local.set $bBlock (local.get $pb))
+            (local.set $panelStep (i32.shl (local.get $kc) (i32.const 5)))))
         (local.set $ic (i32.const 0))
         (block $idone (loop $iloop
           (br_if $idone (i32.ge_u (local.get $ic) (local.get $m)))
@@ -244,29 +279,28 @@
           (call $packA5 (i32.add (local.get $a) (i32.add (i32.mul (local.get $ic) (local.get $ars)) (i32.mul (local.get $pc) (local.get $acs))))
             (local.get $ars) (local.get $acs) (local.get $pa) (local.get $mc) (local.get $kc))
           (local.set $jr (i32.const 0))
+          (local.set $bPanel (local.get $bBlock))
           (block $jrdone (loop $jrloop
             (br_if $jrdone (i32.ge_u (local.get $jr) (local.get $nc)))
             (local.set $nr (select (i32.const 8) (i32.sub (local.get $nc) (local.get $jr)) (i32.gt_u (i32.sub (local.get $nc) (local.get $jr)) (i32.const 8))))
             (local.set $ir (i32.const 0))
+            (local.set $aPanel (local.get $pa))
+            (local.set $cp (i32.add (local.get $c) (i32.add (i32.mul (local.get $ic) (local.get $ldc)) (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2)))))
             (block $irdone (loop $irloop
               (br_if $irdone (i32.ge_u (local.get $ir) (local.get $mc)))
               (local.set $mr (select (i32.const 5) (i32.sub (local.get $mc) (local.get $ir)) (i32.gt_u (i32.sub (local.get $mc) (local.get $ir)) (i32.const 5))))
-              (local.set $cp (i32.add (local.get $c) (i32.add (i32.mul (i32.add (local.get $ic) (local.get $ir)) (local.get $ldc)) (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2)))))
               (if (i32.and (i32.eq (local.get $mr) (i32.const 5)) (i32.eq (local.get $nr) (i32.const 8)))
-                (then (call $kernel5x8 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
-                  (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
-                  (local.get $cp) (local.get $ldc) (local.get $kc) (local.get $add)))
+                (then (call $kernel5x8 (local.get $aPanel) (local.get $bPanel) (local.get $ldb) (local.get $cp) (local.get $ldc) (local.get $kc) (local.get $add)))
                 (else
                   (if (i32.le_u (local.get $nr) (i32.const 4))
-                    (then (call $kernel5x4 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
-                      (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
-                      (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0)))
-                    (else (call $kernel5x8 (i32.add (local.get $pa) (i32.mul (local.get $ir) (i32.shl (local.get $kc) (i32.const 2))))
-                      (i32.add (local.get $pb) (i32.mul (local.get $jr) (i32.shl (local.get $kc) (i32.const 2))))
-                      (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0))))
+                    (then (call $kernel5x4 (local.get $aPanel) (local.get $bPanel) (local.get $ldb) (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0)))
+                    (else (call $kernel5x8 (local.get $aPanel) (local.get $bPanel) (local.get $ldb) (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0))))
                   (call $edge (local.get $tile) (local.get $cp) (local.get $ldc) (local.get $mr) (local.get $nr) (local.get $add))))
+              (local.set $aPanel (i32.add (local.get $aPanel) (i32.mul (local.get $kc) (i32.const 20))))
+              (local.set $cp (i32.add (local.get $cp) (i32.mul (local.get $ldc) (i32.const 5))))
               (local.set $ir (i32.add (local.get $ir) (i32.const 5)))
               (br $irloop)))
+            (local.set $bPanel (i32.add (local.get $bPanel) (local.get $panelStep)))
             (local.set $jr (i32.add (local.get $jr) (i32.const 8)))
             (br $jrloop)))
           (local.set $ic (i32.add (local.get $ic) (i32.const 120)))

@@ -51,11 +51,12 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * {@link matmulKernel} on the WebAssembly kernels, float32 only. Both operands are copied whole into wasm
  * memory (so a broadcast operand is copied once) and C is copied out once. Each batch matrix then goes to
  * the cache-blocked `gemm`, which reads A and B through their strides (transposes included) while packing
- * them; batch matrices of a non-transposed A that share one B are stacked into a single taller product.
+ * them (a small row-major B is read in place); batch matrices of a non-transposed A that share one B are
+ * stacked into a single taller product.
  * Products narrower than the 8-column register tile (n < 8: matrix-vector and the like) take `gemmNarrow`
  * instead, which packs A into 4-row panels (skipped when a broadcast A repeats) and reads a row-major B in
  * place (a transposed B is transposed once per distinct matrix).
- * Memory layout, in bytes from 0: A | B | C | workspace.
+ * Memory layout, in bytes from 0: A | B | C | workspace (C after B: `gemm` may read a few bytes past B).
  */
 export function matmulKernelWasm(
   a: Float32Array,

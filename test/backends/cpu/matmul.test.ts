@@ -156,6 +156,7 @@ const SHAPES: [string, number[], number[]][] = [
   ['m = 243, k = 257, n = 19: crosses MC twice and KC once, row and column edges', [243, 257], [257, 19]],
   ['k = 520 (two full KC blocks and a partial), n = 2061 (crosses NC)', [7, 520], [520, 2061]],
   ['k = 256, m = 120 (exactly one KC and one MC block)', [120, 256], [256, 16]],
+  ['k*n > 16384 (B packed, not read in place), n = 60 (a 4-wide edge), k = 300', [6, 300], [300, 60]],
   ['stacked batch: [3,2,7,9] . [9,16] (A rows stacked onto one B)', [3, 2, 7, 9], [9, 16]],
   ['stacked batch across blocks: [2,130,300] . [300,24]', [2, 130, 300], [300, 24]],
   ['broadcast A [1,6,10] . [4,10,12] (not stackable)', [1, 6, 10], [4, 10, 12]],

@@ -22,7 +22,8 @@ export interface MatmulWasmExports {
    * C[m, n] (rows `ldc` bytes apart) = A[m, k] B[k, n] with A[i, p] at a + i*ars + p*acs and B[p, j] at
    * b + p*brs + j*bcs: the cache-blocked 5x8 kernel. Workspace: `pa` holds {@link GEMM_BLOCK}.mc x kc packed A
    * floats, `pb` kc x roundUp(min(n, nc), 8) packed B floats (kc = min(k, {@link GEMM_BLOCK}.kc)), `tile` 40.
-   * k must be positive.
+   * k must be positive. A small row-major B (bcs = 4, k*n <= 16384) is read in place, whole vectors at a
+   * time, so at least 28 bytes of memory must follow B (their values never reach C).
    */
   gemm(
     a: number,

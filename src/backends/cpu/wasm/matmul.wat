@@ -127,12 +127,60 @@
   ;; panel q, step p, row r at dst + ((q*kc + p)*5 + r)*4. Rows past mc are zero.
   (func $packA5 (param $src i32) (param $rs i32) (param $cs i32) (param $dst i32) (param $mc i32) (param $kc i32)
     (local $i i32) (local $r i32) (local $p i32) (local $s i32) (local $rows i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $x4 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (block $done (loop $panel
       (br_if $done (i32.ge_u (local.get $i) (local.get $mc)))
       (local.set $rows (i32.sub (local.get $mc) (local.get $i)))
+      (local.set $p (i32.const 0))
       (if (i32.ge_u (local.get $rows) (i32.const 5))
         (then
-          (local.set $p (i32.const 0))
+          (if (i32.eq (local.get $cs) (i32.const 4))
+            (then
+              ;; Row-major A: four steps at a time, a 4x4 transpose of rows 0..3 (one vector per row) and the
+              ;; lanes of row 4.
+              (local.set $s (local.get $src))
+              (block $qd (loop $ql
+                (br_if $qd (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $kc)))
+                (local.set $x0 (v128.load (local.get $s)))
+                (local.set $x1 (v128.load (i32.add (local.get $s) (local.get $rs))))
+                (local.set $x2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $rs) (i32.const 1)))))
+                (local.set $x3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $rs) (i32.const 3)))))
+                (local.set $x4 (v128.load (i32.add (local.get $s) (i32.shl (local.get $rs) (i32.const 2)))))
+                ;; t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3 (rows 0, 1); t2, t3 the same of rows 2, 3.
+                (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x0) (local.get $x1)))
+                (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x0) (local.get $x1)))
+                (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $x2) (local.get $x3)))
+                (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $x2) (local.get $x3)))
+                (v128.store offset=0 (local.get $dst)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+                (f32.store offset=16 (local.get $dst) (f32x4.extract_lane 0 (local.get $x4)))
+                (v128.store offset=20 (local.get $dst)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+                (f32.store offset=36 (local.get $dst) (f32x4.extract_lane 1 (local.get $x4)))
+                (v128.store offset=40 (local.get $dst)
+                  (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+                (f32.store offset=56 (local.get $dst) (f32x4.extract_lane 2 (local.get $x4)))
+                (v128.store offset=60 (local.get $dst)
+                  (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+                (f32.store offset=76 (local.get $dst) (f32x4.extract_lane 3 (local.get $x4)))
+                (local.set $s (i32.add (local.get $s) (i32.const 16)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 80)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $ql)))))
+          (if (i32.eq (local.get $rs) (i32.const 4))
+            (then
+              ;; Transposed A: the five rows of a step are adjacent, one vector and one float.
+              (local.set $s (local.get $src))
+              (block $td (loop $tl
+                (br_if $td (i32.ge_u (local.get $p) (local.get $kc)))
+                (v128.store (local.get $dst) (v128.load (local.get $s)))
+                (f32.store offset=16 (local.get $dst) (f32.load offset=16 (local.get $s)))
+                (local.set $s (i32.add (local.get $s) (local.get $cs)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 20)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $tl)))))
+          ;; Any strides, and the last steps of a row-major A.
           (block $pd (loop $pl
             (br_if $pd (i32.ge_u (local.get $p) (local.get $kc)))
             (local.set $s (i32.add (local.get $src) (i32.mul (local.get $p) (local.get $cs))))
@@ -145,7 +193,6 @@
             (local.set $p (i32.add (local.get $p) (i32.const 1)))
             (br $pl))))
         (else
-          (local.set $p (i32.const 0))
           (block $pd2 (loop $pl2
             (br_if $pd2 (i32.ge_u (local.get $p) (local.get $kc)))
             (local.set $s (i32.add (local.get $src) (i32.mul (local.get $p) (local.get $cs))))

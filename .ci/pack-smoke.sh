@@ -23,7 +23,7 @@ npm init -y >/dev/null
 npm pkg set type=module
 npm install --no-audit --no-fund "../$tarball" 2>&1 | tail -5
 took 'npm install of the tarball'
-if [ -d node_modules/gl/build ]; then
+if [ -e node_modules/gl/build/Release/webgl.node ]; then
   echo "[pack] FAILED: installing the package compiled the gl addon" >&2
   exit 1
 fi

@@ -53,9 +53,10 @@ const align16 = (bytes: number): number => Math.ceil(bytes / 16) * 16;
  * the cache-blocked `gemm`, which reads A and B through their strides (transposes included) while packing
  * them (a small row-major B is read in place); batch matrices of a non-transposed A that share one B are
  * stacked into a single taller product.
- * Products narrower than the 8-column register tile (n < 8: matrix-vector and the like) take `gemmNarrow`
- * instead, which packs A into 4-row panels (skipped when a broadcast A repeats) and reads a row-major B in
- * place (a transposed B is transposed once per distinct matrix).
+ * Products narrower than the 5x8 register tile (n < 8: matrix-vector; m < 5: vector-matrix, where B is read
+ * once and blocking has nothing to reuse) take `gemmNarrow` instead, which packs A into 4-row panels (skipped
+ * when a broadcast A repeats) and reads a row-major B in place (a transposed B is transposed once per
+ * distinct matrix).
  * Memory layout, in bytes from 0: A | B | C | workspace (C after B: `gemm` may read a few bytes past B).
  */
 export function matmulKernelWasm(
@@ -93,7 +94,7 @@ export function matmulKernelWasm(
   const bRow = (transposeB ? 1 : n) * 4;
   const bCol = (transposeB ? k : 1) * 4;
 
-  if (n < GEMM_BLOCK.nr) {
+  if (n < GEMM_BLOCK.nr || m < GEMM_BLOCK.mr) {
     const transPtr = align16(workPtr + ((m + 3) & ~3) * k * 4);
     if (!wasm.reserve(transPtr + (transposeB ? k * n * 4 : 0))) {
       matmulKernelJs(a, aShape, b, bShape, transposeA, transposeB, out, outShape);

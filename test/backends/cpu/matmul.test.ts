@@ -153,6 +153,8 @@ const SHAPES: [string, number[], number[]][] = [
   ['n = 8, m = 1 (a tile with one row)', [1, 6], [6, 8]],
   ['n = 9 (one full column panel and a 1-wide edge)', [6, 11], [11, 9]],
   ['n = 7 (narrow kernel below the 8-wide tile)', [11, 6], [6, 7]],
+  ['m = 3 (narrow kernel below the 5-row tile), n = 17', [3, 20], [20, 17]],
+  ['m = 4, batched [2,4,9] . [2,9,33]', [2, 4, 9], [2, 9, 33]],
   ['m = 243, k = 257, n = 19: crosses MC twice and KC once, row and column edges', [243, 257], [257, 19]],
   ['k = 520 (two full KC blocks and a partial), n = 2061 (crosses NC)', [7, 520], [520, 2061]],
   ['k = 256, m = 120 (exactly one KC and one MC block)', [120, 256], [256, 16]],

@@ -18,9 +18,9 @@
 ;; Products are one multiply and one add per step (no fused multiply-add in baseline SIMD; relaxed SIMD needs
 ;; a flag on Node 20); nothing is skipped, so NaN and Inf propagate exactly as in the naive loop.
 ;;
-;; `gemmNarrow` (with `packA4` and `transpose`) is the unblocked kernel kept for n < 8, where padding B to
-;; 8-column panels would waste most of the work (n = 1 is matrix-vector): A in 4-row panels, B row-major in
-;; place, 4x8 / 4x4 tiles and a 4x1 column loop.
+;; `gemmNarrow` (with `packA4` and `transpose`) is the unblocked kernel kept for n < 8 and m < 5, where padding
+;; to 8-column or 5-row panels would waste most of the work (matrix-vector, vector-matrix): A in 4-row panels,
+;; B row-major in place, 4x8 / 4x4 tiles and a 4x1 column loop.
 (module
   (memory (export "memory") 16)
 
@@ -529,7 +529,7 @@
       (local.set $c (i32.add (local.get $c) (local.get $ldc)))
       (f32.store (local.get $c) (f32x4.extract_lane 3 (local.get $acc)))))
 
-  ;; C[m, n] = A[m, k] B[k, n] for one narrow matrix (n < 8): a = packA4 panels, b = row-major B, c = row-major C.
+  ;; C[m, n] = A[m, k] B[k, n] for one narrow matrix (n < 8 or m < 5): a = packA4 panels, b = row-major B, c = row-major C.
   ;; Every row panel sweeps the columns in 8-wide tiles, then one 4-wide tile, then single columns.
   (func (export "gemmNarrow") (param $a i32) (param $b i32) (param $c i32) (param $m i32) (param $n i32) (param $k i32)
     (local $i i32) (local $j i32) (local $mr i32) (local $ld i32) (local $panel i32) (local $n8 i32)

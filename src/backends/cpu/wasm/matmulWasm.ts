@@ -45,7 +45,7 @@ export interface MatmulWasmExports {
   packA4(src: number, dst: number, m: number, k: number, rs: number, cs: number): void;
   /** Writes the transpose of the row-major [rows, cols] matrix at src to dst. */
   transpose(src: number, dst: number, rows: number, cols: number): void;
-  /** C[m, n] = A B from packA4 panels and row-major B[k, n] into row-major C; the kernel for n < 8. */
+  /** C[m, n] = A B from packA4 panels and row-major B[k, n] into row-major C; the kernel for n < 8 or m < 5. */
   gemmNarrow(a: number, b: number, c: number, m: number, n: number, k: number): void;
 }
 

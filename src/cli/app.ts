@@ -10,6 +10,7 @@ import { registerLs } from './commands/ls.js';
 import { registerReport } from './commands/report.js';
 import { registerResume } from './commands/resume.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerSweep } from './commands/sweep.js';
 import { EXIT, exitCodeFor, formatError, UsageError } from './errors.js';
 import { defaultOutDir, type GlobalArgs } from './globals.js';

@@ -128,6 +128,7 @@ export function buildCli(argv: readonly string[]) {
     registerDatasets,
     registerDoctor,
     registerExamples,
+    registerServe,
   ].reduce((y, register) => register(y), base);
   return withCommands.completion(
     'completion',

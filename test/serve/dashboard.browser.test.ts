@@ -234,7 +234,7 @@ describe.skipIf(skipReason !== undefined)('metatape serve in headless Chromium',
     live.kill('SIGINT');
     await until(
       'the page to see the run stop',
-      async () => (await page.locator('#live').textContent()).includes('finished') || undefined,
+      async () => ((await page.locator('#live').textContent()) ?? '').includes('finished') || undefined,
     );
     expect(await page.locator('#state').textContent()).toContain('interrupted');
     expect(errors).toEqual([]);

@@ -222,9 +222,9 @@ describe('matmul kernels against a float64 triple loop', () => {
   });
 
   it('dispatches float32 products to the JS path below the threshold, with the same results', () => {
-    // 2x4x4 = 32 multiply-adds: far below WASM_MIN_MACS, so this exercises the small-product path.
-    expect(2 * 4 * 4).toBeLessThan(WASM_MIN_MACS);
-    check(matmulKernel, [2, 4], [4, 4], false, false);
+    // 2x2x2 = 8 multiply-adds: below WASM_MIN_MACS, so this exercises the small-product path.
+    expect(2 * 2 * 2).toBeLessThan(WASM_MIN_MACS);
+    check(matmulKernel, [2, 2], [2, 2], false, false);
   });
 });
 

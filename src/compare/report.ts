@@ -178,8 +178,15 @@ export async function writeComparisonReport(
   await svg(
     COMPARISON_FILES.learningCurves,
     linePlot({
-      series: s.groups.map((g) => ({ name: label(g), x: g.curve.x, y: g.curve.y })),
-      title: 'meta-training loss (mean over seeds)',
+      series: s.groups.map((g) => ({
+        name: label(g),
+        x: g.curve.x,
+        y: g.curve.y,
+        members: records
+          .filter((r) => r.order === g.order && r.innerSteps === g.innerSteps)
+          .map((r) => ({ x: r.curve.x, y: r.curve.y, label: `seed ${r.seed}` })),
+      })),
+      title: 'meta-training loss: each seed (faint) and the mean over seeds (bold)',
       xLabel: 'meta-iteration',
       yLabel: 'meta-loss (query, after adaptation)',
       logY: c.metric === 'mse',
@@ -216,7 +223,8 @@ export async function writeComparisonReport(
     linePlot({
       series: [
         ...byOrder(s, (g) => g.cpuItPerSec, ' · CPU'),
-        ...byOrder(s, (g) => g.itPerSec, ' · wall'),
+        // The second family without its band: six overlapping bands hide each other.
+        ...byOrder(s, (g) => g.itPerSec, ' · wall').map(({ band: _b, ...l }) => l),
       ].filter((l) => l.y.some((v) => Number.isFinite(v))),
       title: 'meta-iterations per CPU second and per wall-clock second (95% CI over seeds)',
       xLabel: 'inner steps during meta-training',
@@ -228,7 +236,7 @@ export async function writeComparisonReport(
     linePlot({
       series: [
         ...byOrder(s, (g) => g.peakRssMb, ' · peak'),
-        ...byOrder(s, (g) => g.trainRssMb, ' · training'),
+        ...byOrder(s, (g) => g.trainRssMb, ' · training').map(({ band: _b, ...l }) => l),
       ].filter((l) => l.y.some((v) => Number.isFinite(v))),
       title: 'process peak RSS and training RSS above the runtime (95% CI over seeds)',
       xLabel: 'inner steps during meta-training',
@@ -318,7 +326,10 @@ export async function writeComparisonReport(
   );
   files.push(json);
   const arrow = join(dir, COMPARISON_FILES.arrow);
-  await writeFileAtomic(arrow, encodeArrow(variantRows(records, s)));
+  await writeFileAtomic(
+    arrow,
+    encodeArrow(variantRows(records, s), { int32: ['order', 'innerSteps', 'seed'] }),
+  );
   files.push(arrow);
   return files;
 }

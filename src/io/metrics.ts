@@ -101,29 +101,43 @@ function checkRows(rows: readonly MetricRow[], kinds: Map<string, ColumnKind>, w
   }
 }
 
-/** Builds an Arrow table: `iteration` is Int32, numbers Float64, strings Utf8, booleans Bool; all nullable. */
-export function rowsToTable(rows: readonly MetricRow[]): Table {
+/** Options of {@link rowsToTable} and {@link encodeArrow}. */
+export interface ArrowOptions {
+  /** Number columns stored as Int32 (every value must be an integer), besides `iteration`. */
+  int32?: readonly string[];
+}
+
+/**
+ * Builds an Arrow table: `iteration` (and the `int32` columns) Int32, other numbers Float64, strings Utf8,
+ * booleans Bool; all nullable.
+ */
+export function rowsToTable(rows: readonly MetricRow[], options: ArrowOptions = {}): Table {
   const kinds = new Map<string, ColumnKind>();
   checkRows(rows, kinds, 'metrics');
   const vectors: Record<string, Vector> = {};
   for (const [name, values] of Object.entries(rowsToColumns(rows))) {
     const kind = kinds.get(name);
-    const type: DataType =
-      name === 'iteration'
-        ? new Int32()
-        : kind === 'string'
-          ? new Utf8()
-          : kind === 'boolean'
-            ? new Bool()
-            : new Float64();
+    const isInt = name === 'iteration' || (options.int32 ?? []).includes(name);
+    if (isInt && name !== 'iteration') {
+      const bad = values.find((v) => v !== null && !(Number.isInteger(v) && Math.abs(v as number) < 2 ** 31));
+      if (bad !== undefined)
+        throw new MetricsError(`column '${name}' is Int32 but holds ${JSON.stringify(bad)}`);
+    }
+    const type: DataType = isInt
+      ? new Int32()
+      : kind === 'string'
+        ? new Utf8()
+        : kind === 'boolean'
+          ? new Bool()
+          : new Float64();
     vectors[name] = vectorFromArray(values, type);
   }
   return new Table(vectors);
 }
 
 /** Serializes rows as an Arrow IPC file (the random-access "Feather v2" format pandas/Polars/DuckDB read). */
-export function encodeArrow(rows: readonly MetricRow[]): Uint8Array {
-  return tableToIPC(rowsToTable(rows), 'file');
+export function encodeArrow(rows: readonly MetricRow[], options: ArrowOptions = {}): Uint8Array {
+  return tableToIPC(rowsToTable(rows, options), 'file');
 }
 
 /** Converts an Arrow table to plain columns (Int32/Float64 become numbers, nulls stay null). */

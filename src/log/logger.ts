@@ -97,7 +97,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         colorize: Boolean(stream.isTTY),
         sync: true,
         translateTime: 'HH:MM:ss',
-        ignore: 'pid,hostname',
+        // The end-of-run records (the run's summary and results, ~45 lines each when pretty-printed) stay
+        // in log.jsonl; a terminal gets their one-line message and the summary tables the CLI prints.
+        ignore: 'pid,hostname,summary,results',
       })
     : stream;
   const stacks = options.stacks ?? process.env.METATAPE_VERBOSE === '1';

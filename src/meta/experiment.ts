@@ -160,7 +160,8 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
           iteration,
           split: 'train',
           metaLoss: windowLoss / windowCount,
-          [s.metricName]: windowMetric / windowCount,
+          // For regression the metric is the loss itself (MSE): not stored twice.
+          ...(s.metricName === 'mse' ? {} : { [s.metricName]: windowMetric / windowCount }),
           itPerSec: (windowCount * 1000) / (now - windowStart),
           rssMb: process.memoryUsage().rss / 2 ** 20,
         });

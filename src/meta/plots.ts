@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { ExperimentConfig } from '../config/schema.js';
 import { sinusoidCurve } from '../data/sinusoid.js';
 import type { MetricColumns } from '../io/metrics.js';
-import { linePlot, regressionPlot, writeSvg } from '../log/plots.js';
+import { type LineSeries, linePlot, regressionPlot, writeSvg } from '../log/plots.js';
 import type { Params } from '../nn/params.js';
 import { fromArray } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -26,16 +26,44 @@ export async function writeRunPlots(
   const split = (columns.split ?? []) as (string | null)[];
   const rows = split.map((v, i) => (v === 'train' ? i : -1)).filter((i) => i >= 0);
   if (rows.length > 0) {
-    const x = rows.map((i) => Number(columns.iteration![i]));
-    const y = rows.map((i) => Number(columns.metaLoss![i]));
+    const series: LineSeries[] = [
+      {
+        name: 'training meta-loss (query, after adaptation)',
+        x: rows.map((i) => Number(columns.iteration![i])),
+        y: rows.map((i) => Number(columns.metaLoss![i])),
+      },
+    ];
+    // Evaluations during training (`val@<steps>` rows): the test metric on fresh tasks, with its interval.
+    const metric = columns[s.metricName];
+    const valSplits = [...new Set(split.filter((v): v is string => v?.startsWith('val@') ?? false))];
+    for (const v of valSplits) {
+      const idx = split
+        .map((x, i) => (x === v && typeof metric?.[i] === 'number' ? i : -1))
+        .filter((i) => i >= 0);
+      const ci = columns.ci95;
+      const y = idx.map((i) => Number(metric![i]));
+      series.push({
+        name: `${s.metricName} on new tasks, ${v.slice(4)} steps`,
+        x: idx.map((i) => Number(columns.iteration![i])),
+        y,
+        ...(ci
+          ? {
+              band: {
+                lo: idx.map((i, k) => y[k]! - Number(ci[i] ?? Number.NaN)),
+                hi: idx.map((i, k) => y[k]! + Number(ci[i] ?? Number.NaN)),
+              },
+            }
+          : {}),
+      });
+    }
     const path = join(dir, 'training-curve.svg');
     await writeSvg(
       path,
       linePlot({
-        series: [{ name: 'meta-loss', x, y }],
+        series,
         title: `${config.name}: meta-training`,
         xLabel: 'meta-iteration',
-        yLabel: 'query loss after adaptation',
+        yLabel: s.metricName === 'mse' ? 'loss (MSE)' : 'loss / accuracy',
         logY: s.metricName === 'mse',
       }),
     );
@@ -54,6 +82,8 @@ export async function writeRunPlots(
       title: `${config.name}: test ${s.metricName} after adaptation (95% CI)`,
       xLabel: 'inner gradient steps',
       yLabel: s.metricName,
+      integerX: true,
+      ...(s.metricName === 'accuracy' ? { yRange: [0, 1] as const } : {}),
     }),
   );
   written.push(path);

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, UsageError } from '../config/errors.js';
 import { RunFolderError } from '../io/runFolder.js';
 import { RunLockedError } from '../io/runLock.js';
 import { LogLevelError } from '../log/logger.js';
@@ -14,10 +14,8 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** The command line is wrong (bad flag combination, unknown run name...); exits with {@link EXIT.usage}. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+/** The command line is wrong; exits with {@link EXIT.usage} (defined in `config/errors.ts`, below the library). */
+export { UsageError };
 
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(err: unknown): number {

@@ -1,4 +1,4 @@
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../config/errors.js';
 
 /** One training run of a comparison: an order, a number of inner steps and a seed. */
 export interface Variant {

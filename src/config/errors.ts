@@ -52,3 +52,11 @@ export const MAX_REPORTED_PROBLEMS = 20;
 
 /** The largest config file accepted, in bytes: real configs are a few KB; parsing is bounded by this. */
 export const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The command line is wrong (bad flag combination, unknown run name...); the CLI exits with its usage code.
+ * It lives below the CLI so that library modules (`compare`) can throw it without importing `cli`.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

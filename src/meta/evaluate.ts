@@ -1,8 +1,9 @@
-import type { EvaluateRun, EvaluationResult } from '../cli/contracts.js';
 import type { Params } from '../nn/params.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { EvaluateRun, EvaluationResult } from './contracts.js';
 import type { MetaLearner } from './learner.js';
+import { restoreForEvaluation } from './setup.js';
 import type { TaskSource } from './tasks.js';
 
 /** Options of {@link evaluateAdaptation}. */
@@ -94,7 +95,6 @@ export function meanCi(values: readonly number[]): {
 
 /** `metatape eval`: loads a checkpoint's meta-parameters and runs {@link evaluateAdaptation}. */
 export const evaluateRun: EvaluateRun = async (ctx) => {
-  const { restoreForEvaluation } = await import('./experiment.js');
   const { learner, meta, source, rngFor, metricName } = await restoreForEvaluation(
     ctx.config,
     ctx.checkpointPath,

@@ -7,7 +7,7 @@ import type { Params } from '../nn/params.js';
 import { fromArray } from '../ops/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdaptationScore } from './evaluate.js';
-import type { Setup } from './experiment.js';
+import type { Setup } from './setup.js';
 
 /**
  * The pictures of a run: the meta-training curve, the test metric against inner steps for each K, and for

@@ -1,5 +1,5 @@
-import type { Params } from '../nn/params.js';
 import { add, div, mul, sqrt, square, sub } from '../ops/elementwise.js';
+import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLikeParams } from './tree.js';
 import { type GradientTransformation, OptimizerError, type ScalarOrSchedule, valueAt } from './types.js';

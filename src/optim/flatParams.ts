@@ -1,5 +1,5 @@
-import type { Params } from '../nn/params.js';
 import { concat, reshape, slice } from '../ops/shape.js';
+import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OptimizerError } from './types.js';
 

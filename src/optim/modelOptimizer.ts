@@ -1,6 +1,6 @@
 import { GradientTape } from '../autodiff/tape.js';
-import type { Params } from '../nn/params.js';
 import { add } from '../ops/elementwise.js';
+import type { Params } from '../tensor/params.js';
 import type { Tensor, Variable } from '../tensor/tensor.js';
 import { type FlatState, flattenState, unflattenState } from './state.js';
 import { type GradientTransformation, OptimizerError } from './types.js';

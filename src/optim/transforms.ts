@@ -1,5 +1,5 @@
-import type { Params } from '../nn/params.js';
 import { add, div, maximum, minimum, mul } from '../ops/elementwise.js';
+import type { Params } from '../tensor/params.js';
 import { globalNorm, zerosLikeParams, zipWith } from './tree.js';
 import { type GradientTransformation, OptimizerError, type ScalarOrSchedule, valueAt } from './types.js';
 

@@ -1,7 +1,7 @@
-import type { Params } from '../nn/params.js';
 import { zerosLike } from '../ops/creation.js';
 import { add, mul, sqrt } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
+import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { OptimizerError } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { Params } from '../nn/params.js';
+import type { Params } from '../tensor/params.js';
 
 /**
  * A pure optimizer in the optax style: `init` builds the state from the parameters, `update` maps gradients

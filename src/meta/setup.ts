@@ -1,0 +1,62 @@
+import { setBackend, setDefaultFloat } from '../backends/registry.js';
+import type { ExperimentConfig } from '../config/schema.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
+import type { Params } from '../nn/params.js';
+import { Rng } from '../tensor/random.js';
+import { type BackendChoice, selectBackend } from './backendChoice.js';
+import { paramsFromArrays } from './checkpointArrays.js';
+import { buildModel, buildSource, learnerOptions } from './factories.js';
+import { MetaLearner } from './learner.js';
+import type { TaskSource } from './tasks.js';
+
+/** The pieces of a run that training, resume and evaluation share. */
+export interface Setup {
+  learner: MetaLearner;
+  source: TaskSource;
+  /** A generator for a named purpose, derived from the run's seed (`init`, `tasks`, `eval/...`). */
+  rngFor(purpose: string): Rng;
+  metricName: 'mse' | 'accuracy';
+  /** The backend in use, why it was chosen (`auto` explains its pick) and the device behind it. */
+  backend: BackendChoice;
+}
+
+/** Builds backend, dtype, task source, model and learner from a config. */
+export async function setup(config: ExperimentConfig): Promise<Setup> {
+  setDefaultFloat(config.dtype);
+  const flatImages = config.model.kind !== 'conv4';
+  const widest =
+    config.model.kind === 'conv4' ? config.model.filters * 9 : Math.max(...(config.model.hidden ?? [64]));
+  const backend = await selectBackend(config.backend, { matmul: widest });
+  await setBackend(backend.name);
+  const source = await buildSource(config, { flatImages });
+  const model = buildModel(config, source);
+  const learner = new MetaLearner(model, source.kind, learnerOptions(config));
+  return {
+    learner,
+    source,
+    rngFor: (purpose) => new Rng(seedFor(config.seed, purpose)),
+    metricName: source.kind === 'regression' ? 'mse' : 'accuracy',
+    backend,
+  };
+}
+
+/**
+ * Every random stream of a run is seeded from the run's one seed and the stream's purpose, so adding an
+ * evaluation never shifts the training stream, and a resumed run draws exactly what it would have drawn.
+ */
+export function seedFor(seed: number, purpose: string): number {
+  let h = 2166136261 ^ seed;
+  for (let i = 0; i < purpose.length; i++) h = Math.imul(h ^ purpose.charCodeAt(i), 16777619);
+  return (h ^ (seed * 0x9e3779b1)) >>> 0;
+}
+
+/** Loads a checkpoint's meta-parameters for `metatape eval`. */
+export async function restoreForEvaluation(
+  config: ExperimentConfig,
+  checkpointPath: string,
+  configHash: string,
+): Promise<Setup & { meta: Params }> {
+  const s = await setup(config);
+  const ckpt = await loadCheckpoint(checkpointPath, { configHash });
+  return { ...s, meta: paramsFromArrays(ckpt.arrays, 'param/') };
+}

@@ -138,7 +138,8 @@ export function linePlotSpec(o: LinePlotOptions): TopLevelSpec {
           o.logY,
         );
   const yScale = {
-    ...(o.logY ? { type: 'log' as const } : { zero: false }),
+    // A log axis is not widened to whole decades (that left most of it empty).
+    ...(o.logY ? { type: 'log' as const, nice: false } : { zero: false }),
     ...(robust ? { domain: robust, nice: false } : {}),
   };
   const color = {
@@ -146,7 +147,7 @@ export function linePlotSpec(o: LinePlotOptions): TopLevelSpec {
     type: 'nominal' as const,
     title: null,
     scale: { domain: names },
-    legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolOpacity: 1 },
+    legend: { symbolType: 'stroke', symbolStrokeWidth: 2.5, symbolOpacity: 1, labelLimit: 320 },
   };
   const x = {
     field: 'x',

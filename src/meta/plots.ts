@@ -28,7 +28,7 @@ export async function writeRunPlots(
   if (rows.length > 0) {
     const series: LineSeries[] = [
       {
-        name: 'training meta-loss (query, after adaptation)',
+        name: 'train meta-loss',
         x: rows.map((i) => Number(columns.iteration![i])),
         y: rows.map((i) => Number(columns.metaLoss![i])),
       },
@@ -43,7 +43,7 @@ export async function writeRunPlots(
       const ci = columns.ci95;
       const y = idx.map((i) => Number(metric![i]));
       series.push({
-        name: `${s.metricName} on new tasks, ${v.slice(4)} steps`,
+        name: `test ${s.metricName}, ${v.slice(4)} steps`,
         x: idx.map((i) => Number(columns.iteration![i])),
         y,
         ...(ci

@@ -1,6 +1,7 @@
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import { allocUninit } from './alloc.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
@@ -22,7 +23,9 @@ export class CpuBackend implements Backend {
   readonly floatDTypes: readonly DType[] = ['float32', 'float64'];
 
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
-    const out = allocArray(dtype, sizeOf(shape));
+    const size = sizeOf(shape);
+    // Unzeroed storage only when `values` covers all of it.
+    const out = values.length === size ? allocUninit(dtype, size) : allocArray(dtype, size);
     out.set(values);
     return out;
   }
@@ -33,28 +36,30 @@ export class CpuBackend implements Backend {
     return arr(t).slice();
   }
   fill(shape: Shape, value: number, dtype: DType): unknown {
-    const out = allocArray(dtype, sizeOf(shape));
-    if (value !== 0) out.fill(value);
+    if (value === 0) return allocArray(dtype, sizeOf(shape));
+    const out = allocUninit(dtype, sizeOf(shape));
+    out.fill(value);
     return out;
   }
   unary(op: UnaryOp, x: KernelTensor): unknown {
-    const out = allocArray(x.dtype, sizeOf(x.shape));
+    const out = allocUninit(x.dtype, sizeOf(x.shape));
     unaryKernel(op, arr(x), out);
     return out;
   }
   binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
-    const out = allocArray(a.dtype, sizeOf(outShape));
+    const out = allocUninit(a.dtype, sizeOf(outShape));
     binaryKernel(op, arr(a), a.shape, arr(b), b.shape, out, outShape);
     return out;
   }
   where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
-    const out = allocArray(a.dtype, sizeOf(outShape));
+    const out = allocUninit(a.dtype, sizeOf(outShape));
     whereKernel(arr(cond), cond.shape, arr(a), a.shape, arr(b), b.shape, out, outShape);
     return out;
   }
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
     const outShape = x.shape.filter((_, i) => !axes.includes(i));
-    const out = allocArray(x.dtype, sizeOf(outShape));
+    // reduceKernel starts by filling `out` with the reduction's identity.
+    const out = allocUninit(x.dtype, sizeOf(outShape));
     reduceKernel(op, arr(x), x.shape, axes, out);
     return out;
   }
@@ -72,7 +77,7 @@ export class CpuBackend implements Backend {
   transpose(x: KernelTensor, perm: readonly number[]): unknown {
     const inStrides = stridesOf(x.shape);
     const outShape = perm.map((p) => x.shape[p]!);
-    const out = allocArray(x.dtype, sizeOf(outShape));
+    const out = allocUninit(x.dtype, sizeOf(outShape));
     stridedCopy(
       arr(x),
       0,
@@ -83,7 +88,7 @@ export class CpuBackend implements Backend {
     return out;
   }
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
-    const out = allocArray(x.dtype, sizeOf(shape));
+    const out = allocUninit(x.dtype, sizeOf(shape));
     stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
     return out;
   }
@@ -91,14 +96,14 @@ export class CpuBackend implements Backend {
     const strides = stridesOf(x.shape);
     let base = 0;
     for (let d = 0; d < begin.length; d++) base += begin[d]! * strides[d]!;
-    const out = allocArray(x.dtype, sizeOf(size));
+    const out = allocUninit(x.dtype, sizeOf(size));
     stridedCopy(arr(x), base, strides, size, out);
     return out;
   }
   concat(xs: readonly KernelTensor[], axis: number): unknown {
     let total = 0;
     for (const x of xs) total += sizeOf(x.shape);
-    const out = allocArray(xs[0]!.dtype, total);
+    const out = allocUninit(xs[0]!.dtype, total);
     concatKernel(
       xs.map((x) => ({ data: arr(x), shape: x.shape })),
       axis,
@@ -115,7 +120,7 @@ export class CpuBackend implements Backend {
   }
   gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
-    const out = allocArray(x.dtype, sizeOf(outShape));
+    const out = allocUninit(x.dtype, sizeOf(outShape));
     gatherKernel(arr(x), x.shape, arr(indices) as Int32Array, axis, out);
     return out;
   }
@@ -126,7 +131,7 @@ export class CpuBackend implements Backend {
   }
   cast(x: KernelTensor, dtype: DType): unknown {
     const src = arr(x);
-    const out = allocArray(dtype, src.length);
+    const out = allocUninit(dtype, src.length);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
     else out.set(src);
     return out;

@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, collapseAxes, type Shape } from '../../tensor/shape.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
+import { elementwiseWasm, WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
 
 /** Scalar formulas of the unary kernels, as JS expressions of `x`. */
 const UNARY_EXPR: Record<UnaryOp, string> = {
@@ -40,22 +41,42 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
 };
 
 type UnaryLoop = (x: TypedArray, out: TypedArray, n: number) => void;
-type BinaryLoop = (
+/** `O[i] = A[i] op B[i]` for i < n: both operands the output's shape. */
+type FlatLoop = (a: TypedArray, b: TypedArray, out: TypedArray, n: number) => void;
+/** `O[i] = A[i] op s` (or `s op B[i]`): one operand a single value. */
+type ScalarLoop = (x: TypedArray, s: number, out: TypedArray, n: number) => void;
+/**
+ * `rows` rows of `inner` contiguous output elements: row r reads A at `ao + r*ars + i*ais` and B at
+ * `bo + r*brs + i*bis`, writing O from `oo + r*inner`.
+ */
+type RowsLoop = (
   a: TypedArray,
   b: TypedArray,
   out: TypedArray,
-  n: number,
+  rows: number,
+  inner: number,
   ao: number,
-  as: number,
+  ars: number,
+  ais: number,
   bo: number,
-  bs: number,
+  brs: number,
+  bis: number,
   oo: number,
 ) => void;
 
-// Each op gets its own generated loop so V8 compiles a monomorphic, inlined body per op; a shared loop
-// calling a per-op closure would be megamorphic and several times slower on small tensors.
+interface BinaryLoops {
+  flat: FlatLoop;
+  scalarB: ScalarLoop;
+  scalarA: ScalarLoop;
+  rows: RowsLoop;
+}
+
+// Each op gets its own generated loops so V8 compiles a monomorphic, inlined body per op; a shared loop
+// calling a per-op closure would be megamorphic and several times slower on small tensors. The common
+// broadcast patterns (same shape, a scalar operand, a row or column repeated along an axis) each have their
+// own loop, so the per-element work never re-derives an index.
 const unaryLoops = new Map<UnaryOp, UnaryLoop>();
-const binaryLoops = new Map<BinaryOp, BinaryLoop>();
+const binaryLoops = new Map<BinaryOp, BinaryLoops>();
 
 function unaryLoop(op: UnaryOp): UnaryLoop {
   let f = unaryLoops.get(op);
@@ -71,25 +92,65 @@ function unaryLoop(op: UnaryOp): UnaryLoop {
   return f;
 }
 
-function binaryLoop(op: BinaryOp): BinaryLoop {
+function binaryLoops_(op: BinaryOp): BinaryLoops {
   let f = binaryLoops.get(op);
   if (!f) {
     const e = BINARY_EXPR[op];
-    f = new Function(
+    const flat = new Function(
       'A',
       'B',
       'O',
       'n',
+      `for (let i = 0; i < n; i++) { const a = A[i], b = B[i]; O[i] = ${e}; }`,
+    ) as FlatLoop;
+    const scalarB = new Function(
+      'A',
+      'b',
+      'O',
+      'n',
+      `for (let i = 0; i < n; i++) { const a = A[i]; O[i] = ${e}; }`,
+    ) as ScalarLoop;
+    const scalarA = new Function(
+      'B',
+      'a',
+      'O',
+      'n',
+      `for (let i = 0; i < n; i++) { const b = B[i]; O[i] = ${e}; }`,
+    ) as ScalarLoop;
+    const rows = new Function(
+      'A',
+      'B',
+      'O',
+      'rows',
+      'inner',
       'ao',
-      'as',
+      'ars',
+      'ais',
       'bo',
-      'bs',
+      'brs',
+      'bis',
       'oo',
-      `if (as === 1 && bs === 1) { for (let i = 0; i < n; i++) { const a = A[ao + i], b = B[bo + i]; O[oo + i] = ${e}; } }
-       else if (bs === 0) { const b = B[bo]; for (let i = 0; i < n; i++) { const a = A[ao + i * as]; O[oo + i] = ${e}; } }
-       else if (as === 0) { const a = A[ao]; for (let i = 0; i < n; i++) { const b = B[bo + i * bs]; O[oo + i] = ${e}; } }
-       else { for (let i = 0; i < n; i++) { const a = A[ao + i * as], b = B[bo + i * bs]; O[oo + i] = ${e}; } }`,
-    ) as BinaryLoop;
+      `if (ais === 1 && bis === 1) {
+         for (let r = 0; r < rows; r++, ao += ars, bo += brs, oo += inner)
+           for (let i = 0; i < inner; i++) { const a = A[ao + i], b = B[bo + i]; O[oo + i] = ${e}; }
+       } else if (ais === 1 && bis === 0) {
+         for (let r = 0; r < rows; r++, ao += ars, bo += brs, oo += inner) {
+           const b = B[bo];
+           for (let i = 0; i < inner; i++) { const a = A[ao + i]; O[oo + i] = ${e}; }
+         }
+       } else if (ais === 0 && bis === 1) {
+         for (let r = 0; r < rows; r++, ao += ars, bo += brs, oo += inner) {
+           const a = A[ao];
+           for (let i = 0; i < inner; i++) { const b = B[bo + i]; O[oo + i] = ${e}; }
+         }
+       } else {
+         for (let r = 0; r < rows; r++, ao += ars, bo += brs, oo += inner)
+           for (let i = 0, p = ao, q = bo; i < inner; i++, p += ais, q += bis) {
+             const a = A[p], b = B[q]; O[oo + i] = ${e};
+           }
+       }`,
+    ) as RowsLoop;
+    f = { flat, scalarB, scalarA, rows };
     binaryLoops.set(op, f);
   }
   return f;
@@ -97,7 +158,57 @@ function binaryLoop(op: BinaryOp): BinaryLoop {
 
 /** Applies a unary kernel to every element. */
 export function unaryKernel(op: UnaryOp, x: TypedArray, out: TypedArray): void {
+  if (
+    x.length >= WASM_MIN_ELEMENTS &&
+    x instanceof Float32Array &&
+    elementwiseWasm?.unary(op, x, out as Float32Array)
+  )
+    return;
   unaryLoop(op)(x, out, x.length);
+}
+
+/**
+ * The output shape with size-1 axes dropped and adjacent axes merged wherever both operands step through them
+ * as one axis, plus each operand's element stride along every remaining axis (0 where it is broadcast).
+ * Operand shapes align to the right of `outShape`, NumPy-style.
+ */
+function collapseBroadcast(
+  aShape: Shape,
+  bShape: Shape,
+  outShape: Shape,
+): { shape: number[]; sa: number[]; sb: number[] } {
+  const rank = outShape.length;
+  const shape: number[] = [];
+  const sa: number[] = [];
+  const sb: number[] = [];
+  // Walk from the innermost axis outwards, tracking each operand's contiguous stride.
+  let ma = 1;
+  let mb = 1;
+  const offA = rank - aShape.length;
+  const offB = rank - bShape.length;
+  for (let d = rank - 1; d >= 0; d--) {
+    const size = outShape[d]!;
+    if (size === 1) continue;
+    const da = d - offA >= 0 ? aShape[d - offA]! : 1;
+    const db = d - offB >= 0 ? bShape[d - offB]! : 1;
+    const stA = da === 1 ? 0 : ma;
+    const stB = db === 1 ? 0 : mb;
+    const last = shape.length - 1;
+    // Merge with the axis inside this one when each operand's stride here continues that axis's run.
+    if (last >= 0 && stA === sa[last]! * shape[last]! && stB === sb[last]! * shape[last]!) {
+      shape[last]! *= size;
+    } else {
+      shape.push(size);
+      sa.push(stA);
+      sb.push(stB);
+    }
+    ma *= da;
+    mb *= db;
+  }
+  shape.reverse();
+  sa.reverse();
+  sb.reverse();
+  return { shape, sa, sb };
 }
 
 /** Applies a binary kernel with NumPy broadcasting of `a` and `b` to `outShape`. */
@@ -110,41 +221,64 @@ export function binaryKernel(
   out: TypedArray,
   outShape: Shape,
 ): void {
-  const loop = binaryLoop(op);
+  const loops = binaryLoops_(op);
   const n = out.length;
   if (n === 0) return;
-  if (a.length === n && b.length === n) {
-    loop(a, b, out, n, 0, 1, 0, 1, 0);
+  const na = a.length;
+  const nb = b.length;
+  if (
+    n >= WASM_MIN_ELEMENTS &&
+    out instanceof Float32Array &&
+    (na === n || nb === n) &&
+    (na === n || na === 1) &&
+    (nb === n || nb === 1) &&
+    elementwiseWasm?.binary(op, a as Float32Array, b as Float32Array, out)
+  )
+    return;
+  if (na === n && nb === n) {
+    loops.flat(a, b, out, n);
     return;
   }
-  if (b.length === 1 && a.length === n) {
-    loop(a, b, out, n, 0, 1, 0, 0, 0);
+  if (nb === 1 && na === n) {
+    loops.scalarB(a, b[0]!, out, n);
     return;
   }
-  if (a.length === 1 && b.length === n) {
-    loop(a, b, out, n, 0, 0, 0, 1, 0);
+  if (na === 1 && nb === n) {
+    loops.scalarA(b, a[0]!, out, n);
     return;
   }
-  const { shape, strides } = collapseAxes(outShape, [
-    broadcastStrides(aShape, outShape),
-    broadcastStrides(bShape, outShape),
-  ]);
-  const sa = strides[0]!;
-  const sb = strides[1]!;
+  if (na === 1 && nb === 1) {
+    // Both single values broadcast to a bigger output: compute once, then fill.
+    loops.flat(a, b, out, 1);
+    out.fill(out[0]!);
+    return;
+  }
+  const { shape, sa, sb } = collapseBroadcast(aShape, bShape, outShape);
   const rank = shape.length;
-  if (rank === 0) {
-    loop(a, b, out, 1, 0, 0, 0, 0, 0);
+  // rank >= 1 here: an output of size > 1 keeps at least one axis.
+  const inner = shape[rank - 1]!;
+  const ais = sa[rank - 1]!;
+  const bis = sb[rank - 1]!;
+  if (rank === 1) {
+    loops.rows(a, b, out, 1, inner, 0, 0, ais, 0, 0, bis, 0);
     return;
   }
-  const inner = shape[rank - 1]!;
-  const ias = sa[rank - 1]!;
-  const ibs = sb[rank - 1]!;
-  const idx = new Array<number>(rank).fill(0);
+  const rows = shape[rank - 2]!;
+  const ars = sa[rank - 2]!;
+  const brs = sb[rank - 2]!;
+  if (rank === 2) {
+    loops.rows(a, b, out, rows, inner, 0, ars, ais, 0, brs, bis, 0);
+    return;
+  }
+  // An odometer over the axes outside the last two; each step runs `rows` x `inner` in one call.
+  const block = rows * inner;
+  const top = rank - 3;
+  const idx = new Array<number>(rank - 2).fill(0);
   let ao = 0;
   let bo = 0;
-  for (let o = 0; o < n; o += inner) {
-    loop(a, b, out, inner, ao, ias, bo, ibs, o);
-    for (let d = rank - 2; d >= 0; d--) {
+  for (let o = 0; o < n; o += block) {
+    loops.rows(a, b, out, rows, inner, ao, ars, ais, bo, brs, bis, o);
+    for (let d = top; d >= 0; d--) {
       idx[d]!++;
       ao += sa[d]!;
       bo += sb[d]!;

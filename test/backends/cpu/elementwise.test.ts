@@ -1,0 +1,293 @@
+import { describe, expect, it } from 'vitest';
+import { BINARY_OPS, type BinaryOp, UNARY_OPS } from '../../../src/backends/backend.js';
+import { binaryKernel, unaryKernel } from '../../../src/backends/cpu/elementwise.js';
+import { elementwiseWasm, WASM_MIN_ELEMENTS } from '../../../src/backends/cpu/elementwiseWasm.js';
+import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
+import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
+import { broadcastShapes } from '../../../src/tensor/shape.js';
+
+/** A deterministic generator (mulberry32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((x, y) => x * y, 1);
+const SPECIAL = [0, -0, 1, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-40, 3];
+
+/** Random values with a sprinkling of NaN, signed zeros, infinities and denormals (ints for int32). */
+function values(dtype: DType, n: number, next: () => number): TypedArray {
+  const x = new (arrayTypeOf(dtype))(n);
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    if (dtype === 'int32') x[i] = Math.floor(r * 9) - 4;
+    else if (r < 0.1) x[i] = SPECIAL[Math.floor(next() * SPECIAL.length)]!;
+    else x[i] = (next() * 2 - 1) * 4;
+  }
+  return x;
+}
+
+/** The scalar formulas the kernels implement, applied one output element at a time. */
+const REF: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: (a, b) => a ** b,
+  // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
+  maximum: (a, b) => (a >= b ? a : b),
+  // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.min's
+  minimum: (a, b) => (a <= b ? a : b),
+  greater: (a, b) => (a > b ? 1 : 0),
+  greaterEqual: (a, b) => (a >= b ? 1 : 0),
+  less: (a, b) => (a < b ? 1 : 0),
+  lessEqual: (a, b) => (a <= b ? 1 : 0),
+  equal: (a, b) => (a === b ? 1 : 0),
+  notEqual: (a, b) => (a !== b ? 1 : 0),
+};
+
+/** Broadcasting by index arithmetic, the slow obvious way. */
+function reference(
+  op: BinaryOp,
+  a: TypedArray,
+  aShape: number[],
+  b: TypedArray,
+  bShape: number[],
+  out: TypedArray,
+  outShape: number[],
+): void {
+  const rank = outShape.length;
+  const index = (shape: number[], idx: number[]): number => {
+    let off = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const i = shape[d] === 1 ? 0 : idx[d + rank - shape.length]!;
+      off = off * shape[d]! + i;
+    }
+    return off;
+  };
+  const idx = new Array<number>(rank).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let rem = o;
+    for (let d = rank - 1; d >= 0; d--) {
+      idx[d] = rem % outShape[d]!;
+      rem = Math.floor(rem / outShape[d]!);
+    }
+    out[o] = REF[op](a[index(aShape, idx)]!, b[index(bShape, idx)]!);
+  }
+}
+
+/** Element-by-element identity, NaN equal to NaN and +0 distinct from -0. */
+function expectSame(got: TypedArray, want: TypedArray, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  for (let i = 0; i < got.length; i++) {
+    if (!Object.is(got[i], want[i])) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, want ${want[i]}`);
+    }
+  }
+}
+
+/** Two operand shapes from one base shape, each axis kept or set to 1 and leading axes dropped at random. */
+function broadcastCase(next: () => number, maxRank: number, maxDim: number) {
+  const rank = Math.floor(next() * (maxRank + 1));
+  const base = Array.from({ length: rank }, () => Math.floor(next() * (maxDim + 1)));
+  const operand = () => {
+    const drop = Math.floor(next() * (rank + 1) * 0.5);
+    return base.slice(drop).map((d) => (next() < 0.35 ? 1 : d));
+  };
+  const aShape = operand();
+  const bShape = operand();
+  return { outShape: broadcastShapes(aShape, bShape), aShape, bShape };
+}
+
+const DTYPES: DType[] = ['float32', 'float64', 'int32'];
+
+describe('binaryKernel', () => {
+  it('matches index-by-index broadcasting on random shapes, every op and dtype, bit for bit', () => {
+    const next = rng(13);
+    for (let trial = 0; trial < 400; trial++) {
+      const { outShape, aShape, bShape } = broadcastCase(next, 5, trial % 4 === 0 ? 1 : 5);
+      for (const dtype of DTYPES) {
+        const a = values(dtype, size(aShape), next);
+        const b = values(dtype, size(bShape), next);
+        const ops = dtype === 'int32' ? (['add', 'sub', 'mul', 'maximum', 'less'] as const) : BINARY_OPS;
+        for (const op of ops) {
+          const got = new (arrayTypeOf(dtype))(size(outShape));
+          const want = new (arrayTypeOf(dtype))(size(outShape));
+          binaryKernel(op, a, aShape, b, bShape, got, outShape);
+          reference(op, a, aShape, b, bShape, want, outShape);
+          expectSame(got, want, `${op} ${dtype} [${aShape}] [${bShape}] -> [${outShape}]`);
+        }
+      }
+    }
+  });
+
+  it('covers the fast patterns: same shape, scalars, rows, columns, bias rows of a batch, size 0 and 1', () => {
+    const cases: [number[], number[], number[]][] = [
+      [
+        [25, 10, 40],
+        [25, 10, 40],
+        [25, 10, 40],
+      ],
+      [[25, 10, 40], [], [25, 10, 40]],
+      [[], [25, 10, 40], [25, 10, 40]],
+      [
+        [25, 10, 40],
+        [25, 1, 40],
+        [25, 10, 40],
+      ],
+      [
+        [25, 1, 40],
+        [25, 10, 40],
+        [25, 10, 40],
+      ],
+      [[25, 10, 40], [40], [25, 10, 40]],
+      [
+        [25, 10, 1],
+        [25, 10, 40],
+        [25, 10, 40],
+      ],
+      [
+        [250, 1],
+        [1, 40],
+        [250, 40],
+      ],
+      [
+        [1, 40],
+        [250, 1],
+        [250, 40],
+      ],
+      [
+        [3, 1, 4, 1, 5],
+        [1, 2, 1, 6, 1],
+        [3, 2, 4, 6, 5],
+      ],
+      [[1], [1], [1]],
+      [[], [], []],
+      [[1, 1], [], [7, 9]],
+      [[0, 3], [3], [0, 3]],
+      [[0], [], [0]],
+      [[700], [1], [700]],
+      [[1], [701], [701]],
+      [[WASM_MIN_ELEMENTS + 3], [WASM_MIN_ELEMENTS + 3], [WASM_MIN_ELEMENTS + 3]],
+    ];
+    const next = rng(7);
+    for (const [aShape, bShape, outShape] of cases) {
+      for (const dtype of DTYPES) {
+        const a = values(dtype, size(aShape), next);
+        const b = values(dtype, size(bShape), next);
+        for (const op of BINARY_OPS) {
+          const got = new (arrayTypeOf(dtype))(size(outShape));
+          const want = new (arrayTypeOf(dtype))(size(outShape));
+          binaryKernel(op, a, aShape, b, bShape, got, outShape);
+          reference(op, a, aShape, b, bShape, want, outShape);
+          expectSame(got, want, `${op} ${dtype} [${aShape}] [${bShape}] -> [${outShape}]`);
+        }
+      }
+    }
+  });
+
+  it('gives the JS loops result from the float32 SIMD loops at every length around the vector width', () => {
+    expect(elementwiseWasm).toBeDefined();
+    const next = rng(3);
+    for (let n = WASM_MIN_ELEMENTS; n < WASM_MIN_ELEMENTS + 9; n++) {
+      for (const [na, nb] of [
+        [n, n],
+        [n, 1],
+        [1, n],
+      ] as const) {
+        const a = values('float32', na, next) as Float32Array;
+        const b = values('float32', nb, next) as Float32Array;
+        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+          const got = new Float32Array(n);
+          const want = new Float32Array(n);
+          expect(elementwiseWasm!.binary(op, a, b, got)).toBe(true);
+          reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
+          expectSame(got, want, `wasm ${op} ${na} ${nb}`);
+        }
+      }
+    }
+  });
+});
+
+describe('unaryKernel', () => {
+  const UREF: Record<string, (x: number) => number> = {
+    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
+    relu: (x) => (x > 0 ? x : 0),
+    step: (x) => (x > 0 ? 1 : 0),
+    neg: (x) => -x,
+    square: (x) => x * x,
+    sqrt: (x) => Math.sqrt(x),
+  };
+  it('gives the scalar formula bit for bit on both sides of the SIMD threshold, float32 and float64', () => {
+    const next = rng(5);
+    for (const n of [0, 1, 3, 40, WASM_MIN_ELEMENTS - 1, WASM_MIN_ELEMENTS, WASM_MIN_ELEMENTS + 5, 10000]) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const x = values(dtype, n, next);
+        for (const op of UNARY_OPS) {
+          const got = new (arrayTypeOf(dtype))(n);
+          unaryKernel(op, x, got);
+          const f = UREF[op];
+          if (!f) continue;
+          const want = new (arrayTypeOf(dtype))(n);
+          for (let i = 0; i < n; i++) want[i] = f(x[i]!);
+          expectSame(got, want, `${op} ${dtype} n=${n}`);
+        }
+      }
+    }
+  });
+});
+
+describe('reduceKernel', () => {
+  /** Sums, maxima and minima the obvious way, in the kernel's documented order. */
+  function reference(op: 'sum' | 'max' | 'min', x: TypedArray, shape: number[], axes: number[]) {
+    const outShape = shape.filter((_, i) => !axes.includes(i));
+    const out = new (x.constructor as new (n: number) => TypedArray)(size(outShape));
+    out.fill(op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
+    const rank = shape.length;
+    const idx = new Array<number>(rank).fill(0);
+    for (let i = 0; i < x.length; i++) {
+      let rem = i;
+      for (let d = rank - 1; d >= 0; d--) {
+        idx[d] = rem % shape[d]!;
+        rem = Math.floor(rem / shape[d]!);
+      }
+      let o = 0;
+      for (let d = 0; d < rank; d++) if (!axes.includes(d)) o = o * shape[d]! + idx[d]!;
+      const v = x[i]!;
+      if (op === 'sum') out[o] = out[o]! + v;
+      else if (op === 'max') out[o] = Math.max(v, out[o]!);
+      else out[o] = Math.min(v, out[o]!);
+    }
+    return out;
+  }
+
+  it('matches the reference on every axis subset of random shapes (max, min exactly; sums closely)', () => {
+    const next = rng(11);
+    for (let trial = 0; trial < 150; trial++) {
+      const rank = 1 + Math.floor(next() * 4);
+      const shape = Array.from({ length: rank }, () => Math.floor(next() * 6));
+      for (let mask = 0; mask < 1 << rank; mask++) {
+        const axes = [...Array(rank).keys()].filter((d) => mask & (1 << d));
+        for (const dtype of ['float32', 'float64'] as const) {
+          const x = new (arrayTypeOf(dtype))(size(shape));
+          for (let i = 0; i < x.length; i++) x[i] = next() * 2 - 1;
+          for (const op of ['sum', 'max', 'min'] as const) {
+            const outShape = shape.filter((_, i) => !axes.includes(i));
+            const got = new (arrayTypeOf(dtype))(size(outShape));
+            reduceKernel(op, x, shape, axes, got);
+            const want = reference(op, x, shape, axes);
+            if (op === 'sum') {
+              for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i]!, 5);
+            } else expectSame(got, want, `${op} [${shape}] axes ${axes}`);
+          }
+        }
+      }
+    }
+  });
+});

@@ -287,10 +287,13 @@ export const APP_JS = String.raw`'use strict';
     var jobs = [];
     var c1 = lineSpec({ rows: curve, xLabel: 'meta-iteration', yLabel: 'loss / metric', logY: lossLike(curve), intX: true });
     jobs.push(render('curve', cards.curve, c1.spec, c1.points));
-    if (cost.length) {
-      var c2 = lineSpec({ rows: cost, xLabel: 'meta-iteration', yLabel: 'it/s · RSS MB', logY: false, intX: true, height: 160 });
-      jobs.push(render('cost', cards.cost, c2.spec, c2.points));
-    }
+    // Speed and memory have different units: one chart each.
+    [['speed', 'itPerSec', 'meta-iterations / s'], ['memory', 'rssMb', 'resident set size (MB)']].forEach(function (k) {
+      var rows = cost.filter(function (r) { return r.series === k[1]; });
+      if (!rows.length) return;
+      var c = lineSpec({ rows: rows, xLabel: 'meta-iteration', yLabel: k[2], intX: true, width: 300, height: 150 });
+      jobs.push(render(k[0], cards[k[0]], c.spec, c.points));
+    });
     return Promise.all(jobs);
   }
 
@@ -301,9 +304,10 @@ export const APP_JS = String.raw`'use strict';
       var badge = h('span', { id: 'state' }, [stateBadge(r.state, r.stale)]);
       var live = h('span', { id: 'live', class: 'live' });
       var curve = chartCard('learning curve (train meta-loss, evaluations during training)', 'curve');
-      var cost = chartCard('speed and memory', 'cost');
+      var speed = chartCard('speed', 'speed');
+      var memory = chartCard('memory', 'memory');
       var parts = [h('h1', {}, [r.path + '  ', badge]), h('p', {}, [progress, '  ', live]),
-        h('div', { class: 'cards' }, [curve.card, cost.card])];
+        h('div', { class: 'cards' }, [curve.card, speed.card, memory.card])];
       if (r.metricsError) parts.push(h('p', { class: 'muted', text: r.metricsError }));
       var table0 = r.summary && r.summary.table;
       if (table0 && table0.length) {
@@ -330,7 +334,7 @@ export const APP_JS = String.raw`'use strict';
       var log = h('pre', { id: 'log', text: r.logTail || '(no log)' });
       parts.push(log);
       main.replaceChildren.apply(main, parts);
-      var cards = { curve: curve.el, cost: cost.el };
+      var cards = { curve: curve.el, speed: speed.el, memory: memory.el };
       runCharts(r.metrics, cards).then(function () { window.metatape.ready = true; });
       if (r.state === 'running' && !r.stale) {
         live.textContent = '● live';

@@ -15,14 +15,11 @@ export function registerServe(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           type: 'number',
           default: 6006,
           describe: 'First port to try; the next free one is used when it is taken (0: any free port)',
-        })
-        .option('host', {
-          type: 'string',
-          default: '127.0.0.1',
-          describe: 'Interface to bind; the default keeps the page on this machine',
         }),
     async (argv) => {
-      const server = await startServer({ root: argv.dir ?? argv.out, port: argv.port, host: argv.host });
+      // Bound to 127.0.0.1 only: the page and the runs never leave this machine (from another one, forward
+      // the port over ssh: ssh -L 6006:127.0.0.1:6006 host).
+      const server = await startServer({ root: argv.dir ?? argv.out, port: argv.port });
       println(`metatape dashboard of ${server.root} at ${server.url}  (Ctrl-C to stop)`);
       await new Promise<void>((done) => {
         const stop = () => {

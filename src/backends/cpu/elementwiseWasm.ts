@@ -16,6 +16,7 @@ interface WasmMemory {
 
 type BinaryFn = (a: number, b: number, o: number, n: number) => void;
 type UnaryFn = (x: number, o: number, n: number) => void;
+type ColsumFn = (x: number, o: number, p: number, q: number, r: number) => void;
 
 /** The binary ops with float32 SIMD loops; `vv` both operands full, `vs` b a single value, `sv` a one. */
 export type WasmBinaryOp = 'add' | 'sub' | 'mul' | 'div';
@@ -42,6 +43,7 @@ class ElementwiseWasm {
   private readonly memory: WasmMemory;
   private readonly binaryFns = new Map<string, readonly [vv: BinaryFn, vs: BinaryFn, sv: BinaryFn]>();
   private readonly unaryFns = new Map<string, UnaryFn>();
+  private readonly colsumFn: ColsumFn;
   private f32: Float32Array;
 
   constructor() {
@@ -54,6 +56,7 @@ class ElementwiseWasm {
       this.binaryFns.set(op, [f('vv'), f('vs'), f('sv')]);
     }
     for (const op of WASM_UNARY) this.unaryFns.set(op, exports[op] as UnaryFn);
+    this.colsumFn = exports.colsum as ColsumFn;
     this.f32 = new Float32Array(this.memory.buffer);
   }
 
@@ -105,6 +108,22 @@ class ElementwiseWasm {
     m.set(x, 0);
     f(0, 0, n);
     out.set(m.subarray(0, n));
+    return true;
+  }
+
+  /**
+   * Sums float32 `x` of shape [p, q, r] over its middle axis into `out` of shape [p, r], adding the q rows in
+   * order in float32 (bit-identical to accumulating into a float32 output row by row). False if memory cannot
+   * grow.
+   */
+  colsum(x: Float32Array, p: number, q: number, r: number, out: Float32Array): boolean {
+    const n = p * q * r;
+    const oAt = (n + 3) & ~3;
+    if (!this.reserve(oAt + p * r)) return false;
+    const m = this.f32;
+    m.set(x, 0);
+    this.colsumFn(0, oAt * 4, p, q, r);
+    out.set(m.subarray(oAt, oAt + p * r));
     return true;
   }
 }

@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { collapseAxes, type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
+import { elementwiseWasm, WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
@@ -34,6 +35,18 @@ export function reduceKernel(
   }
   const inner = cs[rank - 1]!;
   const innerStride = os[rank - 1]!;
+  // Float32 sums over the axes outside a kept run ([q, r] -> [r], or [p, q, r] -> [p, r]): SIMD column sums in
+  // the same order and float32 rounding as the loops below.
+  if (
+    op === 'sum' &&
+    innerStride === 1 &&
+    x.length >= WASM_MIN_ELEMENTS &&
+    x instanceof Float32Array &&
+    elementwiseWasm !== undefined &&
+    ((rank === 2 && os[0] === 0) || (rank === 3 && os[1] === 0 && os[0] === inner)) &&
+    elementwiseWasm.colsum(x, rank === 3 ? cs[0]! : 1, cs[rank - 2]!, inner, out as Float32Array)
+  )
+    return;
   const idx = new Array<number>(rank).fill(0);
   let o = 0;
   const n = x.length;

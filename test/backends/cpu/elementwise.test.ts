@@ -290,4 +290,32 @@ describe('reduceKernel', () => {
       }
     }
   });
+
+  it('sums float32 columns with SIMD bit for bit like the row-by-row float32 accumulation', () => {
+    const next = rng(17);
+    const shapes: [number[], number[]][] = [
+      [[25, 10, 40], [1]],
+      [[250, 40], [0]],
+      [[7, 100, 3], [1]],
+      [[3, 64, 9], [1]],
+      [
+        [2, 300, 5],
+        [0, 1],
+      ],
+      [
+        [5, 200, 2, 7],
+        [1, 2],
+      ],
+      [[1, 0, 600], [1]],
+    ];
+    for (const [shape, axes] of shapes) {
+      const x = new Float32Array(size(shape));
+      for (let i = 0; i < x.length; i++) x[i] = next() < 0.05 ? -0 : (next() * 2 - 1) * 100;
+      const outShape = shape.filter((_, i) => !axes.includes(i));
+      const got = new Float32Array(size(outShape));
+      reduceKernel('sum', x, shape, axes, got);
+      // The reference accumulates into float32, rounding after every addition, in index order.
+      expectSame(got, reference('sum', x, shape, axes), `sum [${shape}] axes ${axes}`);
+    }
+  });
 });

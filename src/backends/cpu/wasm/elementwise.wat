@@ -356,4 +356,50 @@
         (f32.store (local.get $o) (f32.sqrt (local.get $s)))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
-        (br_if $t (i32.lt_u (local.get $o) (local.get $end)))))))
+        (br_if $t (i32.lt_u (local.get $o) (local.get $end))))))
+
+  (func (export "colsum") (param $x i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $row i32) (local $rv i32) (local $pi i32) (local $j i32) (local $k i32) (local $ptr i32)
+    (local $acc v128) (local $s f32)
+    (local.set $row (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rv (i32.and (local.get $r) (i32.const -4)))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $j (i32.const 0))
+        (block $vdone
+          (br_if $vdone (i32.ge_s (local.get $j) (local.get $rv)))
+          (loop $vloop
+            (local.set $acc (v128.const f32x4 0 0 0 0))
+            (local.set $ptr (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (block $kdone
+              (br_if $kdone (i32.ge_s (local.get $k) (local.get $q)))
+              (loop $kloop
+                (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $ptr))))
+                (local.set $ptr (i32.add (local.get $ptr) (local.get $row)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $kloop (i32.lt_s (local.get $k) (local.get $q)))))
+            (v128.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (local.get $acc))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br_if $vloop (i32.lt_s (local.get $j) (local.get $rv)))))
+        (block $tdone
+          (br_if $tdone (i32.ge_s (local.get $j) (local.get $r)))
+          (loop $tloop
+            (local.set $s (f32.const 0))
+            (local.set $ptr (i32.add (local.get $x) (i32.shl (local.get $j) (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (block $kdone2
+              (br_if $kdone2 (i32.ge_s (local.get $k) (local.get $q)))
+              (loop $kloop2
+                (local.set $s (f32.add (local.get $s) (f32.load (local.get $ptr))))
+                (local.set $ptr (i32.add (local.get $ptr) (local.get $row)))
+                (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                (br_if $kloop2 (i32.lt_s (local.get $k) (local.get $q)))))
+            (f32.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (local.get $s))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br_if $tloop (i32.lt_s (local.get $j) (local.get $r)))))
+        (local.set $x (i32.add (local.get $x) (i32.mul (local.get $q) (local.get $row))))
+        (local.set $o (i32.add (local.get $o) (local.get $row)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p)))))))

@@ -1,29 +1,49 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataConfigError, DatasetFileError } from '../../src/data/errors.js';
-import { parseAlphabetCsv } from '../../src/data/omniglot/alphabets.js';
+import { type Alphabet, parseAlphabetCsv } from '../../src/data/omniglot/alphabets.js';
 import {
   mamlSplit,
   parseVinyalsList,
   readVinyalsList,
   vinyalsSplit,
 } from '../../src/data/omniglot/splits.js';
-import { SHARED_OMNIGLOT } from './shared.js';
+import { FIXTURE_COUNTS, type OmniglotFixture, writeOmniglotFixture } from './omniglotFixture.js';
+import { hasSharedOmniglot, SHARED_OMNIGLOT, sharedTitle } from './shared.js';
 
-const alphabets = parseAlphabetCsv(
-  await readFile(join(SHARED_OMNIGLOT, 'id_to_alphabet.csv'), 'utf8'),
-  'id_to_alphabet.csv',
-);
 const key = (c: { characterId: number; rotation: number }) => `${c.characterId}/${c.rotation}`;
 
-describe('alphabet table', () => {
-  it('tiles 964 background and 659 evaluation IDs in 30 + 20 alphabets', () => {
-    expect(alphabets.length).toBe(50);
-    expect(alphabets.find((a) => a.name === 'Alphabet_of_the_Magi')).toMatchObject({
-      firstId: 709,
-      lastId: 728,
+let tmp: string;
+let fixture: OmniglotFixture;
+let alphabets: Alphabet[];
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'metatape-splits-'));
+  fixture = await writeOmniglotFixture(tmp);
+  alphabets = parseAlphabetCsv(
+    await readFile(join(fixture.dir, 'id_to_alphabet.csv'), 'utf8'),
+    'id_to_alphabet.csv',
+    fixture.spec.sets,
+  );
+});
+afterAll(() => rm(tmp, { recursive: true, force: true }));
+
+describe('alphabet table (generated fixture)', () => {
+  it('tiles the spec sets: 10 background and 8 evaluation IDs in 3 + 3 alphabets', () => {
+    expect(alphabets.length).toBe(6);
+    expect(alphabets.find((a) => a.name === 'Hebrew')).toMatchObject({
+      set: 'background',
+      firstId: 8,
+      lastId: 10,
     });
+  });
+
+  it('is checked against the counts it is given: the real ones reject the fixture table', async () => {
+    const text = await readFile(join(fixture.dir, 'id_to_alphabet.csv'), 'utf8');
+    expect(() => parseAlphabetCsv(text, 'fixture.csv')).toThrow(
+      /fixture\.csv: background alphabets cover 10 characters in 3 alphabets, expected 964 in 30/,
+    );
   });
 
   it('rejects overlapping ranges, naming the file', () => {
@@ -53,18 +73,24 @@ describe('mamlSplit', () => {
     expect(s.test.length).toBe(423);
     expect(() => mamlSplit({ trainCharacters: 2000 })).toThrow(DataConfigError);
   });
+
+  it('splits a smaller dataset in the same proportion, or as asked', () => {
+    const s = mamlSplit({ characters: FIXTURE_COUNTS.total });
+    expect(new Set(s.train.map((c) => c.characterId)).size).toBe(13); // round(18 * 1200 / 1623)
+    expect(s.test.map((c) => c.characterId).at(-1)).toBe(18);
+    expect(mamlSplit({ characters: 18, trainCharacters: 10, valCharacters: 2 }).val.length).toBe(8);
+    expect(() => mamlSplit({ characters: 18, trainCharacters: 18 })).toThrow(/< 18/);
+  });
 });
 
-describe('Vinyals split', () => {
-  const lists = join(SHARED_OMNIGLOT, 'splits', 'vinyals');
-
+describe('Vinyals split (generated fixture lists)', () => {
   it.each([
-    ['train', 4112],
-    ['val', 688],
-    ['trainval', 4800],
-    ['test', 1692],
+    ['train', 40],
+    ['val', 12],
+    ['trainval', 52],
+    ['test', 20],
   ] as const)('reads %s.txt (%i classes) and the embedded rule agrees', async (list, count) => {
-    const fromFile = await readVinyalsList(lists, list, alphabets);
+    const fromFile = await readVinyalsList(fixture.vinyalsDir, list, alphabets);
     expect(fromFile.length).toBe(count);
     const rule = vinyalsSplit(alphabets);
     const embedded = list === 'trainval' ? [...rule.train, ...rule.val] : rule[list];
@@ -75,16 +101,59 @@ describe('Vinyals split', () => {
     const s = vinyalsSplit(alphabets);
     const train = new Set(s.train.map((c) => c.characterId));
     expect(s.test.some((c) => train.has(c.characterId))).toBe(false);
-    expect(new Set(s.test.map((c) => c.characterId)).size).toBe(423);
+    expect(new Set(s.test.map((c) => c.characterId)).size).toBe(5);
   });
 
-  it('names the list on an unknown class or a missing file', async () => {
+  it('names the list on an unknown class, a duplicate or a missing file', async () => {
     expect(() => parseVinyalsList('Nope/character01/rot000\n', alphabets, 'x.txt')).toThrow(/x\.txt: line 1/);
-    expect(() => parseVinyalsList('Latin/character99/rot000\n', alphabets, 'x.txt')).toThrow(
+    expect(() => parseVinyalsList('Latin/character05/rot000\n', alphabets, 'x.txt')).toThrow(
       DatasetFileError,
     );
+    expect(() =>
+      parseVinyalsList('Latin/character01/rot000\nLatin/character01/rot000\n', alphabets, 'x.txt'),
+    ).toThrow(/line 2: duplicate/);
     await expect(readVinyalsList('/nonexistent', 'val', alphabets)).rejects.toThrow(
       /\/nonexistent\/val\.txt/,
     );
+  });
+});
+
+describe.skipIf(!hasSharedOmniglot)(sharedTitle('alphabet table and Vinyals lists'), () => {
+  let real: Alphabet[];
+  beforeAll(async () => {
+    real = parseAlphabetCsv(
+      await readFile(join(SHARED_OMNIGLOT, 'id_to_alphabet.csv'), 'utf8'),
+      'id_to_alphabet.csv',
+    );
+  });
+  const lists = join(SHARED_OMNIGLOT, 'splits', 'vinyals');
+
+  it('tiles 964 background and 659 evaluation IDs in 30 + 20 alphabets', () => {
+    expect(real.length).toBe(50);
+    expect(real.find((a) => a.name === 'Alphabet_of_the_Magi')).toMatchObject({ firstId: 709, lastId: 728 });
+  });
+
+  it.each([
+    ['train', 4112],
+    ['val', 688],
+    ['trainval', 4800],
+    ['test', 1692],
+  ] as const)('reads %s.txt (%i classes) and the embedded rule agrees', async (list, count) => {
+    const fromFile = await readVinyalsList(lists, list, real);
+    expect(fromFile.length).toBe(count);
+    const rule = vinyalsSplit(real);
+    const embedded = list === 'trainval' ? [...rule.train, ...rule.val] : rule[list];
+    expect(new Set(embedded.map(key))).toEqual(new Set(fromFile.map(key)));
+  });
+
+  it('keeps test characters out of train', () => {
+    const s = vinyalsSplit(real);
+    const train = new Set(s.train.map((c) => c.characterId));
+    expect(s.test.some((c) => train.has(c.characterId))).toBe(false);
+    expect(new Set(s.test.map((c) => c.characterId)).size).toBe(423);
+  });
+
+  it('rejects a character beyond its alphabet', () => {
+    expect(() => parseVinyalsList('Latin/character99/rot000\n', real, 'x.txt')).toThrow(DatasetFileError);
   });
 });

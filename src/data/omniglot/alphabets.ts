@@ -2,7 +2,7 @@
  * The alphabet table: which contiguous character-ID range belongs to which alphabet of which set.
  */
 import { DatasetFileError } from '../errors.js';
-import { type OmniglotSet, SET_INFO } from './constants.js';
+import { type OmniglotSet, SET_INFO, type SetInfo } from './constants.js';
 
 /** One alphabet and its character-ID range (inclusive, 1-based). */
 export interface Alphabet {
@@ -17,9 +17,14 @@ export interface Alphabet {
  * tile each set's IDs exactly.
  *
  * @param name the file name used in errors.
+ * @param sets the counts the table must tile (default the real Omniglot's).
  * @throws DatasetFileError on a malformed row or ranges that overlap, leave gaps or disagree with the counts.
  */
-export function parseAlphabetCsv(text: string, name: string): Alphabet[] {
+export function parseAlphabetCsv(
+  text: string,
+  name: string,
+  sets: Record<OmniglotSet, SetInfo> = SET_INFO,
+): Alphabet[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
   if (lines[0]?.trim() !== 'set,alphabet,first_id,last_id,n_characters') {
     throw new DatasetFileError(name, 'unexpected header (want set,alphabet,first_id,last_id,n_characters)');
@@ -39,18 +44,23 @@ export function parseAlphabetCsv(text: string, name: string): Alphabet[] {
     }
     return { set, name: alphabet, firstId, lastId } satisfies Alphabet;
   });
-  checkAlphabetTable(alphabets, name);
+  checkAlphabetTable(alphabets, name, sets);
   return alphabets;
 }
 
 /**
  * Checks that alphabets (in any order) tile the background and evaluation ID ranges with no gap or overlap.
  *
+ * @param sets the counts to tile (default the real Omniglot's).
  * @throws DatasetFileError naming `source` when they do not.
  */
-export function checkAlphabetTable(alphabets: readonly Alphabet[], source: string): void {
+export function checkAlphabetTable(
+  alphabets: readonly Alphabet[],
+  source: string,
+  sets: Record<OmniglotSet, SetInfo> = SET_INFO,
+): void {
   for (const set of ['background', 'evaluation'] as const) {
-    const info = SET_INFO[set];
+    const info = sets[set];
     const ranges = alphabets.filter((a) => a.set === set).sort((a, b) => a.firstId - b.firstId);
     let next = info.firstId;
     for (const a of ranges) {

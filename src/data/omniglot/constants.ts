@@ -21,7 +21,7 @@ export const IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE;
 export const TOTAL_CHARACTERS = 1623;
 
 /** Per set: character count and first character ID (IDs are 1-based and contiguous across the sets). */
-export const SET_INFO: Record<OmniglotSet, { characters: number; firstId: number; alphabets: number }> = {
+export const SET_INFO: Record<OmniglotSet, SetInfo> = {
   background: { characters: 964, firstId: 1, alphabets: 30 },
   evaluation: { characters: 659, firstId: 965, alphabets: 20 },
 };
@@ -54,11 +54,41 @@ export const ALPHABET_CSV: SourceFile = {
   sha256: '3f5d42313a48cd8b1ad9b629f7ba4652576cd1b625035d259cd3f10002e31446',
 };
 
+/**
+ * What a set of Omniglot source files holds and how to verify them: the set sizes, first IDs and alphabet
+ * counts, and the size and sha256 of each `.npz` and of `id_to_alphabet.csv`. The preparation and the source
+ * readers take one (default {@link OMNIGLOT_SPEC}, the real files), so that a small synthetic Omniglot with
+ * its own counts and digests goes through exactly the code paths the real one does; a spec never loosens a
+ * check, it only says what to check against.
+ */
+export interface OmniglotSourceSpec {
+  /** Per set: characters, first character ID and alphabets (IDs contiguous across the sets, from 1). */
+  sets: Record<OmniglotSet, SetInfo>;
+  /** The `.npz` source of each set. */
+  npz: Record<OmniglotSet, SourceFile>;
+  /** The alphabet table. */
+  alphabetCsv: SourceFile;
+}
+
+/** One set's counts. */
+export interface SetInfo {
+  characters: number;
+  firstId: number;
+  alphabets: number;
+}
+
 /** The official 5-alphabet subset in the original PNG layout (used to test the PNG reader). */
 export const SMALL1_ZIP: SourceFile = {
   name: 'images_background_small1.zip',
   bytes: 1_319_022,
   sha256: 'f38eb80f801274ac2b4dff5b24289016bfaba4a7d5bb50deebf27104ad6cb8a4',
+};
+
+/** The real Omniglot sources (the shared folder's files), the default spec everywhere. */
+export const OMNIGLOT_SPEC: OmniglotSourceSpec = {
+  sets: SET_INFO,
+  npz: NPZ_SOURCES,
+  alphabetCsv: ALPHABET_CSV,
 };
 
 /** An official archive from `brendenlake/omniglot`, checked by md5 as its publisher lists. */

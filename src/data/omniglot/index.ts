@@ -3,7 +3,17 @@
  * {@link omniglotInfo} and {@link createOmniglotEpisodeSource}.
  */
 export type { Alphabet } from './alphabets.js';
-export { DRAWINGS, IMAGE_PIXELS, IMAGE_SIZE, type OmniglotSet, PREPARE_COMMAND } from './constants.js';
+export {
+  DRAWINGS,
+  IMAGE_PIXELS,
+  IMAGE_SIZE,
+  OMNIGLOT_SPEC,
+  type OmniglotSet,
+  type OmniglotSourceSpec,
+  PREPARE_COMMAND,
+  type SetInfo,
+  type SourceFile,
+} from './constants.js';
 export { type ContactSheetOptions, renderContactSheet } from './contact-sheet.js';
 export {
   type EpisodeAugmentation,
@@ -12,7 +22,7 @@ export {
   OmniglotEpisodeSampler,
 } from './episodes.js';
 export { type OmniglotInfo, type OmniglotInfoOptions, omniglotInfo, type SplitSummary } from './info.js';
-export { MANIFEST_NAME, type OmniglotManifest, readManifest } from './manifest.js';
+export { MANIFEST_NAME, manifestCharacters, type OmniglotManifest, readManifest } from './manifest.js';
 export { type PngDrawing, readOmniglotPngArchive } from './png-archive.js';
 export { type PrepareOmniglotOptions, type PrepareOmniglotResult, prepareOmniglot } from './prepare.js';
 export { createPreprocessor, DEFAULT_FILTER } from './preprocess.js';

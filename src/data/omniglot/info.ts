@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { DRAWINGS, type OmniglotSet } from './constants.js';
 import { renderContactSheet } from './contact-sheet.js';
+import { manifestCharacters } from './manifest.js';
 import { openOmniglot, type VerifyLevel } from './reader.js';
 import { mamlSplit, type OmniglotSplit, vinyalsSplit } from './splits.js';
 
@@ -70,7 +71,10 @@ export async function omniglotInfo(options: OmniglotInfoOptions = {}): Promise<O
     imageSize: manifest.imageSize,
     filter: manifest.filter,
     counts: { background: count('background'), evaluation: count('evaluation'), total: count() },
-    splits: { maml: summarise(mamlSplit()), vinyals: summarise(vinyalsSplit(manifest.alphabets)) },
+    splits: {
+      maml: summarise(mamlSplit({ characters: manifestCharacters(manifest) })),
+      vinyals: summarise(vinyalsSplit(manifest.alphabets)),
+    },
     files: manifest.files.map((f) => ({
       file: f.file,
       set: f.set,

@@ -85,3 +85,11 @@ export async function readManifest(dir: string): Promise<OmniglotManifest> {
   }
   return parsed.data;
 }
+
+/**
+ * Characters of the prepared dataset (1,623 for Omniglot; fewer for a small synthetic one), the `characters`
+ * a MAML split of it needs.
+ */
+export function manifestCharacters(manifest: OmniglotManifest): number {
+  return manifest.files.reduce((sum, f) => sum + f.characters, 0);
+}

@@ -6,7 +6,7 @@ import { unzipSync } from 'fflate';
 import { PNG } from 'pngjs';
 import { DatasetFileError } from '../errors.js';
 import type { Alphabet } from './alphabets.js';
-import { DRAWINGS, type OmniglotSet, SET_INFO, SOURCE_SIZE } from './constants.js';
+import { DRAWINGS, type OmniglotSet, SET_INFO, type SetInfo, SOURCE_SIZE } from './constants.js';
 import type { RawOmniglotSet } from './raw-set.js';
 
 /** One drawing read from an archive. */
@@ -77,13 +77,15 @@ export function readOmniglotPngArchive(bytes: Uint8Array, name: string): PngDraw
  *
  * @throws DatasetFileError naming `name` when drawings are missing, duplicated, outside the set's ID range, or
  *   a folder's NN disagrees with the ID.
+ * @param info the set's expected counts (default the real Omniglot's).
  */
 export function assembleRawSet(
   drawings: readonly PngDrawing[],
   set: OmniglotSet,
   name: string,
+  info: SetInfo = SET_INFO[set],
 ): { raw: RawOmniglotSet; alphabets: Alphabet[] } {
-  const { characters, firstId } = SET_INFO[set];
+  const { characters, firstId } = info;
   const perImage = SOURCE_SIZE * SOURCE_SIZE;
   const images = new Uint8Array(characters * DRAWINGS * perImage);
   const seen = new Uint8Array(characters * DRAWINGS);

@@ -13,12 +13,12 @@ import { type Alphabet, checkAlphabetTable, parseAlphabetCsv } from './alphabets
 import { arrowFileName, encodeSetArrow } from './arrow-format.js';
 import { CARD_NAME, renderCard } from './card.js';
 import {
-  ALPHABET_CSV,
   DRAWINGS,
   IMAGE_SIZE,
-  NPZ_SOURCES,
   OMNIGLOT_SETS,
+  OMNIGLOT_SPEC,
   type OmniglotSet,
+  type OmniglotSourceSpec,
 } from './constants.js';
 import { type FetchLike, fetchOfficialArchive } from './download.js';
 import { formatManifest, MANIFEST_NAME, type ManifestFile, type OmniglotManifest } from './manifest.js';
@@ -44,6 +44,12 @@ export interface PrepareOmniglotOptions {
   onProgress?: (message: string) => void;
   /** Replaces the global fetch for `download` (tests, proxies). */
   fetchImpl?: FetchLike;
+  /**
+   * What the files in `from` hold and their sizes and digests; default {@link OMNIGLOT_SPEC} (the real
+   * Omniglot). A small synthetic Omniglot passes its own to go through the same checks and conversion. Not
+   * used with `download`, whose archives are always the real ones.
+   */
+  spec?: OmniglotSourceSpec;
 }
 
 /** What {@link prepareOmniglot} produced. */
@@ -85,7 +91,7 @@ export async function prepareOmniglot(options: PrepareOmniglotOptions): Promise<
   if (options.download) {
     sources = await loadOfficialArchives(join(out, 'raw'), options.fetchImpl, progress);
   } else if (options.from !== undefined) {
-    sources = await loadNpzSources(options.from, progress);
+    sources = await loadNpzSources(options.from, options.spec ?? OMNIGLOT_SPEC, progress);
   } else {
     throw new DataConfigError('prepareOmniglot: give a source folder (from) or set download');
   }
@@ -141,17 +147,25 @@ export async function prepareOmniglot(options: PrepareOmniglotOptions): Promise<
   return { out, manifest, written, seconds: (performance.now() - started) / 1000 };
 }
 
-async function loadNpzSources(from: string, progress: (m: string) => void): Promise<LoadedSources> {
+async function loadNpzSources(
+  from: string,
+  spec: OmniglotSourceSpec,
+  progress: (m: string) => void,
+): Promise<LoadedSources> {
   // Verify every input before decoding any, so a bad second file fails fast.
-  const csvBytes = await readVerifiedSource(from, ALPHABET_CSV);
+  const csvBytes = await readVerifiedSource(from, spec.alphabetCsv);
   const npzBytes = {} as Record<OmniglotSet, Uint8Array>;
-  for (const set of OMNIGLOT_SETS) npzBytes[set] = await readVerifiedSource(from, NPZ_SOURCES[set]);
-  const alphabets = parseAlphabetCsv(new TextDecoder().decode(csvBytes), join(from, ALPHABET_CSV.name));
+  for (const set of OMNIGLOT_SETS) npzBytes[set] = await readVerifiedSource(from, spec.npz[set]);
+  const alphabets = parseAlphabetCsv(
+    new TextDecoder().decode(csvBytes),
+    join(from, spec.alphabetCsv.name),
+    spec.sets,
+  );
   const load = (set: OmniglotSet): RawOmniglotSet => {
-    progress(`decoding ${NPZ_SOURCES[set].name}`);
-    return decodeNpzSet(npzBytes[set], join(from, NPZ_SOURCES[set].name), set);
+    progress(`decoding ${spec.npz[set].name}`);
+    return decodeNpzSet(npzBytes[set], join(from, spec.npz[set].name), set, spec.sets[set]);
   };
-  const files = [ALPHABET_CSV, NPZ_SOURCES.background, NPZ_SOURCES.evaluation].map((f) => ({
+  const files = [spec.alphabetCsv, spec.npz.background, spec.npz.evaluation].map((f) => ({
     name: f.name,
     bytes: f.bytes,
     digest: `sha256:${f.sha256}`,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DataConfigError } from '../errors.js';
 import type { RandomSource } from '../random-source.js';
 import { type EpisodeBatch, type EpisodeOptions, OmniglotEpisodeSampler } from './episodes.js';
+import { manifestCharacters } from './manifest.js';
 import { type OmniglotImages, openOmniglot, type VerifyLevel } from './reader.js';
 import {
   type MamlSplitOptions,
@@ -83,7 +84,10 @@ async function resolveClasses(
   if (split === 'vinyals' && options.vinyalsListsDir !== undefined) {
     return readVinyalsList(options.vinyalsListsDir, subset, images.manifest.alphabets);
   }
-  const parts = split === 'vinyals' ? vinyalsSplit(images.manifest.alphabets) : mamlSplit(options.maml);
+  const parts =
+    split === 'vinyals'
+      ? vinyalsSplit(images.manifest.alphabets)
+      : mamlSplit({ characters: manifestCharacters(images.manifest), ...options.maml });
   switch (subset) {
     case 'train':
     case 'val':

@@ -10,6 +10,7 @@ import {
   DRAWINGS,
   type OmniglotSet,
   SET_INFO,
+  type SetInfo,
   SOURCE_HINT,
   SOURCE_SIZE,
   type SourceFile,
@@ -49,10 +50,16 @@ export async function readVerifiedSource(dir: string, spec: SourceFile): Promise
  * Decodes a verified `.npz` set and checks its arrays' dtypes, shapes and labels.
  *
  * @param name the file's path, used in errors.
+ * @param info the set's expected counts (default the real Omniglot's).
  * @throws DatasetFileError when the arrays are not as the README describes.
  */
-export function decodeNpzSet(bytes: Uint8Array, name: string, set: OmniglotSet): RawOmniglotSet {
-  const { characters, firstId } = SET_INFO[set];
+export function decodeNpzSet(
+  bytes: Uint8Array,
+  name: string,
+  set: OmniglotSet,
+  info: SetInfo = SET_INFO[set],
+): RawOmniglotSet {
+  const { characters, firstId } = info;
   const { images, labels } = decodeNpz(bytes, name, ['images', 'labels']);
   const wantShape = [characters, DRAWINGS, SOURCE_SIZE, SOURCE_SIZE];
   if (images!.dtype !== 'bool' || images!.shape.join() !== wantShape.join()) {

@@ -30,7 +30,15 @@ export type SplitSubset = keyof OmniglotSplit;
 
 /** Options of {@link mamlSplit}. */
 export interface MamlSplitOptions {
-  /** Characters for meta-training plus validation (default 1,200, as MAML). */
+  /**
+   * Characters in the dataset, IDs 1..characters (default 1,623, all of Omniglot; a prepared dataset's count
+   * is `manifestCharacters(manifest)`, which differs only for a small synthetic Omniglot).
+   */
+  characters?: number;
+  /**
+   * Characters for meta-training plus validation (default 1,200 of 1,623, as MAML; for another `characters`
+   * the same proportion, rounded).
+   */
   trainCharacters?: number;
   /** How many of those (the last ones) to hold out for validation (default 0; MAML's code uses 100). */
   valCharacters?: number;
@@ -38,26 +46,31 @@ export interface MamlSplitOptions {
   rotations?: boolean;
 }
 
+/** MAML's meta-training characters out of the full 1,623. */
+const MAML_TRAIN_CHARACTERS = 1200;
+
 /**
  * MAML's protocol with the common deterministic convention: characters in ID order (background 1..964, then
  * evaluation 965..1623), the first 1,200 for meta-training and the remaining 423 for meta-testing, each
  * character contributing 4 classes (its rotations). MAML's own code shuffles the folder list with Python's
  * RNG in filesystem order, which is not reproducible across machines; ID order is.
  *
- * @throws DataConfigError when the counts do not fit in 1,623 characters.
+ * @throws DataConfigError when the counts do not fit in the dataset's characters.
  */
 export function mamlSplit(options: MamlSplitOptions = {}): OmniglotSplit {
-  const trainCharacters = options.trainCharacters ?? 1200;
+  const total = options.characters ?? TOTAL_CHARACTERS;
+  const trainCharacters =
+    options.trainCharacters ?? Math.round((total * MAML_TRAIN_CHARACTERS) / TOTAL_CHARACTERS);
   const valCharacters = options.valCharacters ?? 0;
   if (
     !Number.isInteger(trainCharacters) ||
     !Number.isInteger(valCharacters) ||
     valCharacters < 0 ||
     trainCharacters <= valCharacters ||
-    trainCharacters >= TOTAL_CHARACTERS
+    trainCharacters >= total
   ) {
     throw new DataConfigError(
-      `mamlSplit: need 0 <= valCharacters < trainCharacters < ${TOTAL_CHARACTERS}, got ${valCharacters} / ${trainCharacters}`,
+      `mamlSplit: need 0 <= valCharacters < trainCharacters < ${total}, got ${valCharacters} / ${trainCharacters}`,
     );
   }
   const rotations: QuarterTurns[] = options.rotations === false ? [0] : [0, 1, 2, 3];
@@ -71,7 +84,7 @@ export function mamlSplit(options: MamlSplitOptions = {}): OmniglotSplit {
   return {
     train: classes(1, trainEnd),
     val: classes(trainEnd + 1, trainCharacters),
-    test: classes(trainCharacters + 1, TOTAL_CHARACTERS),
+    test: classes(trainCharacters + 1, total),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ALGORITHM_CONFIG, ALGORITHM_NAMES, scalarStepSizes } from '../meta/algorithms/registry.js';
 
 // Every object is strict so that a typo (`innerStep`) is an error instead of a silently ignored key, and
 // nested objects use `.prefault({})` (not `.default`) so their own field defaults are filled in when the
@@ -113,7 +114,10 @@ export const outerOptimizerSchema = z.strictObject({
 /** Meta-training settings. */
 export const trainerSchema = z
   .strictObject({
-    algorithm: z.enum(['maml', 'reptile', 'anil', 'metasgd', 'pretrain']).default('maml'),
+    algorithm: z
+      .enum(ALGORITHM_NAMES)
+      .default('maml')
+      .describe('Meta-learning algorithm; one module each in src/meta/algorithms (see registry.ts).'),
     order: z
       .literal([1, 2])
       .default(2)
@@ -147,16 +151,17 @@ export const trainerSchema = z
       .describe(
         'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
       ),
+    // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
+    ...ALGORITHM_CONFIG,
   })
   // A conflict the schema can know is a config error before anything runs (not a failed run folder).
   .superRefine((t, ctx) => {
     if (t.fastWeights !== 'lowRank') return;
-    const why =
-      t.algorithm === 'metasgd'
-        ? 'trainer.algorithm: metasgd'
-        : t.innerOptimizer.kind !== 'sgd'
-          ? `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`
-          : undefined;
+    const why = !scalarStepSizes(t.algorithm)
+      ? `trainer.algorithm: ${t.algorithm}`
+      : t.innerOptimizer.kind !== 'sgd'
+        ? `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`
+        : undefined;
     if (why)
       ctx.addIssue({
         code: 'custom',

@@ -5,9 +5,10 @@ import type { Model } from '../nn/model.js';
 import { adam, adamw } from '../optim/adam.js';
 import { sgd } from '../optim/sgd.js';
 import { chain, clipByGlobalNorm } from '../optim/transforms.js';
-import { applyUpdates } from '../optim/tree.js';
 import type { GradientTransformation } from '../optim/types.js';
-import type { InnerRule, LearnerOptions } from './learner.js';
+import { algorithm, learnsStepSizes, scalarStepSizes } from './algorithms/registry.js';
+import type { InnerRule, LearnerOptions } from './algorithms/types.js';
+import { optimizerRule } from './innerRule.js';
 import { sinusoidSource, type TaskSource } from './tasks.js';
 
 /** Thrown for config combinations the trainer cannot run; names the fields involved. */
@@ -66,72 +67,46 @@ export async function buildSource(
 /** The learner options of a config, checked for combinations that cannot work together. */
 export function learnerOptions(config: ExperimentConfig): LearnerOptions {
   const t = config.trainer;
-  if (t.fastWeights === 'lowRank' && (t.algorithm === 'metasgd' || t.innerOptimizer.kind !== 'sgd')) {
-    const why =
-      t.algorithm === 'metasgd'
-        ? 'trainer.algorithm: metasgd'
-        : `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
+  const scalar = scalarStepSizes(t.algorithm);
+  if (t.fastWeights === 'lowRank' && (!scalar || t.innerOptimizer.kind !== 'sgd')) {
+    const why = !scalar
+      ? `trainer.algorithm: ${t.algorithm}`
+      : `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
     throw new TrainerConfigError(
       `trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not ${why}; use auto or full`,
     );
   }
-  if (t.innerOptimizer.kind !== 'sgd' && (t.algorithm === 'metasgd' || t.learnInnerLr)) {
+  if (t.innerOptimizer.kind !== 'sgd' && learnsStepSizes(t.algorithm, t.learnInnerLr)) {
     throw new TrainerConfigError(
       `trainer.innerOptimizer: got ${t.innerOptimizer.kind}; learned inner step sizes (trainer.algorithm: metasgd or trainer.learnInnerLr: true) need kind: sgd`,
     );
   }
-  return {
-    algorithm: t.algorithm,
-    order: t.order,
-    innerSteps: t.innerSteps,
-    innerLr: t.innerLr,
-    learnInnerLr: t.learnInnerLr,
-    multiStepLoss: t.multiStepLoss,
-    batchedTasks: t.batchedTasks,
-    fastWeights: t.fastWeights,
-    ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerRule(config) }),
-  };
+  // The trainer's fields carry over by name (LearnerOptions is a subset of TrainerConfig).
+  return { ...t, ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerRule(config) }) };
 }
 
-/** A differentiable inner update from the optimizers of `src/optim` (momentum or Adam). */
+/** A differentiable inner update from the optimizers of `src/optim` (momentum or Adam), honouring the step size. */
 function innerRule(config: ExperimentConfig): InnerRule {
-  const t = config.trainer;
-  const o = t.innerOptimizer;
-  const tx: GradientTransformation<unknown> =
+  const o = config.trainer.innerOptimizer;
+  return optimizerRule((lr) =>
     o.kind === 'adam'
-      ? (adam({
-          lr: t.innerLr,
-          beta1: o.beta1,
-          beta2: o.beta2,
-          epsRoot: 1e-12,
-        }) as GradientTransformation<unknown>)
-      : (sgd({
-          lr: t.innerLr,
-          momentum: o.kind === 'momentum' ? o.momentum : 0,
-        }) as GradientTransformation<unknown>);
-  return optimizerRule(tx);
+      ? (adam({ lr, beta1: o.beta1, beta2: o.beta2, epsRoot: 1e-12 }) as GradientTransformation<unknown>)
+      : (sgd({ lr, momentum: o.kind === 'momentum' ? o.momentum : 0 }) as GradientTransformation<unknown>),
+  );
 }
 
-/** Any optimizer of `src/optim` as a differentiable inner update (its state is per task, like the fast weights). */
-export function optimizerRule(tx: GradientTransformation<unknown>): InnerRule {
-  return {
-    init: (fast) => tx.init(fast),
-    step: (fast, grads, state) => {
-      const { updates, state: next } = tx.update(grads, state, fast);
-      return { fast: applyUpdates(fast, updates), state: next };
-    },
-  };
-}
+export { optimizerRule } from './innerRule.js';
 
 /**
- * The outer (meta) optimizer. Reptile's outer step is SGD with `trainer.reptileOuterLr` on the Reptile
- * direction, which is exactly Reptile's interpolation `theta += eps (phi - theta)`.
+ * The outer (meta) optimizer: `trainer.outerOptimizer`, unless the algorithm brings its own (Reptile's SGD
+ * with `trainer.reptileOuterLr`), then gradient clipping.
  */
 export function outerOptimizer(config: ExperimentConfig): GradientTransformation<unknown> {
   const t = config.trainer;
   const o = t.outerOptimizer;
+  const own = algorithm(t.algorithm).outerOptimizer;
   let tx: GradientTransformation<unknown>;
-  if (t.algorithm === 'reptile') tx = sgd({ lr: t.reptileOuterLr }) as GradientTransformation<unknown>;
+  if (own) tx = own(config);
   else if (o.kind === 'adam')
     tx = adam({ lr: o.lr, beta1: o.beta1, beta2: o.beta2 }) as GradientTransformation<unknown>;
   else if (o.kind === 'adamw') {

@@ -1,12 +1,20 @@
 /**
  * The meta-learning API for programs (the CLI and `runExperiment` build on it): {@link MetaLearner} (MAML,
- * ANIL, Meta-SGD, MAML++, Reptile, pretraining), fast weights, task sources and the evaluation protocol.
+ * ANIL, Meta-SGD, MAML++, Reptile, pretraining, iMAML: one module each under `./algorithms/`, listed in
+ * `./algorithms/registry.ts`), fast weights, task sources and the evaluation protocol.
  * Omniglot's task source lives in `./omniglotTasks.js` and is not re-exported, so that importing metatape does
  * not load Apache Arrow.
  */
+export {
+  ALGORITHM_NAMES,
+  ALGORITHMS,
+  algorithm,
+  algorithmTable,
+} from './algorithms/registry.js';
+export type { LearnerHost, MetaAlgorithm, StepSizes } from './algorithms/types.js';
 export { type AdaptationEvalOptions, type AdaptationScore, evaluateAdaptation, meanCi } from './evaluate.js';
-export { optimizerRule } from './factories.js';
 export { applyFast, detachFast, type FastWeights, materialize } from './fastWeights.js';
+export { optimizerRule, sgdRule } from './innerRule.js';
 export {
   type AdaptMode,
   type Algorithm,

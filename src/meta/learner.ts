@@ -2,79 +2,36 @@ import { GradientTape } from '../autodiff/tape.js';
 import type { LowRankDelta } from '../nn/layer.js';
 import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
 import type { Model } from '../nn/model.js';
-import { mapParams, type Params } from '../nn/params.js';
-import { fill } from '../ops/creation.js';
-import { add, mul, neg, sub } from '../ops/elementwise.js';
+import { add, mul, neg } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
+import { mapParams, type Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { applyFast, detachFast, type FastWeights, meanOverTasks } from './fastWeights.js';
+import { multiStepWeights } from './algorithms/mamlpp.js';
+import { algorithm } from './algorithms/registry.js';
+import type {
+  AdaptMode,
+  InnerRule,
+  LearnerHost,
+  LearnerOptions,
+  MetaAlgorithm,
+  MetaGradient,
+  StepSizes,
+} from './algorithms/types.js';
+import { applyFast, detachFast, type FastWeights } from './fastWeights.js';
+import { sgdRule } from './innerRule.js';
+import { fixedStepSize, perStepStepSize } from './stepSizes.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
 
-/** The meta-learning algorithms of the trainer. */
-export type Algorithm = 'maml' | 'anil' | 'metasgd' | 'reptile' | 'pretrain';
-
-/**
- * A differentiable inner-loop update rule beyond plain SGD (momentum, Adam). `init` makes per-task state for
- * the fast weights, `step` returns new fast weights; both are written in tensor ops so a second-order
- * meta-gradient flows through them.
- */
-export interface InnerRule {
-  init(fast: Params): unknown;
-  step(
-    fast: Params,
-    grads: Params,
-    state: unknown,
-    lr: (name: string) => Tensor | number,
-  ): { fast: Params; state: unknown };
-}
-
-/** Options of a {@link MetaLearner}. */
-export interface LearnerOptions {
-  algorithm: Algorithm;
-  /** 2: exact meta-gradient through the inner loop (nested tapes); 1: first-order approximation. */
-  order: 1 | 2;
-  innerSteps: number;
-  innerLr: number;
-  /**
-   * MAML++ LSLR: a learned step size per inner step and per parameter tensor. Adapting for more steps than
-   * `innerSteps` (evaluation) reuses the last step's size.
-   */
-  learnInnerLr?: boolean;
-  /** MAML++ multi-step loss: the query loss after every inner step, weights annealed to the last step. */
-  multiStepLoss?: boolean;
-  /** Adapt all tasks of a meta-batch as one batched pass (true) or loop over tasks (false). */
-  batchedTasks?: boolean;
-  /** Inner update rule; plain SGD when absent. */
-  innerRule?: InnerRule;
-  /**
-   * How Dense kernels are adapted: `full` gives each task a copy `[T, in, out]`; `lowRank` keeps the shared
-   * kernel plus one rank-N factor pair per inner step (exact: an SGD step on a Dense kernel is `-lr xᵀ dy`);
-   * `auto` (default) takes low rank where the factors are smaller than the kernel (a size proxy for the
-   * work: the rank is inner steps × examples per task) and all tasks' copies would hold at least 16,384
-   * numbers (below that, the extra ops of low rank cost more than the copies). Low rank needs the plain SGD
-   * inner step with a scalar (or learned per-step scalar) step size, so Meta-SGD and `innerRule` always use
-   * `full`.
-   */
-  fastWeights?: FastWeightsMode;
-}
-
-/** See {@link LearnerOptions.fastWeights}. */
-export type FastWeightsMode = 'auto' | 'full' | 'lowRank';
-
-/** How an inner loop is differentiated: through it (second order), around it (first order), or not at all. */
-export type AdaptMode = 'second' | 'first' | 'none';
-
-/** The result of one meta-gradient computation. */
-export interface MetaGradient {
-  /** Meta-loss (query loss after adaptation), a scalar tensor. */
-  loss: Tensor;
-  /** Query metric after adaptation (MSE or accuracy), a scalar tensor. */
-  metric: Tensor;
-  grads: Params;
-}
-
-const LR_PREFIX = 'innerLr/';
+export { multiStepWeights } from './algorithms/mamlpp.js';
+export type { Algorithm } from './algorithms/registry.js';
+export type {
+  AdaptMode,
+  FastWeightsMode,
+  InnerRule,
+  LearnerOptions,
+  MetaGradient,
+} from './algorithms/types.js';
 
 /** `fastWeights: auto` keeps per-task kernel copies below this many elements (all tasks together). */
 const AUTO_LOW_RANK_MIN_ELEMENTS = 16_384;
@@ -92,37 +49,34 @@ const AUTO_LOW_RANK_MIN_ELEMENTS = 16_384;
  * const { loss, grads } = learner.metaGradient(meta, batch);
  * ```
  */
-export class MetaLearner {
+export class MetaLearner implements LearnerHost {
   /** Parameters adapted in the inner loop (all of the model's, or the head only for ANIL). */
   readonly adaptedNames: readonly string[];
+  /** The options, with what the algorithm implies (MAML++: learned step sizes, multi-step loss) applied. */
+  readonly options: LearnerOptions;
+  /** The algorithm's module (see `algorithms/registry.ts`). */
+  readonly algorithm: MetaAlgorithm;
+  /** Where the inner step sizes come from: fixed, learned per step (LSLR) or per parameter (Meta-SGD). */
+  private readonly stepSizes: StepSizes;
+  /** The inner update rule: plain SGD unless the options give another. */
+  private readonly rule: InnerRule;
 
   constructor(
     readonly model: Model,
     readonly kind: TaskKind,
-    readonly options: LearnerOptions,
+    options: LearnerOptions,
   ) {
-    const names = model.paramNames;
-    if (options.algorithm === 'anil') {
-      // The head is the last layer that has parameters.
-      const lastLayer = names.at(-1)!.split('/')[0]!;
-      this.adaptedNames = names.filter((n) => n.split('/')[0] === lastLayer);
-    } else this.adaptedNames = names;
+    this.algorithm = algorithm(options.algorithm);
+    this.options = { ...options, ...this.algorithm.implies };
+    this.adaptedNames = this.algorithm.adaptedNames?.(model.paramNames) ?? model.paramNames;
+    this.stepSizes =
+      this.algorithm.stepSizes ?? (this.options.learnInnerLr ? perStepStepSize : fixedStepSize);
+    this.rule = this.options.innerRule ?? sgdRule;
   }
 
   /** The meta-parameters: the model's parameters plus any learned inner step sizes (Meta-SGD, MAML++). */
   initMetaParams(modelParams: Params): Params {
-    const meta: Params = { ...modelParams };
-    const { algorithm, innerLr, innerSteps, learnInnerLr } = this.options;
-    if (algorithm === 'metasgd') {
-      for (const n of this.adaptedNames)
-        meta[`${LR_PREFIX}${n}`] = fill(modelParams[n]!.shape, innerLr, modelParams[n]!.dtype);
-    } else if (learnInnerLr) {
-      for (let s = 0; s < innerSteps; s++) {
-        for (const n of this.adaptedNames)
-          meta[`${LR_PREFIX}${s}/${n}`] = fill([], innerLr, modelParams[n]!.dtype);
-      }
-    }
-    return meta;
+    return { ...modelParams, ...this.stepSizes.init(modelParams, this.adaptedNames, this.options) };
   }
 
   /** The model's own parameters out of a meta-parameter record. */
@@ -167,9 +121,9 @@ export class MetaLearner {
     }
     let deltas: ReadonlyMap<string, readonly LowRankDelta[]> = new Map();
     const current = (): FastWeights => ({ params: { ...shared, ...fast }, kernelDeltas: deltas });
-    onStep?.(0, current());
-    const rule = this.options.innerRule;
-    let state = rule?.init(fast);
+    onStep?.(0, mode === 'none' ? detachFast(current()) : current());
+    const rule = this.rule;
+    let state = rule.init(fast);
     for (let s = 0; s < steps; s++) {
       // First order: the inner gradient is computed on detached copies, so no enclosing tape records it and it
       // enters the update as a constant (the first-order MAML approximation).
@@ -205,14 +159,7 @@ export class MetaLearner {
       });
       const grads = tape.gradient(loss, { ...inFast, ...products }, { unconnected: 'zero' });
       const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
-      if (rule) ({ fast, state } = rule.step(fast, grads, state, lr));
-      else {
-        // p + g * (-lr) rather than p - g * lr: the same value, but its gradient needs no negation pass.
-        fast = mapParams(fast, (p, n) => {
-          const r = lr(n);
-          return typeof r === 'number' ? add(p, mul(grads[n]!, -r)) : sub(p, mul(grads[n]!, r));
-        });
-      }
+      ({ fast, state } = rule.step(fast, grads, state, lr));
       const next = new Map(deltas);
       let k = 0;
       for (const [n, list] of uses) {
@@ -230,9 +177,9 @@ export class MetaLearner {
         next.set(n, [...(deltas.get(n) ?? []), { u, v }]);
       }
       deltas = next;
-      onStep?.(s + 1, current());
+      onStep?.(s + 1, mode === 'none' ? detachFast(current()) : current());
     }
-    return current();
+    return mode === 'none' ? detachFast(current()) : current();
   }
 
   /** Runs the network on per-task inputs `[T, N, ...]` with fast weights from {@link MetaLearner.adapt}. */
@@ -244,8 +191,7 @@ export class MetaLearner {
   private lowRankKernels(x: Tensor, steps: number): Set<string> {
     const mode = this.options.fastWeights ?? 'auto';
     const out = new Set<string>();
-    if (mode === 'full' || steps === 0 || this.options.innerRule || this.options.algorithm === 'metasgd')
-      return out;
+    if (mode === 'full' || steps === 0 || this.options.innerRule || !this.stepSizes.scalar) return out;
     // Rank after all steps: one term of (examples per task) rows per step. Auto takes low rank when the
     // factors hold fewer numbers than the kernel and the per-task copies are big enough for their passes to
     // outweigh the few extra ops low rank dispatches. Measured on the sinusoid network's 40x40 kernel: 25
@@ -263,11 +209,7 @@ export class MetaLearner {
   }
 
   private innerLr(meta: Params, step: number, name: string): Tensor | number {
-    if (this.options.algorithm === 'metasgd') return meta[`${LR_PREFIX}${name}`]!;
-    // Steps beyond those trained (evaluation with more inner steps) reuse the last learned step size.
-    if (this.options.learnInnerLr)
-      return meta[`${LR_PREFIX}${Math.min(step, this.options.innerSteps - 1)}/${name}`]!;
-    return this.options.innerLr;
+    return this.stepSizes.lr(meta, step, name, this.options);
   }
 
   /**
@@ -275,13 +217,8 @@ export class MetaLearner {
    * MAML++'s multi-step loss the weighted sum over steps. `progress` in [0, 1] anneals those weights.
    */
   metaLoss(meta: Params, batch: TaskBatch, progress = 1): { loss: Tensor; metric: Tensor } {
-    const { algorithm, order, innerSteps, multiStepLoss } = this.options;
-    if (algorithm === 'pretrain') {
-      const x = concat([batch.supportX, batch.queryX], 1);
-      const y = concat([batch.supportY, batch.queryY], 1);
-      const pred = this.model.apply(this.modelParams(meta), x, { batched: true });
-      return { loss: this.loss(pred, y, 'mean'), metric: this.metric(pred, y, 'mean') };
-    }
+    if (this.algorithm.metaLoss) return this.algorithm.metaLoss(this, meta, batch, progress);
+    const { order, innerSteps, multiStepLoss } = this.options;
     const mode: AdaptMode = order === 2 ? 'second' : 'first';
     const weights = multiStepLoss ? multiStepWeights(innerSteps, progress) : undefined;
     let weighted: Tensor | undefined;
@@ -298,7 +235,7 @@ export class MetaLearner {
 
   /** The meta-gradient of one meta-batch with respect to every meta-parameter. */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
-    if (this.options.algorithm === 'reptile') return this.reptileGradient(meta, batch);
+    if (this.algorithm.metaGradient) return this.algorithm.metaGradient(this, meta, batch, progress);
     if (this.options.batchedTasks === false && batch.supportX.shape[0]! > 1)
       return this.perTaskGradient(meta, batch, progress);
     const tape = new GradientTape();
@@ -342,36 +279,4 @@ export class MetaLearner {
       grads: mapParams(a.grads, (v) => mul(v, 1 / T)),
     };
   }
-
-  /**
-   * Reptile (Nichol et al. 2018): adapt on support and query together (first-order steps, no outer tape), then move
-   * the initialisation towards the mean adapted weights. The "gradient" handed to the outer optimizer is
-   * `theta - mean_t(phi_t)`, so an outer SGD with learning rate eps is exactly Reptile's update.
-   */
-  private reptileGradient(meta: Params, batch: TaskBatch): MetaGradient {
-    {
-      const x = concat([batch.supportX, batch.queryX], 1);
-      const y = concat([batch.supportY, batch.queryY], 1);
-      const fast = this.adapt(meta, x, y, this.options.innerSteps, 'none');
-      const pred = this.apply(fast, batch.queryX);
-      const grads: Params = {};
-      for (const n of Object.keys(meta)) {
-        grads[n] = this.adaptedNames.includes(n) ? sub(meta[n]!, meanOverTasks(fast, n)) : mul(meta[n]!, 0);
-      }
-      return {
-        loss: this.loss(pred, batch.queryY, 'mean'),
-        metric: this.metric(pred, batch.queryY, 'mean'),
-        grads,
-      };
-    }
-  }
-}
-
-/**
- * MAML++'s multi-step loss weights: uniform at the start, annealed linearly to all weight on the last step
- * by 30% of training (Antoniou et al. 2019 anneal over the first epochs; the schedule's length is a choice).
- */
-export function multiStepWeights(steps: number, progress: number): number[] {
-  const a = Math.min(1, progress / 0.3);
-  return Array.from({ length: steps }, (_, s) => (1 - a) / steps + (s === steps - 1 ? a : 0));
 }

@@ -13,7 +13,6 @@ const RANK: Record<string, number> = {
   io: 0,
   tensor: 1,
   backends: 2,
-  config: 2,
   data: 2,
   log: 2,
   autodiff: 3,
@@ -21,10 +20,12 @@ const RANK: Record<string, number> = {
   nn: 5,
   optim: 5,
   meta: 6,
-  compare: 7,
-  serve: 8,
-  '.': 8,
-  cli: 9,
+  // Above meta: the schema's `trainer.algorithm` enum and algorithm sections come from meta's registry.
+  config: 7,
+  compare: 8,
+  serve: 9,
+  '.': 9,
+  cli: 10,
 };
 
 /** Imports that break the layer order today, each with the reason it is still there. */
@@ -38,6 +39,14 @@ const ALLOWED: Record<string, string> = {
   'autodiff/gradcheck.ts -> ops/*': 'as autodiff/functional.ts: central differences written in ops',
 };
 
+/**
+ * Type-only imports of the config's types from the library: the trainer is typed by the config it runs,
+ * while the schema is built from the algorithm registry. They are erased at compile time (no load order).
+ */
+function configTypes(e: ImportEdge): boolean {
+  return e.typeOnly && folderOf(e.to) === 'config' && e.to.endsWith('schema.ts');
+}
+
 /** Import cycles between files that are known, with the reason. */
 const ALLOWED_FILE_CYCLES: Record<string, string> = {
   'backends/gpujs/register.ts,backends/registry.ts':
@@ -47,7 +56,7 @@ const ALLOWED_FILE_CYCLES: Record<string, string> = {
 function allowed(e: ImportEdge): boolean {
   const key = `${e.from} -> ${e.to}`;
   const folderKey = `${e.from} -> ${folderOf(e.to)}/*`;
-  return key in ALLOWED || folderKey in ALLOWED;
+  return key in ALLOWED || folderKey in ALLOWED || configTypes(e);
 }
 
 describe('imports point one way', () => {
@@ -82,9 +91,9 @@ describe('imports point one way', () => {
     expect(into.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
   });
 
-  it('no import cycles between files (dynamic imports included), except those listed with a reason', () => {
+  it('no import cycles between files (dynamic imports included, type-only ones not, as Biome), except those listed', () => {
     const next = new Map<string, string[]>();
-    for (const e of edges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+    for (const e of edges.filter((x) => !x.typeOnly)) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
     const found = cycles(next.keys(), (n) => next.get(n) ?? []).map((c) => c.join(','));
     expect(found.filter((c) => !(c in ALLOWED_FILE_CYCLES))).toEqual([]);
   });

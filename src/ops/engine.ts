@@ -53,7 +53,7 @@ export function runOp(
   const out = new Tensor(new Storage(backend, kernel(backend)), outShape, outDtype);
   if (grad && isRecording()) attachGradient(name, inputs, out, grad);
   // Forward mode: accumulators holding an input's tangent give `out` one (a reverse-only op falls back).
-  if (isForwardActive()) pushTangents(name, inputs, out, jvp, grad && backwardFn(grad, out, inputs));
+  if (isForwardActive()) pushTangents(name, inputs, out, jvp, grad && backwardFn(name, grad, out, inputs));
   return out;
 }
 
@@ -66,19 +66,55 @@ export function recordView(
   jvp?: JvpRule,
 ): Tensor {
   if (isRecording()) attachGradient(name, inputs, out, grad);
-  if (isForwardActive()) pushTangents(name, inputs, out, jvp, backwardFn(grad, out, inputs));
+  if (isForwardActive()) pushTangents(name, inputs, out, jvp, backwardFn(name, grad, out, inputs));
   return out;
 }
 
 function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): void {
   const saved = inputs.map((x) => (x instanceof Variable ? readVariable(x) : x));
-  recordOp(name, saved, out, backwardFn(grad, out, saved));
+  recordOp(name, saved, out, backwardFn(name, grad, out, saved));
 }
 
-/** The tape's view of a gradient rule: input gradients summed back to the inputs' shapes. */
-function backwardFn(grad: GradRule, out: Tensor, saved: readonly Tensor[]): BackwardFn {
+// --- Gradient rule checks (issue 15): what a rule returns is checked where it is produced. ---
+
+/** Thrown when an op's gradient rule returns the wrong number of gradients or a gradient of the wrong shape. */
+export class GradientRuleError extends Error {
+  override readonly name = 'GradientRuleError';
+}
+
+/**
+ * Checks a rule's output (tinygrad: one gradient per input; tfjs: each gradient's shape): one entry per input,
+ * each null/undefined or a tensor whose shape sums back to the input's (equal, or broadcast from it).
+ */
+export function checkGradients(name: string, gs: readonly unknown[], inputs: readonly Tensor[]): void {
+  if (gs.length !== inputs.length) {
+    throw new GradientRuleError(
+      `${name}: gradient rule returned ${gs.length} gradient(s) for ${inputs.length} input(s)`,
+    );
+  }
+  gs.forEach((g, i) => {
+    if (g === null || g === undefined) return;
+    const want = inputs[i]!.shape;
+    if (!(g instanceof Tensor)) {
+      throw new GradientRuleError(`${name}: gradient rule returned a non-tensor for input ${i}`);
+    }
+    const off = g.rank - want.length;
+    const fits = off >= 0 && want.every((d, k) => d === 1 || d === g.shape[off + k]);
+    if (!fits) {
+      throw new GradientRuleError(
+        `${name}: gradient ${i} has shape ${fmtShape(g.shape)}; input ${i} has shape ${fmtShape(want)} (not a broadcast of it)`,
+      );
+    }
+  });
+}
+
+// --- end of gradient rule checks ---
+
+/** The tape's view of a gradient rule: checked, then input gradients summed back to the inputs' shapes. */
+function backwardFn(name: string, grad: GradRule, out: Tensor, saved: readonly Tensor[]): BackwardFn {
   return (dy, needs) => {
     const gs = grad(dy, out, saved, needs);
+    checkGradients(name, gs, saved);
     return gs.map((g, i) => {
       if (!g) return g;
       const want = saved[i]!.shape;

@@ -70,7 +70,9 @@ export class CpuBackend implements Backend {
     transposeB: boolean,
     outShape: Shape,
   ): unknown {
-    const out = allocArray(a.dtype, sizeOf(outShape));
+    // matmulKernel writes every element of `out` (zeros when the inner dimension is 0); a test in
+    // test/backends/cpu/elementwise.test.ts holds it to that, since the storage starts unzeroed.
+    const out = allocUninit(a.dtype, sizeOf(outShape));
     matmulKernel(arr(a), a.shape, arr(b), b.shape, transposeA, transposeB, out, outShape);
     return out;
   }

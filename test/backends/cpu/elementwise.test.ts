@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS } from '../../../src/backends/backend.js';
 import { binaryKernel, unaryKernel } from '../../../src/backends/cpu/elementwise.js';
 import { elementwiseWasm, WASM_MIN_ELEMENTS } from '../../../src/backends/cpu/elementwiseWasm.js';
+import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
 import { broadcastShapes } from '../../../src/tensor/shape.js';
@@ -316,6 +317,35 @@ describe('reduceKernel', () => {
       reduceKernel('sum', x, shape, axes, got);
       // The reference accumulates into float32, rounding after every addition, in index order.
       expectSame(got, reference('sum', x, shape, axes), `sum [${shape}] axes ${axes}`);
+    }
+  });
+});
+
+describe('kernels behind unzeroed storage', () => {
+  it('matmulKernel writes every output element (the CPU backend hands it unzeroed storage)', () => {
+    const next = rng(23);
+    const cases: [number[], number[], boolean, boolean, number[]][] = [
+      [[250, 40], [40, 40], false, false, [250, 40]],
+      [[25, 10, 40], [25, 40, 1], false, false, [25, 10, 1]],
+      [[25, 10, 40], [25, 10, 1], true, false, [25, 40, 1]],
+      [[250, 40], [250, 40], true, false, [40, 40]],
+      [[3, 4], [5, 4], false, true, [3, 5]],
+      [[2, 3, 0], [0, 4], false, false, [2, 3, 4]],
+      [[300, 0], [0, 70], false, false, [300, 70]],
+      [[1, 1], [1, 1], false, false, [1, 1]],
+    ];
+    for (const [aShape, bShape, tA, tB, outShape] of cases) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const a = values(dtype, size(aShape), next);
+        const b = values(dtype, size(bShape), next);
+        for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) a[i] = 1;
+        for (let i = 0; i < b.length; i++) if (!Number.isFinite(b[i]!)) b[i] = 1;
+        const zeroed = new (arrayTypeOf(dtype))(size(outShape));
+        const garbage = new (arrayTypeOf(dtype))(size(outShape)).fill(Number.NaN);
+        matmulKernel(a, aShape, b, bShape, tA, tB, zeroed, outShape);
+        matmulKernel(a, aShape, b, bShape, tA, tB, garbage, outShape);
+        expectSame(garbage, zeroed, `matmul ${dtype} [${aShape}] [${bShape}] ${tA} ${tB}`);
+      }
     }
   });
 });

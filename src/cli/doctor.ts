@@ -7,6 +7,7 @@ import type { Backend, KernelTensor } from '../backends/backend.js';
 import { BACKENDS } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolveLogLevel } from '../log/logger.js';
+import { resolveBackend } from '../meta/backendChoice.js';
 import { Rng } from '../tensor/random.js';
 import type { Shape } from '../tensor/shape.js';
 
@@ -431,13 +432,11 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     resolveError = `unknown backend '${target}'; expected one of ${BACKENDS.join(', ')}`;
   } else if (target !== 'cpu' && (!gpujs || !probes)) {
     resolveError = o.skipBackends ? 'not probed (--skip-backends)' : 'gpu.js could not be loaded';
-  } else if (target === 'gpujs' && gpujs && probes) {
-    resolved = gpujs.backendNameOf(gpujs.rankModes(probes)[0] ?? 'cpu');
-    resolveNote = 'gpujs: best available mode';
-  } else if (target === 'auto' && gpujs && probes) {
-    const choice = await gpujs.chooseAutoBackend({}, probes);
-    resolved = choice.backend;
-    resolveNote = `auto (no workload hint): ${choice.reason}`;
+  } else if ((target === 'gpujs' || target === 'auto') && gpujs && probes) {
+    // The same resolution a run makes (meta/backendChoice.ts), without a workload hint.
+    const choice = await resolveBackend(target, gpujs, probes);
+    resolved = choice.name;
+    resolveNote = target === 'auto' ? `auto (no workload hint): ${choice.reason}` : choice.reason;
   }
 
   // Kernels on every available backend (or just the target's).

@@ -1,4 +1,3 @@
-import type { LowRankDelta } from '../nn/layer.js';
 import type { ApplyOptions, Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
 import { add, mul } from '../ops/elementwise.js';
@@ -6,6 +5,17 @@ import { matmul } from '../ops/linalg.js';
 import { mean } from '../ops/reduce.js';
 import { reshape, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * A per-task low-rank correction of a shared `[in, out]` kernel: task t uses `W + u[t]ᵀ · v[t]`, with `u`
+ * `[T, r, in]` and `v` `[T, r, out]`. One inner SGD step on a Dense kernel is exactly such a term (u: the
+ * layer's inputs, v: the loss gradient at its outputs times -lr), so MAML's fast kernels never need a
+ * `[T, in, out]` copy. Applied through `nn`'s one linear-product hook (`ApplyContext.onKernelProduct`).
+ */
+export interface LowRankDelta {
+  u: Tensor;
+  v: Tensor;
+}
 
 /**
  * The adapted parameters of a batch of T tasks. Most parameters are per-task tensors `[T, ...shape]`; a
@@ -19,14 +29,30 @@ export interface FastWeights {
   kernelDeltas: ReadonlyMap<string, readonly LowRankDelta[]>;
 }
 
-/** Runs `model` on a batch of per-task inputs `[T, N, ...]` with fast weights. */
+/** Options of {@link applyFast}: the model's, with an observer of each low-rank kernel's (corrected) product. */
+export type FastApplyOptions = Omit<ApplyOptions, 'batched' | 'onKernelProduct'> & {
+  onKernelProduct?: (kernel: string, x: Tensor, product: Tensor) => void;
+};
+
+/**
+ * Runs `model` on a batch of per-task inputs `[T, N, ...]` with fast weights. Low-rank kernels are applied
+ * through `nn`'s linear-product hook: `x (W + uᵀv) = x W + (x uᵀ) v`, never forming a `[T, in, out]` kernel.
+ */
 export function applyFast(
   model: Model,
   fast: FastWeights,
   x: Tensor,
-  options: Omit<ApplyOptions, 'batched' | 'kernelDeltas'> = {},
+  options: FastApplyOptions = {},
 ): Tensor {
-  return model.apply(fast.params, x, { ...options, batched: true, kernelDeltas: fast.kernelDeltas });
+  const { onKernelProduct: observe, ...rest } = options;
+  const hook = (kernel: string, input: Tensor, product: Tensor): Tensor => {
+    let y = product;
+    for (const { u, v } of fast.kernelDeltas.get(kernel) ?? [])
+      y = add(y, matmul(matmul(input, u, { transposeB: true }), v));
+    observe?.(kernel, input, y);
+    return y;
+  };
+  return model.apply(fast.params, x, { ...rest, batched: true, onKernelProduct: hook });
 }
 
 /**

@@ -1,5 +1,4 @@
 import { GradientTape } from '../autodiff/tape.js';
-import type { LowRankDelta } from '../nn/layer.js';
 import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
 import type { Model } from '../nn/model.js';
 import { add, mul, neg } from '../ops/elementwise.js';
@@ -18,7 +17,7 @@ import type {
   MetaGradient,
   StepSizes,
 } from './algorithms/types.js';
-import { applyFast, detachFast, type FastWeights } from './fastWeights.js';
+import { applyFast, detachFast, type FastWeights, type LowRankDelta } from './fastWeights.js';
 import { sgdRule } from './innerRule.js';
 import { fixedStepSize, perStepStepSize } from './stepSizes.js';
 import type { TaskBatch, TaskKind } from './tasks.js';

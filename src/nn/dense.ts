@@ -16,8 +16,7 @@ export interface DenseOptions {
 
 /**
  * A fully connected layer `act(x W + b)` on the last axis. Per-task kernels `[T, in, out]` run as one batched
- * matmul against inputs `[T, N, in]`; so do per-task low-rank corrections of a shared kernel
- * (`ctx.kernelDeltas`).
+ * matmul against inputs `[T, N, in]`; every product `x W` goes through `ctx.onKernelProduct` when set.
  */
 export function dense(units: number, options: DenseOptions = {}): Layer {
   const act = activationFn(options.activation ?? 'linear');
@@ -54,11 +53,9 @@ export function dense(units: number, options: DenseOptions = {}): Layer {
       return { specs, outputShape: [units] };
     },
     apply(params: Params, x: Tensor, ctx: ApplyContext) {
-      let y = matmul(x, param(params, names.kernel));
-      // Per-task low-rank corrections: x (W + uᵀv) = x W + (x uᵀ) v, never forming a [T, in, out] kernel.
-      for (const { u, v } of ctx.kernelDeltas?.get(names.kernel) ?? [])
-        y = add(y, matmul(matmul(x, u, { transposeB: true }), v));
-      ctx.onKernelProduct?.(names.kernel, x, y);
+      const product = matmul(x, param(params, names.kernel));
+      // The linear-product hook (MAML's low-rank fast weights add their per-task corrections there).
+      let y = ctx.onKernelProduct ? ctx.onKernelProduct(names.kernel, x, product) : product;
       if (useBias) y = add(y, alignParam(param(params, names.bias), 1, y.rank));
       return act(y);
     },

@@ -12,22 +12,11 @@ export interface ParamSpec {
   fanIn: number;
   fanOut: number;
   /**
-   * The layer uses this `[in, out]` kernel only in products `x · W` (with its per-task corrections added)
-   * and reports every such product to {@link ApplyContext.onKernelProduct}; per-task updates of it can then be
-   * kept as low-rank factors ({@link ApplyContext.kernelDeltas}). Set by Dense.
+   * The layer uses this `[in, out]` kernel only in products `x · W`, each passed through
+   * {@link ApplyContext.onKernelProduct}; a caller can then adapt it in a form other than a per-task copy
+   * (MAML's low-rank fast weights, `src/meta/fastWeights.ts`). Set by Dense.
    */
   lowRankUpdates?: boolean;
-}
-
-/**
- * A per-task low-rank correction of a shared `[in, out]` kernel: task t uses `W + u[t]ᵀ · v[t]`, with `u`
- * `[T, r, in]` and `v` `[T, r, out]`. One inner SGD step on a Dense kernel is exactly such a term (u: the
- * layer's inputs, v: the loss gradient at its outputs times -lr), so MAML's fast kernels never need a
- * `[T, in, out]` copy.
- */
-export interface LowRankDelta {
-  u: Tensor;
-  v: Tensor;
 }
 
 /**
@@ -41,18 +30,20 @@ export interface LowRankDelta {
  * - `batchNormState`: where BatchNorm layers keep running statistics (`Model.apply` passes the model's own).
  * - `updateRunningStats`: fold this pass's batch statistics into `batchNormState` (default false, so that
  *   MAML's many inner-loop and gradient-check passes leave the state alone unless asked).
- * - `kernelDeltas`, `onKernelProduct`: how MAML keeps Dense fast weights as low-rank updates of the shared
- *   kernel (see {@link LowRankDelta}).
+ * - `onKernelProduct`: one hook for every linear product `x · W` of a kernel declared `lowRankUpdates`: it
+ *   gets the kernel's name, the input and the product, and returns the product the layer goes on with. `nn`
+ *   knows nothing of what a caller does there (MAML adds per-task low-rank corrections and records them).
  */
 export interface ApplyContext {
   batched: boolean;
   training: boolean;
   batchNormState?: BatchNormState;
   updateRunningStats?: boolean;
-  /** Per-task low-rank corrections of kernels, by parameter name (only kernels with `lowRankUpdates`). */
-  kernelDeltas?: ReadonlyMap<string, readonly LowRankDelta[]>;
-  /** Sees each `lowRankUpdates` kernel's product: its name, the input `x` and `x · kernel` (before the bias). */
-  onKernelProduct?: (kernel: string, x: Tensor, product: Tensor) => void;
+  /**
+   * Sees each `lowRankUpdates` kernel's product: its name, the input `x` and `x · kernel` (before the bias);
+   * returns the product to use in its place (the same tensor when it only observes).
+   */
+  onKernelProduct?: (kernel: string, x: Tensor, product: Tensor) => Tensor;
 }
 
 /** A BatchNorm layer's request for running statistics over `channels` channels, keyed by its prefix. */

@@ -16,8 +16,7 @@ export interface ApplyOptions {
   updateRunningStats?: boolean;
   /** Running statistics to read and update instead of the model's own {@link Model.batchNormState}. */
   batchNormState?: BatchNormState;
-  /** Per-task low-rank kernel corrections and the kernel-product hook; see {@link ApplyContext}. */
-  kernelDeltas?: ApplyContext['kernelDeltas'];
+  /** The linear-product hook of kernels declared `lowRankUpdates`; see {@link ApplyContext}. */
   onKernelProduct?: ApplyContext['onKernelProduct'];
 }
 
@@ -89,7 +88,6 @@ export class Model {
       training: options.training ?? true,
       batchNormState: options.batchNormState ?? this.batchNormState,
       updateRunningStats: options.updateRunningStats ?? false,
-      ...(options.kernelDeltas ? { kernelDeltas: options.kernelDeltas } : {}),
       ...(options.onKernelProduct ? { onKernelProduct: options.onKernelProduct } : {}),
     };
     let h = x;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { getDefaultFloat } from '../backends/registry.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { OmniglotEpisodeSampler } from '../data/omniglot/episodes.js';
+import { manifestCharacters } from '../data/omniglot/manifest.js';
 import { openOmniglot } from '../data/omniglot/reader.js';
 import { mamlSplit, type OmniglotClass, readVinyalsList, vinyalsSplit } from '../data/omniglot/splits.js';
 import { fromArray } from '../ops/creation.js';
@@ -22,7 +23,8 @@ export async function omniglotTaskSource(
   data: OmniglotData,
   options: { flatImages: boolean },
 ): Promise<TaskSource> {
-  const images = await openOmniglot(data.root, { verify: 'size' });
+  // Every byte against the manifest's sha256 before training: a damaged file is never trained on.
+  const images = await openOmniglot(data.root, { verify: 'sha256' });
   const classes: Record<'train' | 'test', readonly OmniglotClass[]> =
     data.split === 'vinyals'
       ? existsSync(VINYALS_LISTS)
@@ -31,7 +33,7 @@ export async function omniglotTaskSource(
             test: await readVinyalsList(VINYALS_LISTS, 'test', images.manifest.alphabets),
           }
         : vinyalsSplit(images.manifest.alphabets)
-      : mamlSplit({ rotations: data.augmentRotations });
+      : mamlSplit({ characters: manifestCharacters(images.manifest), rotations: data.augmentRotations });
   const side = data.imageSize;
   const samplers = new Map<string, OmniglotEpisodeSampler>();
   const samplerFor = (subset: 'train' | 'test', count: number, shots: number): OmniglotEpisodeSampler => {

@@ -118,6 +118,17 @@ export const OFFICIAL_ARCHIVES: Record<OmniglotSet, OfficialArchive> = {
 /** The command that (re)creates the prepared files, quoted in errors. */
 export const PREPARE_COMMAND = 'metatape datasets prepare omniglot --from ../shared/datasets/omniglot';
 
+/**
+ * The command that (re)creates the prepared files in `dir`: with `--dir` unless `dir` is the default
+ * `datasets/omniglot`, so that following the hint writes where the config reads.
+ */
+export function prepareCommand(dir: string): string {
+  const normal = dir.replace(/\/+$/, '');
+  return normal === 'datasets/omniglot' || normal === './datasets/omniglot'
+    ? PREPARE_COMMAND
+    : `${PREPARE_COMMAND} --dir ${/[\s'"$`\\]/.test(dir) ? JSON.stringify(dir) : dir}`;
+}
+
 /** How to obtain missing or damaged source files, quoted in errors. */
 export const SOURCE_HINT =
   'Get the source files from the shared folder (metatape datasets prepare omniglot --from ../shared/datasets/omniglot) ' +

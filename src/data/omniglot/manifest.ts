@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DatasetFileError } from '../errors.js';
-import { PREPARE_COMMAND } from './constants.js';
+import { prepareCommand } from './constants.js';
 
 /** The manifest's file name inside the dataset folder. */
 export const MANIFEST_NAME = 'manifest.json';
@@ -62,7 +62,7 @@ export function formatManifest(manifest: OmniglotManifest): string {
  */
 export async function readManifest(dir: string): Promise<OmniglotManifest> {
   const path = join(dir, MANIFEST_NAME);
-  const hint = `Run: ${PREPARE_COMMAND}`;
+  const hint = `Run: ${prepareCommand(dir)}`;
   let text: string;
   try {
     text = await readFile(path, 'utf8');

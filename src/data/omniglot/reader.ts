@@ -15,7 +15,7 @@ import {
 import { fileDigest } from '../checksum.js';
 import { DatasetFileError } from '../errors.js';
 import { COLUMNS } from './arrow-format.js';
-import { DRAWINGS, IMAGE_PIXELS, IMAGE_SIZE, type OmniglotSet, PREPARE_COMMAND } from './constants.js';
+import { DRAWINGS, IMAGE_PIXELS, IMAGE_SIZE, type OmniglotSet, prepareCommand } from './constants.js';
 import { type OmniglotManifest, readManifest } from './manifest.js';
 
 /** How thoroughly {@link openOmniglot} checks files against the manifest. */
@@ -23,7 +23,10 @@ export type VerifyLevel = 'size' | 'sha256';
 
 /** Options of {@link openOmniglot}. */
 export interface OpenOmniglotOptions {
-  /** `size` (default, instant) or `sha256` (reads every byte once more, ~0.1 s). */
+  /**
+   * `sha256` (default: every byte checked against the manifest, so a damaged file is never trained on) or
+   * `size` (instant; for callers that just verified the same files).
+   */
   verify?: VerifyLevel;
   /** Only load these sets (default both). */
   sets?: readonly OmniglotSet[];
@@ -119,7 +122,7 @@ export async function openOmniglot(
 ): Promise<OmniglotImages> {
   const manifest = await readManifest(dir);
   const wanted = manifest.files.filter((f) => options.sets?.includes(f.set) ?? true);
-  const hint = `Recreate it: ${PREPARE_COMMAND}`;
+  const hint = `Recreate it: ${prepareCommand(dir)}`;
   for (const f of wanted) {
     const path = join(dir, f.file);
     const size = await stat(path).then(
@@ -134,7 +137,7 @@ export async function openOmniglot(
         hint,
       );
     }
-    if (options.verify === 'sha256') {
+    if ((options.verify ?? 'sha256') === 'sha256') {
       const digest = await fileDigest(path);
       if (digest !== f.sha256) throw new DatasetFileError(path, 'sha256 does not match the manifest', hint);
     }
@@ -173,7 +176,7 @@ export async function openOmniglot(
     throw new DatasetFileError(
       dir,
       `character ${c.id} lacks drawing ${(gap % DRAWINGS) + 1}`,
-      `Recreate it: ${PREPARE_COMMAND}`,
+      `Recreate it: ${prepareCommand(dir)}`,
     );
   }
   return new OmniglotImages(pixels, sorted, drawingRows, manifest);

@@ -38,7 +38,7 @@ export interface OmniglotEpisodeSourceOptions extends EpisodeOptions {
   dir?: string;
   /** Already-opened images (skips reading; share one copy between train and test sources). */
   images?: OmniglotImages;
-  /** Manifest check when opening; default `size`. */
+  /** Manifest check when opening; default `sha256`. */
   verify?: VerifyLevel;
 }
 
@@ -68,7 +68,7 @@ export async function createOmniglotEpisodeSource(
 ): Promise<EpisodeSource> {
   const images =
     options.images ??
-    (await openOmniglot(options.dir ?? join('datasets', 'omniglot'), { verify: options.verify ?? 'size' }));
+    (await openOmniglot(options.dir ?? join('datasets', 'omniglot'), { verify: options.verify ?? 'sha256' }));
   const classes = await resolveClasses(images, options);
   const sampler = new OmniglotEpisodeSampler(images, classes, options);
   const { rng } = options;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ALGORITHM_CONFIG, ALGORITHM_NAMES, scalarStepSizes } from '../meta/algorithms/registry.js';
+import { ALGORITHM_CONFIG, ALGORITHM_NAMES, lowRankBlocker } from '../meta/algorithms/registry.js';
 
 // Every object is strict so that a typo (`innerStep`) is an error instead of a silently ignored key, and
 // nested objects use `.prefault({})` (not `.default`) so their own field defaults are filled in when the
@@ -157,11 +157,7 @@ export const trainerSchema = z
   // A conflict the schema can know is a config error before anything runs (not a failed run folder).
   .superRefine((t, ctx) => {
     if (t.fastWeights !== 'lowRank') return;
-    const why = !scalarStepSizes(t.algorithm)
-      ? `trainer.algorithm: ${t.algorithm}`
-      : t.innerOptimizer.kind !== 'sgd'
-        ? `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`
-        : undefined;
+    const why = lowRankBlocker(t);
     if (why)
       ctx.addIssue({
         code: 'custom',

@@ -6,7 +6,7 @@ import { adam, adamw } from '../optim/adam.js';
 import { sgd } from '../optim/sgd.js';
 import { chain, clipByGlobalNorm } from '../optim/transforms.js';
 import type { GradientTransformation } from '../optim/types.js';
-import { algorithm, learnsStepSizes, scalarStepSizes } from './algorithms/registry.js';
+import { algorithm, learnsStepSizes, lowRankBlocker } from './algorithms/registry.js';
 import type { InnerRule, LearnerOptions } from './algorithms/types.js';
 import { optimizerRule } from './innerRule.js';
 import { sinusoidSource, type TaskSource } from './tasks.js';
@@ -67,11 +67,8 @@ export async function buildSource(
 /** The learner options of a config, checked for combinations that cannot work together. */
 export function learnerOptions(config: ExperimentConfig): LearnerOptions {
   const t = config.trainer;
-  const scalar = scalarStepSizes(t.algorithm);
-  if (t.fastWeights === 'lowRank' && (!scalar || t.innerOptimizer.kind !== 'sgd')) {
-    const why = !scalar
-      ? `trainer.algorithm: ${t.algorithm}`
-      : `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
+  const why = lowRankBlocker(t);
+  if (t.fastWeights === 'lowRank' && why) {
     throw new TrainerConfigError(
       `trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not ${why}; use auto or full`,
     );

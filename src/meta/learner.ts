@@ -7,7 +7,7 @@ import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/sha
 import { mapParams, type Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { multiStepWeights } from './algorithms/mamlpp.js';
-import { algorithm } from './algorithms/registry.js';
+import { algorithm, lowRankBlocker } from './algorithms/registry.js';
 import type {
   AdaptMode,
   InnerRule,
@@ -190,7 +190,15 @@ export class MetaLearner implements LearnerHost {
   private lowRankKernels(x: Tensor, steps: number): Set<string> {
     const mode = this.options.fastWeights ?? 'auto';
     const out = new Set<string>();
-    if (mode === 'full' || steps === 0 || this.options.innerRule || !this.stepSizes.scalar) return out;
+    if (mode === 'full' || steps === 0) return out;
+    // The same rule the config schema applies: `lowRank` that cannot work is an error, `auto` falls back.
+    const why = lowRankBlocker(this.options);
+    if (why) {
+      if (mode !== 'lowRank') return out;
+      throw new Error(
+        `trainer.fastWeights: got lowRank; low-rank fast weights need the plain SGD inner step with a scalar step size, not ${why}; use auto or full`,
+      );
+    }
     // Rank after all steps: one term of (examples per task) rows per step. Auto takes low rank when the
     // factors hold fewer numbers than the kernel and the per-task copies are big enough for their passes to
     // outweigh the few extra ops low rank dispatches. Measured on the sinusoid network's 40x40 kernel: 25

@@ -54,6 +54,22 @@ export function scalarStepSizes(name: string): boolean {
   return algorithm(name).stepSizes?.scalar ?? true;
 }
 
+/**
+ * The one rule for low-rank fast weights (config schema, factories and learner all ask it): why they cannot
+ * be used for these settings, or undefined. They need the plain SGD inner step with one step size per tensor.
+ */
+export function lowRankBlocker(t: {
+  algorithm: string;
+  innerOptimizer?: { kind: string };
+  innerRule?: unknown;
+}): string | undefined {
+  if (!scalarStepSizes(t.algorithm)) return `trainer.algorithm: ${t.algorithm}`;
+  if (t.innerOptimizer && t.innerOptimizer.kind !== 'sgd')
+    return `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
+  if (t.innerRule) return 'an inner rule other than SGD';
+  return undefined;
+}
+
 /** The README table of the algorithms: name and one-line description. */
 export function algorithmTable(): string {
   const rows = ALGORITHM_NAMES.map((n) => `| \`${n}\` | ${ALGORITHMS[n].doc} |`);

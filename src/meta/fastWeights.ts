@@ -1,9 +1,9 @@
 import type { ApplyOptions, Model } from '../nn/model.js';
 import { mapParams, type Params } from '../nn/params.js';
-import { add, mul } from '../ops/elementwise.js';
+import { add, mul, neg } from '../ops/elementwise.js';
 import { matmul } from '../ops/linalg.js';
 import { mean } from '../ops/reduce.js';
-import { reshape, stopGradient } from '../ops/shape.js';
+import { concat, reshape, stopGradient } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -95,4 +95,68 @@ export function detachFast(fast: FastWeights): FastWeights {
     );
   }
   return { params: mapParams(fast.params, stopGradient), kernelDeltas };
+}
+
+/**
+ * The low-rank bookkeeping of one inner step. During the support pass, {@link LowRankStep.observe} (given to
+ * {@link applyFast}) sees every product of a low-rank kernel and has the tape watch it; a kernel's gradient
+ * for task t is then `x[t]ᵀ dy[t]` (its input and the loss gradient at its product), and a kernel used several
+ * times in a pass (a shared layer) has the sum of such terms: rows side by side. {@link LowRankStep.update}
+ * turns them into this step's factor pair `u = x`, `v = -lr dy`.
+ */
+export class LowRankStep {
+  private readonly uses = new Map<string, { input: Tensor; product: Tensor }[]>();
+
+  constructor(
+    private readonly kernels: ReadonlySet<string>,
+    private readonly watch: (product: Tensor) => void,
+  ) {}
+
+  /** The observer of kernel products for {@link applyFast}. */
+  readonly observe = (name: string, input: Tensor, product: Tensor): void => {
+    if (!this.kernels.has(name)) return;
+    this.watch(product);
+    this.uses.set(name, [...(this.uses.get(name) ?? []), { input, product }]);
+  };
+
+  /** The watched products, keyed for `tape.gradient`; every low-rank kernel must have reported one. */
+  products(): Params {
+    for (const n of this.kernels) {
+      if (!this.uses.has(n)) {
+        throw new Error(
+          `fast weights: kernel '${n}' is declared lowRankUpdates but its layer never reported its product; use trainer.fastWeights: full`,
+        );
+      }
+    }
+    const out: Params = {};
+    [...this.uses.values()].flat().forEach((use, i) => {
+      out[`#product/${i}`] = use.product;
+    });
+    return out;
+  }
+
+  /** The factor lists after this step, from the gradients at the products and each kernel's step size. */
+  update(
+    deltas: ReadonlyMap<string, readonly LowRankDelta[]>,
+    grads: Params,
+    lr: (name: string) => Tensor | number,
+  ): Map<string, readonly LowRankDelta[]> {
+    const next = new Map(deltas);
+    let k = 0;
+    for (const [n, list] of this.uses) {
+      const dys = list.map(() => grads[`#product/${k++}`]!);
+      const u =
+        list.length === 1
+          ? list[0]!.input
+          : concat(
+              list.map((use) => use.input),
+              1,
+            );
+      const dy = dys.length === 1 ? dys[0]! : concat(dys, 1);
+      const r = lr(n);
+      const v = typeof r === 'number' ? mul(dy, -r) : mul(dy, neg(r));
+      next.set(n, [...(deltas.get(n) ?? []), { u, v }]);
+    }
+    return next;
+  }
 }

@@ -1,9 +1,9 @@
 import { GradientTape } from '../autodiff/tape.js';
 import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses.js';
 import type { Model } from '../nn/model.js';
-import { add, mul, neg } from '../ops/elementwise.js';
+import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
-import { broadcastTo, concat, expandDims, slice, stopGradient } from '../ops/shape.js';
+import { broadcastTo, expandDims, slice, stopGradient } from '../ops/shape.js';
 import { mapParams, type Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { multiStepWeights } from './algorithms/mamlpp.js';
@@ -17,7 +17,7 @@ import type {
   MetaGradient,
   StepSizes,
 } from './algorithms/types.js';
-import { applyFast, detachFast, type FastWeights, type LowRankDelta } from './fastWeights.js';
+import { applyFast, detachFast, type FastWeights, type LowRankDelta, LowRankStep } from './fastWeights.js';
 import { sgdRule } from './innerRule.js';
 import { fixedStepSize, perStepStepSize } from './stepSizes.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
@@ -129,52 +129,18 @@ export class MetaLearner implements LearnerHost {
       const inner = mode === 'second' ? current() : detachFast(current());
       const inFast: Params = {};
       for (const n of Object.keys(fast)) inFast[n] = inner.params[n]!;
-      // A low-rank kernel's gradient for task t is x[t]ᵀ dy[t]: its input and the loss gradient at its product.
-      // A kernel used several times in a pass (a shared layer) has the sum of such terms: rows side by side.
-      const uses = new Map<string, { input: Tensor; product: Tensor }[]>();
       const tape = new GradientTape();
+      const low = new LowRankStep(lowRank, (product) => tape.watch(product));
       const loss = tape.record(() => {
         tape.watch(...Object.values(inFast));
-        const pred = applyFast(this.model, inner, x, {
-          onKernelProduct: (name, input, product) => {
-            if (!lowRank.has(name)) return;
-            tape.watch(product);
-            uses.set(name, [...(uses.get(name) ?? []), { input, product }]);
-          },
-        });
+        const pred = applyFast(this.model, inner, x, { onKernelProduct: low.observe });
         // The sum over tasks of each task's mean loss: its gradient w.r.t. task t's copy is task t's gradient.
         return sum(this.loss(pred, y, 'perTask'));
       });
-      for (const n of lowRank) {
-        if (!uses.has(n)) {
-          throw new Error(
-            `fast weights: kernel '${n}' is declared lowRankUpdates but its layer never reported its product; use trainer.fastWeights: full`,
-          );
-        }
-      }
-      const products: Params = {};
-      [...uses.values()].flat().forEach((use, i) => {
-        products[`#product/${i}`] = use.product;
-      });
-      const grads = tape.gradient(loss, { ...inFast, ...products }, { unconnected: 'zero' });
+      const grads = tape.gradient(loss, { ...inFast, ...low.products() }, { unconnected: 'zero' });
       const lr = (name: string): Tensor | number => this.innerLr(meta, s, name);
       ({ fast, state } = rule.step(fast, grads, state, lr));
-      const next = new Map(deltas);
-      let k = 0;
-      for (const [n, list] of uses) {
-        const dys = list.map(() => grads[`#product/${k++}`]!);
-        const u =
-          list.length === 1
-            ? list[0]!.input
-            : concat(
-                list.map((use) => use.input),
-                1,
-              );
-        const dy = dys.length === 1 ? dys[0]! : concat(dys, 1);
-        const r = lr(n);
-        const v = typeof r === 'number' ? mul(dy, -r) : mul(dy, neg(r));
-        next.set(n, [...(deltas.get(n) ?? []), { u, v }]);
-      }
+      const next = low.update(deltas, grads, lr);
       deltas = next;
       onStep?.(s + 1, mode === 'none' ? detachFast(current()) : current());
     }

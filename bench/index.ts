@@ -5,24 +5,34 @@
  */
 import { arch, cpus, platform } from 'node:os';
 import { benchCore } from './core.js';
-import { benchMaml } from './maml.js';
 import { type BenchRow, formatTable } from './table.js';
 
 type Section = { title: string; run: () => BenchRow[] | Promise<BenchRow[]> };
 
 const sections: Record<string, Section> = {
   core: { title: 'Tensor and tape core (CPU backend, float32)', run: benchCore },
-  maml: { title: 'MAML meta-training throughput vs PyTorch', run: () => benchMaml() },
+  maml: {
+    title: 'Sinusoid MAML vs PyTorch (paired, pinned, interleaved)',
+    run: async () => (await import('./fair.js')).benchFairMaml(),
+  },
   optim: {
     title: 'Optimizers: Newton-CG vs Adam vs SGD, HVP cost',
     run: async () => (await import('./optim.js')).benchOptim(),
   },
   omniglot: {
-    title: 'Omniglot MAML MLP: low-rank fast weights vs full per-task kernels',
+    title: 'Omniglot MAML MLP vs PyTorch doing the same low-rank math (paired, pinned, interleaved)',
+    run: async () => (await import('./fair.js')).benchFairOmniglot(),
+  },
+  fastweights: {
+    title: 'Omniglot MAML MLP: low-rank fast weights vs full per-task kernels (metatape only)',
     run: async () => (await import('./omniglot.js')).benchOmniglot(),
   },
   matmul: {
-    title: 'Matmul kernels (WebAssembly SIMD vs JS)',
+    title: 'Matmul GFLOP/s vs PyTorch mm (paired, pinned, interleaved)',
+    run: async () => (await import('./fair.js')).benchFairMatmul(),
+  },
+  kernels: {
+    title: 'Matmul kernels on the MAML shapes (WebAssembly SIMD vs JS)',
     run: async () => (await import('./matmul.js')).benchMatmul(),
   },
   gpujs: { title: 'gpu.js backend modes vs CPU', run: async () => (await import('./gpujs.js')).benchGpujs() },

@@ -1,0 +1,317 @@
+/**
+ * The paired benchmark behind `npm run bench -- maml | omniglot | matmul`: metatape against PyTorch (Debian's
+ * python3-torch run by /usr/bin/python3, linked against serial OpenBLAS), both pinned to the same core
+ * (`taskset -c 1` where available), one thread each, interleaved round-robin (metatape round 1, PyTorch round
+ * 1, metatape round 2, ...), each round a fresh process, on identical tasks and initial weights (a fixture
+ * written once to a temp dir that both read), with the first meta-losses compared. Reports paired medians,
+ * ranges (min-max), peak RSS (VmHWM), the load average before and after, the CPU model, and the BLAS library
+ * the PyTorch process actually mapped.
+ *
+ * Knobs (environment): BENCH_ROUNDS (default 3), BENCH_ITERS_SCALE (multiplies every iteration count, default
+ * 1), BENCH_CORE (default 1; "none" to not pin), BENCH_NO_TORCH=1 (metatape alone).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/index.js';
+import { sinusoidSource } from '../src/meta/tasks.js';
+import { randomEpisodes } from '../test/meta/fixtures.js';
+import { type MetaJob, metaSetup } from './fairWorker.js';
+import type { BenchRow } from './table.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const PYTHON = '/usr/bin/python3';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const SCALE = Number(process.env.BENCH_ITERS_SCALE ?? 1);
+const BATCHES = 8;
+
+/** Serial OpenBLAS shipped by Debian's libopenblas0-serial (what the torch process is forced onto). */
+const SERIAL_OPENBLAS = [
+  '/usr/lib/x86_64-linux-gnu/openblas-serial/libopenblas.so.0',
+  '/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.so.0',
+];
+
+interface Baseline {
+  env: NodeJS.ProcessEnv;
+  info: { torch: string; threads: number; blas: string[]; openblasCore: string | null };
+  note: string;
+}
+
+interface Measure {
+  msPerIt?: number;
+  gflops?: number;
+  losses?: number[];
+  peakRssMb: number;
+}
+
+function pinPrefix(): string[] {
+  const core = process.env.BENCH_CORE ?? '1';
+  if (core === 'none') return [];
+  const wanted = Number(core);
+  if (!(wanted < cpus().length)) return [];
+  try {
+    execFileSync('taskset', ['-c', String(wanted), 'true'], { stdio: 'ignore' });
+    return ['taskset', '-c', String(wanted)];
+  } catch {
+    return [];
+  }
+}
+
+const PIN = pinPrefix();
+
+const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+
+function spawnJson(cmd: string, args: string[], env: NodeJS.ProcessEnv): Measure {
+  const full = [...PIN, cmd, ...args];
+  const r = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${full.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Measure;
+}
+
+let baselineCache: Baseline | null | undefined;
+let baselineWhy = '';
+
+/** PyTorch on serial OpenBLAS, or null with the reason in `baselineWhy`. */
+function baseline(): Baseline | null {
+  if (baselineCache !== undefined) return baselineCache;
+  baselineCache = null;
+  const install =
+    'install it with `sudo bash bench/install-baseline.sh` (apt: python3-torch libopenblas0-serial)';
+  if (process.env.BENCH_NO_TORCH === '1') {
+    baselineWhy = 'PyTorch skipped (BENCH_NO_TORCH=1)';
+    return null;
+  }
+  if (!existsSync(PYTHON)) {
+    baselineWhy = `no ${PYTHON}: ${install}`;
+    return null;
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ONE_THREAD };
+  // These slow OpenBLAS down on this machine type; unset for the torch process only.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const serial = SERIAL_OPENBLAS.find((p) => existsSync(p));
+  let note = '';
+  if (serial) {
+    env.LD_PRELOAD = [serial, env.LD_PRELOAD].filter(Boolean).join(':');
+    note = `LD_PRELOAD=${serial}`;
+  } else note = 'serial OpenBLAS not found (libopenblas0-serial): torch uses whatever libblas.so.3 is';
+  try {
+    const info = spawnJson(PYTHON, [join(here, 'reference', 'fair_torch.py'), '-', 'info'], env);
+    baselineCache = { env, info: info as unknown as Baseline['info'], note };
+  } catch (err) {
+    baselineWhy = `PyTorch not usable with ${PYTHON} (${(err as Error).message.split('\n')[0]}): ${install}`;
+  }
+  return baselineCache;
+}
+
+/** Writes the shared fixture of `kind` (initial weights, BATCHES task batches) as `<kind>.json` + `.bin`. */
+function writeFixture(dir: string, kind: MetaJob['kind']): void {
+  if (existsSync(join(dir, `${kind}.json`))) return;
+  const { model } = metaSetup({ kind, order: 2, innerSteps: 1 });
+  const rng = new Rng(0);
+  const params = model.initParams(rng);
+  const chunks: Float32Array[] = [];
+  const manifest: Record<string, { shape: number[]; offset: number; int?: boolean }> = {};
+  let offset = 0;
+  const put = (key: string, data: ArrayLike<number>, shape: number[], int = false) => {
+    manifest[key] = { shape, offset, ...(int ? { int } : {}) };
+    chunks.push(Float32Array.from(data));
+    offset += data.length;
+  };
+  for (const n of model.paramNames) put(`param/${n}`, params[n]!.dataSync(), [...params[n]!.shape]);
+  const source = sinusoidSource({ shots: 10, queryShots: 10 });
+  const batches = Array.from({ length: BATCHES }, () =>
+    kind === 'sinusoid'
+      ? source.sample(rng, 25, 'train')
+      : randomEpisodes(rng, { tasks: 32, support: 5, query: 5, features: 784, ways: 5 }),
+  );
+  for (const k of ['supportX', 'supportY', 'queryX', 'queryY'] as const) {
+    const first = batches[0]![k];
+    const size = first.size;
+    const all = new Float32Array(size * BATCHES);
+    batches.forEach((b, i) => {
+      all.set(b[k].dataSync(), i * size);
+    });
+    put(`tasks/${k}`, all, [BATCHES, ...first.shape], first.dtype === 'int32');
+  }
+  const bin = new Float32Array(offset);
+  let o = 0;
+  for (const c of chunks) {
+    bin.set(c, o);
+    o += c.length;
+  }
+  writeFileSync(join(dir, `${kind}.bin`), bin);
+  writeFileSync(join(dir, `${kind}.json`), JSON.stringify(manifest));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Paired {
+  mt: Measure[];
+  pt: Measure[];
+}
+
+/** Round-robin: metatape round r, then PyTorch round r, for ROUNDS rounds, each a fresh process. */
+function pairedRun(dir: string, job: string, iterations: number, torch: Baseline | null): Paired {
+  const mt: Measure[] = [];
+  const pt: Measure[] = [];
+  const tsxArgs = ['--import', 'tsx', join(here, 'fairWorker.ts'), dir, job, String(iterations)];
+  for (let r = 0; r < ROUNDS; r++) {
+    mt.push(spawnJson(process.execPath, tsxArgs, { ...process.env, ...ONE_THREAD }));
+    if (torch)
+      pt.push(
+        spawnJson(
+          PYTHON,
+          [join(here, 'reference', 'fair_torch.py'), dir, job, String(iterations)],
+          torch.env,
+        ),
+      );
+  }
+  return { mt, pt };
+}
+
+const range = (xs: number[], f: (x: number) => string) =>
+  xs.length > 1 ? ` (${f(Math.min(...xs))}-${f(Math.max(...xs))})` : '';
+
+function metaRow(work: string, p: Paired): BenchRow {
+  const rate = (m: Measure) => 1000 / m.msPerIt!;
+  const fmt = (x: number) => (x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  const mtRates = p.mt.map(rate);
+  const mtMed = median(mtRates);
+  const mtMem = Math.max(...p.mt.map((m) => m.peakRssMb));
+  let ratio = 'PyTorch not run';
+  let value = `peak RSS ${mtMem.toFixed(0)} MB`;
+  if (p.pt.length > 0) {
+    const ptRates = p.pt.map(rate);
+    const ptMed = median(ptRates);
+    const ptMem = Math.max(...p.pt.map((m) => m.peakRssMb));
+    let diff = 0;
+    for (const m of p.pt)
+      (m.losses ?? []).forEach((l, i) => {
+        diff = Math.max(diff, Math.abs(l - (p.mt[0]!.losses?.[i] ?? Number.NaN)));
+      });
+    value = `PyTorch ${fmt(ptMed)} it/s${range(ptRates, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB; first-5 meta-loss max |diff| ${diff.toExponential(1)}`;
+    ratio = `${(mtMed / ptMed).toFixed(2)}x`;
+  }
+  return { figure: `${fmt(mtMed)} it/s${range(mtRates, fmt)}`, work, value, ratio };
+}
+
+function matmulRow(size: string, p: Paired): BenchRow {
+  const fmt = (x: number) => x.toFixed(1);
+  const mt = p.mt.map((m) => m.gflops!);
+  const mtMem = Math.max(...p.mt.map((m) => m.peakRssMb));
+  let value = `peak RSS ${mtMem.toFixed(0)} MB`;
+  let ratio = 'PyTorch not run';
+  if (p.pt.length > 0) {
+    const pt = p.pt.map((m) => m.gflops!);
+    const ptMem = Math.max(...p.pt.map((m) => m.peakRssMb));
+    value = `PyTorch mm ${fmt(median(pt))} GFLOP/s${range(pt, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB`;
+    ratio = `${(median(mt) / median(pt)).toFixed(2)}x`;
+  }
+  return {
+    figure: `${fmt(median(mt))} GFLOP/s${range(mt, fmt)}`,
+    work: `matmul float32 ${size}`,
+    value,
+    ratio,
+  };
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1]!;
+  } catch {
+    // not Linux
+  }
+  return cpus()[0]?.model ?? 'unknown CPU';
+}
+
+const la = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+/** Header rows: machine, pinning, rounds, PyTorch and its BLAS. */
+function contextRows(torch: Baseline | null): BenchRow[] {
+  const rows: BenchRow[] = [
+    {
+      figure: 'setup',
+      work: `${cpuModel()} x${cpus().length}; ${PIN.length ? `both pinned with \`${PIN.join(' ')}\`` : 'not pinned (no taskset or one core)'}; one thread each`,
+      value: `${ROUNDS} rounds round-robin, fresh process per round; medians (min-max)`,
+      ratio: 'ratio = metatape / PyTorch (paired medians)',
+    },
+  ];
+  if (torch)
+    rows.push({
+      figure: `torch ${torch.info.torch}`,
+      work: `${PYTHON}, ${torch.info.threads} thread; ${torch.note}`,
+      value: `BLAS mapped: ${torch.info.blas.join(', ') || 'none found in /proc/self/maps'}`,
+      ratio: `OpenBLAS core: ${torch.info.openblasCore ?? 'n/a'}`,
+    });
+  else rows.push({ figure: 'PyTorch absent', work: baselineWhy, value: 'metatape figures alone', ratio: '' });
+  return rows;
+}
+
+type Job = { job: string; iterations: number; work: string };
+
+function runSection(jobs: Job[], kind: MetaJob['kind'] | 'matmul'): BenchRow[] {
+  const torch = baseline();
+  const dir = mkdtempSync(join(tmpdir(), 'metatape-bench-'));
+  const before = la();
+  const rows = contextRows(torch);
+  try {
+    if (kind !== 'matmul') writeFixture(dir, kind);
+    for (const j of jobs) {
+      const iterations = Math.max(1, Math.round(j.iterations * SCALE));
+      const p = pairedRun(dir, j.job, iterations, torch);
+      rows.push(kind === 'matmul' ? matmulRow(j.work, p) : metaRow(`${j.work}, ${iterations} it/round`, p));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rows.push({ figure: 'load average', work: `before ${before}`, value: `after ${la()}`, ratio: '' });
+  return rows;
+}
+
+const SIN = 'sinusoid 1-40-40-1, K=10, 25 tasks batched, alpha 0.01, Adam 1e-3';
+
+export function benchFairMaml(): BenchRow[] {
+  return runSection(
+    [
+      { job: 'sinusoid:2:1', iterations: 150, work: `MAML order 2, 1 inner step, ${SIN}` },
+      { job: 'sinusoid:1:1', iterations: 200, work: `MAML order 1, 1 inner step, ${SIN}` },
+      { job: 'sinusoid:2:10', iterations: 20, work: `MAML order 2, 10 inner steps, ${SIN}` },
+    ],
+    'sinusoid',
+  );
+}
+
+export function benchFairOmniglot(): BenchRow[] {
+  return runSection(
+    [
+      {
+        job: 'omniglot:2:1',
+        iterations: 10,
+        work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
+      },
+    ],
+    'omniglot',
+  );
+}
+
+export function benchFairMatmul(): BenchRow[] {
+  return runSection(
+    [
+      { job: 'matmul:40x40x10', iterations: 400, work: '[40,40] x [40,10]' },
+      { job: 'matmul:256x256x256', iterations: 500, work: '256^3' },
+      { job: 'matmul:1024x1024x1024', iterations: 1500, work: '1024^3' },
+    ],
+    'matmul',
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
+ * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
+ * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations>. Prints one JSON line:
+ * { msPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { matmulKernel } from '../src/backends/cpu/matmul.js';
+import { dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
+import { peakRssMb } from '../src/log/peakRss.js';
+import { MetaLearner } from '../src/meta/learner.js';
+import type { TaskBatch } from '../src/meta/tasks.js';
+import type { Params } from '../src/nn/params.js';
+import { adam } from '../src/optim/adam.js';
+import { applyUpdates } from '../src/optim/tree.js';
+
+interface Entry {
+  shape: number[];
+  offset: number;
+  int?: boolean;
+}
+type Manifest = Record<string, Entry>;
+
+function load(dir: string, name: string): (key: string) => Tensor {
+  const manifest = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Manifest;
+  const buf = readFileSync(join(dir, `${name}.bin`));
+  const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
+  return (key) => {
+    const e = manifest[key];
+    if (!e) throw new Error(`fixture ${name} has no ${key}`);
+    const size = e.shape.reduce((a, b) => a * b, 1);
+    const v = all.slice(e.offset, e.offset + size);
+    return e.int ? fromArray(Int32Array.from(v), e.shape) : fromArray(v, e.shape);
+  };
+}
+
+export interface MetaJob {
+  kind: 'sinusoid' | 'omniglot';
+  order: 1 | 2;
+  innerSteps: number;
+}
+
+export function parseJob(job: string): MetaJob | { kind: 'matmul'; size: number[] } {
+  const [kind, a, b] = job.split(':');
+  if (kind === 'matmul') return { kind, size: a!.split('x').map(Number) };
+  return { kind: kind as MetaJob['kind'], order: Number(a) as 1 | 2, innerSteps: Number(b ?? 1) };
+}
+
+/** Model, learner and loss kind of a job: the one place that says what metatape runs. */
+export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } {
+  const model =
+    job.kind === 'sinusoid'
+      ? new Model([dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)], [1])
+      : mamlMlp(784, 5);
+  const learner = new MetaLearner(model, job.kind === 'sinusoid' ? 'regression' : 'classification', {
+    algorithm: 'maml',
+    order: job.order,
+    innerSteps: job.innerSteps,
+    innerLr: job.kind === 'sinusoid' ? 0.01 : 0.4,
+  });
+  return { model, learner };
+}
+
+function runMeta(dir: string, job: MetaJob, iterations: number): void {
+  const { model, learner } = metaSetup(job);
+  const get = load(dir, job.kind);
+  const init: Params = {};
+  for (const n of model.paramNames) init[n] = get(`param/${n}`);
+  let meta = learner.initMetaParams(init);
+  const batchCount = get('tasks/supportX').shape[0]!;
+  const split = (t: Tensor): Tensor[] => {
+    const out: Tensor[] = [];
+    const per = t.shape.slice(1);
+    const size = per.reduce((a, b) => a * b, 1);
+    const data = t.dataSync() as Float32Array | Int32Array;
+    for (let i = 0; i < batchCount; i++) out.push(fromArray(data.slice(i * size, (i + 1) * size), per));
+    return out;
+  };
+  const [sx, sy, qx, qy] = ['supportX', 'supportY', 'queryX', 'queryY'].map((k) => split(get(`tasks/${k}`)));
+  const batches: TaskBatch[] = sx!.map((_, i) => ({
+    supportX: sx![i]!,
+    supportY: sy![i]!,
+    queryX: qx![i]!,
+    queryY: qy![i]!,
+  }));
+  const tx = adam({ lr: 1e-3 });
+  let state = tx.init(meta);
+  let it = 0;
+  const step = (): number => {
+    const { loss, grads } = learner.metaGradient(meta, batches[it++ % batches.length]!);
+    const u = tx.update(grads, state, meta);
+    meta = applyUpdates(meta, u.updates);
+    state = u.state;
+    return loss.item();
+  };
+  const losses: number[] = [];
+  const warm = Math.max(5, Math.ceil(iterations / 5));
+  for (let i = 0; i < warm; i++) losses.push(step());
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) step();
+  const msPerIt = (performance.now() - t0) / iterations;
+  console.log(JSON.stringify({ msPerIt, losses: losses.slice(0, 5), peakRssMb: peakRssMb() }));
+}
+
+/** GFLOP/s of metatape's float32 matmul kernel on [m,k] x [k,n], timed for at least `minMs`. */
+function runMatmul(size: number[], minMs: number): void {
+  const [m, k, n] = size as [number, number, number];
+  const a = Float32Array.from({ length: m * k }, () => Math.random() * 2 - 1);
+  const b = Float32Array.from({ length: k * n }, () => Math.random() * 2 - 1);
+  const out = new Float32Array(m * n);
+  const macs = m * k * n;
+  const run = (reps: number) => {
+    for (let i = 0; i < reps; i++) matmulKernel(a, [m, k], b, [k, n], false, false, out, [m, n]);
+  };
+  run(Math.max(2, Math.ceil(1e7 / macs)));
+  let reps = Math.max(1, Math.ceil(1e6 / macs));
+  let total = 0;
+  let done = 0;
+  while (total < minMs) {
+    const t0 = performance.now();
+    run(reps);
+    total += performance.now() - t0;
+    done += reps;
+    if (total < minMs / 4) reps *= 2;
+  }
+  console.log(JSON.stringify({ gflops: (2 * macs * done) / (total * 1e6), peakRssMb: peakRssMb() }));
+}
+
+const [dir, jobName, iters] = process.argv.slice(2);
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && dir && jobName) {
+  const job = parseJob(jobName);
+  if (job.kind === 'matmul') runMatmul(job.size, Number(iters ?? 500));
+  else runMeta(dir, job, Number(iters ?? 50));
+}

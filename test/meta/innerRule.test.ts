@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { fromArray, type Tensor } from '../../src/index.js';
+import { optimizerRule, sgdRule } from '../../src/meta/innerRule.js';
+import { adam, type GradientTransformation } from '../../src/optim/index.js';
+
+const t = (v: number[]) => fromArray(Float64Array.from(v), [v.length]);
+const values = (x: Tensor) => Array.from(x.dataSync());
+
+describe('inner rules honour the step size they are given', () => {
+  const fast = { w: t([1, 2]) };
+  const grads = { w: t([0.5, -1]) };
+
+  it('SGD: p - lr g, with a number or a learned tensor', () => {
+    expect(values(sgdRule.step(fast, grads, undefined, () => 0.1).fast.w!)).toEqual([1 - 0.05, 2 + 0.1]);
+    expect(values(sgdRule.step(fast, grads, undefined, () => t([0.1, 0.2])).fast.w!)).toEqual([0.95, 2.2]);
+  });
+
+  it('an optimizer built from the step size (Adam): the lr passed to step changes the update', () => {
+    const make = (lr: number) => adam({ lr }) as GradientTransformation<unknown>;
+    const rule = optimizerRule(make);
+    const step = (lr: number) => values(rule.step(fast, grads, rule.init(fast), () => lr).fast.w!);
+    const direct = (lr: number) => {
+      const tx = make(lr);
+      return values(tx.update(grads, tx.init(fast), fast).updates.w!).map((u, i) => values(fast.w)[i]! + u);
+    };
+    expect(step(0.1)).toEqual(direct(0.1));
+    expect(step(0.01)).toEqual(direct(0.01));
+    expect(step(0.1)).not.toEqual(step(0.01));
+  });
+
+  it('learned (tensor) step sizes are an error for optimizer rules, not silently ignored', () => {
+    const rule = optimizerRule((lr) => adam({ lr }) as GradientTransformation<unknown>);
+    expect(() => rule.step(fast, grads, rule.init(fast), () => t([0.1, 0.1]))).toThrow(/SGD inner rule/);
+  });
+});

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
 import { dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
 import { peakRssMb } from '../src/log/peakRss.js';
-import { MetaLearner } from '../src/meta/learner.js';
+import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import type { TaskBatch } from '../src/meta/tasks.js';
 import type { Params } from '../src/nn/params.js';
 import { adam } from '../src/optim/adam.js';
@@ -59,6 +59,7 @@ export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } 
     order: job.order,
     innerSteps: job.innerSteps,
     innerLr: job.kind === 'sinusoid' ? 0.01 : 0.4,
+    fastWeights: (process.env.BENCH_FAST_WEIGHTS ?? 'auto') as FastWeightsMode,
   });
   return { model, learner };
 }
@@ -88,8 +89,12 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const tx = adam({ lr: 1e-3 });
   let state = tx.init(meta);
   let it = 0;
+  let gradNorm0 = 0;
   const step = (): number => {
     const { loss, grads } = learner.metaGradient(meta, batches[it++ % batches.length]!);
+    if (it === 1)
+      for (const n of model.paramNames)
+        for (const g of grads[n]!.dataSync() as Float32Array) gradNorm0 += g * g;
     const u = tx.update(grads, state, meta);
     meta = applyUpdates(meta, u.updates);
     state = u.state;
@@ -101,7 +106,14 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) step();
   const msPerIt = (performance.now() - t0) / iterations;
-  console.log(JSON.stringify({ msPerIt, losses: losses.slice(0, 5), peakRssMb: peakRssMb() }));
+  console.log(
+    JSON.stringify({
+      msPerIt,
+      losses: losses.slice(0, 5),
+      gradNorm0: Math.sqrt(gradNorm0),
+      peakRssMb: peakRssMb(),
+    }),
+  );
 }
 
 /** GFLOP/s of metatape's float32 matmul kernel on [m,k] x [k,n], timed for at least `minMs`. */

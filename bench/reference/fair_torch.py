@@ -65,8 +65,17 @@ def sin_step(params, opt, batch, order, steps, alpha=0.01):
         fast = [p - alpha * g for p, g in zip(fast, grads)]
     q = ((sin_forward(fast, xq) - yq) ** 2).mean()
     q.backward()
+    record_grad_norm(params)
     opt.step()
     return q.item()
+
+
+GRAD_NORM = []
+
+
+def record_grad_norm(params):
+    if not GRAD_NORM:
+        GRAD_NORM.append(float(sum((p.grad.double() ** 2).sum() for p in params)) ** 0.5)
 
 
 # ---- Omniglot MLP 784-256-128-64-64-5, batch norm (per-task batch stats, eps 1e-3), low-rank fast kernels ----
@@ -118,6 +127,7 @@ def omni_step(kernels, vec, opt, batch, order, steps, alpha=0.4):
     logits, _, _ = omni_forward(kernels, deltas, fvec, xq)
     q = ce(logits, yq).mean()
     q.backward()
+    record_grad_norm(kernels + vec)
     opt.step()
     return q.item()
 
@@ -154,7 +164,7 @@ def run_meta(d, kind, order, steps, iters):
         step(batches[it % nb])
         it += 1
     ms = (time.perf_counter() - t0) * 1000 / iters
-    return {'msPerIt': ms, 'losses': losses[:5], 'peakRssMb': peak_rss_mb()}
+    return {'msPerIt': ms, 'losses': losses[:5], 'gradNorm0': GRAD_NORM[0], 'peakRssMb': peak_rss_mb()}
 
 
 def run_matmul(size, min_ms):

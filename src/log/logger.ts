@@ -58,7 +58,10 @@ function withoutStacks(next: NodeJS.WritableStream): NodeJS.WritableStream {
     }
   };
   return {
-    write: (chunk: string | Uint8Array) => (forward(String(chunk)), true),
+    write: (chunk: string | Uint8Array) => {
+      forward(String(chunk));
+      return true;
+    },
   } as unknown as NodeJS.WritableStream;
 }
 

@@ -7,8 +7,14 @@
  * ranges (min-max), peak RSS (VmHWM), the load average before and after, the CPU model, and the BLAS library
  * the PyTorch process actually mapped.
  *
+ * The Omniglot row's meta-losses agree at iteration 0 (same weights, same episodes) and its meta-gradients
+ * agree in norm; later losses drift apart by ~1e-2 because Adam's first steps are gradient signs, and the
+ * biases in front of batch norm have gradients that are exactly zero in exact arithmetic (float noise in both).
+ * Matmul jobs take a time budget in ms instead of an iteration count.
+ *
  * Knobs (environment): BENCH_ROUNDS (default 3), BENCH_ITERS_SCALE (multiplies every iteration count, default
- * 1), BENCH_CORE (default 1; "none" to not pin), BENCH_NO_TORCH=1 (metatape alone).
+ * 1), BENCH_CORE (default 1; "none" to not pin), BENCH_NO_TORCH=1 (metatape alone), BENCH_PYTHON (default
+ * /usr/bin/python3).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +28,7 @@ import { type MetaJob, metaSetup } from './fairWorker.js';
 import type { BenchRow } from './table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const PYTHON = '/usr/bin/python3';
+const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const SCALE = Number(process.env.BENCH_ITERS_SCALE ?? 1);
 const BATCHES = 8;
@@ -293,9 +299,9 @@ const SIN = 'sinusoid 1-40-40-1, K=10, 25 tasks batched, alpha 0.01, Adam 1e-3';
 export function benchFairMaml(): BenchRow[] {
   return runSection(
     [
-      { job: 'sinusoid:2:1', iterations: 200, work: `MAML order 2, 1 inner step, ${SIN}` },
-      { job: 'sinusoid:1:1', iterations: 300, work: `MAML order 1, 1 inner step, ${SIN}` },
-      { job: 'sinusoid:2:10', iterations: 30, work: `MAML order 2, 10 inner steps, ${SIN}` },
+      { job: 'sinusoid:2:1', iterations: 400, work: `MAML order 2, 1 inner step, ${SIN}` },
+      { job: 'sinusoid:1:1', iterations: 600, work: `MAML order 1, 1 inner step, ${SIN}` },
+      { job: 'sinusoid:2:10', iterations: 60, work: `MAML order 2, 10 inner steps, ${SIN}` },
     ],
     'sinusoid',
   );
@@ -306,7 +312,7 @@ export function benchFairOmniglot(): BenchRow[] {
     [
       {
         job: 'omniglot:2:1',
-        iterations: 20,
+        iterations: 40,
         work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
       },
     ],
@@ -317,9 +323,9 @@ export function benchFairOmniglot(): BenchRow[] {
 export function benchFairMatmul(): BenchRow[] {
   return runSection(
     [
-      { job: 'matmul:40x40x10', iterations: 400, work: '[40,40] x [40,10]' },
-      { job: 'matmul:256x256x256', iterations: 500, work: '256^3' },
-      { job: 'matmul:1024x1024x1024', iterations: 1500, work: '1024^3' },
+      { job: 'matmul:40x40x10', iterations: 800, work: '[40,40] x [40,10]' },
+      { job: 'matmul:256x256x256', iterations: 1000, work: '256^3' },
+      { job: 'matmul:1024x1024x1024', iterations: 2000, work: '1024^3' },
     ],
     'matmul',
   );

@@ -134,6 +134,9 @@ export function writeFixture(dir: string, kind: MetaJob['kind']): void {
       ? source.sample(rng, 25, 'train')
       : randomEpisodes(rng, { tasks: 32, support: 5, query: 5, features: 784, ways: 5 }),
   );
+  // conv4 reads the same 784 pixels as [28, 28, 1] NHWC images.
+  const shapeOf = (t: { shape: readonly number[] }) =>
+    kind === 'conv4' && t.shape.length === 3 ? [...t.shape.slice(0, 2), 28, 28, 1] : [...t.shape];
   for (const k of ['supportX', 'supportY', 'queryX', 'queryY'] as const) {
     const first = batches[0]![k];
     const size = first.size;
@@ -141,7 +144,7 @@ export function writeFixture(dir: string, kind: MetaJob['kind']): void {
     batches.forEach((b, i) => {
       all.set(b[k].dataSync(), i * size);
     });
-    put(`tasks/${k}`, all, [BATCHES, ...first.shape], first.dtype === 'int32');
+    put(`tasks/${k}`, all, [BATCHES, ...shapeOf(first)], first.dtype === 'int32');
   }
   const bin = new Float32Array(offset);
   let o = 0;
@@ -275,15 +278,16 @@ function contextRows(torch: Baseline | null): BenchRow[] {
 
 type Job = { job: string; iterations: number; work: string };
 
-function runSection(jobs: Job[], kind: MetaJob['kind'] | 'matmul'): BenchRow[] {
+function runSection(jobs: Job[]): BenchRow[] {
   const torch = baseline();
   const dir = mkdtempSync(join(tmpdir(), 'metatape-bench-'));
   const before = la();
   const rows = contextRows(torch);
   try {
-    if (kind !== 'matmul') writeFixture(dir, kind);
     for (const j of jobs) {
+      const kind = j.job.split(':')[0]!;
       const iterations = Math.max(1, Math.round(j.iterations * SCALE));
+      if (kind !== 'matmul') writeFixture(dir, kind as MetaJob['kind']);
       const p = pairedRun(dir, j.job, iterations, torch);
       rows.push(kind === 'matmul' ? matmulRow(j.work, p) : metaRow(`${j.work}, ${iterations} it/round`, p));
     }
@@ -297,36 +301,40 @@ function runSection(jobs: Job[], kind: MetaJob['kind'] | 'matmul'): BenchRow[] {
 const SIN = 'sinusoid 1-40-40-1, K=10, 25 tasks batched, alpha 0.01, Adam 1e-3';
 
 export function benchFairMaml(): BenchRow[] {
-  return runSection(
-    [
-      { job: 'sinusoid:2:1', iterations: 400, work: `MAML order 2, 1 inner step, ${SIN}` },
-      { job: 'sinusoid:1:1', iterations: 600, work: `MAML order 1, 1 inner step, ${SIN}` },
-      { job: 'sinusoid:2:10', iterations: 60, work: `MAML order 2, 10 inner steps, ${SIN}` },
-    ],
-    'sinusoid',
-  );
+  return runSection([
+    { job: 'sinusoid:2:1', iterations: 400, work: `MAML order 2, 1 inner step, ${SIN}` },
+    { job: 'sinusoid:1:1', iterations: 600, work: `MAML order 1, 1 inner step, ${SIN}` },
+    { job: 'sinusoid:2:10', iterations: 60, work: `MAML order 2, 10 inner steps, ${SIN}` },
+  ]);
 }
 
 export function benchFairOmniglot(): BenchRow[] {
-  return runSection(
-    [
-      {
-        job: 'omniglot:2:1',
-        iterations: 40,
-        work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
-      },
-    ],
-    'omniglot',
-  );
+  return runSection([
+    {
+      job: 'omniglot:2:1',
+      iterations: 40,
+      work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
+    },
+    ...CONV4,
+  ]);
+}
+
+const CONV4: Job[] = [
+  {
+    job: 'conv4:2:1',
+    iterations: 3,
+    work: 'MAML order 2, Omniglot 5w1s conv4 (64 filters, 3x3 same, BN, ReLU, 2x2 max-pool; 28x28x1), 32 tasks, 1 inner step (alpha 0.4), full per-task kernels (PyTorch: grouped conv)',
+  },
+];
+
+export function benchFairConv4(): BenchRow[] {
+  return runSection(CONV4);
 }
 
 export function benchFairMatmul(): BenchRow[] {
-  return runSection(
-    [
-      { job: 'matmul:40x40x10', iterations: 800, work: '[40,40] x [40,10]' },
-      { job: 'matmul:256x256x256', iterations: 1000, work: '256^3' },
-      { job: 'matmul:1024x1024x1024', iterations: 2000, work: '1024^3' },
-    ],
-    'matmul',
-  );
+  return runSection([
+    { job: 'matmul:40x40x10', iterations: 800, work: '[40,40] x [40,10]' },
+    { job: 'matmul:256x256x256', iterations: 1000, work: '256^3' },
+    { job: 'matmul:1024x1024x1024', iterations: 2000, work: '1024^3' },
+  ]);
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
-import { dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
+import { conv4, dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
 import { peakRssMb } from '../src/log/peakRss.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import type { TaskBatch } from '../src/meta/tasks.js';
@@ -37,7 +37,7 @@ function load(dir: string, name: string): (key: string) => Tensor {
 }
 
 export interface MetaJob {
-  kind: 'sinusoid' | 'omniglot';
+  kind: 'sinusoid' | 'omniglot' | 'conv4';
   order: 1 | 2;
   innerSteps: number;
 }
@@ -53,7 +53,9 @@ export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } 
   const model =
     job.kind === 'sinusoid'
       ? new Model([dense(40, { activation: 'relu' }), dense(40, { activation: 'relu' }), dense(1)], [1])
-      : mamlMlp(784, 5);
+      : job.kind === 'conv4'
+        ? conv4([28, 28, 1], 5)
+        : mamlMlp(784, 5);
   const learner = new MetaLearner(model, job.kind === 'sinusoid' ? 'regression' : 'classification', {
     algorithm: 'maml',
     order: job.order,

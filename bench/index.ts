@@ -23,6 +23,10 @@ const sections: Record<string, Section> = {
     title: 'Omniglot MAML MLP vs PyTorch doing the same low-rank math (paired, pinned, interleaved)',
     run: async () => (await import('./fair.js')).benchFairOmniglot(),
   },
+  conv4: {
+    title: 'Omniglot MAML conv4 vs PyTorch CPU conv (paired, pinned, interleaved)',
+    run: async () => (await import('./fair.js')).benchFairConv4(),
+  },
   fastweights: {
     title: 'Omniglot MAML MLP: low-rank fast weights vs full per-task kernels (metatape only)',
     run: async () => (await import('./omniglot.js')).benchOmniglot(),

@@ -132,6 +132,44 @@ def omni_step(kernels, vec, opt, batch, order, steps, alpha=0.4):
     return q.item()
 
 
+# ---- conv4: 4 x (3x3 'same' conv 64, BN (per-task batch stats over images and pixels), ReLU, 2x2 max-pool) ----
+# Per-task kernels as one grouped conv (groups = tasks), PyTorch's batched form of MAML's fast weights.
+
+def conv_forward(p, x):
+    # p: per-task tensors; kernels [T, F, C, 3, 3], vectors [T, F]; x [T, n, 1, 28, 28]
+    T, n = x.shape[:2]
+    h = x.transpose(0, 1).reshape(n, T * x.shape[2], 28, 28)  # tasks as channel groups
+    for b in range(4):
+        w, bias, gamma, beta = p[4 * b:4 * b + 4]
+        F = w.shape[1]
+        h = torch.nn.functional.conv2d(h, w.reshape(T * F, *w.shape[2:]), bias.reshape(T * F), padding=1, groups=T)
+        hh = h.reshape(n, T, F, *h.shape[2:])
+        mean = hh.mean(dim=(0, 3, 4), keepdim=True)
+        var = ((hh - mean) ** 2).mean(dim=(0, 3, 4), keepdim=True)
+        hh = (hh - mean) / torch.sqrt(var + 1e-3) * gamma[None, :, :, None, None] + beta[None, :, :, None, None]
+        h = torch.nn.functional.max_pool2d(torch.relu(hh).reshape(n, T * F, *h.shape[2:]), 2)
+    feat = h.reshape(n, T, -1).transpose(0, 1)  # [T, n, 64] (1x1 spatial)
+    return torch.bmm(feat, p[16]) + p[17].unsqueeze(1)
+
+
+def conv_step(params, opt, batch, order, steps, alpha=0.4):
+    xs, ys, xq, yq = batch
+    T = xs.shape[0]
+    xs = xs.permute(0, 1, 4, 2, 3)
+    xq = xq.permute(0, 1, 4, 2, 3)
+    opt.zero_grad()
+    fast = [p.unsqueeze(0).expand(T, *p.shape) for p in params]
+    for _ in range(steps):
+        loss = ce(conv_forward(fast, xs), ys).sum()
+        grads = torch.autograd.grad(loss, fast, create_graph=(order == 2))
+        fast = [p - alpha * g for p, g in zip(fast, grads)]
+    q = ce(conv_forward(fast, xq), yq).mean()
+    q.backward()
+    record_grad_norm(params)
+    opt.step()
+    return q.item()
+
+
 def run_meta(d, kind, order, steps, iters):
     manifest, get = load(d, kind)
     names = [k[len('param/'):] for k in manifest if k.startswith('param/')]
@@ -143,6 +181,16 @@ def run_meta(d, kind, order, steps, iters):
         plist = [params[f'{i}.dense/{w}'] for i in (0, 1, 2) for w in ('kernel', 'bias')]
         opt = torch.optim.Adam(plist, lr=1e-3)
         step = lambda b: sin_step(plist, opt, b, order, steps)  # noqa: E731
+    elif kind == 'conv4':
+        plist = []
+        for b, i in enumerate((0, 4, 8, 12)):
+            # metatape's [kh, kw, cin, F] kernel is torch's [F, cin, kh, kw]
+            params[f'{i}.conv2d/kernel'] = params[f'{i}.conv2d/kernel'].detach().permute(3, 2, 0, 1).contiguous().requires_grad_()
+            plist += [params[f'{i}.conv2d/kernel'], params[f'{i}.conv2d/bias'],
+                      params[f'{i + 1}.batchNorm/gamma'], params[f'{i + 1}.batchNorm/beta']]
+        plist += [params['17.dense/kernel'], params['17.dense/bias']]
+        opt = torch.optim.Adam(plist, lr=1e-3)
+        step = lambda b: conv_step(plist, opt, b, order, steps)  # noqa: E731
     else:
         dl = [0, 3, 6, 9, 12]
         kernels = [params[f'{i}.dense/kernel'] for i in dl]

@@ -20,7 +20,7 @@ const sections: Record<string, Section> = {
     run: async () => (await import('./optim.js')).benchOptim(),
   },
   omniglot: {
-    title: 'Omniglot MAML MLP vs PyTorch doing the same low-rank math (paired, pinned, interleaved)',
+    title: 'Omniglot MAML vs PyTorch: MLP with the same low-rank math, conv4 vs grouped CPU conv (paired)',
     run: async () => (await import('./fair.js')).benchFairOmniglot(),
   },
   conv4: {

@@ -182,6 +182,14 @@ describe.skipIf(skipReason !== undefined)('metatape serve in headless Chromium',
     await boxes.nth(0).check();
     await boxes.nth(1).check();
     await page.click('#overlay');
+    // The list page's `ready` may still be set when the click returns: wait for the overlay chart itself.
+    await page.waitForFunction(
+      () =>
+        ((globalThis as unknown as { metatape?: { charts?: Record<string, number> } }).metatape?.charts
+          ?.overlay ?? 0) > 0,
+      null,
+      { timeout: LIMIT },
+    );
     await ready(page);
     expect((await charts(page)).overlay).toBeGreaterThan(0);
     expect(errors).toEqual([]);

@@ -17,6 +17,7 @@ export {
   useBackend,
   withDefaultFloat,
 } from './backends/registry.js';
+export { type ExperimentConfig, experimentConfigSchema, type TrainerConfig } from './config/schema.js';
 export * from './meta/index.js';
 export * from './nn/index.js';
 export * from './ops/index.js';

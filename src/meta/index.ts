@@ -13,7 +13,14 @@ export {
 } from './algorithms/registry.js';
 export type { LearnerHost, MetaAlgorithm, StepSizes } from './algorithms/types.js';
 export { type AdaptationEvalOptions, type AdaptationScore, evaluateAdaptation, meanCi } from './evaluate.js';
-export { applyFast, detachFast, type FastWeights, materialize } from './fastWeights.js';
+export {
+  applyFast,
+  detachFast,
+  type FastApplyOptions,
+  type FastWeights,
+  type LowRankDelta,
+  materialize,
+} from './fastWeights.js';
 export { optimizerRule, sgdRule } from './innerRule.js';
 export {
   type AdaptMode,

@@ -40,7 +40,7 @@ const AUTO_LOW_RANK_MIN_ELEMENTS = 16_384;
  * the outer loss is the query loss after adaptation. All tasks of a meta-batch run as one set of batched ops:
  * every adapted parameter is broadcast to `[T, ...shape]` (one copy per task; the broadcast's gradient sums
  * the tasks' contributions back), so T small matmuls become one batched matmul. Large Dense kernels skip
- * even that copy: their per-task updates stay low-rank factors (see {@link LearnerOptions.fastWeights}).
+ * even that copy: their per-task updates stay low-rank factors (see `fastWeights` in {@link LearnerOptions}).
  *
  * ```ts
  * const learner = new MetaLearner(model, 'regression', { algorithm: 'maml', order: 2, innerSteps: 1, innerLr: 0.01 });

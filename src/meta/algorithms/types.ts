@@ -29,7 +29,7 @@ export interface InnerRule {
   ): { fast: Params; state: unknown };
 }
 
-/** See {@link LearnerOptions.fastWeights}. */
+/** How Dense kernels are adapted per task: `fastWeights` in {@link LearnerOptions}. */
 export type FastWeightsMode = TrainerConfig['fastWeights'];
 
 /**

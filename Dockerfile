@@ -18,21 +18,29 @@ COPY docker/install-system-deps.sh /usr/local/lib/metatape/install-system-deps.s
 # ---- builder: compile the TypeScript and the optional `gl` addon, then drop dev dependencies ----
 FROM base AS builder
 RUN bash /usr/local/lib/metatape/install-system-deps.sh --clean build
-# The npm the lock file and package.json's `allowScripts` were written with: npm 11 runs only approved install
-# scripts, and `gl` (gpu.js's headlessgl mode) is approved there. Build it from source against this image's
-# X11 headers and Node headers (prebuild-install would fetch a binary from outside the npm registry).
+# The npm the lock file was written with. gl (gpu.js's headlessgl mode) is built from source below against
+# this image's X11 headers and Node headers (prebuild-install would fetch a binary from outside the npm registry).
 ARG NPM_VERSION=11.19.1
 RUN npm install -g --no-audit --no-fund "npm@${NPM_VERSION}"
 ENV npm_config_build_from_source=true \
     npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
+# `npm ci` compiles nothing (npm 11 skips unapproved install scripts; .npmrc is not copied here): gl is
+# installed and built explicitly, as `npm run setup:gpu -- headlessgl` does in a checkout.
 RUN npm ci --no-audit --no-fund \
+ && npm install --no-save --no-audit --no-fund --ignore-scripts \
+      "gl@$(node -p "require('./package-lock.json').packages['node_modules/gl'].version")" \
+ && (cd node_modules/gl && ../.bin/node-gyp rebuild -j max --nodedir /usr/local) \
  && node -e "require('gl')" \
  && node --input-type=module -e "await import('webgpu')"
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# gpu.js is an optional peer (so that installing metatape from npm compiles nothing); this image is for GPU
+# jobs, so it becomes a dependency here before the dev tools are pruned (gl, built above, stays with it).
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm pkg set "dependencies[gpu.js]=$(node -p "require('./package.json').devDependencies['gpu.js']")" \
+ && npm prune --omit=dev --no-audit --no-fund \
+ && node -e "require('gpu.js'); require('gl')"
 
 # ---- runtime: Vulkan loader + lavapipe, Mesa GL + Xvfb, the built project, a non-root user ----
 FROM base AS runtime

@@ -35,6 +35,16 @@ let cached: GpujsModule | undefined;
  * importing metatape must not pay for it unless a gpujs backend is asked for.
  */
 export function loadGpujs(): GpujsModule {
-  cached ??= require('gpu.js') as GpujsModule;
+  if (cached) return cached;
+  try {
+    cached = require('gpu.js') as GpujsModule;
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw cause;
+    // gpu.js is an optional peer dependency: installing metatape alone must not pull in (and compile) gl.
+    throw new Error(
+      "the gpujs backends need the 'gpu.js' package, an optional peer dependency of metatape: npm install gpu.js@2.24.1 --ignore-scripts (webasm and cpu modes; add headless-gl with npm run setup:gpu in a checkout)",
+      { cause },
+    );
+  }
   return cached;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './processes.js';
 
 /** Bytes or text accepted by the atomic writers (text is written as UTF-8). */
 export type AtomicData = string | Uint8Array;
@@ -153,16 +154,6 @@ export async function stageFile(path: string, data: AtomicData): Promise<StagedF
       if (!committed) await unlink(tempPath).catch(() => undefined);
     },
   };
-}
-
-/** Whether a process with this pid is running on this machine (EPERM: it runs, as another user). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

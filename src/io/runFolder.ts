@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+import { isStaleRunning } from './processes.js';
 
 /** Life-cycle state of a run, as recorded in its `status.json`. */
 export type RunState = 'running' | 'completed' | 'failed' | 'interrupted';
@@ -144,16 +145,6 @@ export async function readStatus(dir: string): Promise<RunStatus | undefined> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function subdirs(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -177,7 +168,7 @@ export async function listRuns(outDir: string, filter: { name?: string } = {}): 
       const isRun =
         status !== undefined || (await stat(join(dir, RUN_FILES.configJson)).catch(() => undefined));
       if (!isRun) continue;
-      const stale = status?.state === 'running' && status.host === hostname() && !processAlive(status.pid);
+      const stale = isStaleRunning(status);
       runs.push({ dir, name, timestamp, ...(status ? { status } : {}), stale });
     }
   }

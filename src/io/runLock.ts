@@ -8,7 +8,7 @@ import { unlinkSync } from 'node:fs';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { processAlive } from './atomic.js';
+import { processAlive } from './processes.js';
 
 /** File name of the lock inside a run folder. */
 export const RUN_LOCK_FILE = '.lock';

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { readVariants, VARIANTS_DIR } from '../compare/collect.js';
 import { type MetricColumns, readRunMetrics } from '../io/metrics.js';
+import { isStaleRunning } from '../io/processes.js';
 import { RUN_FILES, type RunStatus, readStatus } from '../io/runFolder.js';
 
 /** A run folder found under the served root. */
@@ -86,18 +86,9 @@ export function insideRoot(root: string, rel: string): string {
   return abs;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Whether a `running` status is stale: its process is gone (only decidable on the host that wrote it). */
 export function isStale(status: RunStatus | undefined): boolean {
-  return status?.state === 'running' && status.host === hostname() && !processAlive(status.pid);
+  return isStaleRunning(status);
 }
 
 function configSummary(config: unknown): Record<string, unknown> | undefined {

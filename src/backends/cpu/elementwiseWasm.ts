@@ -1,18 +1,5 @@
 import { elementwiseWasmBase64 } from './wasm/elementwiseWasm.generated.js';
-
-/*
- * The lib this project compiles against (ES2022, no DOM) has no WebAssembly typings, so the few members used
- * here are declared locally; at runtime this is the engine's global.
- */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(deltaPages: number): number;
-}
+import { growTo, instantiateWasm, type WasmMemory } from './wasm/memory.js';
 
 type BinaryFn = (a: number, b: number, o: number, n: number) => void;
 type UnaryFn = (x: number, o: number, n: number) => void;
@@ -32,8 +19,6 @@ const WASM_UNARY = new Set<string>(['relu', 'step', 'neg', 'square', 'sqrt']);
  */
 export const WASM_MIN_ELEMENTS = 512;
 
-const PAGE = 65536;
-
 /**
  * Float32 SIMD elementwise loops over a private scratch region of wasm memory. Tensor storage stays in JS typed
  * arrays; each call copies its operands in, runs, and copies the result out, so the scratch is dead the moment
@@ -47,9 +32,9 @@ class ElementwiseWasm {
   private f32: Float32Array;
 
   constructor() {
-    const bytes = Uint8Array.from(atob(elementwiseWasmBase64), (c) => c.charCodeAt(0));
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    const exports = instance.exports as Record<string, unknown> & { memory: WasmMemory };
+    const exports = instantiateWasm(elementwiseWasmBase64) as Record<string, unknown> & {
+      memory: WasmMemory;
+    };
     this.memory = exports.memory;
     for (const op of WASM_BINARY) {
       const f = (mode: string) => exports[`${op}_${mode}`] as BinaryFn;
@@ -63,15 +48,9 @@ class ElementwiseWasm {
   /** Makes floats [0, floats) exist; false past the engine's memory limit (the caller keeps JS). */
   private reserve(floats: number): boolean {
     const bytes = floats * 4;
-    const have = this.memory.buffer.byteLength;
-    if (bytes > have) {
-      try {
-        this.memory.grow(Math.ceil((bytes - have) / PAGE));
-      } catch {
-        return false;
-      }
-      this.f32 = new Float32Array(this.memory.buffer);
-    }
+    if (bytes <= this.memory.buffer.byteLength) return true;
+    if (!growTo(this.memory, bytes)) return false;
+    this.f32 = new Float32Array(this.memory.buffer);
     return true;
   }
 

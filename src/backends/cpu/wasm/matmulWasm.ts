@@ -1,19 +1,5 @@
 import { matmulWasmBase64 } from './matmulWasm.generated.js';
-
-/*
- * The lib this project compiles against (ES2022, no DOM) has no WebAssembly typings, so the few members used
- * here are declared locally; at runtime this is Node's global.
- */
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
-/** The growable linear memory the module exports. */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(deltaPages: number): number;
-}
+import { growTo, instantiateWasm, type WasmMemory } from './memory.js';
 
 /** Exports of matmul.wat; every pointer is a byte offset into `memory`, every stride a byte stride. */
 export interface MatmulWasmExports {
@@ -55,8 +41,6 @@ export interface MatmulWasmExports {
  */
 export const GEMM_BLOCK = { kc: 256, mc: 120, nc: 2048, mr: 5, nr: 8 } as const;
 
-const PAGE = 65536;
-
 /**
  * The instantiated float32 kernels and a float32 view of their memory. Compiled synchronously at module load:
  * the module is about three kilobytes, which Node compiles in well under a millisecond, and a sync instance keeps
@@ -68,9 +52,7 @@ export class MatmulWasm {
   f32: Float32Array;
 
   constructor() {
-    const bytes = Buffer.from(matmulWasmBase64, 'base64');
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-    this.exports = instance.exports as MatmulWasmExports;
+    this.exports = instantiateWasm(matmulWasmBase64) as MatmulWasmExports;
     this.f32 = new Float32Array(this.exports.memory.buffer);
   }
 
@@ -80,13 +62,8 @@ export class MatmulWasm {
    */
   reserve(bytes: number): boolean {
     const memory = this.exports.memory;
-    const have = memory.buffer.byteLength;
-    if (bytes <= have) return true;
-    try {
-      memory.grow(Math.ceil((bytes - have) / PAGE));
-    } catch {
-      return false;
-    }
+    if (bytes <= memory.buffer.byteLength) return true;
+    if (!growTo(memory, bytes)) return false;
     this.f32 = new Float32Array(memory.buffer);
     return true;
   }

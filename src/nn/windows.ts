@@ -1,6 +1,7 @@
 import type { Backend } from '../backends/backend.js';
+import { fromArray } from '../ops/creation.js';
 import { gather, pad, reshape } from '../ops/shape.js';
-import { Storage, Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { LayerError } from './errors.js';
 
 /** Padding of a sliding-window layer: TensorFlow's `'same'` (output ceil(in / stride)) or `'valid'` (no padding). */
@@ -99,7 +100,7 @@ export function windowIndices(g: WindowGeometry, backend: Backend): Tensor {
   }
   const shape = [g.outH * g.outW, taps];
   // Uploaded to the input's backend (not the current one) so the gather never mixes backends.
-  const t = new Tensor(new Storage(backend, backend.upload(idx, shape, 'int32')), shape, 'int32');
+  const t = fromArray(idx, shape, backend);
   byKey.set(key, t);
   return t;
 }

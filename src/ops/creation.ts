@@ -1,3 +1,4 @@
+import type { Backend } from '../backends/backend.js';
 import { getBackend, getDefaultFloat } from '../backends/registry.js';
 import { allocArray, type DType, dtypeOfArray, type TypedArray } from '../tensor/dtype.js';
 import type { Rng } from '../tensor/random.js';
@@ -41,10 +42,12 @@ export function tensor(values: TensorInput, shape?: Shape, dtype?: DType): Tenso
   return fromArray(data, finalShape);
 }
 
-/** Wraps a typed array (not copied by the CPU backend's upload semantics: it copies) as a tensor. */
-export function fromArray(data: TypedArray, shape: Shape): Tensor {
+/**
+ * Wraps a typed array (the backend's upload copies it) as a tensor, on `backend` (default: the current one).
+ * Pass the backend of the tensors it will meet, e.g. an index table for a gather on a given input.
+ */
+export function fromArray(data: TypedArray, shape: Shape, backend: Backend = getBackend()): Tensor {
   const dtype = dtypeOfArray(data);
-  const backend = getBackend();
   return new Tensor(new Storage(backend, backend.upload(data, shape, dtype)), [...shape], dtype);
 }
 

@@ -1,5 +1,5 @@
 import type { HvpMode } from '../autodiff/functional.js';
-import type { Params } from '../nn/params.js';
+import type { Params } from '../tensor/params.js';
 import { abs, add, mul, neg } from '../ops/elementwise.js';
 import { max, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor/tensor.js';

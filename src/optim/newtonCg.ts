@@ -1,7 +1,7 @@
 import type { HvpMode } from '../autodiff/functional.js';
-import type { Params } from '../tensor/params.js';
 import { abs, add, mul, neg } from '../ops/elementwise.js';
 import { max, sum } from '../ops/reduce.js';
+import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { type CgStop, truncatedCg } from './cg.js';
 import {

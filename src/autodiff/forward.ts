@@ -2,21 +2,12 @@ import { isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { flattenNest, isTensor, type Nest, type NestOf, unflattenNest } from './nest.js';
-import { popDifferentiator, pushDifferentiator, visibleStack, withLevelsBelow } from './stack.js';
-import { type BackwardFn, filled, GradientTape, need } from './tape.js';
+import { type BackwardFn, pushTangentsBy, type TangentRule } from './record.js';
+import { popDifferentiator, pushDifferentiator } from './stack.js';
+import { GradientTape } from './tape.js';
+import { add, broadcastTo, filled, mul, sumTo } from './tapeMath.js';
 
-/**
- * The forward (JVP) rule of one op: from the tangents of its inputs (`null` where an input has none, i.e. a
- * zero tangent; at least one is non-null), its output `y` and its inputs, the tangent of the output. Written
- * in differentiable ops, so enclosing accumulators and tapes differentiate it again: forward mode nests to
- * any order, and with reverse mode in either order. A tangent of a broadcastable shape is broadcast to `y`'s
- * shape here (the one place that does it); `null` means a zero tangent.
- */
-export type TangentRule = (
-  tangents: readonly (Tensor | null)[],
-  y: Tensor,
-  inputs: readonly Tensor[],
-) => Tensor | null | undefined;
+export type { TangentRule } from './record.js';
 
 /** Options of a {@link ForwardAccumulator}. */
 export interface ForwardAccumulatorOptions {
@@ -157,18 +148,11 @@ export class ForwardAccumulator {
   }
 }
 
-/** True when some visible accumulator computes tangents now (ops skip `pushTangents` otherwise). */
-export function isForwardActive(): boolean {
-  for (const d of visibleStack()) if (d.kind === 'forward' && d.isActive()) return true;
-  return false;
-}
-
 /**
  * Gives `output` a tangent on every visible accumulator that holds a tangent of one of `inputs`, by the
- * op's forward `rule`. Accumulators are served outermost first, and each rule runs seeing only the levels
- * below its accumulator: outer accumulators (and tapes) then differentiate the rule itself, which is all
- * nesting needs. An op with a reverse rule but no forward rule falls back to the double-VJP trick (TF does
- * the same): `u -> VJP(u)` is linear, so the VJP of `<VJP(u), t>` with respect to u is J t.
+ * op's forward `rule` (see `pushTangentsBy` in ./record.ts for the nesting). An op with a reverse rule but
+ * no forward rule falls back to the double-VJP trick (TF does the same): `u -> VJP(u)` is linear, so the
+ * VJP of `<VJP(u), t>` with respect to u is J t.
  */
 export function pushTangents(
   name: string,
@@ -177,20 +161,11 @@ export function pushTangents(
   rule: TangentRule | undefined,
   backward: BackwardFn | undefined,
 ): void {
-  if (!isFloat(output.dtype) || (!rule && !backward)) return;
-  const stack = visibleStack();
-  for (let k = 0; k < stack.length; k++) {
-    const d = stack[k]!;
-    if (d.kind !== 'forward' || !d.isActive()) continue;
-    const acc = d as ForwardAccumulator;
-    const ts = inputs.map((x) => (isFloat(x.dtype) ? acc.tangentOf(x) : null));
-    if (!ts.some((t) => t !== null)) continue;
-    const t = withLevelsBelow(k, () => {
-      const raw = rule ? rule(ts, output, inputs) : doubleVjp(name, ts, output, backward!);
-      return raw ? fitTangent(name, raw, output) : null;
-    });
-    if (t) acc.setTangent(output, t);
-  }
+  if (!rule && !backward) return;
+  pushTangentsBy(inputs, output, (ts) => {
+    const raw = rule ? rule(ts, output, inputs) : doubleVjp(name, ts, output, backward!);
+    return raw ? fitTangent(name, raw, output) : null;
+  });
 }
 
 /** Checks a rule's tangent where it is produced: the output's dtype, and its shape after broadcasting. */
@@ -200,7 +175,7 @@ function fitTangent(name: string, t: Tensor, y: Tensor): Tensor {
   }
   if (shapesEqual(t.shape, y.shape)) return t;
   try {
-    return need('broadcastTo')(t, y.shape);
+    return broadcastTo(t, y.shape);
   } catch {
     throw new Error(
       `${name}: forward rule gave a tangent of shape ${fmtShape(t.shape)} for an output of shape ${fmtShape(y.shape)}`,
@@ -214,9 +189,6 @@ function doubleVjp(
   y: Tensor,
   backward: BackwardFn,
 ): Tensor | null {
-  const add = need('add');
-  const mul = need('mul');
-  const sum = need('sum');
   const u = filled(y, 0);
   const tape = new GradientTape({ watchAccessedVariables: false, name: `forward fallback of ${name}` });
   const s = tape.record(() => {
@@ -229,7 +201,7 @@ function doubleVjp(
     gs.forEach((g, i) => {
       const t = ts[i];
       if (!g || !t) return;
-      const term = sum(mul(g, t));
+      const term = sumTo(mul(g, t), []);
       total = total ? add(total, term) : term;
     });
     return total as Tensor | null;

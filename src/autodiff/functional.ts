@@ -1,12 +1,9 @@
-import { zerosLike } from '../ops/creation.js';
-import { mul } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
-import { reshape, stack } from '../ops/shape.js';
 import { allocArray } from '../tensor/dtype.js';
-import { Storage, Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { ForwardAccumulator } from './forward.js';
 import type { Nest, NestOf } from './nest.js';
 import { GradientTape } from './tape.js';
+import { constantLike, filled, mul, reshape, stack, sumTo } from './tapeMath.js';
 
 /**
  * `grad(f)` is the function x -> df/dx (of the sum of f's output). It composes: `grad(grad(f))` is the
@@ -60,7 +57,7 @@ export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor, options: Hvp
   const gv = outer.record(() => {
     outer.watch(x);
     const g = grad(f)(x);
-    return sum(mul(g, v));
+    return sumTo(mul(g, v), []);
   });
   return outer.gradient(gv, x, { unconnected: 'zero' });
 }
@@ -108,7 +105,7 @@ function jacobianForward(f: (x: Tensor) => Tensor, x: Tensor): Tensor {
   }
   if (cols.length === 0 || !yShape) {
     const y = f(x);
-    return reshape(zerosLike(y), [...y.shape, ...x.shape]);
+    return filled(y, 0, [...y.shape, ...x.shape]);
   }
   return reshape(stack(cols, 1), [...yShape, ...x.shape]);
 }
@@ -117,8 +114,7 @@ function jacobianForward(f: (x: Tensor) => Tensor, x: Tensor): Tensor {
 function basisVector(like: Tensor, j: number): Tensor {
   const data = allocArray(like.dtype, like.size);
   data[j] = 1;
-  const handle = like.backend.upload(data, like.shape, like.dtype);
-  return new Tensor(new Storage(like.backend, handle), like.shape, like.dtype);
+  return constantLike(data, like.shape, like);
 }
 
 /** The Hessian of a scalar f at x, shape `[...x.shape, ...x.shape]` (for small inputs). */
@@ -168,7 +164,7 @@ export function linearize<Y extends Tensor>(
     return f(...primals);
   });
   // J^T u for a symbolic u (zeros: the map is linear, so its value at u does not matter).
-  const u = zerosLike(y);
+  const u = filled(y, 0);
   const ut = new GradientTape({ ...options, persistent: true, name: 'linearize (transpose)' });
   const jtu = ut.record(() => {
     ut.watch(u);

@@ -1,11 +1,13 @@
-import { fromArray } from '../ops/creation.js';
-import { add, mul } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
-import { cast } from '../ops/shape.js';
 import { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Storage, Tensor } from '../tensor/tensor.js';
 import { jvp } from './functional.js';
 import { GradientTape } from './tape.js';
+import { add, constantLike, filled, mul, sumTo } from './tapeMath.js';
+
+/*
+ * Written with the tape's own primitives (./tapeMath.ts), not the ops: the checker sits in autodiff, below the
+ * ops it checks, and needs only products, sums and constants.
+ */
 
 /** Options of {@link checkGrads}. */
 export interface CheckGradsOptions {
@@ -51,10 +53,10 @@ export function checkGrads(
 ): void {
   const order = options.order ?? 2;
   const rng = new Rng(options.seed ?? 1234);
-  const xs = inputs.map((x) => cast(x, 'float64'));
+  const xs = inputs.map(toFloat64);
   const probe = f(...xs);
   const w = randomLike(probe, rng);
-  const scalarF = (...a: Tensor[]): Tensor => sum(mul(f(...a), w));
+  const scalarF = (...a: Tensor[]): Tensor => sumTo(mul(f(...a), w), []);
   checkLevel(scalarF, xs, order, 1, rng, options);
 }
 
@@ -73,8 +75,8 @@ function checkLevel(
   for (let d = 0; d < directions; d++) {
     const v = xs.map((x) => randomLike(x, rng));
     const analytic = directional(f, xs, v, options.mode).item();
-    const plus = f(...xs.map((x, i) => add(x, mul(v[i]!, eps)))).item();
-    const minus = f(...xs.map((x, i) => add(x, mul(v[i]!, -eps)))).item();
+    const plus = f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, eps))))).item();
+    const minus = f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, -eps))))).item();
     const numeric = (plus - minus) / (2 * eps);
     const tol = atol + rtol * Math.max(Math.abs(analytic), Math.abs(numeric));
     if (!(Math.abs(analytic - numeric) <= tol)) {
@@ -101,7 +103,7 @@ function directional(
   const g = gradientOf(f, xs);
   let s: Tensor | undefined;
   for (let i = 0; i < xs.length; i++) {
-    const term = sum(mul(g[i]!, v[i]!));
+    const term = sumTo(mul(g[i]!, v[i]!), []);
     s = s ? add(s, term) : term;
   }
   return s!;
@@ -116,8 +118,18 @@ function gradientOf(f: (...xs: Tensor[]) => Tensor, xs: readonly Tensor[]): Tens
   return tape.gradient(y, [...xs], { unconnected: 'zero' });
 }
 
+/** Normal random values shaped, typed and placed like `t`. */
 function randomLike(t: Tensor, rng: Rng): Tensor {
   const data = new Float64Array(t.size);
   for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-  return fromArray(data, t.shape);
+  return constantLike(data, t.shape, t);
+}
+
+/**
+ * `x` as float64 on its backend: a new leaf (the checker differentiates with respect to it, never through
+ * the conversion), made by the backend's cast kernel.
+ */
+function toFloat64(x: Tensor): Tensor {
+  if (x.dtype === 'float64') return x;
+  return new Tensor(new Storage(x.backend, x.backend.cast(x, 'float64')), [...x.shape], 'float64');
 }

@@ -1,17 +1,18 @@
-import { allocArray, isFloat } from '../tensor/dtype.js';
+import { isFloat } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
-import { Storage, Tensor, Variable } from '../tensor/tensor.js';
+import { type Tensor, Variable } from '../tensor/tensor.js';
 import { flattenNest, isTensor, type Nest, type NestOf, unflattenNest } from './nest.js';
-import { popDifferentiator, pushDifferentiator, visibleStack } from './stack.js';
+import type { BackwardFn } from './record.js';
+import { popDifferentiator, pushDifferentiator } from './stack.js';
+import { add, constantLike, filled, reshape, stack } from './tapeMath.js';
+
+/*
+ * The tape records ops that others define (through `recordOp`, ./record.ts) and knows none by name. What its
+ * own work needs (adding gradients, Jacobians' stacking) comes from ./tapeMath.ts, imported like any module:
+ * nothing is installed into the tape at import time.
+ */
 
 export { noGrad } from './stack.js';
-
-/**
- * Computes the gradients of one recorded op's inputs from the gradient of its output. Written by each op in
- * differentiable ops, so whatever it computes is itself recorded by enclosing tapes: that is all nested
- * differentiation needs. `needs[i]` says whether input i's gradient is wanted (the rest may be skipped).
- */
-export type BackwardFn = (dy: Tensor, needs: readonly boolean[]) => readonly (Tensor | null | undefined)[];
 
 /** One recorded op. */
 interface TapeNode {
@@ -19,77 +20,6 @@ interface TapeNode {
   readonly inputIds: readonly number[];
   readonly outputId: number;
   readonly backward: BackwardFn;
-}
-
-/**
- * The few ops the tape itself needs: `add` to accumulate gradients (recorded, so accumulation is
- * differentiable too) and `stack`/`reshape` for Jacobians; forward mode adds `broadcastTo` (a tangent of a
- * broadcast input), `mul` and `sum` (its fallback for ops without a forward rule). They are installed by the op modules that define
- * them (`src/ops/elementwise.ts`, `src/ops/shape.ts`) when those load, so autodiff knows no op by name and
- * the two folders have no import cycle. Seeds and zeros are made here directly on the backend.
- */
-export interface TapeMath {
-  add?: (a: Tensor, b: Tensor) => Tensor;
-  stack?: (ts: readonly Tensor[], axis: number) => Tensor;
-  reshape?: (t: Tensor, shape: readonly number[]) => Tensor;
-  broadcastTo?: (t: Tensor, shape: readonly number[]) => Tensor;
-  mul?: (a: Tensor, b: Tensor) => Tensor;
-  sum?: (t: Tensor) => Tensor;
-}
-
-const math: TapeMath = {};
-
-/** @internal Called by the op modules as they load. */
-export function installTapeMath(m: TapeMath): void {
-  Object.assign(math, m);
-}
-
-/** @internal An installed op, or an error saying the op modules are not loaded. */
-export function need<K extends keyof TapeMath>(k: K): NonNullable<TapeMath[K]> {
-  const f = math[k];
-  if (!f) throw new Error(`GradientTape: op '${k}' is not loaded; import the package entry (src/index.ts)`);
-  return f as NonNullable<TapeMath[K]>;
-}
-
-/** @internal A constant like `like` (zeros for unconnected answers, ones for seeds). */
-export function filled(like: Tensor, value: number): Tensor {
-  return new Tensor(
-    new Storage(like.backend, like.backend.fill(like.shape, value, like.dtype)),
-    like.shape,
-    like.dtype,
-  );
-}
-
-function constantLike(values: Float64Array, shape: readonly number[], like: Tensor): Tensor {
-  const data = allocArray(like.dtype, values.length);
-  data.set(values);
-  return new Tensor(
-    new Storage(like.backend, like.backend.upload(data, shape, like.dtype)),
-    [...shape],
-    like.dtype,
-  );
-}
-
-/** True when some visible tape would record an op now (ops skip building backward closures otherwise). */
-export function isRecording(): boolean {
-  for (const d of visibleStack()) if (d.kind === 'tape' && d.isActive()) return true;
-  return false;
-}
-
-/**
- * Offers a freshly computed op to every visible recording tape. A tape records it when one of the inputs is
- * watched by it or was produced by an op it recorded. `backward` is only called later, by `gradient()`.
- */
-export function recordOp(
-  name: string,
-  inputs: readonly Tensor[],
-  output: Tensor,
-  backward: BackwardFn,
-): void {
-  if (!isFloat(output.dtype)) return;
-  for (const d of visibleStack()) {
-    if (d.kind === 'tape' && d.isActive()) (d as GradientTape).offer(name, inputs, output, backward);
-  }
 }
 
 /** Options of a {@link GradientTape}. */
@@ -336,9 +266,9 @@ export class GradientTape {
     } finally {
       this.endGradient();
     }
-    const reshape = need('reshape');
-    if (rows.length === 0) return reshape(filled(source, 0), [...target.shape, ...source.shape]);
-    return reshape(need('stack')(rows, 0), [...target.shape, ...source.shape]);
+    const shape = [...target.shape, ...source.shape];
+    if (rows.length === 0) return filled(source, 0, shape);
+    return reshape(stack(rows, 0), shape);
   }
 
   /**
@@ -365,8 +295,9 @@ export class GradientTape {
     } finally {
       this.endGradient();
     }
-    const stacked = need('stack')(cols, 1);
-    return need('reshape')(stacked, [B, ...target.shape.slice(1), ...source.shape.slice(1)]);
+    const shape = [B, ...target.shape.slice(1), ...source.shape.slice(1)];
+    if (cols.length === 0) return filled(source, 0, shape);
+    return reshape(stack(cols, 1), shape);
   }
 
   private beginGradient(sources: readonly Tensor[], targets: readonly Tensor[]): void {
@@ -396,7 +327,6 @@ export class GradientTape {
     sources: readonly Tensor[],
     seeds: readonly Tensor[],
   ): Map<number, Tensor> {
-    const add = need('add');
     const sourceIds = new Set(sources.map((s) => s.id));
     // Forward sweep: which recorded tensors depend on a source. Only those need gradients.
     const reach = new Set(sourceIds);

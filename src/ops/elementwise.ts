@@ -1,4 +1,3 @@
-import { installTapeMath } from '../autodiff/tape.js';
 import type { BinaryOp, UnaryOp } from '../backends/backend.js';
 import { broadcastShapes, shapesEqual } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -343,5 +342,3 @@ export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
 export function squaredDifference(a: TensorLike, b: TensorLike): Tensor {
   return square(sub(a, b));
 }
-
-installTapeMath({ add, mul });

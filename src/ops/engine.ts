@@ -1,10 +1,18 @@
-import { isForwardActive, pushTangents, type TangentRule } from '../autodiff/forward.js';
-import { type BackwardFn, isRecording, recordOp } from '../autodiff/tape.js';
+import { pushTangents } from '../autodiff/forward.js';
+import {
+  type BackwardFn,
+  isForwardActive,
+  isRecording,
+  recordOp,
+  savedInputs,
+  type TangentRule,
+} from '../autodiff/record.js';
+import { sumTo } from '../autodiff/tapeMath.js';
 import type { Backend } from '../backends/backend.js';
 import { getBackend, getDefaultFloat } from '../backends/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { broadcastedAxes, fmtShape, type Shape, shapesEqual } from '../tensor/shape.js';
-import { Storage, Tensor, Variable } from '../tensor/tensor.js';
+import { Storage, Tensor } from '../tensor/tensor.js';
 
 /** A tensor or a plain number (converted to a scalar of the other operand's dtype). */
 export type TensorLike = Tensor | number;
@@ -27,14 +35,6 @@ export type GradRule = (
  * broadcastable shape: forward mode broadcasts it to the output's shape (the one place that does it).
  */
 export type JvpRule = TangentRule;
-
-/** The sum-to-shape reduction the engine uses to undo broadcasting; installed by `reduce.ts`. */
-let sumToShape: ((x: Tensor, shape: Shape) => Tensor) | undefined;
-
-/** @internal */
-export function installSumTo(f: (x: Tensor, shape: Shape) => Tensor): void {
-  sumToShape = f;
-}
 
 /**
  * Runs one op: checks the inputs share a backend, dispatches the kernel (no waiting), wraps the handle in a
@@ -71,7 +71,7 @@ export function recordView(
 }
 
 function attachGradient(name: string, inputs: readonly Tensor[], out: Tensor, grad: GradRule): void {
-  const saved = inputs.map((x) => (x instanceof Variable ? readVariable(x) : x));
+  const saved = savedInputs(inputs);
   recordOp(name, saved, out, backwardFn(name, grad, out, saved));
 }
 
@@ -119,23 +119,9 @@ function backwardFn(name: string, grad: GradRule, out: Tensor, saved: readonly T
       if (!g) return g;
       const want = saved[i]!.shape;
       if (shapesEqual(g.shape, want)) return g;
-      if (!sumToShape) throw new Error('internal: sumTo not installed');
-      return sumToShape(g, want);
+      return sumTo(g, want);
     });
   };
-}
-
-/**
- * Reads a Variable into a plain tensor recorded as an identity op (TensorFlow's ReadVariableOp): a later
- * `assign` cannot change what a gradient rule sees, and the read stays connected to the Variable on every
- * tape, so rules that reuse their inputs (pow, mul) remain differentiable by enclosing tapes.
- */
-function readVariable(v: Variable): Tensor {
-  const snap = v.snapshot();
-  recordOp('readVariable', [v], snap, (dy) => [dy]);
-  // The snapshot carries the Variable's tangent, so rules that reuse it stay connected for accumulators too.
-  if (isForwardActive()) pushTangents('readVariable', [v], snap, ([t]) => t, undefined);
-  return snap;
 }
 
 function commonBackend(name: string, inputs: readonly Tensor[]): Backend {

@@ -1,9 +1,8 @@
-import { installTapeMath } from '../autodiff/tape.js';
 import type { ReduceOp } from '../backends/backend.js';
 import { normalizeAxes, type Shape, sizeOf } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { add, div, equal, exp, log, mul, square, sub } from './elementwise.js';
-import { axesToSum, installSumTo, runOp } from './engine.js';
+import { axesToSum, runOp } from './engine.js';
 import { broadcastTo, reshape, stopGradient } from './shape.js';
 
 /** Options of the reductions: which axes (default all; negative counts from the end) and whether to keep them. */
@@ -88,6 +87,3 @@ export function sumTo(x: Tensor, shape: Shape): Tensor {
   const summed = axes.length > 0 ? sum(x, { axis: axes }) : x;
   return reshape(summed, shape);
 }
-
-installSumTo(sumTo);
-installTapeMath({ sum: (x) => sum(x) });

@@ -1,4 +1,3 @@
-import { installTapeMath } from '../autodiff/tape.js';
 import { getDefaultFloat } from '../backends/registry.js';
 import { type DType, isFloat } from '../tensor/dtype.js';
 import {
@@ -291,5 +290,3 @@ export function oneHot(labels: Tensor, depth: number, dtype: DType = getDefaultF
   const classes = range(0, depth, 1, dtype);
   return equal(reshape(l, [...l.shape, 1]), classes);
 }
-
-installTapeMath({ stack, reshape, broadcastTo });

@@ -32,9 +32,6 @@ const RANK: Record<string, number> = {
 const ALLOWED: Record<string, string> = {
   'tensor/tensor.ts -> backends/backend.ts':
     'type-only: a tensor holds a handle of its backend; the Backend interface could move to tensor/ (backends are edited elsewhere)',
-  'autodiff/functional.ts -> ops/*':
-    'autodiff <-> ops: gradient/jacobian/hvp use ops, and ops inject themselves into the tape (installTapeMath); being reworked with forward mode',
-  'autodiff/gradcheck.ts -> ops/*': 'as autodiff/functional.ts: central differences written in ops',
 };
 
 /**

@@ -19,7 +19,11 @@ let defaultFloat: DType = 'float32';
 const lazyFamilies: { family: string; register: () => Promise<void> }[] = [
   {
     family: 'gpujs',
-    register: async () => (await import('./gpujs/register.js')).registerGpujsBackends(),
+    register: async () => {
+      for (const [name, factory] of (await import('./gpujs/factories.js')).gpujsBackendFactories()) {
+        registerBackend(name, factory);
+      }
+    },
   },
 ];
 

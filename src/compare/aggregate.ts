@@ -10,8 +10,12 @@ export interface MetricChoice {
   key: string;
 }
 
-/** One (order, inner steps) cell, aggregated over seeds. */
+/** One (method, inner steps) cell, aggregated over seeds. */
 export interface VariantGroup {
+  /** `o1`/`o2` (`--orders`) or an algorithm variant such as `fomaml` (`--algorithms`). */
+  method: string;
+  /** `trainer.algorithm` of its variants (absent in older runs: MAML). */
+  algorithm?: string;
   order: number;
   innerSteps: number;
   seeds: number[];
@@ -26,6 +30,8 @@ export interface VariantGroup {
   itPerSec: MeanCi;
   /** Meta-iterations per CPU second of the training loop (robust to other load on the machine). */
   cpuItPerSec: MeanCi;
+  /** Wall-clock milliseconds per meta-iteration (1000 / it/s of each seed). */
+  msPerIt: MeanCi;
   peakRssMb: MeanCi;
   /** Peak RSS up to the end of training above the RSS before setup: the run's own memory. */
   trainRssMb: MeanCi;
@@ -36,15 +42,21 @@ export interface VariantGroup {
   curve: { x: number[]; y: number[] };
 }
 
-/** Second order against first order at one number of inner steps. */
+/**
+ * One method against the baseline (the first method: order 1 for `--orders 1,2`, else the first of
+ * `--algorithms`) at one number of inner steps.
+ */
 export interface OrderRatio {
   innerSteps: number;
-  /** final(order 2) / final(order 1), of the means over seeds. */
+  method: string;
+  baseline: string;
+  /** final(method) / final(baseline), of the means over seeds. */
   metric: number;
-  /** Paired over seeds (same init and task stream): order 2 minus order 1, with a 95% t interval. */
+  /** Paired over seeds (same init and task stream): method minus baseline, with a 95% t interval. */
   metricDiff: MeanCi;
   itPerSec: number;
   cpuItPerSec: number;
+  msPerIt: number;
   peakRssMb: number;
   trainRssMb: number;
   trainSeconds: number;
@@ -95,12 +107,25 @@ function meanCurve(curves: readonly { x: number[]; y: number[] }[]): { x: number
 
 const num = (v: number | undefined): number[] => (v === undefined || !Number.isFinite(v) ? [] : [v]);
 
-/** Groups variant records by (order, inner steps), averages over seeds and pairs the orders. */
-export function aggregate(records: readonly VariantRecord[], choice: MetricChoice): ComparisonSummary {
-  const keys = [...new Set(records.map((r) => `${r.innerSteps}:${r.order}`))];
+/**
+ * Groups variant records by (method, inner steps), averages over seeds and pairs each method with the
+ * baseline seed by seed. `methods` is the order asked for (the first is the baseline); methods it does not
+ * list sort after it by name.
+ */
+export function aggregate(
+  records: readonly VariantRecord[],
+  choice: MetricChoice,
+  methods: readonly string[] = [],
+): ComparisonSummary {
+  const rank = (m: string) => {
+    const i = methods.indexOf(m);
+    return i >= 0 ? i : methods.length;
+  };
+  const byRank = (a: string, b: string) => rank(a) - rank(b) || a.localeCompare(b);
+  const keys = [...new Set(records.map((r) => JSON.stringify([r.innerSteps, r.method])))];
   const groups: VariantGroup[] = keys.map((key) => {
-    const [innerSteps, order] = key.split(':').map(Number) as [number, number];
-    const rs = records.filter((r) => r.innerSteps === innerSteps && r.order === order);
+    const [innerSteps, method] = JSON.parse(key) as [number, string];
+    const rs = records.filter((r) => r.innerSteps === innerSteps && r.method === method);
     const done = rs.filter((r) => r.results);
     const perSeed = done.flatMap((r) => {
       const c = cellOf(r, choice.shots, choice.steps);
@@ -111,8 +136,11 @@ export function aggregate(records: readonly VariantRecord[], choice: MetricChoic
         done.flatMap((r) => r.table?.find((t) => t.shots === choice.shots)?.scores.map((s) => s.steps) ?? []),
       ),
     ].sort((a, b) => a - b);
+    const algorithm = rs[0]!.algorithm;
     return {
-      order,
+      method,
+      ...(algorithm ? { algorithm } : {}),
+      order: rs[0]!.order,
       innerSteps,
       seeds: rs.map((r) => r.seed),
       completed: done.length,
@@ -121,6 +149,7 @@ export function aggregate(records: readonly VariantRecord[], choice: MetricChoic
       perSeed,
       itPerSec: meanCiT(done.flatMap((r) => num(r.results!.metaItPerSec))),
       cpuItPerSec: meanCiT(done.flatMap((r) => num(r.resources?.cpuItPerSec))),
+      msPerIt: meanCiT(done.flatMap((r) => num(1000 / r.results!.metaItPerSec!))),
       peakRssMb: meanCiT(done.flatMap((r) => num(r.results!.peakRssMb))),
       trainRssMb: meanCiT(done.flatMap((r) => num(r.resources?.trainRssMb))),
       trainSeconds: meanCiT(done.flatMap((r) => num(r.results!.trainSeconds))),
@@ -131,26 +160,29 @@ export function aggregate(records: readonly VariantRecord[], choice: MetricChoic
       curve: meanCurve(rs.map((r) => r.curve)),
     };
   });
-  groups.sort((a, b) => a.innerSteps - b.innerSteps || a.order - b.order);
+  groups.sort((a, b) => a.innerSteps - b.innerSteps || byRank(a.method, b.method));
   const ratios: OrderRatio[] = [];
   for (const k of [...new Set(groups.map((g) => g.innerSteps))]) {
-    const g1 = groups.find((g) => g.innerSteps === k && g.order === 1);
-    const g2 = groups.find((g) => g.innerSteps === k && g.order === 2);
-    if (!g1 || !g2) continue;
-    const diffs = g2.perSeed.flatMap((p2) => {
-      const p1 = g1.perSeed.find((p) => p.seed === p2.seed);
-      return p1 ? [p2.mean - p1.mean] : [];
-    });
-    ratios.push({
-      innerSteps: k,
-      metric: g2.final.mean / g1.final.mean,
-      metricDiff: meanCiT(diffs),
-      itPerSec: g2.itPerSec.mean / g1.itPerSec.mean,
-      cpuItPerSec: g2.cpuItPerSec.mean / g1.cpuItPerSec.mean,
-      peakRssMb: g2.peakRssMb.mean / g1.peakRssMb.mean,
-      trainRssMb: g2.trainRssMb.mean / g1.trainRssMb.mean,
-      trainSeconds: g2.trainSeconds.mean / g1.trainSeconds.mean,
-    });
+    const [g1, ...others] = groups.filter((g) => g.innerSteps === k);
+    for (const g2 of others) {
+      const diffs = g2.perSeed.flatMap((p2) => {
+        const p1 = g1!.perSeed.find((p) => p.seed === p2.seed);
+        return p1 ? [p2.mean - p1.mean] : [];
+      });
+      ratios.push({
+        innerSteps: k,
+        method: g2.method,
+        baseline: g1!.method,
+        metric: g2.final.mean / g1!.final.mean,
+        metricDiff: meanCiT(diffs),
+        itPerSec: g2.itPerSec.mean / g1!.itPerSec.mean,
+        cpuItPerSec: g2.cpuItPerSec.mean / g1!.cpuItPerSec.mean,
+        msPerIt: g2.msPerIt.mean / g1!.msPerIt.mean,
+        peakRssMb: g2.peakRssMb.mean / g1!.peakRssMb.mean,
+        trainRssMb: g2.trainRssMb.mean / g1!.trainRssMb.mean,
+        trainSeconds: g2.trainSeconds.mean / g1!.trainSeconds.mean,
+      });
+    }
   }
   return { choice, groups, ratios };
 }

@@ -18,6 +18,10 @@ export interface ScoreCell {
 export interface VariantRecord {
   id: string;
   dir: string;
+  /** The method of the comparison the variant belongs to (its id without `-k<steps>-s<seed>`). */
+  method: string;
+  /** `trainer.algorithm` (absent in configs older than the algorithm registry: MAML). */
+  algorithm?: string;
   order: number;
   innerSteps: number;
   seed: number;
@@ -44,6 +48,11 @@ export interface VariantRecord {
   curve: { x: number[]; y: number[] };
 }
 
+/** The method of a variant id (what precedes `-k<inner steps>-s<seed>`; see `variantId` in plan.ts). */
+export function methodOfId(id: string): string {
+  return id.replace(/-k\d+-s\d+$/, '');
+}
+
 /** A folder is not a comparison (no `variants/` with run folders). */
 export class ComparisonError extends Error {
   override readonly name = 'ComparisonError';
@@ -62,7 +71,7 @@ export async function readVariant(dir: string, id: string): Promise<VariantRecor
   const config = await readJson<{
     seed: number;
     data: { shots: number };
-    trainer: { order: number; innerSteps: number };
+    trainer: { algorithm?: string; order: number; innerSteps: number };
   }>(join(dir, 'config.json'));
   if (!config) return undefined;
   const status = await readStatus(dir);
@@ -87,6 +96,8 @@ export async function readVariant(dir: string, id: string): Promise<VariantRecor
   return {
     id,
     dir,
+    method: methodOfId(id),
+    ...(config.trainer.algorithm ? { algorithm: config.trainer.algorithm } : {}),
     order: config.trainer.order,
     innerSteps: config.trainer.innerSteps,
     seed: config.seed,
@@ -98,7 +109,7 @@ export async function readVariant(dir: string, id: string): Promise<VariantRecor
   };
 }
 
-/** Reads every variant of a comparison folder, sorted by inner steps, order, seed. */
+/** Reads every variant of a comparison folder, sorted by inner steps, method, seed. */
 export async function readVariants(compareDir: string): Promise<VariantRecord[]> {
   let names: string[];
   try {
@@ -114,5 +125,7 @@ export async function readVariants(compareDir: string): Promise<VariantRecord[]>
     if (r) records.push(r);
   }
   if (records.length === 0) throw new ComparisonError(`${compareDir}: ${VARIANTS_DIR}/ holds no run folders`);
-  return records.sort((a, b) => a.innerSteps - b.innerSteps || a.order - b.order || a.seed - b.seed);
+  return records.sort(
+    (a, b) => a.innerSteps - b.innerSteps || a.method.localeCompare(b.method) || a.seed - b.seed,
+  );
 }

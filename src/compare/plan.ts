@@ -1,19 +1,70 @@
 import { UsageError } from '../config/errors.js';
+import { algorithmVariants } from '../meta/algorithms/registry.js';
 
-/** One training run of a comparison: an order, a number of inner steps and a seed. */
-export interface Variant {
-  /** Folder name and label, e.g. `o2-k5-s1`. */
+/**
+ * One line of a comparison: what its variants set on top of the base config, and its name in variant ids,
+ * tables and plots. `--orders 1,2` gives `o1` and `o2` (the config's algorithm at each order);
+ * `--algorithms maml,fomaml,imaml` gives the registry's algorithm variants.
+ */
+export interface Method {
+  name: string;
+  /** `trainer.algorithm` to set; absent: the config's. */
+  algorithm?: string;
+  /** `trainer.order` to set; absent: the config's (an algorithm that ignores the order). */
+  order?: 1 | 2;
+}
+
+/** One training run of a comparison: a method, a number of inner steps and a seed. */
+export interface Variant extends Omit<Method, 'name'> {
+  /** Folder name and label, e.g. `o2-k5-s1` or `fomaml-k5-s1`. */
   id: string;
-  order: 1 | 2;
+  /** The method's name. */
+  method: string;
   innerSteps: number;
   seed: number;
 }
 
 /** What `metatape compare` varies. */
 export interface ComparePlanInput {
-  orders: readonly number[];
+  methods: readonly Method[];
   innerSteps: readonly number[];
   seeds: readonly number[];
+}
+
+/** `--orders 1,2`: the config's algorithm at each order, named `o1`, `o2`. */
+export function orderMethods(orders: readonly number[]): Method[] {
+  return orders.map((o) => {
+    if (o !== 1 && o !== 2) throw new UsageError(`--orders: got ${o}; MAML orders are 1 and 2`);
+    return { name: `o${o}`, order: o };
+  });
+}
+
+/**
+ * `--algorithms maml,fomaml,imaml`: the registry's algorithm variants by name (see `algorithmVariants` in
+ * `src/meta/algorithms/registry.ts`); an unknown name is an error listing the allowed ones. Duplicates are
+ * dropped and the order is kept (the first is the baseline of the ratio table).
+ */
+export function parseAlgorithms(text: string): Method[] {
+  const known = algorithmVariants();
+  const names = [
+    ...new Set(
+      String(text)
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
+    ),
+  ];
+  if (names.length === 0)
+    throw new UsageError(`--algorithms: got ${JSON.stringify(text)}; expected names like maml,fomaml`);
+  return names.map((name) => {
+    const v = known.find((k) => k.name === name);
+    if (!v) {
+      throw new UsageError(
+        `--algorithms: unknown '${name}'; allowed: ${known.map((k) => k.name).join(', ')}`,
+      );
+    }
+    return { name: v.name, algorithm: v.algorithm, ...(v.order ? { order: v.order } : {}) };
+  });
 }
 
 /**
@@ -47,33 +98,26 @@ export function parseSeeds(text: string | number, baseSeed: number): number[] {
 }
 
 /**
- * Every (order, inner steps, seed) combination. Orders vary fastest, so with two workers the first- and
- * second-order runs of a pair train side by side and share whatever contention the machine has.
+ * Every (method, inner steps, seed) combination. Methods vary fastest, so with two workers the runs of a
+ * pair (first and second order, say) train side by side and share whatever contention the machine has.
  */
 export function planVariants(input: ComparePlanInput): Variant[] {
-  for (const o of input.orders) {
-    if (o !== 1 && o !== 2) throw new UsageError(`--orders: got ${o}; MAML orders are 1 and 2`);
-  }
   for (const k of input.innerSteps) {
     if (k < 1) throw new UsageError(`--inner-steps: got ${k}; expected at least 1`);
   }
   const variants: Variant[] = [];
   for (const innerSteps of input.innerSteps) {
     for (const seed of input.seeds) {
-      for (const order of input.orders) {
-        variants.push({
-          id: variantId(order as 1 | 2, innerSteps, seed),
-          order: order as 1 | 2,
-          innerSteps,
-          seed,
-        });
+      for (const m of input.methods) {
+        const { name, ...sets } = m;
+        variants.push({ id: variantId(name, innerSteps, seed), method: name, ...sets, innerSteps, seed });
       }
     }
   }
   return variants;
 }
 
-/** `o<order>-k<inner steps>-s<seed>`. */
-export function variantId(order: number, innerSteps: number, seed: number): string {
-  return `o${order}-k${innerSteps}-s${seed}`;
+/** `<method>-k<inner steps>-s<seed>`, e.g. `o2-k5-s1` or `fomaml-k5-s1` (read back by `methodOfId`, collect.ts). */
+export function variantId(method: string, innerSteps: number, seed: number): string {
+  return `${method}-k${innerSteps}-s${seed}`;
 }

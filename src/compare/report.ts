@@ -41,15 +41,28 @@ export function fmtCi(m: MeanCi): string {
   return Number.isFinite(m.ci95) ? `${fmt(m.mean)} ± ${fmt(m.ci95)}` : fmt(m.mean);
 }
 
-const label = (g: Pick<VariantGroup, 'order' | 'innerSteps'>) => `order ${g.order}, ${g.innerSteps} inner`;
+/** How a method is shown: `order 1` for `--orders`' `o1`, else its name (`fomaml`, `imaml`). */
+export function methodLabel(method: string): string {
+  const m = /^o([12])$/.exec(method);
+  return m ? `order ${m[1]}` : method;
+}
 
-/** Rows of the main table: one per (order, inner steps). */
+/** True when a comparison's methods are orders of one algorithm (`--orders`), not `--algorithms`. */
+function byOrders(s: ComparisonSummary): boolean {
+  return s.groups.every((g) => /^o[12]$/.test(g.method));
+}
+
+const label = (g: Pick<VariantGroup, 'method' | 'innerSteps'>) =>
+  `${methodLabel(g.method)}, ${g.innerSteps} inner`;
+
+/** Rows of the main table: one per (method, inner steps). */
 export function groupRows(s: ComparisonSummary): string[][] {
   return s.groups.map((g) => [
-    String(g.order),
+    methodLabel(g.method),
     String(g.innerSteps),
     `${g.completed}/${g.total}`,
     fmtCi(g.final),
+    fmtCi(g.msPerIt),
     fmtCi(g.cpuItPerSec),
     fmtCi(g.itPerSec),
     fmtCi(g.peakRssMb),
@@ -62,10 +75,11 @@ export function groupRows(s: ComparisonSummary): string[][] {
 export function groupHeader(s: ComparisonSummary): string[] {
   const c = s.choice;
   return [
-    'order',
+    'method',
     'inner steps',
     'seeds',
     `test ${c.metric} (K=${c.shots}, ${c.steps} steps) ±95%`,
+    'ms/it wall ±95%',
     'it/CPU-s ±95%',
     'it/s wall ±95%',
     'peak RSS MB ±95%',
@@ -74,12 +88,14 @@ export function groupHeader(s: ComparisonSummary): string[] {
   ];
 }
 
-/** Rows of the ratio table: order 2 over order 1 per number of inner steps. */
+/** Rows of the ratio table: each method over the baseline (order 2 over order 1) per number of inner steps. */
 export function ratioRows(s: ComparisonSummary): string[][] {
   return s.ratios.map((r) => [
     String(r.innerSteps),
+    `${r.method}/${r.baseline}`,
     fmt(r.metric),
     fmtCi(r.metricDiff),
+    fmt(r.msPerIt),
     fmt(r.cpuItPerSec),
     fmt(r.itPerSec),
     fmt(r.peakRssMb),
@@ -92,13 +108,15 @@ export function ratioRows(s: ComparisonSummary): string[][] {
 export function ratioHeader(s: ComparisonSummary): string[] {
   return [
     'inner steps',
-    `${s.choice.metric} o2/o1`,
-    `${s.choice.metric} o2−o1 (paired) ±95%`,
-    'it/CPU-s o2/o1',
-    'it/s wall o2/o1',
-    'peak RSS o2/o1',
-    'training RSS o2/o1',
-    'train time o2/o1',
+    'ratio',
+    `${s.choice.metric} ratio`,
+    `${s.choice.metric} difference (paired) ±95%`,
+    'ms/it ratio',
+    'it/CPU-s ratio',
+    'it/s wall ratio',
+    'peak RSS ratio',
+    'training RSS ratio',
+    'train time ratio',
   ];
 }
 
@@ -115,13 +133,13 @@ function bandOf(values: readonly MeanCi[]): LineSeries['band'] {
   return ok ? { lo: values.map((v) => v.mean - v.ci95), hi: values.map((v) => v.mean + v.ci95) } : undefined;
 }
 
-function byOrder(s: ComparisonSummary, pick: (g: VariantGroup) => MeanCi, suffix = ''): LineSeries[] {
-  return [...new Set(s.groups.map((g) => g.order))].map((order) => {
-    const gs = s.groups.filter((g) => g.order === order);
+function byMethod(s: ComparisonSummary, pick: (g: VariantGroup) => MeanCi, suffix = ''): LineSeries[] {
+  return [...new Set(s.groups.map((g) => g.method))].map((method) => {
+    const gs = s.groups.filter((g) => g.method === method);
     const values = gs.map(pick);
     const band = bandOf(values);
     return {
-      name: `order ${order}${suffix}`,
+      name: `${methodLabel(method)}${suffix}`,
       x: gs.map((g) => g.innerSteps),
       y: values.map((v) => v.mean),
       ...(band ? { band } : {}),
@@ -135,6 +153,8 @@ export function variantRows(records: readonly VariantRecord[], s: ComparisonSumm
     const row: MetricRow = {
       iteration: r.curve.x.at(-1) ?? 0,
       variant: r.id,
+      method: r.method,
+      algorithm: r.algorithm ?? 'maml',
       order: r.order,
       innerSteps: r.innerSteps,
       seed: r.seed,
@@ -183,7 +203,7 @@ export async function writeComparisonReport(
         x: g.curve.x,
         y: g.curve.y,
         members: records
-          .filter((r) => r.order === g.order && r.innerSteps === g.innerSteps)
+          .filter((r) => r.method === g.method && r.innerSteps === g.innerSteps)
           .map((r) => ({ x: r.curve.x, y: r.curve.y, label: `seed ${r.seed}` })),
       })),
       title: 'meta-training loss: each seed (faint) and the mean over seeds (bold)',
@@ -212,7 +232,7 @@ export async function writeComparisonReport(
   await svg(
     COMPARISON_FILES.finalVsInner,
     linePlot({
-      series: byOrder(s, (g) => g.final),
+      series: byMethod(s, (g) => g.final),
       title: `test ${c.metric} (K = ${c.shots}, ${c.steps} steps) vs inner steps in training`,
       xLabel: 'inner steps during meta-training',
       yLabel: `test ${c.metric}`,
@@ -222,9 +242,9 @@ export async function writeComparisonReport(
     COMPARISON_FILES.speed,
     linePlot({
       series: [
-        ...byOrder(s, (g) => g.cpuItPerSec, ' · CPU'),
+        ...byMethod(s, (g) => g.cpuItPerSec, ' · CPU'),
         // The second family without its band: six overlapping bands hide each other.
-        ...byOrder(s, (g) => g.itPerSec, ' · wall').map(({ band: _b, ...l }) => l),
+        ...byMethod(s, (g) => g.itPerSec, ' · wall').map(({ band: _b, ...l }) => l),
       ].filter((l) => l.y.some((v) => Number.isFinite(v))),
       title: 'meta-iterations per CPU second and per wall-clock second (95% CI over seeds)',
       xLabel: 'inner steps during meta-training',
@@ -235,8 +255,8 @@ export async function writeComparisonReport(
     COMPARISON_FILES.memory,
     linePlot({
       series: [
-        ...byOrder(s, (g) => g.peakRssMb, ' · peak'),
-        ...byOrder(s, (g) => g.trainRssMb, ' · training').map(({ band: _b, ...l }) => l),
+        ...byMethod(s, (g) => g.peakRssMb, ' · peak'),
+        ...byMethod(s, (g) => g.trainRssMb, ' · training').map(({ band: _b, ...l }) => l),
       ].filter((l) => l.y.some((v) => Number.isFinite(v))),
       title: 'process peak RSS and training RSS above the runtime (95% CI over seeds)',
       xLabel: 'inner steps during meta-training',
@@ -245,22 +265,25 @@ export async function writeComparisonReport(
   );
 
   const seeds = [...new Set(records.map((r) => r.seed))].sort((a, b) => a - b);
+  const orders = byOrders(s);
+  const methods = [...new Set(s.groups.map((g) => g.method))];
   const lines = [
-    '# First- vs second-order MAML',
+    orders ? '# First- vs second-order MAML' : `# ${methods.join(' vs ')}`,
     '',
     ...(context.config
       ? [
           `Base config \`${context.config}\`${context.overrides?.length ? ` with ${context.overrides.map((o) => `\`${o}\``).join(', ')}` : ''}.`,
         ]
       : []),
-    `Orders ${[...new Set(records.map((r) => r.order))].join(', ')}; inner steps ${[...new Set(records.map((r) => r.innerSteps))].join(', ')}; seeds ${seeds.join(', ')}.`,
-    'Each seed fixes the initialisation and the stream of training tasks, so both orders see exactly the same',
+    `${orders ? `Orders ${[...new Set(records.map((r) => r.order))].join(', ')}` : `Methods ${methods.join(', ')} (\`--algorithms\`)`}; inner steps ${[...new Set(records.map((r) => r.innerSteps))].join(', ')}; seeds ${seeds.join(', ')}.`,
+    `Each seed fixes the initialisation and the stream of training tasks, so ${orders ? 'both orders' : 'every method'} sees exactly the same`,
     `tasks in the same order; each variant ran in its own process${context.jobs ? ` (${context.jobs} at a time${context.cores ? ` on ${context.cores} cores` : ''})` : ''}, so its peak memory is its own.`,
     '',
     `Test ${c.metric}: mean over ${context.evalTasks ?? 'the configured number of'} fresh test tasks per seed at K = ${c.shots} after ${c.steps} inner steps;`,
     'the ± is a 95% Student-t interval across seeds. Speed is meta-iterations per CPU second of the training loop',
     '(user + system time of the worker process, first logging window and evaluation excluded), which other load',
-    'on the machine barely affects, and per wall-clock second over the whole training run, which it does.',
+    'on the machine barely affects, and per wall-clock second over the whole training run, which it does',
+    '(ms/it is its inverse).',
     'Memory is the process peak resident set size (the Node runtime included), and the training RSS: the peak up',
     'to the last training iteration minus the resident size before setup, i.e. what the run itself added.',
     '',
@@ -268,12 +291,12 @@ export async function writeComparisonReport(
     '',
     ...mdTable(groupHeader(s), groupRows(s)),
     '',
-    '## Second order over first order',
+    orders ? '## Second order over first order' : `## Against ${methods[0]}`,
     '',
     ...mdTable(ratioHeader(s), ratioRows(s)),
     '',
-    'The paired difference compares the two orders seed by seed (same initialisation and tasks); an interval that',
-    'excludes 0 means the orders differ beyond seed-to-seed noise.',
+    'The paired difference compares two methods seed by seed (same initialisation and tasks); an interval that',
+    'excludes 0 means they differ beyond seed-to-seed noise.',
     '',
     '## Plots',
     '',
@@ -290,6 +313,7 @@ export async function writeComparisonReport(
         'variant',
         'state',
         `test ${c.metric} ±95% (tasks)`,
+        'ms/it wall',
         'it/CPU-s',
         'it/s wall',
         'peak RSS MB',
@@ -302,6 +326,7 @@ export async function writeComparisonReport(
           r.id,
           r.state,
           cell ? `${fmt(cell.mean)} ± ${fmt(cell.ci95)}` : '-',
+          fmt(r.results?.metaItPerSec ? 1000 / r.results.metaItPerSec : undefined),
           fmt(r.resources?.cpuItPerSec),
           fmt(r.results?.metaItPerSec),
           fmt(r.results?.peakRssMb),

@@ -18,6 +18,8 @@ import { runWorkers, type WorkerJob, type WorkerResult, workerLogPath } from './
 export interface ComparisonPlan {
   config: string;
   overrides: string[];
+  /** The methods compared, in the order asked (`o1`, `o2`, or `maml`, `fomaml`, ...; the first is the baseline). */
+  methods?: string[];
   orders: number[];
   innerSteps: number[];
   seeds: number[];
@@ -55,7 +57,10 @@ export interface ComparisonOutcome {
 
 const overrideText = (o: OverrideInput) => (typeof o === 'string' ? o : o.assignment);
 
-/** The resolved config of one variant: the base config with the variant's order, inner steps and seed. */
+/**
+ * The resolved config of one variant: the base config with the variant's algorithm and order (where it
+ * sets them), inner steps and seed.
+ */
 export async function variantConfig(
   configPath: string,
   overrides: readonly OverrideInput[],
@@ -63,7 +68,8 @@ export async function variantConfig(
 ): Promise<ExperimentConfig> {
   const cfg = await loadConfig(configPath, [
     ...overrides,
-    `trainer.order=${v.order}`,
+    ...(v.algorithm ? [`trainer.algorithm=${v.algorithm}`] : []),
+    ...(v.order ? [`trainer.order=${v.order}`] : []),
     `trainer.innerSteps=${v.innerSteps}`,
     `seed=${v.seed}`,
   ]);
@@ -156,10 +162,10 @@ export async function rebuildComparisonReport(
   const choice = chooseMetric(records, prefer);
   if (!choice)
     throw new ComparisonError(`${dir}: no variant has finished (no summary.json in ${VARIANTS_DIR}/*/)`);
-  const summary = aggregate(records, choice);
   const plan = await readFile(join(dir, 'plan.json'), 'utf8')
     .then((t) => JSON.parse(t) as ComparisonPlan)
     .catch(() => undefined);
+  const summary = aggregate(records, choice, plan?.methods);
   const first = await readFile(join(records[0]!.dir, 'config.json'), 'utf8')
     .then((t) => JSON.parse(t) as ExperimentConfig)
     .catch(() => undefined);

@@ -421,12 +421,12 @@ export const APP_JS = String.raw`'use strict';
       });
       if (groups.length) {
         parts.push(h('h2', { text: 'Order 1 vs order 2 (mean ± 95% CI over seeds)' }));
-        parts.push(table(['order', 'inner steps', 'seeds', 'test ' + metric, 'it/CPU-s', 'it/s wall', 'peak RSS MB', 'training RSS MB'],
-          groups.map(function (g) { return [g.order, g.innerSteps, g.completed + '/' + g.total, meanCi(g.final), meanCi(g.cpuItPerSec), meanCi(g.itPerSec), meanCi(g.peakRssMb), meanCi(g.trainRssMb)]; }), { id: 'groups' }));
+        parts.push(table(['method', 'inner steps', 'seeds', 'test ' + metric, 'it/CPU-s', 'it/s wall', 'peak RSS MB', 'training RSS MB'],
+          groups.map(function (g) { return [g.method ? g.method.replace(/^o([12])$/, 'order $1') : 'order ' + g.order, g.innerSteps, g.completed + '/' + g.total, meanCi(g.final), meanCi(g.cpuItPerSec), meanCi(g.itPerSec), meanCi(g.peakRssMb), meanCi(g.trainRssMb)]; }), { id: 'groups' }));
       }
       if (agg.ratios && agg.ratios.length) {
-        parts.push(table(['inner steps', metric + ' o2/o1', metric + ' o2−o1 (paired)', 'it/CPU-s o2/o1', 'peak RSS o2/o1'],
-          agg.ratios.map(function (r) { return [r.innerSteps, num(r.metric), meanCi(r.metricDiff), num(r.cpuItPerSec), num(r.peakRssMb)]; }), { id: 'ratios' }));
+        parts.push(table(['inner steps', 'ratio', metric + ' ratio', metric + ' difference (paired)', 'it/CPU-s ratio', 'peak RSS ratio'],
+          agg.ratios.map(function (r) { return [r.innerSteps, r.method ? r.method + '/' + r.baseline : 'o2/o1', num(r.metric), meanCi(r.metricDiff), num(r.cpuItPerSec), num(r.peakRssMb)]; }), { id: 'ratios' }));
       }
       parts.push(h('h2', { text: 'Per seed' }));
       parts.push(table(['variant', 'state', 'order', 'inner steps', 'seed', 'test ' + metric, 'it/CPU-s', 'peak RSS MB'],

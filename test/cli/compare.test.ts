@@ -44,8 +44,12 @@ describe('metatape compare / report / eval', () => {
     ]);
     expect(r.stderr).toContain('[4/4]');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/order\s+inner steps\s+seeds\s+test mse \(K=5, 5 steps\)/);
-    expect(r.stdout).toMatch(/inner steps\s+mse o2\/o1/);
+    expect(r.stdout).toMatch(
+      /method\s+inner steps\s+seeds\s+test mse \(K=5, 5 steps\) ±95%\s+ms\/it wall ±95%/,
+    );
+    expect(r.stdout).toMatch(/order 2\s+1\s+2\/2/);
+    expect(r.stdout).toMatch(/inner steps\s+ratio\s+mse ratio/);
+    expect(r.stdout).toMatch(/1\s+o2\/o1/);
     for (const f of [
       'report.md',
       'comparison.json',
@@ -102,6 +106,26 @@ describe('metatape compare / report / eval', () => {
 
     const ls = cli(['ls', '--out', join(dir, '..')]);
     expect(ls.stdout).toMatch(/cmp\s+2\s+2\s+0\s+report\.md/);
+  });
+});
+
+describe('metatape compare --algorithms', () => {
+  it('plans the registry algorithms it names, and names the allowed ones for an unknown one', () => {
+    const r = cli(['compare', SMOKE, '--algorithms', 'maml,fomaml,imaml', '--seeds', '1', '--dry-run']);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual([
+      'maml-k1-s0\ttrainer.algorithm=maml trainer.order=2 trainer.innerSteps=1 seed=0',
+      'fomaml-k1-s0\ttrainer.algorithm=maml trainer.order=1 trainer.innerSteps=1 seed=0',
+      'imaml-k1-s0\ttrainer.algorithm=imaml trainer.innerSteps=1 seed=0',
+    ]);
+    expect(lines[3]).toMatch(/^3 variants, \d+ at a time$/);
+    const bad = cli(['compare', SMOKE, '--algorithms', 'maml,fomal', '--dry-run']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--algorithms: unknown 'fomal'; allowed: maml, fomaml,");
+    const both = cli(['compare', SMOKE, '--algorithms', 'maml', '--orders', '1', '--dry-run']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--orders and --algorithms exclude each other');
   });
 });
 

@@ -3,7 +3,14 @@ import { UsageError } from '../../src/cli/errors.js';
 import { normalizeGridSpec, parseShard, shardItems } from '../../src/cli/shard.js';
 import { aggregate, chooseMetric } from '../../src/compare/aggregate.js';
 import type { VariantRecord } from '../../src/compare/collect.js';
-import { parseIntList, parseSeeds, planVariants } from '../../src/compare/plan.js';
+import {
+  orderMethods,
+  parseAlgorithms,
+  parseIntList,
+  parseSeeds,
+  planVariants,
+} from '../../src/compare/plan.js';
+import { groupHeader, groupRows, ratioHeader, ratioRows } from '../../src/compare/report.js';
 import { meanCiT, tQuantile975 } from '../../src/compare/stats.js';
 import { expandGrid, parseAxis } from '../../src/config/sweep.js';
 
@@ -17,7 +24,7 @@ describe('comparison plan', () => {
   });
 
   it('gives both orders the same seeds, orders side by side', () => {
-    const v = planVariants({ orders: [1, 2], innerSteps: [1, 5], seeds: [0, 1] });
+    const v = planVariants({ methods: orderMethods([1, 2]), innerSteps: [1, 5], seeds: [0, 1] });
     expect(v.map((x) => x.id)).toEqual([
       'o1-k1-s0',
       'o2-k1-s0',
@@ -28,7 +35,34 @@ describe('comparison plan', () => {
       'o1-k5-s1',
       'o2-k5-s1',
     ]);
-    expect(() => planVariants({ orders: [3], innerSteps: [1], seeds: [0] })).toThrow(/orders are 1 and 2/);
+    expect(v[1]).toEqual({ id: 'o2-k1-s0', method: 'o2', order: 2, innerSteps: 1, seed: 0 });
+    expect(() => orderMethods([3])).toThrow(/orders are 1 and 2/);
+  });
+
+  it('takes --algorithms from the registry: fo<name> is order 1, order-free algorithms set no order', () => {
+    const methods = parseAlgorithms('maml, fomaml,imaml,maml');
+    expect(methods).toEqual([
+      { name: 'maml', algorithm: 'maml', order: 2 },
+      { name: 'fomaml', algorithm: 'maml', order: 1 },
+      { name: 'imaml', algorithm: 'imaml' },
+    ]);
+    const v = planVariants({ methods, innerSteps: [5], seeds: [1] });
+    expect(v.map((x) => x.id)).toEqual(['maml-k5-s1', 'fomaml-k5-s1', 'imaml-k5-s1']);
+    expect(v[1]).toMatchObject({ method: 'fomaml', algorithm: 'maml', order: 1 });
+    expect(parseAlgorithms('foanil,reptile').map((m) => [m.algorithm, m.order])).toEqual([
+      ['anil', 1],
+      ['reptile', undefined],
+    ]);
+  });
+
+  it('names the allowed values when an algorithm is unknown', () => {
+    expect(() => parseAlgorithms('maml,fomal')).toThrow(UsageError);
+    expect(() => parseAlgorithms('maml,fomal')).toThrow(
+      "--algorithms: unknown 'fomal'; allowed: maml, fomaml, anil, foanil, metasgd, fometasgd, mamlpp, fomamlpp, reptile, pretrain, imaml",
+    );
+    // First-order iMAML or Reptile would be the same runs: the order matters only where the registry says so.
+    expect(() => parseAlgorithms('foimaml')).toThrow(/unknown 'foimaml'/);
+    expect(() => parseAlgorithms(' , ')).toThrow(UsageError);
   });
 });
 
@@ -46,6 +80,7 @@ describe('statistics across seeds', () => {
     const rec = (order: number, seed: number, mse: number, itPerSec: number): VariantRecord => ({
       id: `o${order}-k1-s${seed}`,
       dir: '/x',
+      method: `o${order}`,
       order,
       innerSteps: 1,
       seed,
@@ -74,12 +109,73 @@ describe('statistics across seeds', () => {
     ]);
     expect(s.groups[0]!.curve).toEqual({ x: [1, 2], y: [1.5, 0.5] });
     expect(s.groups[0]!.adaptation.map((a) => a.steps)).toEqual([0, 10]);
+    expect(s.groups.map((g) => g.msPerIt.mean)).toEqual([10, 20]);
     const r = s.ratios[0]!;
+    expect([r.method, r.baseline]).toEqual(['o2', 'o1']);
     expect(r.itPerSec).toBe(0.5);
+    expect(r.msPerIt).toBe(2);
     expect(r.peakRssMb).toBe(2);
     expect(r.metric).toBeCloseTo(0.7, 12);
     // Paired differences: -0.1 and -0.2.
     expect(r.metricDiff.mean).toBeCloseTo(-0.15, 12);
+  });
+});
+
+describe('a comparison of algorithms', () => {
+  const rec = (method: string, seed: number, mse: number, itPerSec: number): VariantRecord => ({
+    id: `${method}-k1-s${seed}`,
+    dir: '/x',
+    method,
+    algorithm: method.replace(/^fo/, ''),
+    order: method.startsWith('fo') ? 1 : 2,
+    innerSteps: 1,
+    seed,
+    trainShots: 10,
+    state: 'completed',
+    metric: 'mse',
+    results: { metaItPerSec: itPerSec, peakRssMb: 100, trainSeconds: 10 / itPerSec },
+    table: [{ shots: 10, scores: [{ steps: 10, mean: mse, ci95: 0.01, tasks: 5 }] }],
+    curve: { x: [1], y: [1] },
+  });
+  const records = [
+    rec('fomaml', 0, 0.5, 100),
+    rec('fomaml', 1, 0.7, 100),
+    rec('imaml', 0, 0.2, 20),
+    rec('imaml', 1, 0.4, 20),
+    rec('maml', 0, 0.3, 50),
+    rec('maml', 1, 0.5, 50),
+  ];
+
+  it('orders the groups as asked and sets every method against the first', () => {
+    const s = aggregate(records, chooseMetric(records)!, ['maml', 'fomaml', 'imaml']);
+    expect(s.groups.map((g) => [g.method, g.algorithm, g.order])).toEqual([
+      ['maml', 'maml', 2],
+      ['fomaml', 'maml', 1],
+      ['imaml', 'imaml', 2],
+    ]);
+    expect(s.ratios.map((r) => `${r.method}/${r.baseline}`)).toEqual(['fomaml/maml', 'imaml/maml']);
+    expect(s.ratios[0]!.metricDiff.mean).toBeCloseTo(0.2, 12);
+    expect(s.ratios[1]!.msPerIt).toBeCloseTo(2.5, 12);
+    // Without a plan (an old comparison folder), methods sort by name.
+    expect(aggregate(records, chooseMetric(records)!).groups.map((g) => g.method)).toEqual([
+      'fomaml',
+      'imaml',
+      'maml',
+    ]);
+  });
+
+  it('shows the method, time per iteration and peak memory in its tables', () => {
+    const s = aggregate(records, chooseMetric(records)!, ['maml', 'fomaml', 'imaml']);
+    const header = groupHeader(s);
+    const rows = groupRows(s);
+    const col = (name: string) => rows.map((r) => r[header.indexOf(name)]);
+    expect(col('method')).toEqual(['maml', 'fomaml', 'imaml']);
+    expect(col('ms/it wall ±95%')).toEqual(['20 ± 0', '10 ± 0', '50 ± 0']);
+    expect(col('peak RSS MB ±95%')).toEqual(['100 ± 0', '100 ± 0', '100 ± 0']);
+    expect(ratioRows(s).map((r) => r[ratioHeader(s).indexOf('ratio')])).toEqual([
+      'fomaml/maml',
+      'imaml/maml',
+    ]);
   });
 });
 

@@ -10,6 +10,7 @@ describe('comparison.arrow', () => {
     const record: VariantRecord = {
       id: 'o2-k5-s1',
       dir: '/x',
+      method: 'o2',
       order: 2,
       innerSteps: 5,
       seed: 1,

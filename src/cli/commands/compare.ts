@@ -1,19 +1,28 @@
 import { join, relative, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { parseIntList, parseSeeds, planVariants } from '../../compare/plan.js';
+import {
+  type Method,
+  orderMethods,
+  parseAlgorithms,
+  parseIntList,
+  parseSeeds,
+  planVariants,
+} from '../../compare/plan.js';
 import { groupHeader, groupRows, ratioHeader, ratioRows } from '../../compare/report.js';
 import { overrideTexts, runComparison } from '../../compare/runComparison.js';
 import { loadConfig } from '../../config/load.js';
 import { createRunFolder, resolveRunDir } from '../../io/runFolder.js';
 import { overlayRuns } from '../../log/compare.js';
+import { algorithmVariants } from '../../meta/algorithms/registry.js';
 import { EXIT, UsageError } from '../errors.js';
 import { type GlobalArgs, overridesFromFlags } from '../globals.js';
 import { jobsOption, resolveJobs } from '../jobs.js';
 import { formatTable, println } from '../print.js';
 
 /**
- * `metatape compare <config>`: first- vs second-order MAML on the same seeds and task streams, one worker
- * process per variant, then a report (tables, ratios, plots). `--runs` overlays existing runs instead.
+ * `metatape compare <config>`: first- vs second-order MAML (`--orders`), or any algorithms of the registry
+ * (`--algorithms maml,fomaml,imaml`), on the same seeds and task streams, one worker process per variant,
+ * then a report (tables, ratios, plots). `--runs` overlays existing runs instead.
  */
 export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y.command(
@@ -22,7 +31,16 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     (b) =>
       b
         .positional('config', { type: 'string', describe: 'YAML config (see configs/)' })
-        .option('orders', { type: 'string', default: '1,2', describe: 'MAML orders to compare' })
+        .option('orders', {
+          type: 'string',
+          describe: "Orders of the config's algorithm to compare (default 1,2)",
+        })
+        .option('algorithms', {
+          type: 'string',
+          describe: `Instead of --orders: algorithms to compare, the first as baseline (${algorithmVariants()
+            .map((v) => v.name)
+            .join(', ')})`,
+        })
         .option('seeds', {
           type: 'string',
           default: '3',
@@ -68,7 +86,7 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       });
       const base = await loadConfig(argv.config, overrides);
       const variants = planVariants({
-        orders: parseIntList('--orders', argv.orders),
+        methods: methodsOf(argv.orders, argv.algorithms),
         innerSteps: argv.innerSteps
           ? parseIntList('--inner-steps', argv.innerSteps)
           : [base.trainer.innerSteps],
@@ -76,8 +94,13 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       });
       const jobs = resolveJobs(argv.jobs, variants.length);
       if (argv.dryRun) {
-        for (const v of variants)
-          println(`${v.id}\ttrainer.order=${v.order} trainer.innerSteps=${v.innerSteps} seed=${v.seed}`);
+        for (const v of variants) {
+          const sets = [
+            ...(v.algorithm ? [`trainer.algorithm=${v.algorithm}`] : []),
+            ...(v.order ? [`trainer.order=${v.order}`] : []),
+          ];
+          println(`${v.id}\t${[...sets, `trainer.innerSteps=${v.innerSteps}`, `seed=${v.seed}`].join(' ')}`);
+        }
         println(`${variants.length} variants, ${jobs} at a time`);
         return;
       }
@@ -103,7 +126,8 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           plan: {
             config: argv.config,
             overrides: overrideTexts(overrides),
-            orders: [...new Set(variants.map((v) => v.order))],
+            methods: [...new Set(variants.map((v) => v.method))],
+            orders: [...new Set(variants.flatMap((v) => (v.order ? [v.order] : [])))],
             innerSteps: [...new Set(variants.map((v) => v.innerSteps))],
             seeds: [...new Set(variants.map((v) => v.seed))],
           },
@@ -138,4 +162,15 @@ export function registerCompare(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       }
     },
   );
+}
+
+/** The methods of `--orders` or `--algorithms` (not both: `fomaml` already is MAML at order 1). */
+function methodsOf(orders: string | undefined, algorithms: string | undefined): Method[] {
+  if (algorithms !== undefined && orders !== undefined) {
+    throw new UsageError(
+      '--orders and --algorithms exclude each other: name orders in --algorithms (maml,fomaml)',
+    );
+  }
+  if (algorithms !== undefined) return parseAlgorithms(algorithms);
+  return orderMethods(parseIntList('--orders', orders ?? '1,2'));
 }

@@ -43,6 +43,39 @@ export function algorithm(name: string): MetaAlgorithm {
   return a;
 }
 
+/**
+ * Whether `trainer.order` changes what an algorithm computes: the order picks how the default meta-loss
+ * differentiates the inner loop (through it, or around it), so algorithms with their own meta-loss or
+ * meta-gradient (pretrain, Reptile, iMAML) ignore it.
+ */
+export function usesOrder(name: string): boolean {
+  const a = algorithm(name);
+  return !a.metaLoss && !a.metaGradient;
+}
+
+/** An algorithm at one order, by the name `metatape compare --algorithms` gives it (`maml`, `fomaml`, `imaml`). */
+export interface AlgorithmVariant {
+  readonly name: string;
+  readonly algorithm: Algorithm;
+  /** `trainer.order`; absent for an algorithm that ignores it (see {@link usesOrder}). */
+  readonly order?: 1 | 2;
+}
+
+/**
+ * Every algorithm variant, in registry order: an algorithm whose order matters by its own name at order 2
+ * and as `fo<name>` at order 1 (first-order MAML is `fomaml`); any other by its name alone.
+ */
+export function algorithmVariants(): AlgorithmVariant[] {
+  return ALGORITHM_NAMES.flatMap((name): AlgorithmVariant[] =>
+    usesOrder(name)
+      ? [
+          { name, algorithm: name, order: 2 },
+          { name: `fo${name}`, algorithm: name, order: 1 },
+        ]
+      : [{ name, algorithm: name }],
+  );
+}
+
 /** Whether an algorithm (with `trainer.learnInnerLr`) learns its inner step sizes. */
 export function learnsStepSizes(name: string, learnInnerLr = false): boolean {
   const a = algorithm(name);

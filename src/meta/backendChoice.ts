@@ -34,6 +34,9 @@ export async function resolveBackend(
   return { name: requested, reason: 'requested' };
 }
 
+/** What the cpu backend runs on, as run logs and `metatape doctor` name it. */
+export const CPU_DEVICE = 'host CPU (typed arrays, WebAssembly SIMD matmul)';
+
 /** The backend a run uses, why, and the device behind it (so every run log proves where it ran). */
 export interface BackendChoice {
   name: string;
@@ -50,14 +53,13 @@ export async function selectBackend(
   requested: string,
   hint: { matmul?: number; elements?: number } = {},
 ): Promise<BackendChoice> {
-  const cpuDevice = 'host CPU (typed arrays, WebAssembly SIMD matmul)';
-  if (requested === 'cpu') return { name: 'cpu', reason: 'requested', device: cpuDevice };
+  if (requested === 'cpu') return { name: 'cpu', reason: 'requested', device: CPU_DEVICE };
   const gpujs = await import('../backends/gpujs/index.js');
   gpujs.registerGpujsBackends();
   // Only `auto` and `gpujs` need every mode probed; an explicit mode probes itself below.
   const probes = requested === 'auto' || requested === 'gpujs' ? await gpujs.probeGpujsModes() : [];
   const choice = await resolveBackend(requested, gpujs, probes, hint);
-  if (choice.name === 'cpu') return { name: 'cpu', reason: choice.reason, device: cpuDevice };
+  if (choice.name === 'cpu') return { name: 'cpu', reason: choice.reason, device: CPU_DEVICE };
   const mode = choice.name.slice('gpujs:'.length);
   const probe = gpujs.isGpujsMode(mode) ? await gpujs.probeGpujsMode(mode) : undefined;
   return {

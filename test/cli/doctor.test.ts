@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../src/backends/backend.js';
 import { CpuBackend } from '../../src/backends/cpu/index.js';
-import { formatReport } from '../../src/cli/commands/doctor.js';
-import type { DoctorReport } from '../../src/cli/doctor.js';
-import { describeEnvironment, runDoctor, timeKernels } from '../../src/cli/doctor.js';
+import type { DoctorReport } from '../../src/cli/doctor/index.js';
+import { describeEnvironment, formatReport, runDoctor, timeKernels } from '../../src/cli/doctor/index.js';
 
 const out = mkdtempSync(join(tmpdir(), 'mt-doctor-'));
 

@@ -23,7 +23,11 @@ describe('the algorithm registry', () => {
   });
 
   it('no algorithm is chosen by name outside its module', () => {
-    const named = new RegExp(`(algorithm\\s*[!=]==)|(['"](${ALGORITHM_NAMES.join('|')})['"]\\s*[!=]==)`);
+    // `algorithm === 'x'`, `.algorithm == x`, `'x' === ...` and `case 'x':` (also for the fo<name> variants).
+    const names = `(fo)?(${ALGORITHM_NAMES.join('|')})`;
+    const named = new RegExp(
+      `(algorithm\\s*[!=]==?)|(['"]${names}['"]\\s*[!=]==?)|(case\\s+['"]${names}['"])`,
+    );
     const hits = files(SRC)
       .filter((f) => !f.includes('/meta/algorithms/'))
       .flatMap((f) =>

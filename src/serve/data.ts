@@ -33,7 +33,8 @@ export interface ComparisonEntry {
   completed: number;
   running: number;
   reported: boolean;
-  headline?: { metric: string; value: number; order: number; innerSteps: number };
+  /** The best group: `method` is `o1`/`o2` or an algorithm variant (absent in comparisons made before it). */
+  headline?: { metric: string; value: number; method?: string; order: number; innerSteps: number };
 }
 
 /** A path asked for by the page lies outside the served root, or is not a run. */
@@ -139,7 +140,7 @@ async function isRunDir(dir: string): Promise<boolean> {
 
 interface ComparisonJson {
   choice?: { metric: string; key: string };
-  groups?: { order: number; innerSteps: number; final: { mean: number } }[];
+  groups?: { method?: string; order: number; innerSteps: number; final: { mean: number } }[];
 }
 
 /**
@@ -177,6 +178,7 @@ export async function discover(
           headline = {
             metric: cmp.choice.key,
             value: best.final.mean,
+            ...(best.method ? { method: best.method } : {}),
             order: best.order,
             innerSteps: best.innerSteps,
           };
@@ -275,6 +277,7 @@ export async function comparisonDetail(root: string, rel: string): Promise<unkno
     variants: records.map((r) => ({
       id: r.id,
       path: relPath(root, r.dir),
+      method: r.method,
       order: r.order,
       innerSteps: r.innerSteps,
       seed: r.seed,

@@ -252,7 +252,7 @@ export const APP_JS = String.raw`'use strict';
         parts.push(table(['comparison', 'variants', 'completed', 'running', 'best (order, inner steps)', 'report'],
           data.comparisons.map(function (c) {
             return [link('#/comparison/' + encodeURIComponent(c.path), c.path || '.'), c.variants, c.completed, c.running,
-              c.headline ? c.headline.metric + ' = ' + fmt(c.headline.value) + ' (order ' + c.headline.order + ', ' + c.headline.innerSteps + ' inner)' : '-',
+              c.headline ? c.headline.metric + ' = ' + fmt(c.headline.value) + ' (' + methodName(c.headline) + ', ' + c.headline.innerSteps + ' inner)' : '-',
               c.reported ? link('/files/' + c.path + '/report.md', 'report.md') : '-'];
           }), { id: 'comparisons' }));
       }
@@ -359,6 +359,9 @@ export const APP_JS = String.raw`'use strict';
     }).catch(function (e) { main.replaceChildren(h('p', { class: 'error', text: String(e) })); });
   }
 
+  // A comparison's method: o1/o2 (--orders) shown as "order 1", else an algorithm variant such as fomaml.
+  function methodKey(x) { return x.method || ('o' + x.order); }
+  function methodName(x) { return methodKey(x).replace(/^o([12])$/, 'order $1'); }
   function meanCi(m) { return m && isFinite(num(m.mean)) ? fmt(m.mean) + (isFinite(num(m.ci95)) ? ' ± ' + fmt(m.ci95) : '') : '-'; }
 
   function comparisonPage(path) {
@@ -368,14 +371,16 @@ export const APP_JS = String.raw`'use strict';
       var agg = c.aggregate || {};
       var choice = agg.choice || {};
       var metric = choice.metric || (c.variants[0] && c.variants[0].metric) || 'metric';
-      var orders = Array.from(new Set(c.variants.map(function (v) { return v.order; }))).sort();
+      var fromGroups = (agg.groups || []).map(methodKey);
+      var methods = Array.from(new Set(fromGroups.concat(c.variants.map(methodKey).sort())));
+      var byOrders = methods.every(function (m) { return /^o[12]$/.test(m); });
       var parts = [h('h1', { text: 'Comparison ' + (c.path || '.') }),
-        h('p', { class: 'muted', text: c.variants.length + ' variants · orders ' + orders.join(', ') + ' · headline: test ' + metric + ' at K = ' + choice.shots + ' after ' + choice.steps + ' inner steps' })];
+        h('p', { class: 'muted', text: c.variants.length + ' variants · ' + (byOrders ? 'orders ' + methods.map(function (m) { return m.slice(1); }).join(', ') : 'methods ' + methods.join(', ')) + ' · headline: test ' + metric + ' at K = ' + choice.shots + ' after ' + choice.steps + ' inner steps' })];
       var row = h('div', { class: 'cards', id: 'curves' });
       parts.push(h('h2', { text: 'Meta-training loss: each seed (faint) and the mean over seeds (bold)' }), row);
       var charts = [];
-      orders.forEach(function (order) {
-        var vs = c.variants.filter(function (v) { return v.order === order; });
+      methods.forEach(function (method) {
+        var vs = c.variants.filter(function (v) { return methodKey(v) === method; });
         var perSeed = [], sums = {};
         vs.forEach(function (v) {
           var series = v.innerSteps + ' inner';
@@ -388,19 +393,19 @@ export const APP_JS = String.raw`'use strict';
           });
         });
         var mean = Object.keys(sums).map(function (k) { var e = sums[k]; return { x: e.x, series: e.series, y: e.n ? e.sum / e.n : NaN }; });
-        var card = chartCard('order ' + order, 'curve-o' + order);
+        var card = chartCard(methodName({ method: method }), 'curve-' + method);
         row.appendChild(card.card);
         var s = lineSpec({ rows: mean, perSeed: perSeed, xLabel: 'meta-iteration', yLabel: 'meta-loss', logY: metric === 'mse', intX: true, width: 420 });
-        charts.push(['curve-o' + order, card.el, s]);
+        charts.push(['curve-' + method, card.el, s]);
       });
       var groups = agg.groups || [];
       function byOrder(pick, unit) {
         var rows = [], perSeed = [];
-        groups.forEach(function (g) { var v = pick(g); if (v && isFinite(num(v.mean))) rows.push({ x: g.innerSteps, y: num(v.mean), series: 'order ' + g.order + unit }); });
+        groups.forEach(function (g) { var v = pick(g); if (v && isFinite(num(v.mean))) rows.push({ x: g.innerSteps, y: num(v.mean), series: methodName(g) + unit }); });
         return { rows: rows, perSeed: perSeed };
       }
       function seedPoints(get, unit) {
-        return c.variants.map(function (v) { return { x: v.innerSteps, y: get(v), series: 'order ' + v.order + unit, seed: v.seed }; })
+        return c.variants.map(function (v) { return { x: v.innerSteps, y: get(v), series: methodName(v) + unit, seed: v.seed }; })
           .filter(function (r) { return typeof r.y === 'number' && isFinite(r.y); });
       }
       var row2 = h('div', { class: 'cards', id: 'by-inner' });
@@ -420,9 +425,9 @@ export const APP_JS = String.raw`'use strict';
         charts.push([sp[0], card.el, o]);
       });
       if (groups.length) {
-        parts.push(h('h2', { text: 'Order 1 vs order 2 (mean ± 95% CI over seeds)' }));
+        parts.push(h('h2', { text: (byOrders ? 'Order 1 vs order 2' : methods.join(' vs ')) + ' (mean ± 95% CI over seeds)' }));
         parts.push(table(['method', 'inner steps', 'seeds', 'test ' + metric, 'it/CPU-s', 'it/s wall', 'peak RSS MB', 'training RSS MB'],
-          groups.map(function (g) { return [g.method ? g.method.replace(/^o([12])$/, 'order $1') : 'order ' + g.order, g.innerSteps, g.completed + '/' + g.total, meanCi(g.final), meanCi(g.cpuItPerSec), meanCi(g.itPerSec), meanCi(g.peakRssMb), meanCi(g.trainRssMb)]; }), { id: 'groups' }));
+          groups.map(function (g) { return [methodName(g), g.innerSteps, g.completed + '/' + g.total, meanCi(g.final), meanCi(g.cpuItPerSec), meanCi(g.itPerSec), meanCi(g.peakRssMb), meanCi(g.trainRssMb)]; }), { id: 'groups' }));
       }
       if (agg.ratios && agg.ratios.length) {
         parts.push(table(['inner steps', 'ratio', metric + ' ratio', metric + ' difference (paired)', 'it/CPU-s ratio', 'peak RSS ratio'],

@@ -5,10 +5,11 @@ import type { Params } from '../nn/params.js';
 import { Rng } from '../tensor/random.js';
 import { type BackendChoice, selectBackend } from './backendChoice.js';
 import { paramsFromArrays } from './checkpointArrays.js';
-import { buildModel, buildSource, learnerOptions } from './factories.js';
+import { buildModel, buildSource, learnerOptions, TrainerConfigError } from './factories.js';
 import { MetaLearner } from './learner.js';
 import type { TaskKind, TaskSource } from './tasks.js';
 import type { LearnerRecipe } from './threadProtocol.js';
+import { resolveThreads } from './threads.js';
 
 /** The pieces of a run that training, resume and evaluation share. */
 export interface Setup {
@@ -89,4 +90,20 @@ export function learnerRecipe(config: ExperimentConfig, source: TaskSource): Lea
     outputDim: source.outputDim,
   };
   return { module: import.meta.url, exportName: 'workerLearner', arg };
+}
+
+/**
+ * The thread count of a run's meta-gradient (`trainer.threads`). Worker threads run the CPU backend only, so a
+ * count above 1 on another backend is an error, and `auto` there (or with an algorithm that couples the tasks,
+ * iMAML) is 1.
+ */
+export function trainerThreads(config: ExperimentConfig, s: Pick<Setup, 'backend' | 'learner'>): number {
+  const { threads, metaBatchSize } = config.trainer;
+  if (threads === 'auto' && (s.backend.name !== 'cpu' || s.learner.algorithm.splitsOverTasks === false))
+    return 1;
+  if (threads !== 'auto' && threads > 1 && s.backend.name !== 'cpu')
+    throw new TrainerConfigError(
+      `trainer.threads: got ${threads}; worker threads run the CPU backend only, and this run uses ${s.backend.name}; use 1 or backend: cpu`,
+    );
+  return resolveThreads(threads, metaBatchSize);
 }

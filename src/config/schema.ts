@@ -152,9 +152,7 @@ export const trainerSchema = z
         'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
       ),
     threads: z
-      .union([posInt(), z.literal('auto')], {
-        error: (issue) => `expected a positive integer or 'auto', got ${JSON.stringify(issue.input)}`,
-      })
+      .union([posInt(), z.literal('auto')])
       .default(1)
       .describe(
         "Threads on the CPU backend: the meta-batch's tasks are split between the main thread and worker threads (the same meta-gradient up to float summation order; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",

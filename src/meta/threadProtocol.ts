@@ -1,10 +1,11 @@
 /**
- * The messages between {@link MetaGradientThreads} (src/meta/threads.ts) and its workers
- * (src/meta/threadWorker.ts): plain data only, so that both sides agree on one shape and nothing but typed
- * arrays crosses the thread boundary.
+ * The messages and shared memory between {@link MetaGradientThreads} (src/meta/threads.ts) and its workers
+ * (src/meta/threadWorker.ts). Tensors cross the thread boundary through SharedArrayBuffers laid out by
+ * {@link layoutOf} (a structured clone of ~1 MB of parameters per call cost several ms); messages carry only
+ * the layouts and scalars.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { DType, TypedArray } from '../tensor/dtype.js';
+import { arrayTypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
 
 /**
  * How a worker builds its own copy of the learner: it imports `module` and calls its export `exportName` with
@@ -20,11 +21,32 @@ export interface LearnerRecipe {
   arg: unknown;
 }
 
-/** A tensor as data: the typed array (float32, float64 or int32) and the shape. */
-export interface WireTensor {
-  data: TypedArray;
+/** Where one named tensor lies in a shared buffer. */
+export interface Slot {
+  name: string;
   shape: number[];
   dtype: DType;
+  /** Byte offset (a multiple of 8, so every dtype's view is aligned). */
+  offset: number;
+}
+
+/** Slots for tensors of these names, shapes and dtypes, packed in order, and the bytes they need. */
+export function layoutOf(entries: readonly Omit<Slot, 'offset'>[]): { slots: Slot[]; bytes: number } {
+  let bytes = 0;
+  const slots = entries.map((e) => {
+    const slot: Slot = { name: e.name, shape: [...e.shape], dtype: e.dtype, offset: bytes };
+    const size = e.shape.reduce((a, b) => a * b, 1) * arrayTypeOf(e.dtype).BYTES_PER_ELEMENT;
+    bytes += Math.ceil(size / 8) * 8;
+    return slot;
+  });
+  return { slots, bytes };
+}
+
+/** The typed-array view of a slot in its buffer. */
+export function slotView(buffer: SharedArrayBuffer, slot: Slot): TypedArray {
+  const size = slot.shape.reduce((a, b) => a * b, 1);
+  // The constructors' union type takes ArrayBuffer only; each one takes a SharedArrayBuffer.
+  return new (arrayTypeOf(slot.dtype))(buffer as unknown as ArrayBuffer, slot.offset, size);
 }
 
 /** What the worker receives at start (`workerData`). */
@@ -36,17 +58,22 @@ export interface WorkerInit {
   reply: MessagePort;
 }
 
-/** One job: the meta-gradient of a slice of a meta-batch's tasks. */
+/**
+ * One job: the meta-gradient of a slice of a meta-batch's tasks. The meta-parameters are in `meta` (shared by
+ * every worker), the slice's `supportX`, `supportY`, `queryX`, `queryY` in `batch`; the worker writes the
+ * gradient of each meta-parameter into `grads`, laid out as `meta`.
+ */
 export interface Job {
-  meta: Record<string, WireTensor>;
-  batch: { supportX: WireTensor; supportY: WireTensor; queryX: WireTensor; queryY: WireTensor };
+  meta: SharedArrayBuffer;
+  metaSlots: Slot[];
+  batch: SharedArrayBuffer;
+  batchSlots: Slot[];
+  grads: SharedArrayBuffer;
   progress: number;
 }
 
-/** A job's result, or the error that stopped it. */
-export type JobResult =
-  | { ok: true; loss: number; metric: number; grads: Record<string, WireTensor> }
-  | { ok: false; error: string };
+/** A job's scalars (its gradients are in the job's `grads` buffer), or the error that stopped it. */
+export type JobResult = { ok: true; loss: number; metric: number } | { ok: false; error: string };
 
 /** What the worker posts on its parent port once, after building the learner. */
 export type ReadyMessage = { ready: true } | { ready: false; error: string };

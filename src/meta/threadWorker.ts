@@ -6,48 +6,40 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromArray } from '../ops/creation.js';
 import type { Params } from '../tensor/params.js';
-import type { Tensor } from '../tensor/tensor.js';
 import type { MetaLearner } from './learner.js';
-import type { Job, JobResult, ReadyMessage, WireTensor, WorkerInit } from './threadProtocol.js';
+import { type Job, type JobResult, type ReadyMessage, slotView, type WorkerInit } from './threadProtocol.js';
 
 const init = workerData as WorkerInit;
 const done = new Int32Array(init.signal);
 const port = parentPort!;
 
-const toTensor = (w: WireTensor): Tensor => fromArray(w.data, w.shape);
-
-/** A copy of the tensor's data (never its storage, which may live in WebAssembly memory), ready to transfer. */
-const toWire = (t: Tensor): WireTensor => ({
-  data: t.dataSync().slice(),
-  shape: [...t.shape],
-  dtype: t.dtype,
-});
-
 const message = (err: unknown): string =>
   err instanceof Error ? `${err.name}: ${err.message}${err.stack ? `\n${err.stack}` : ''}` : String(err);
 
 function run(learner: MetaLearner, job: Job): JobResult {
+  // fromArray copies, so nothing computed here aliases the shared buffers the main thread rewrites next call.
   const meta: Params = {};
-  for (const [name, w] of Object.entries(job.meta)) meta[name] = toTensor(w);
-  const b = job.batch;
+  for (const slot of job.metaSlots) meta[slot.name] = fromArray(slotView(job.meta, slot), slot.shape);
+  const b: Params = {};
+  for (const slot of job.batchSlots) b[slot.name] = fromArray(slotView(job.batch, slot), slot.shape);
   const { loss, metric, grads } = learner.metaGradient(
     meta,
-    {
-      supportX: toTensor(b.supportX),
-      supportY: toTensor(b.supportY),
-      queryX: toTensor(b.queryX),
-      queryY: toTensor(b.queryY),
-    },
+    { supportX: b.supportX!, supportY: b.supportY!, queryX: b.queryX!, queryY: b.queryY! },
     job.progress,
   );
-  const out: Record<string, WireTensor> = {};
-  for (const [name, g] of Object.entries(grads)) out[name] = toWire(g);
-  return { ok: true, loss: loss.item(), metric: metric.item(), grads: out };
+  for (const slot of job.metaSlots) {
+    const g = grads[slot.name];
+    if (!g) throw new Error(`the meta-gradient has no entry for ${slot.name}`);
+    const out = slotView(job.grads, slot);
+    if (g.size !== out.length)
+      throw new Error(`the gradient of ${slot.name} has ${g.size} elements, the parameter ${out.length}`);
+    out.set(g.dataSync());
+  }
+  return { ok: true, loss: loss.item(), metric: metric.item() };
 }
 
 function reply(result: JobResult): void {
-  const transfer = result.ok ? Object.values(result.grads).map((g) => g.data.buffer as ArrayBuffer) : [];
-  init.reply.postMessage(result, transfer);
+  init.reply.postMessage(result);
   // The main thread blocks in Atomics.wait on this count; the message is already queued when it wakes.
   Atomics.add(done, 0, 1);
   Atomics.notify(done, 0);

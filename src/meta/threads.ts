@@ -6,19 +6,21 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { fromArray } from '../ops/creation.js';
-import { allocArray } from '../tensor/dtype.js';
+import { allocArray, type TypedArray } from '../tensor/dtype.js';
 import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { MetaGradient } from './algorithms/types.js';
 import type { MetaLearner } from './learner.js';
 import type { TaskBatch } from './tasks.js';
-import type {
-  Job,
-  JobResult,
-  LearnerRecipe,
-  ReadyMessage,
-  WireTensor,
-  WorkerInit,
+import {
+  type Job,
+  type JobResult,
+  type LearnerRecipe,
+  layoutOf,
+  type ReadyMessage,
+  type Slot,
+  slotView,
+  type WorkerInit,
 } from './threadProtocol.js';
 
 export type { LearnerRecipe } from './threadProtocol.js';
@@ -86,18 +88,19 @@ interface Lane {
   done: Int32Array;
   /** Jobs finished so far (the value `done[0]` moves from). */
   seen: number;
+  /** This lane's task slice and the gradients it writes, grown when a call needs more. */
+  batch?: SharedArrayBuffer;
+  grads?: SharedArrayBuffer;
 }
 
-const toWire = (t: Tensor): WireTensor => ({ data: t.dataSync(), shape: [...t.shape], dtype: t.dtype });
+const TASK_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
 
-/** Rows `[start, start + count)` of a tensor's first axis, as a fresh array (only those rows are cloned). */
-function rows(t: Tensor, start: number, count: number): WireTensor {
-  const per = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  const data = t.dataSync().slice(start * per, (start + count) * per);
-  return { data, shape: [count, ...t.shape.slice(1)], dtype: t.dtype };
-}
+/** A shared buffer of at least `bytes` bytes: `current` when big enough, else a new one. */
+const ensure = (current: SharedArrayBuffer | undefined, bytes: number): SharedArrayBuffer =>
+  current && current.byteLength >= bytes ? current : new SharedArrayBuffer(Math.max(8, bytes));
 
-const fromWire = (w: WireTensor): Tensor => fromArray(w.data, w.shape);
+/** Elements per task (per index of the first axis). */
+const perTask = (t: Tensor): number => t.shape.slice(1).reduce((a, b) => a * b, 1);
 
 /**
  * A meta-gradient computed by `threads` threads: the main thread (with the learner it is given) and
@@ -121,6 +124,7 @@ const fromWire = (w: WireTensor): Tensor => fromArray(w.data, w.shape);
  */
 export class MetaGradientThreads {
   private closed = false;
+  private metaBuffer?: SharedArrayBuffer;
 
   private constructor(
     private readonly learner: MetaLearner,
@@ -166,35 +170,58 @@ export class MetaGradientThreads {
     const tasks = batch.supportX.shape[0]!;
     const slices = splitTasks(tasks, this.threads);
     if (slices.length === 1) return this.learner.metaGradient(meta, batch, progress);
-    const wireMeta: Record<string, WireTensor> = {};
-    for (const [name, t] of Object.entries(meta)) wireMeta[name] = toWire(t);
+    // The meta-parameters go to one buffer all workers read; each worker gets its slice and a gradient buffer.
+    const metaLayout = layoutOf(
+      Object.entries(meta).map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype })),
+    );
+    this.metaBuffer = ensure(this.metaBuffer, metaLayout.bytes);
+    for (const slot of metaLayout.slots) slotView(this.metaBuffer, slot).set(meta[slot.name]!.dataSync());
+    const data = Object.fromEntries(TASK_FIELDS.map((f) => [f, batch[f].dataSync()])) as Record<
+      (typeof TASK_FIELDS)[number],
+      TypedArray
+    >;
     // Workers first, so they run while the main thread computes its own slice.
     for (let i = 1; i < slices.length; i++) {
       const [start, count] = slices[i]!;
+      const lane = this.lanes[i - 1]!;
+      const batchLayout = layoutOf(
+        TASK_FIELDS.map((f) => ({
+          name: f,
+          shape: [count, ...batch[f].shape.slice(1)],
+          dtype: batch[f].dtype,
+        })),
+      );
+      lane.batch = ensure(lane.batch, batchLayout.bytes);
+      lane.grads = ensure(lane.grads, metaLayout.bytes);
+      for (const slot of batchLayout.slots) {
+        const per = perTask(batch[slot.name as (typeof TASK_FIELDS)[number]]);
+        slotView(lane.batch, slot).set(
+          data[slot.name as (typeof TASK_FIELDS)[number]].subarray(start * per, (start + count) * per),
+        );
+      }
       const job: Job = {
-        meta: wireMeta,
-        batch: {
-          supportX: rows(batch.supportX, start, count),
-          supportY: rows(batch.supportY, start, count),
-          queryX: rows(batch.queryX, start, count),
-          queryY: rows(batch.queryY, start, count),
-        },
+        meta: this.metaBuffer,
+        metaSlots: metaLayout.slots,
+        batch: lane.batch,
+        batchSlots: batchLayout.slots,
+        grads: lane.grads,
         progress,
       };
-      this.lanes[i - 1]!.worker.postMessage(job);
+      lane.worker.postMessage(job);
     }
     const [, mainCount] = slices[0]!;
-    const slice = (t: Tensor) => fromWire(rows(t, 0, mainCount));
+    const head = (f: (typeof TASK_FIELDS)[number]) =>
+      fromArray(data[f].subarray(0, mainCount * perTask(batch[f])), [mainCount, ...batch[f].shape.slice(1)]);
     let own: MetaGradient | undefined;
     let ownError: unknown;
     try {
       own = this.learner.metaGradient(
         meta,
         {
-          supportX: slice(batch.supportX),
-          supportY: slice(batch.supportY),
-          queryX: slice(batch.queryX),
-          queryY: slice(batch.queryY),
+          supportX: head('supportX'),
+          supportY: head('supportY'),
+          queryX: head('queryX'),
+          queryY: head('queryY'),
         },
         progress,
       );
@@ -211,43 +238,18 @@ export class MetaGradientThreads {
     }
     const ok = results as Extract<JobResult, { ok: true }>[];
     const w = slices.map(([, count]) => count / tasks);
-    const scalar = (own0: Tensor, rest: number[]): Tensor => {
-      let acc = w[0]! * own0.item();
-      rest.forEach((v, i) => {
-        acc += w[i + 1]! * v;
-      });
-      const out = allocArray(own0.dtype, 1);
-      out[0] = acc;
-      return fromArray(out, []);
-    };
-    const grads: Params = {};
-    for (const [name, g] of Object.entries(own.grads)) {
-      const mine = g.dataSync();
-      const acc = new Float64Array(mine.length);
-      for (let j = 0; j < acc.length; j++) acc[j] = w[0]! * mine[j]!;
-      ok.forEach((r, i) => {
-        const other = r.grads[name]?.data;
-        if (!other || other.length !== acc.length)
-          throw new ThreadError(
-            `metaGradient: worker ${i + 1} sent no gradient of the right size for ${name}`,
-          );
-        const wi = w[i + 1]!;
-        for (let j = 0; j < acc.length; j++) acc[j]! += wi * other[j]!;
-      });
-      const out = allocArray(g.dtype, acc.length);
-      out.set(acc);
-      grads[name] = fromArray(out, g.shape);
-    }
     return {
-      loss: scalar(
+      loss: weighted(
         own.loss,
+        w,
         ok.map((r) => r.loss),
       ),
-      metric: scalar(
+      metric: weighted(
         own.metric,
+        w,
         ok.map((r) => r.metric),
       ),
-      grads,
+      grads: combine(own.grads, metaLayout.slots, this.lanes.slice(0, ok.length), w),
     };
   }
 
@@ -311,4 +313,42 @@ async function startLane(
 async function stopLane(lane: Lane): Promise<void> {
   lane.reply.close();
   await lane.worker.terminate();
+}
+
+/** `w[0] * own + w[1] * rest[0] + ...` in float64, as a scalar of `own`'s dtype. */
+function weighted(own: Tensor, w: readonly number[], rest: readonly number[]): Tensor {
+  let acc = w[0]! * own.item();
+  rest.forEach((v, i) => {
+    acc += w[i + 1]! * v;
+  });
+  const out = allocArray(own.dtype, 1);
+  out[0] = acc;
+  return fromArray(out, []);
+}
+
+/**
+ * The weighted sum of the main thread's gradients and the lanes' (read from their shared buffers), each
+ * element summed in float64 in slice order and rounded once to the parameter's dtype.
+ */
+function combine(own: Params, slots: readonly Slot[], lanes: readonly Lane[], w: readonly number[]): Params {
+  const grads: Params = {};
+  for (const slot of slots) {
+    const g = own[slot.name]!;
+    const mine = g.dataSync();
+    const others = lanes.map((l) => slotView(l.grads!, slot));
+    const out = allocArray(g.dtype, mine.length);
+    const w0 = w[0]!;
+    if (others.length === 1) {
+      const o = others[0]!;
+      const w1 = w[1]!;
+      for (let j = 0; j < out.length; j++) out[j] = w0 * mine[j]! + w1 * o[j]!;
+    } else
+      for (let j = 0; j < out.length; j++) {
+        let acc = w0 * mine[j]!;
+        for (let i = 0; i < others.length; i++) acc += w[i + 1]! * others[i]![j]!;
+        out[j] = acc;
+      }
+    grads[slot.name] = fromArray(out, g.shape);
+  }
+  return grads;
 }

@@ -29,6 +29,8 @@ interface Measure {
   losses: number[];
   gradNorm0: number;
   peakRssMb: number;
+  /** CPU ms per iteration on the main thread and on all threads (Linux only). */
+  cpuMsPerIt?: { main: number; total: number };
 }
 
 function pinPrefix(): string[] {
@@ -113,6 +115,13 @@ export function benchFairThreads(): BenchRow[] {
     },
   ];
   const d = lossDiff(mt[1], mt[2]);
+  // Where the CPU goes: with one thread, V8's GC helpers already run beside the main thread.
+  const cpu = (runs: Measure[]) => {
+    const c = runs.map((m) => m.cpuMsPerIt).filter((x) => x !== undefined);
+    return c.length
+      ? `; CPU ms/it main thread ${fmt(median(c.map((x) => x.main)))}, all threads ${fmt(median(c.map((x) => x.total)))}`
+      : '';
+  };
   for (const t of [1, 2] as const) {
     const rates = mt[t].map(rate);
     rows.push({
@@ -120,8 +129,8 @@ export function benchFairThreads(): BenchRow[] {
       work: `metatape, trainer.threads ${t}: ${work}`,
       value:
         t === 1
-          ? `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB`
-          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4`,
+          ? `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}`
+          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4`,
       ratio: t === 1 ? '1.00x' : `${fmt(median(speedup(mt)))}x${span(speedup(mt))}`,
     });
   }

@@ -4,7 +4,7 @@
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
  * { msPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
@@ -68,6 +68,29 @@ export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } 
   return { model, learner };
 }
 
+/**
+ * CPU time (ms) of this process's main thread and of all its threads (worker threads, V8's GC and compiler
+ * helpers), from /proc (Linux; undefined elsewhere). The share not on the main thread shows how much of a
+ * second core a run already uses.
+ */
+function threadCpuMs(): { main: number; total: number } | undefined {
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    let main = 0;
+    let total = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick;
+      total += ms;
+      if (tid === String(process.pid)) main = ms;
+    }
+    return { main, total };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The learner of a job, as worker threads build it (the recipe of `threads` > 1). */
 export function jobLearner(job: MetaJob): MetaLearner {
   return metaSetup(job).learner;
@@ -114,9 +137,15 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const cpu0 = threadCpuMs();
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) step();
   const msPerIt = (performance.now() - t0) / iterations;
+  const cpu1 = threadCpuMs();
+  const cpuMsPerIt =
+    cpu0 && cpu1
+      ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
+      : undefined;
   await pool.close();
   console.log(
     JSON.stringify({
@@ -124,6 +153,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
+      ...(cpuMsPerIt ? { cpuMsPerIt } : {}),
     }),
   );
 }

@@ -107,9 +107,10 @@ const perTask = (t: Tensor): number => t.shape.slice(1).reduce((a, b) => a * b, 
  * `threads - 1` workers, each with its own learner built from a {@link LearnerRecipe}. From the caller's
  * side {@link MetaGradientThreads.metaGradient} is synchronous, like `MetaLearner.metaGradient`.
  *
- * Exact: every registered algorithm's meta-loss, metric and meta-gradient are means over the tasks of the
- * meta-batch, so the mean of slice means weighted by slice sizes is the same number up to float summation
- * order (the partial sums are combined in float64, in slice order). Results are constants: an enclosing tape
+ * Exact: the meta-loss, metric and meta-gradient of every registered algorithm but iMAML (which says so with
+ * `splitsOverTasks: false` and is refused) are means over the tasks of the meta-batch, so the mean of slice
+ * means weighted by slice sizes is the same number up to float summation order (the partial sums are
+ * combined in float64, in slice order). Results are constants: an enclosing tape
  * does not record them. Call {@link MetaGradientThreads.close} when done; workers never keep the process
  * alive (they are unref'd), so a forgotten close cannot hang the exit.
  *

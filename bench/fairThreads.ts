@@ -8,7 +8,8 @@
  * second thread helps only ATen's own kernels.
  *
  * Knobs (environment): BENCH_ROUNDS (default 3), BENCH_ITERS_SCALE, BENCH_CORES (default "0,1"; "none" to not
- * pin), BENCH_NO_TORCH=1, BENCH_PYTHON, as in bench/fair.ts.
+ * pin), BENCH_NO_TORCH=1, BENCH_PYTHON, as in bench/fair.ts; BENCH_NODE_FLAGS (space-separated flags for the
+ * metatape processes, e.g. `--single-threaded-gc` to keep V8's GC helpers off the second core).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -91,7 +92,8 @@ export function benchFairThreads(): BenchRow[] {
   const pt: Record<1 | 2, Measure[]> = { 1: [], 2: [] };
   try {
     writeFixture(dir, 'omniglot');
-    const worker = ['--import', 'tsx', join(here, 'fairWorker.ts'), dir, JOB, String(ITERS)];
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const worker = [...flags, '--import', 'tsx', join(here, 'fairWorker.ts'), dir, JOB, String(ITERS)];
     const torchArgs = [join(here, 'reference', 'fair_torch.py'), dir, JOB, String(ITERS)];
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of [1, 2] as const)
@@ -109,7 +111,7 @@ export function benchFairThreads(): BenchRow[] {
   const rows: BenchRow[] = [
     {
       figure: 'setup',
-      work: `${cpuModel()} x${cpus().length}; ${pin.length ? `every run pinned with \`${pin.join(' ')}\`` : 'not pinned'}`,
+      work: `${cpuModel()} x${cpus().length}; ${pin.length ? `every run pinned with \`${pin.join(' ')}\`` : 'not pinned'}${process.env.BENCH_NODE_FLAGS ? `; node ${process.env.BENCH_NODE_FLAGS}` : ''}`,
       value: `${ROUNDS} rounds, each metatape 1, 2 threads then PyTorch 1, 2 threads, fresh processes; medians (min-max)`,
       ratio: 'speedup = 2-thread / 1-thread rate, median of per-round ratios',
     },

@@ -39,7 +39,7 @@ const SERIAL_OPENBLAS = [
   '/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.so.0',
 ];
 
-interface Baseline {
+export interface Baseline {
   env: NodeJS.ProcessEnv;
   info: { torch: string; threads: number; blas: string[]; openblasCore: string | null };
   note: string;
@@ -78,10 +78,10 @@ function spawnJson(cmd: string, args: string[], env: NodeJS.ProcessEnv): Measure
 }
 
 let baselineCache: Baseline | null | undefined;
-let baselineWhy = '';
+export let baselineWhy = '';
 
 /** PyTorch on serial OpenBLAS, or null with the reason in `baselineWhy`. */
-function baseline(): Baseline | null {
+export function baseline(): Baseline | null {
   if (baselineCache !== undefined) return baselineCache;
   baselineCache = null;
   const install =
@@ -156,7 +156,7 @@ export function writeFixture(dir: string, kind: MetaJob['kind']): void {
   writeFileSync(join(dir, `${kind}.json`), JSON.stringify(manifest));
 }
 
-const median = (xs: number[]) => {
+export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -240,7 +240,7 @@ function matmulRow(size: string, p: Paired): BenchRow {
   };
 }
 
-function cpuModel(): string {
+export function cpuModel(): string {
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
     if (m) return m[1]!;

@@ -1,17 +1,19 @@
 /**
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
- * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations>. Prints one JSON line:
+ * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
  * { msPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
 import { conv4, dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
 import { peakRssMb } from '../src/log/peakRss.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import type { TaskBatch } from '../src/meta/tasks.js';
+import { MetaGradientThreads } from '../src/meta/threads.js';
 import type { Params } from '../src/nn/params.js';
 import { adam } from '../src/optim/adam.js';
 import { applyUpdates } from '../src/optim/tree.js';
@@ -66,8 +68,38 @@ export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } 
   return { model, learner };
 }
 
-function runMeta(dir: string, job: MetaJob, iterations: number): void {
+/**
+ * CPU time (ms) of this process's main thread and of all its threads (worker threads, V8's GC and compiler
+ * helpers), from /proc (Linux; undefined elsewhere). The share not on the main thread shows how much of a
+ * second core a run already uses.
+ */
+function threadCpuMs(): { main: number; total: number } | undefined {
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    let main = 0;
+    let total = 0;
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick;
+      total += ms;
+      if (tid === String(process.pid)) main = ms;
+    }
+    return { main, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The learner of a job, as worker threads build it (the recipe of `threads` > 1). */
+export function jobLearner(job: MetaJob): MetaLearner {
+  return metaSetup(job).learner;
+}
+
+async function runMeta(dir: string, job: MetaJob, iterations: number, threads: number): Promise<void> {
   const { model, learner } = metaSetup(job);
+  const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
+  const pool = await MetaGradientThreads.start(learner, recipe, threads);
   const get = load(dir, job.kind);
   const init: Params = {};
   for (const n of model.paramNames) init[n] = get(`param/${n}`);
@@ -93,7 +125,7 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   let it = 0;
   let gradNorm0 = 0;
   const step = (): number => {
-    const { loss, grads } = learner.metaGradient(meta, batches[it++ % batches.length]!);
+    const { loss, grads } = pool.metaGradient(meta, batches[it++ % batches.length]!);
     if (it === 1)
       for (const n of model.paramNames)
         for (const g of grads[n]!.dataSync() as Float32Array) gradNorm0 += g * g;
@@ -105,15 +137,23 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const cpu0 = threadCpuMs();
   const t0 = performance.now();
   for (let i = 0; i < iterations; i++) step();
   const msPerIt = (performance.now() - t0) / iterations;
+  const cpu1 = threadCpuMs();
+  const cpuMsPerIt =
+    cpu0 && cpu1
+      ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
+      : undefined;
+  await pool.close();
   console.log(
     JSON.stringify({
       msPerIt,
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
+      ...(cpuMsPerIt ? { cpuMsPerIt } : {}),
     }),
   );
 }
@@ -142,9 +182,10 @@ function runMatmul(size: number[], minMs: number): void {
   console.log(JSON.stringify({ gflops: (2 * macs * done) / (total * 1e6), peakRssMb: peakRssMb() }));
 }
 
-const [dir, jobName, iters] = process.argv.slice(2);
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && dir && jobName) {
+const [dir, jobName, iters, threads] = process.argv.slice(2);
+// Worker threads import this module for jobLearner and see the same argv: only the main thread runs a job.
+if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href && dir && jobName) {
   const job = parseJob(jobName);
   if (job.kind === 'matmul') runMatmul(job.size, Number(iters ?? 500));
-  else runMeta(dir, job, Number(iters ?? 50));
+  else await runMeta(dir, job, Number(iters ?? 50), Number(threads ?? 1));
 }

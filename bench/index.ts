@@ -39,6 +39,10 @@ const sections: Record<string, Section> = {
     title: 'Matmul kernels on the MAML shapes (WebAssembly SIMD vs JS)',
     run: async () => (await import('./matmul.js')).benchMatmul(),
   },
+  threads: {
+    title: 'Omniglot MAML MLP at 1 and 2 threads vs PyTorch (paired, pinned to 2 cores, interleaved)',
+    run: async () => (await import('./fairThreads.js')).benchFairThreads(),
+  },
   gpujs: { title: 'gpu.js backend modes vs CPU', run: async () => (await import('./gpujs.js')).benchGpujs() },
 };
 

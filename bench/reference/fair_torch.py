@@ -4,17 +4,18 @@ Usage: /usr/bin/python3 bench/reference/fair_torch.py <fixtureDir> <job> <iterat
 Jobs: sinusoid:<order>:<innerSteps> (25 tasks batched with bmm), omniglot:<order>:1 (the MLP with batch
 norm, Dense kernels adapted in the same low-rank form as metatape: x (W + u^T v) = x W + (x u^T) v),
 matmul:<m>x<k>x<n>, info (torch version, threads, BLAS library mapped, OpenBLAS core). Prints one JSON line.
-One thread (torch.set_num_threads(1)).
+One thread (torch.set_num_threads(1)) unless BENCH_TORCH_THREADS says more (bench/fairThreads.ts).
 """
 import ctypes
 import json
+import os
 import resource
 import sys
 import time
 
 import torch
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get('BENCH_TORCH_THREADS', '1')))
 
 
 def load(d, name):

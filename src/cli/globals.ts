@@ -18,12 +18,14 @@ export interface OverrideFlags {
   set?: string[] | undefined;
   backend?: string | undefined;
   iterations?: number | undefined;
+  /** `trainer.threads`: a count or `auto` (validated by the config schema). */
+  threads?: string | undefined;
   out?: string | undefined;
 }
 
 /**
  * Turns flags and environment into config overrides, lowest precedence first: `METATAPE_BACKEND`, then each
- * `--set` in order, then the dedicated flags (`--backend`, `--iterations`, `--out`).
+ * `--set` in order, then the dedicated flags (`--backend`, `--iterations`, `--threads`, `--out`).
  */
 export function overridesFromFlags(
   flags: OverrideFlags,
@@ -45,6 +47,8 @@ export function overridesFromFlags(
       source: `--iterations ${flags.iterations}`,
     });
   }
+  if (flags.threads !== undefined)
+    list.push({ assignment: `trainer.threads=${flags.threads}`, source: `--threads ${flags.threads}` });
   if (flags.out !== undefined) {
     // JSON-quote the path so YAML reads it back as a string whatever it contains.
     list.push({ assignment: `output.dir=${JSON.stringify(flags.out)}`, source: `--out ${flags.out}` });

@@ -15,12 +15,17 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * Short hash of the settings a checkpoint's contents depend on: seed, dtype, data, model and trainer (except
- * `iterations`, so a resumed run may be extended, and `fastWeights`, which only chooses how the same
- * meta-gradient is computed). Name, backend, eval, logging and output are left out on purpose: changing them
+ * `iterations`, so a resumed run may be extended, and `fastWeights` and `threads`, which only choose how the
+ * same meta-gradient is computed). Name, backend, eval, logging and output are left out on purpose: changing them
  * does not make saved parameters or optimizer state invalid.
  */
 export function trainingConfigHash(config: ExperimentConfig): string {
-  const { iterations: _iterations, fastWeights: _fastWeights, ...trainer } = config.trainer;
+  const {
+    iterations: _iterations,
+    fastWeights: _fastWeights,
+    threads: _threads,
+    ...trainer
+  } = config.trainer;
   const identity = {
     seed: config.seed,
     dtype: config.dtype,

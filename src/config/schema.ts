@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ALGORITHM_CONFIG, ALGORITHM_NAMES, lowRankBlocker } from '../meta/algorithms/registry.js';
+import { ALGORITHM_CONFIG, ALGORITHM_NAMES, algorithm, lowRankBlocker } from '../meta/algorithms/registry.js';
 
 // Every object is strict so that a typo (`innerStep`) is an error instead of a silently ignored key, and
 // nested objects use `.prefault({})` (not `.default`) so their own field defaults are filled in when the
@@ -151,11 +151,24 @@ export const trainerSchema = z
       .describe(
         'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
       ),
+    threads: z
+      .union([posInt(), z.literal('auto')])
+      .default(1)
+      .describe(
+        "Threads on the CPU backend: the meta-batch's tasks are split between the main thread and worker threads (the same meta-gradient up to float summation order; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
+      ),
     // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
     ...ALGORITHM_CONFIG,
   })
   // A conflict the schema can know is a config error before anything runs (not a failed run folder).
   .superRefine((t, ctx) => {
+    if (typeof t.threads === 'number' && t.threads > 1 && algorithm(t.algorithm).splitsOverTasks === false)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threads'],
+        input: t.threads,
+        message: `algorithm ${t.algorithm} couples the tasks of a meta-batch (one conjugate-gradient solve), so it runs on one thread; use 1 or auto`,
+      });
     if (t.fastWeights !== 'lowRank') return;
     const why = lowRankBlocker(t);
     if (why)

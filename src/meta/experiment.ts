@@ -13,7 +13,8 @@ import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { outerOptimizer } from './factories.js';
 import { findNonFinite, NonFiniteError } from './nonFinite.js';
 import { writeRunPlots } from './plots.js';
-import { type Setup, setup } from './setup.js';
+import { learnerRecipe, type Setup, setup, trainerThreads } from './setup.js';
+import { MetaGradientThreads } from './threads.js';
 
 // Kept here for existing callers; they live in setup.ts, which evaluation and plots import without a cycle.
 export { restoreForEvaluation, type Setup, seedFor, setup } from './setup.js';
@@ -43,6 +44,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     logger.info({ iteration: start }, 'restored meta-parameters, optimizer state and task stream');
   }
   const T = config.trainer.iterations;
+  const threads = trainerThreads(config, s);
   logger.info(
     {
       backend: s.backend.name,
@@ -52,6 +54,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       order: config.trainer.order,
       params: learner.model.paramCount,
       metaBatch: config.trainer.metaBatchSize,
+      threads,
     },
     `meta-training ${config.name} for ${T} iterations`,
   );
@@ -85,10 +88,12 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   let windowCount = restoredWindow?.count ?? 0;
   let iteration = start;
   let interrupted = false;
+  // Threads share the meta-gradient only; evaluation runs on the main thread.
+  const pool = await MetaGradientThreads.start(learner, learnerRecipe(config, source), threads);
   try {
     for (iteration = start + 1; iteration <= T; iteration++) {
       const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');
-      const { loss, metric, grads } = learner.metaGradient(meta, batch, iteration / T);
+      const { loss, metric, grads } = pool.metaGradient(meta, batch, iteration / T);
       // One read per iteration: the loss, the metric and the squared gradient norm (a NaN anywhere shows there).
       const check = await findNonFinite(loss, grads);
       if (check.bad) {
@@ -152,6 +157,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     }
   } finally {
     progress.stop();
+    await pool.close();
   }
   const last = Math.min(iteration, T);
   if (interrupted) return { iteration: last, interrupted: true };

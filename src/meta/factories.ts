@@ -16,8 +16,11 @@ export class TrainerConfigError extends Error {
   override readonly name = 'TrainerConfigError';
 }
 
-/** Builds the network of a config for a task source. */
-export function buildModel(config: ExperimentConfig, source: TaskSource): Model {
+/** Builds the network of a config for a task source (only its input shape and output size matter). */
+export function buildModel(
+  config: ExperimentConfig,
+  source: Pick<TaskSource, 'inputShape' | 'outputDim'>,
+): Model {
   const m = config.model;
   const inputDim = source.inputShape.reduce((a, b) => a * b, 1);
   switch (m.kind) {

@@ -1,7 +1,8 @@
 /**
  * The meta-learning API for programs (the CLI and `runExperiment` build on it): {@link MetaLearner} (MAML,
  * ANIL, Meta-SGD, MAML++, Reptile, pretraining, iMAML: one module each under `./algorithms/`, listed in
- * `./algorithms/registry.ts`), fast weights, task sources and the evaluation protocol.
+ * `./algorithms/registry.ts`), fast weights, task sources, the evaluation protocol and
+ * {@link MetaGradientThreads} (a meta-batch's tasks split over worker threads).
  * Omniglot's task source lives in `./omniglotTasks.js` and is not re-exported, so that importing metatape does
  * not load Apache Arrow.
  */
@@ -39,3 +40,11 @@ export {
   type TaskKind,
   type TaskSource,
 } from './tasks.js';
+export {
+  type LearnerRecipe,
+  MetaGradientThreads,
+  resolveThreads,
+  splitTasks,
+  ThreadError,
+  type ThreadOptions,
+} from './threads.js';

@@ -5,9 +5,11 @@ import type { Params } from '../nn/params.js';
 import { Rng } from '../tensor/random.js';
 import { type BackendChoice, selectBackend } from './backendChoice.js';
 import { paramsFromArrays } from './checkpointArrays.js';
-import { buildModel, buildSource, learnerOptions } from './factories.js';
+import { buildModel, buildSource, learnerOptions, TrainerConfigError } from './factories.js';
 import { MetaLearner } from './learner.js';
-import type { TaskSource } from './tasks.js';
+import type { TaskKind, TaskSource } from './tasks.js';
+import type { LearnerRecipe } from './threadProtocol.js';
+import { resolveThreads } from './threads.js';
 
 /** The pieces of a run that training, resume and evaluation share. */
 export interface Setup {
@@ -59,4 +61,49 @@ export async function restoreForEvaluation(
   const s = await setup(config);
   const ckpt = await loadCheckpoint(checkpointPath, { configHash });
   return { ...s, meta: paramsFromArrays(ckpt.arrays, 'param/') };
+}
+
+/** What a worker thread needs to build a run's learner without loading its data: the config and the task shapes. */
+export interface WorkerLearnerArg {
+  config: ExperimentConfig;
+  kind: TaskKind;
+  inputShape: number[];
+  outputDim: number;
+}
+
+/**
+ * A worker thread's copy of a run's learner (the {@link LearnerRecipe} of {@link learnerRecipe}): the CPU
+ * backend, the config's dtype, the same model and learner options as {@link setup}, no data.
+ */
+export async function workerLearner(arg: WorkerLearnerArg): Promise<MetaLearner> {
+  setDefaultFloat(arg.config.dtype);
+  await setBackend('cpu');
+  return new MetaLearner(buildModel(arg.config, arg), arg.kind, learnerOptions(arg.config));
+}
+
+/** The recipe by which worker threads rebuild the learner of a config whose tasks come from `source`. */
+export function learnerRecipe(config: ExperimentConfig, source: TaskSource): LearnerRecipe {
+  const arg: WorkerLearnerArg = {
+    config,
+    kind: source.kind,
+    inputShape: [...source.inputShape],
+    outputDim: source.outputDim,
+  };
+  return { module: import.meta.url, exportName: 'workerLearner', arg };
+}
+
+/**
+ * The thread count of a run's meta-gradient (`trainer.threads`). Worker threads run the CPU backend only, so a
+ * count above 1 on another backend is an error, and `auto` there (or with an algorithm that couples the tasks,
+ * iMAML) is 1.
+ */
+export function trainerThreads(config: ExperimentConfig, s: Pick<Setup, 'backend' | 'learner'>): number {
+  const { threads, metaBatchSize } = config.trainer;
+  if (threads === 'auto' && (s.backend.name !== 'cpu' || s.learner.algorithm.splitsOverTasks === false))
+    return 1;
+  if (threads !== 'auto' && threads > 1 && s.backend.name !== 'cpu')
+    throw new TrainerConfigError(
+      `trainer.threads: got ${threads}; worker threads run the CPU backend only, and this run uses ${s.backend.name}; use 1 or backend: cpu`,
+    );
+  return resolveThreads(threads, metaBatchSize);
 }

@@ -31,7 +31,12 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           type: 'number',
           describe: 'New total iteration count (to extend a finished run)',
         })
-        .option('backend', { type: 'string', describe: 'Backend to continue on' }),
+        .option('backend', { type: 'string', describe: 'Backend to continue on' })
+        .option('threads', {
+          type: 'string',
+          describe:
+            'CPU threads to continue with (trainer.threads: a count or auto; not part of the config hash)',
+        }),
     async (argv) => {
       const dir = await resolveRunDir(argv.out, argv.run);
       const configFile = join(dir, RUN_FILES.configJson);
@@ -40,7 +45,7 @@ export function registerResume(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       const config = parseConfigText(
         text,
         configFile,
-        overridesFromFlags({ backend: argv.backend, iterations: argv.iterations }),
+        overridesFromFlags({ backend: argv.backend, iterations: argv.iterations, threads: argv.threads }),
       );
       const ckpt = await newestGoodCheckpoint(dir);
       if (!ckpt)

@@ -23,6 +23,11 @@ export function registerRun(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         })
         .option('backend', { type: 'string', describe: 'Backend (overrides config and METATAPE_BACKEND)' })
         .option('iterations', { type: 'number', describe: 'Shorthand for --set trainer.iterations=N' })
+        .option('threads', {
+          type: 'string',
+          describe:
+            "Shorthand for --set trainer.threads=N: CPU threads for the meta-batch's tasks (a count or auto)",
+        })
         .option('out', { type: 'string', describe: 'Shorthand for --set output.dir=DIR' })
         .option('run-dir', {
           type: 'string',

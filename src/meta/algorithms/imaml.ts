@@ -42,6 +42,8 @@ export const IMAML_DEFAULTS = imamlConfig.parse({});
  */
 export const imaml: MetaAlgorithm = {
   name: 'imaml',
+  // Truncated CG's step sizes come from inner products over all tasks at once.
+  splitsOverTasks: false,
   doc: 'iMAML (Rajeswaran et al. 2019): proximal inner loop (trainer.imaml.lambda), implicit meta-gradient by conjugate gradient on (I + H/lambda) v = g with Hessian-vector products (trainer.imaml.cgSteps); memory flat in the inner steps.',
   metaGradient(host, meta, batch) {
     const { lambda, cgSteps } = { ...IMAML_DEFAULTS, ...host.options.imaml };

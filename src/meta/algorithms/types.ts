@@ -114,6 +114,11 @@ export interface MetaAlgorithm {
     batch: TaskBatch,
     progress: number,
   ): { loss: Tensor; metric: Tensor };
+  /**
+   * False when the meta-gradient is not a mean of per-task terms (iMAML: one conjugate-gradient solve couples
+   * the tasks), so a meta-batch cannot be split over threads (`trainer.threads`) without changing it.
+   */
+  splitsOverTasks?: false;
   /** The meta-gradient, when not the gradient of the meta-loss by one tape (Reptile, iMAML). */
   metaGradient?(host: LearnerHost, meta: Params, batch: TaskBatch, progress: number): MetaGradient;
   /** The outer optimizer, when not `trainer.outerOptimizer` (before gradient clipping). */

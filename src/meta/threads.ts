@@ -1,0 +1,355 @@
+/**
+ * Data parallelism over a meta-batch: the tasks are split into contiguous slices, the main thread computes the
+ * first slice's meta-gradient while worker threads (node:worker_threads) compute the others, and the slices'
+ * results are combined as the weighted mean they are in exact arithmetic.
+ */
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { fromArray } from '../ops/creation.js';
+import { allocArray, type TypedArray } from '../tensor/dtype.js';
+import type { Params } from '../tensor/params.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { MetaGradient } from './algorithms/types.js';
+import type { MetaLearner } from './learner.js';
+import type { TaskBatch } from './tasks.js';
+import {
+  type Job,
+  type JobResult,
+  type LearnerRecipe,
+  layoutOf,
+  type ReadyMessage,
+  type Slot,
+  slotView,
+  type WorkerInit,
+} from './threadProtocol.js';
+
+export type { LearnerRecipe } from './threadProtocol.js';
+
+/** A worker that failed to start, failed a job, or sent nothing back in time; the message says which and why. */
+export class ThreadError extends Error {
+  override readonly name = 'ThreadError';
+}
+
+/** Options of {@link MetaGradientThreads.start}. */
+export interface ThreadOptions {
+  /**
+   * Seconds the main thread waits for a worker's result before it gives up with a {@link ThreadError} (a
+   * worker killed from outside, e.g. out of memory, cannot report back). Default 600.
+   */
+  stallSeconds?: number;
+}
+
+/**
+ * Splits `tasks` tasks into `parts` contiguous slices as equal as possible, larger ones first:
+ * `[start, count]` pairs. The split depends on the two numbers only, so a run with the same thread count
+ * always sums the same partial results in the same order (bitwise reproducible).
+ */
+export function splitTasks(tasks: number, parts: number): [start: number, count: number][] {
+  const k = Math.max(1, Math.min(parts, tasks));
+  const base = Math.floor(tasks / k);
+  const extra = tasks % k;
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let i = 0; i < k; i++) {
+    const count = base + (i < extra ? 1 : 0);
+    out.push([start, count]);
+    start += count;
+  }
+  return out;
+}
+
+/**
+ * `threads` as a config gives it (a count or `'auto'`) to a thread count: `'auto'` is the cores this process
+ * may use (`os.availableParallelism()`). Never more than one thread per task of the meta-batch.
+ */
+export function resolveThreads(threads: number | 'auto', metaBatchSize: number): number {
+  const n = threads === 'auto' ? availableParallelism() : threads;
+  if (!Number.isInteger(n) || n < 1)
+    throw new ThreadError(`threads: expected a positive integer or 'auto', got ${n}`);
+  return Math.max(1, Math.min(n, metaBatchSize));
+}
+
+/**
+ * What a worker runs: the compiled entry, or, when this module runs from its TypeScript source, a two-line
+ * bootstrap that registers tsx in the worker first (`--import tsx` in a worker's execArgv does not take
+ * effect on Node 20, so the loader is registered by hand).
+ */
+function workerEntry(): { entry: string | URL; evalCode: boolean } {
+  if (!import.meta.url.endsWith('.ts'))
+    return { entry: new URL('./threadWorker.js', import.meta.url), evalCode: false };
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./threadWorker.ts', import.meta.url).href);
+  return { entry: `import(${api}).then((m) => { m.register(); return import(${entry}); });`, evalCode: true };
+}
+
+interface Lane {
+  worker: Worker;
+  reply: MessagePort;
+  done: Int32Array;
+  /** Jobs finished so far (the value `done[0]` moves from). */
+  seen: number;
+  /** This lane's task slice and the gradients it writes, grown when a call needs more. */
+  batch?: SharedArrayBuffer;
+  grads?: SharedArrayBuffer;
+}
+
+const TASK_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
+
+/** A shared buffer of at least `bytes` bytes: `current` when big enough, else a new one. */
+const ensure = (current: SharedArrayBuffer | undefined, bytes: number): SharedArrayBuffer =>
+  current && current.byteLength >= bytes ? current : new SharedArrayBuffer(Math.max(8, bytes));
+
+/** Elements per task (per index of the first axis). */
+const perTask = (t: Tensor): number => t.shape.slice(1).reduce((a, b) => a * b, 1);
+
+/**
+ * A meta-gradient computed by `threads` threads: the main thread (with the learner it is given) and
+ * `threads - 1` workers, each with its own learner built from a {@link LearnerRecipe}. From the caller's
+ * side {@link MetaGradientThreads.metaGradient} is synchronous, like `MetaLearner.metaGradient`.
+ *
+ * Exact: the meta-loss, metric and meta-gradient of every registered algorithm but iMAML (which says so with
+ * `splitsOverTasks: false` and is refused) are means over the tasks of the meta-batch, so the mean of slice
+ * means weighted by slice sizes is the same number up to float summation order (the partial sums are
+ * combined in float64, in slice order). Results are constants: an enclosing tape
+ * does not record them. Call {@link MetaGradientThreads.close} when done; workers never keep the process
+ * alive (they are unref'd), so a forgotten close cannot hang the exit.
+ *
+ * ```ts
+ * const pool = await MetaGradientThreads.start(learner, recipe, 2);
+ * try {
+ *   const { loss, grads } = pool.metaGradient(meta, batch);
+ * } finally {
+ *   await pool.close();
+ * }
+ * ```
+ */
+export class MetaGradientThreads {
+  private closed = false;
+  private metaBuffer?: SharedArrayBuffer;
+
+  private constructor(
+    private readonly learner: MetaLearner,
+    private readonly lanes: Lane[],
+    private readonly stallMs: number,
+  ) {}
+
+  /** Threads in use, the main thread included. */
+  get threads(): number {
+    return this.lanes.length + 1;
+  }
+
+  /**
+   * Starts `threads - 1` workers and waits until each has built its learner. `threads` 1 starts none (the
+   * pool then just calls `learner.metaGradient`).
+   */
+  static async start(
+    learner: MetaLearner,
+    recipe: LearnerRecipe,
+    threads: number,
+    options: ThreadOptions = {},
+  ): Promise<MetaGradientThreads> {
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new ThreadError(`threads: expected a positive integer, got ${threads}`);
+    if (threads > 1 && learner.algorithm.splitsOverTasks === false)
+      throw new ThreadError(
+        `threads: got ${threads}; algorithm ${learner.algorithm.name} couples the tasks of a meta-batch, so it runs on one thread`,
+      );
+    const entry = workerEntry();
+    const lanes: Lane[] = [];
+    try {
+      for (let i = 1; i < threads; i++) lanes.push(await startLane(entry, recipe, i));
+    } catch (err) {
+      await Promise.all(lanes.map((l) => stopLane(l)));
+      throw err;
+    }
+    return new MetaGradientThreads(learner, lanes, (options.stallSeconds ?? 600) * 1000);
+  }
+
+  /** The meta-gradient of one meta-batch, as `MetaLearner.metaGradient` computes it, split over the threads. */
+  metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
+    if (this.closed) throw new ThreadError('metaGradient: the thread pool is closed');
+    const tasks = batch.supportX.shape[0]!;
+    const slices = splitTasks(tasks, this.threads);
+    if (slices.length === 1) return this.learner.metaGradient(meta, batch, progress);
+    // The meta-parameters go to one buffer all workers read; each worker gets its slice and a gradient buffer.
+    const metaLayout = layoutOf(
+      Object.entries(meta).map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype })),
+    );
+    this.metaBuffer = ensure(this.metaBuffer, metaLayout.bytes);
+    for (const slot of metaLayout.slots) slotView(this.metaBuffer, slot).set(meta[slot.name]!.dataSync());
+    const data = Object.fromEntries(TASK_FIELDS.map((f) => [f, batch[f].dataSync()])) as Record<
+      (typeof TASK_FIELDS)[number],
+      TypedArray
+    >;
+    // Workers first, so they run while the main thread computes its own slice.
+    for (let i = 1; i < slices.length; i++) {
+      const [start, count] = slices[i]!;
+      const lane = this.lanes[i - 1]!;
+      const batchLayout = layoutOf(
+        TASK_FIELDS.map((f) => ({
+          name: f,
+          shape: [count, ...batch[f].shape.slice(1)],
+          dtype: batch[f].dtype,
+        })),
+      );
+      lane.batch = ensure(lane.batch, batchLayout.bytes);
+      lane.grads = ensure(lane.grads, metaLayout.bytes);
+      for (const slot of batchLayout.slots) {
+        const per = perTask(batch[slot.name as (typeof TASK_FIELDS)[number]]);
+        slotView(lane.batch, slot).set(
+          data[slot.name as (typeof TASK_FIELDS)[number]].subarray(start * per, (start + count) * per),
+        );
+      }
+      const job: Job = {
+        meta: this.metaBuffer,
+        metaSlots: metaLayout.slots,
+        batch: lane.batch,
+        batchSlots: batchLayout.slots,
+        grads: lane.grads,
+        progress,
+      };
+      lane.worker.postMessage(job);
+    }
+    const [, mainCount] = slices[0]!;
+    const head = (f: (typeof TASK_FIELDS)[number]) =>
+      fromArray(data[f].subarray(0, mainCount * perTask(batch[f])), [mainCount, ...batch[f].shape.slice(1)]);
+    let own: MetaGradient | undefined;
+    let ownError: unknown;
+    try {
+      own = this.learner.metaGradient(
+        meta,
+        {
+          supportX: head('supportX'),
+          supportY: head('supportY'),
+          queryX: head('queryX'),
+          queryY: head('queryY'),
+        },
+        progress,
+      );
+    } catch (err) {
+      ownError = err;
+    }
+    // Collect every worker's answer before throwing, so no result is left queued for the next call.
+    const results = this.lanes.slice(0, slices.length - 1).map((lane, i) => this.collect(lane, i + 1));
+    if (!own) throw ownError;
+    const failed = results.findIndex((r) => !r.ok);
+    if (failed >= 0) {
+      const r = results[failed] as { error: string };
+      throw new ThreadError(`metaGradient: worker ${failed + 1} failed: ${r.error}`);
+    }
+    const ok = results as Extract<JobResult, { ok: true }>[];
+    const w = slices.map(([, count]) => count / tasks);
+    return {
+      loss: weighted(
+        own.loss,
+        w,
+        ok.map((r) => r.loss),
+      ),
+      metric: weighted(
+        own.metric,
+        w,
+        ok.map((r) => r.metric),
+      ),
+      grads: combine(own.grads, metaLayout.slots, this.lanes.slice(0, ok.length), w),
+    };
+  }
+
+  /** Blocks until the lane's job is done (Atomics.wait), then takes its result off the reply port. */
+  private collect(lane: Lane, index: number): JobResult {
+    const deadline = performance.now() + this.stallMs;
+    while (Atomics.load(lane.done, 0) === lane.seen) {
+      const left = deadline - performance.now();
+      if (left <= 0)
+        return {
+          ok: false,
+          error: `no result within ${this.stallMs / 1000} s (the worker may have crashed or run out of memory)`,
+        };
+      Atomics.wait(lane.done, 0, lane.seen, Math.min(left, 1000));
+    }
+    lane.seen++;
+    const msg = receiveMessageOnPort(lane.reply);
+    if (!msg) return { ok: false, error: `worker ${index} signalled a result but sent none` };
+    return msg.message as JobResult;
+  }
+
+  /** Stops the workers. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.lanes.map((l) => stopLane(l)));
+  }
+}
+
+/** Starts one worker and waits for its learner (or the reason it has none). */
+async function startLane(
+  { entry, evalCode }: ReturnType<typeof workerEntry>,
+  recipe: LearnerRecipe,
+  index: number,
+): Promise<Lane> {
+  const signal = new SharedArrayBuffer(4);
+  const { port1, port2 } = new MessageChannel();
+  const init: WorkerInit = { recipe, signal, reply: port2 };
+  const worker = new Worker(entry, { workerData: init, transferList: [port2], eval: evalCode });
+  const lane: Lane = { worker, reply: port1, done: new Int32Array(signal), seen: 0 };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (why: string) => reject(new ThreadError(`worker ${index} did not start: ${why}`));
+      worker.once('message', (m: ReadyMessage) => (m.ready ? resolve() : fail(m.error)));
+      worker.once('error', (err) => fail(err.message));
+      worker.once('exit', (code) => fail(`it exited with code ${code}`));
+    });
+  } catch (err) {
+    await stopLane(lane);
+    throw err;
+  }
+  worker.removeAllListeners('exit');
+  worker.removeAllListeners('error');
+  // An error after start surfaces through the job protocol; this keeps it from being an uncaught exception.
+  worker.on('error', () => {});
+  worker.unref();
+  port1.unref();
+  return lane;
+}
+
+async function stopLane(lane: Lane): Promise<void> {
+  lane.reply.close();
+  await lane.worker.terminate();
+}
+
+/** `w[0] * own + w[1] * rest[0] + ...` in float64, as a scalar of `own`'s dtype. */
+function weighted(own: Tensor, w: readonly number[], rest: readonly number[]): Tensor {
+  let acc = w[0]! * own.item();
+  rest.forEach((v, i) => {
+    acc += w[i + 1]! * v;
+  });
+  const out = allocArray(own.dtype, 1);
+  out[0] = acc;
+  return fromArray(out, []);
+}
+
+/**
+ * The weighted sum of the main thread's gradients and the lanes' (read from their shared buffers), each
+ * element summed in float64 in slice order and rounded once to the parameter's dtype.
+ */
+function combine(own: Params, slots: readonly Slot[], lanes: readonly Lane[], w: readonly number[]): Params {
+  const grads: Params = {};
+  for (const slot of slots) {
+    const g = own[slot.name]!;
+    const mine = g.dataSync();
+    const others = lanes.map((l) => slotView(l.grads!, slot));
+    const out = allocArray(g.dtype, mine.length);
+    const w0 = w[0]!;
+    if (others.length === 1) {
+      const o = others[0]!;
+      const w1 = w[1]!;
+      for (let j = 0; j < out.length; j++) out[j] = w0 * mine[j]! + w1 * o[j]!;
+    } else
+      for (let j = 0; j < out.length; j++) {
+        let acc = w0 * mine[j]!;
+        for (let i = 0; i < others.length; i++) acc += w[i + 1]! * others[i]![j]!;
+        out[j] = acc;
+      }
+    grads[slot.name] = fromArray(out, g.shape);
+  }
+  return grads;
+}

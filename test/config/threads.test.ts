@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { trainingConfigHash } from '../../src/config/hash.js';
+import { parseConfigText } from '../../src/config/load.js';
+
+const text = `name: t
+data: { kind: sinusoid, shots: 5 }
+model: { kind: mlp, hidden: [8] }
+trainer: { iterations: 3 }
+`;
+
+describe('trainer.threads', () => {
+  it('defaults to 1 and takes a positive integer or auto', () => {
+    expect(parseConfigText(text, 'c.yaml').trainer.threads).toBe(1);
+    expect(parseConfigText(text, 'c.yaml', ['trainer.threads=4']).trainer.threads).toBe(4);
+    expect(parseConfigText(text, 'c.yaml', ['trainer.threads=auto']).trainer.threads).toBe('auto');
+  });
+
+  it.each(['0', '1.5', 'many', '-2'])(
+    'rejects %s with a message that names the field and what is allowed',
+    (v) => {
+      expect(() => parseConfigText(text, 'c.yaml', [`trainer.threads=${v}`])).toThrow(
+        /trainer\.threads: got .+; expected an integer >= 1 or auto/,
+      );
+    },
+  );
+
+  it('rejects more than one thread for iMAML, whose tasks are coupled', () => {
+    expect(() => parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=2'])).toThrow(
+      /trainer\.threads.*imaml couples the tasks/s,
+    );
+    expect(
+      parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=auto']).trainer.threads,
+    ).toBe('auto');
+  });
+
+  it('leaves the config hash alone (threads change summation order, not what a checkpoint holds)', () => {
+    const one = parseConfigText(text, 'c.yaml');
+    const two = parseConfigText(text, 'c.yaml', ['trainer.threads=2']);
+    expect(trainingConfigHash(two)).toBe(trainingConfigHash(one));
+    const other = parseConfigText(text, 'c.yaml', ['trainer.innerSteps=2']);
+    expect(trainingConfigHash(other)).not.toBe(trainingConfigHash(one));
+  });
+});

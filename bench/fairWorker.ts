@@ -2,7 +2,7 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations>. Prints one JSON line:
- * { msPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
+ * { msPerIt, cpuMsPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -106,11 +106,15 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   for (let i = 0; i < iterations; i++) step();
   const msPerIt = (performance.now() - t0) / iterations;
+  // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
+  const cpu = process.cpuUsage(c0);
   console.log(
     JSON.stringify({
       msPerIt,
+      cpuMsPerIt: (cpu.user + cpu.system) / 1000 / iterations,
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),

@@ -6,7 +6,7 @@ import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
-import { stridedCopy } from './strided.js';
+import { broadcastCopy, stridedCopy } from './strided.js';
 
 /** Storage of the CPU backend: a typed array in row-major order. */
 function arr(t: KernelTensor): TypedArray {
@@ -91,7 +91,7 @@ export class CpuBackend implements Backend {
   }
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
     const out = allocUninit(x.dtype, sizeOf(shape));
-    stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
+    broadcastCopy(arr(x), broadcastStrides(x.shape, shape), shape, out);
     return out;
   }
   slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown {

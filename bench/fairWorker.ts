@@ -3,6 +3,8 @@
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations>. Prints one JSON line:
  * { msPerIt, cpuMsPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
+ * With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the warm-up and after every
+ * N timed iterations (after a full GC when node runs with --expose-gc), to show memory stays flat.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,6 +68,28 @@ export function metaSetup(job: MetaJob): { model: Model; learner: MetaLearner } 
   return { model, learner };
 }
 
+/** Memory of this process at one point of a run, in MB. */
+export interface MemorySample {
+  /** Meta-iterations done so far, warm-up included. */
+  it: number;
+  rssMb: number;
+  /** Live JS heap (after a full GC when one could be forced). */
+  heapUsedMb: number;
+  /** ArrayBuffers: tensor storage, slabs included. */
+  arrayBuffersMb: number;
+}
+
+function memorySample(it: number): MemorySample {
+  // A full GC first, so that the figures are live memory rather than garbage awaiting collection.
+  // Twice: array buffers freed by the first are swept concurrently and only counted free after the second.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  const mb = (b: number) => b / 2 ** 20;
+  return { it, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) };
+}
+
 function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const { model, learner } = metaSetup(job);
   const get = load(dir, job.kind);
@@ -105,9 +129,14 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
+  const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  for (let i = 0; i < iterations; i++) step();
+  for (let i = 0; i < iterations; i++) {
+    step();
+    if (every > 0 && (i + 1) % every === 0) memory.push(memorySample(warm + i + 1));
+  }
   const msPerIt = (performance.now() - t0) / iterations;
   // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
   const cpu = process.cpuUsage(c0);
@@ -118,6 +147,7 @@ function runMeta(dir: string, job: MetaJob, iterations: number): void {
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
+      ...(every > 0 ? { memory } : {}),
     }),
   );
 }

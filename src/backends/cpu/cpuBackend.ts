@@ -1,8 +1,9 @@
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
-import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import type { AdamConstants, Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { allocUninit, allocZeroed } from './alloc.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { adamMomentsKernel } from './fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
@@ -136,6 +137,21 @@ export class CpuBackend implements Backend {
     const out = allocUninit(dtype, src.length);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
     else out.set(src);
+    return out;
+  }
+  adamMoments(
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ): [unknown, unknown, unknown] {
+    const n = sizeOf(g.shape);
+    const out: [TypedArray, TypedArray, TypedArray] = [
+      allocUninit(g.dtype, n),
+      allocUninit(g.dtype, n),
+      allocUninit(g.dtype, n),
+    ];
+    adamMomentsKernel(arr(g), arr(m), arr(v), c, ...out);
     return out;
   }
 }

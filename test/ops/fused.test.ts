@@ -25,12 +25,12 @@ const CONSTS: AdamConstants[] = [
   { s1: 0.25, s2: 0.01, epsRoot: 1e-16, epsHat: 1e-6, scale: 0.4 },
 ];
 
-/** The bits of each element (float64 view), so -0 and NaN payload-free equality are exact. */
+/** Each element exactly (its shortest round-trip decimal, -0 kept apart from 0), for bit-for-bit comparison. */
 const bits = (t: Tensor) => Array.from(t.dataSync(), (x) => (Object.is(x, -0) ? '-0' : String(x)));
 
 describe('adamMoments', () => {
+  // 40 (JS loops in the composition) and 1600 (wasm SIMD loops for float32) elements.
   for (const dtype of ['float32', 'float64'] as const)
-    // 40 (JS loops in the composition) and 1600 (wasm SIMD loops for float32) elements.
     for (const [ci, c] of CONSTS.entries())
       for (const n of [40, 1600])
         it(`fused equals the composed ops bit for bit (${dtype}, constants ${ci}, ${n} elements)`, () => {

@@ -197,8 +197,11 @@ function metaRow(work: string, p: Paired): BenchRow {
   const mtRates = p.mt.map(rate);
   const mtMed = median(mtRates);
   const mtMem = Math.max(...p.mt.map((m) => m.peakRssMb));
+  // metatape's rate from CPU time too: the figure to compare across runs on a loaded machine.
+  const cpuRates = p.mt.filter((m) => m.cpuMsPerIt).map((m) => 1000 / m.cpuMsPerIt!);
+  const cpu = cpuRates.length ? `; metatape CPU-time ${fmt(median(cpuRates))} it/s` : '';
   let ratio = 'PyTorch not run';
-  let value = `peak RSS ${mtMem.toFixed(0)} MB`;
+  let value = `peak RSS ${mtMem.toFixed(0)} MB${cpu}`;
   if (p.pt.length > 0) {
     const ptRates = p.pt.map(rate);
     const ptMed = median(ptRates);
@@ -216,7 +219,7 @@ function metaRow(work: string, p: Paired): BenchRow {
         });
         gradRel = Math.max(gradRel, Math.abs(m.gradNorm0! - a.gradNorm0!) / m.gradNorm0!);
       }
-    value = `PyTorch ${fmt(ptMed)} it/s${range(ptRates, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB; meta-loss max |diff| ${diff0.toExponential(1)} at it 0, ${diff.toExponential(1)} over its 0-4; meta-grad norm rel diff ${gradRel.toExponential(1)}`;
+    value = `PyTorch ${fmt(ptMed)} it/s${range(ptRates, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB${cpu}; meta-loss max |diff| ${diff0.toExponential(1)} at it 0, ${diff.toExponential(1)} over its 0-4; meta-grad norm rel diff ${gradRel.toExponential(1)}`;
     ratio = `${(mtMed / ptMed).toFixed(2)}x`;
   }
   return { figure: `${fmt(mtMed)} it/s${range(mtRates, fmt)}`, work, value, ratio };

@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/index.js';
 import { sinusoidSource } from '../src/meta/tasks.js';
 import { randomEpisodes } from '../test/meta/fixtures.js';
-import { type MetaJob, metaSetup } from './fairWorker.js';
+import { type MemorySample, type MetaJob, metaSetup } from './fairWorker.js';
 import type { BenchRow } from './table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,6 +47,8 @@ export interface Baseline {
 
 interface Measure {
   msPerIt?: number;
+  cpuMsPerIt?: number;
+  memory?: MemorySample[];
   gflops?: number;
   losses?: number[];
   gradNorm0?: number;
@@ -195,8 +197,11 @@ function metaRow(work: string, p: Paired): BenchRow {
   const mtRates = p.mt.map(rate);
   const mtMed = median(mtRates);
   const mtMem = Math.max(...p.mt.map((m) => m.peakRssMb));
+  // metatape's rate from CPU time too: the figure to compare across runs on a loaded machine.
+  const cpuRates = p.mt.filter((m) => m.cpuMsPerIt).map((m) => 1000 / m.cpuMsPerIt!);
+  const cpu = cpuRates.length ? `; metatape CPU-time ${fmt(median(cpuRates))} it/s` : '';
   let ratio = 'PyTorch not run';
-  let value = `peak RSS ${mtMem.toFixed(0)} MB`;
+  let value = `peak RSS ${mtMem.toFixed(0)} MB${cpu}`;
   if (p.pt.length > 0) {
     const ptRates = p.pt.map(rate);
     const ptMed = median(ptRates);
@@ -214,7 +219,7 @@ function metaRow(work: string, p: Paired): BenchRow {
         });
         gradRel = Math.max(gradRel, Math.abs(m.gradNorm0! - a.gradNorm0!) / m.gradNorm0!);
       }
-    value = `PyTorch ${fmt(ptMed)} it/s${range(ptRates, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB; meta-loss max |diff| ${diff0.toExponential(1)} at it 0, ${diff.toExponential(1)} over its 0-4; meta-grad norm rel diff ${gradRel.toExponential(1)}`;
+    value = `PyTorch ${fmt(ptMed)} it/s${range(ptRates, fmt)}; peak RSS ${mtMem.toFixed(0)} / ${ptMem.toFixed(0)} MB${cpu}; meta-loss max |diff| ${diff0.toExponential(1)} at it 0, ${diff.toExponential(1)} over its 0-4; meta-grad norm rel diff ${gradRel.toExponential(1)}`;
     ratio = `${(mtMed / ptMed).toFixed(2)}x`;
   }
   return { figure: `${fmt(mtMed)} it/s${range(mtRates, fmt)}`, work, value, ratio };
@@ -337,4 +342,70 @@ export function benchFairMatmul(): BenchRow[] {
     { job: 'matmul:256x256x256', iterations: 1000, work: '256^3' },
     { job: 'matmul:1024x1024x1024', iterations: 2000, work: '1024^3' },
   ]);
+}
+
+/**
+ * Memory over a long run (`npm run bench -- memory`), metatape alone: RSS, the live JS heap and ArrayBuffers
+ * (tensor storage) after a full GC, sampled after the warm-up and then every `every` iterations. A leak shows
+ * as growth of the heap or of ArrayBuffers; RSS also moves with the allocator's free pages. Rows: each series,
+ * with its last sample against its first.
+ */
+export function benchFairMemory(): BenchRow[] {
+  const jobs = [
+    { job: 'sinusoid:2:1', iterations: 10_000, every: 1000, work: `MAML order 2, 1 inner step, ${SIN}` },
+    {
+      job: 'omniglot:2:1',
+      iterations: 300,
+      every: 30,
+      work: 'MAML order 2, Omniglot 5w1s MLP + batch norm, 32 tasks, low-rank fast kernels',
+    },
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'metatape-bench-'));
+  const before = la();
+  const rows: BenchRow[] = [
+    {
+      figure: 'setup',
+      work: `${cpuModel()} x${cpus().length}; ${PIN.length ? `pinned with \`${PIN.join(' ')}\`` : 'not pinned'}; node --expose-gc`,
+      value: 'after a full GC at each sample; MB',
+      ratio: 'last / first sample; min-max',
+    },
+  ];
+  try {
+    for (const j of jobs) {
+      const kind = j.job.split(':')[0] as MetaJob['kind'];
+      writeFixture(dir, kind);
+      const iterations = Math.max(1, Math.round(j.iterations * SCALE));
+      const every = Math.max(1, Math.round(j.every * SCALE));
+      const m = spawnJson(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', join(here, 'fairWorker.ts'), dir, j.job, String(iterations)],
+        { ...process.env, ...ONE_THREAD, BENCH_MEMORY_EVERY: String(every) },
+      );
+      const samples = m.memory ?? [];
+      if (samples.length < 2) throw new Error(`${j.job}: the worker returned no memory samples`);
+      const its = samples.map((x) => x.it);
+      const series = (figure: string, f: (x: MemorySample) => number, digits: number) => {
+        const v = samples.map(f);
+        rows.push({
+          figure,
+          work: `${j.work}; it ${its[0]}..${its.at(-1)} every ${every}`,
+          value: v.map((x) => x.toFixed(digits)).join(' '),
+          ratio: `last/first ${(v.at(-1)! / v[0]!).toFixed(3)}x; range ${Math.min(...v).toFixed(digits)}-${Math.max(...v).toFixed(digits)}`,
+        });
+      };
+      series('RSS', (x) => x.rssMb, 0);
+      series('JS heap used', (x) => x.heapUsedMb, 1);
+      series('ArrayBuffers', (x) => x.arrayBuffersMb, 1);
+      rows.push({
+        figure: 'peak RSS',
+        work: j.work,
+        value: `${m.peakRssMb.toFixed(0)} MB (VmHWM)`,
+        ratio: `${(1000 / m.msPerIt!).toFixed(1)} it/s incl. sampling`,
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  rows.push({ figure: 'load average', work: `before ${before}`, value: `after ${la()}`, ratio: '' });
+  return rows;
 }

@@ -31,7 +31,7 @@ interface Measure {
   gradNorm0: number;
   peakRssMb: number;
   /** CPU ms per iteration on the main thread and on all threads (Linux only). */
-  cpuMsPerIt?: { main: number; total: number };
+  threadCpuMs?: { main: number; total: number };
 }
 
 function pinPrefix(): string[] {
@@ -119,7 +119,7 @@ export function benchFairThreads(): BenchRow[] {
   const d = lossDiff(mt[1], mt[2]);
   // Where the CPU goes: with one thread, V8's GC helpers already run beside the main thread.
   const cpu = (runs: Measure[]) => {
-    const c = runs.map((m) => m.cpuMsPerIt).filter((x) => x !== undefined);
+    const c = runs.map((m) => m.threadCpuMs).filter((x) => x !== undefined);
     return c.length
       ? `; CPU ms/it main thread ${fmt(median(c.map((x) => x.main)))}, all threads ${fmt(median(c.map((x) => x.total)))}`
       : '';

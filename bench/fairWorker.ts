@@ -2,7 +2,10 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
- * { msPerIt, losses (first meta-losses), peakRssMb } or, for matmul jobs, { gflops, peakRssMb }.
+ * { msPerIt, cpuMsPerIt, threadCpuMs, losses (first meta-losses), peakRssMb } or, for matmul jobs,
+ * { gflops, peakRssMb }. With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
+ * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
+ * stays flat.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -96,6 +99,28 @@ export function jobLearner(job: MetaJob): MetaLearner {
   return metaSetup(job).learner;
 }
 
+/** Memory of this process at one point of a run, in MB. */
+export interface MemorySample {
+  /** Meta-iterations done so far, warm-up included. */
+  it: number;
+  rssMb: number;
+  /** Live JS heap (after a full GC when one could be forced). */
+  heapUsedMb: number;
+  /** ArrayBuffers: tensor storage, slabs included. */
+  arrayBuffersMb: number;
+}
+
+function memorySample(it: number): MemorySample {
+  // A full GC first, so that the figures are live memory rather than garbage awaiting collection.
+  // Twice: array buffers freed by the first are swept concurrently and only counted free after the second.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const m = process.memoryUsage();
+  const mb = (b: number) => b / 2 ** 20;
+  return { it, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) };
+}
+
 async function runMeta(dir: string, job: MetaJob, iterations: number, threads: number): Promise<void> {
   const { model, learner } = metaSetup(job);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
@@ -138,22 +163,32 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
   const cpu0 = threadCpuMs();
+  const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
+  const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
   const t0 = performance.now();
-  for (let i = 0; i < iterations; i++) step();
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < iterations; i++) {
+    step();
+    if (every > 0 && (i + 1) % every === 0) memory.push(memorySample(warm + i + 1));
+  }
   const msPerIt = (performance.now() - t0) / iterations;
   const cpu1 = threadCpuMs();
-  const cpuMsPerIt =
+  const threadCpu =
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
       : undefined;
   await pool.close();
+  // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
+  const cpu = process.cpuUsage(c0);
   console.log(
     JSON.stringify({
       msPerIt,
+      cpuMsPerIt: (cpu.user + cpu.system) / 1000 / iterations,
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
-      ...(cpuMsPerIt ? { cpuMsPerIt } : {}),
+      ...(threadCpu ? { threadCpuMs: threadCpu } : {}),
+      ...(every > 0 ? { memory } : {}),
     }),
   );
 }

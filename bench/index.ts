@@ -15,6 +15,10 @@ const sections: Record<string, Section> = {
     title: 'Sinusoid MAML vs PyTorch (paired, pinned, interleaved)',
     run: async () => (await import('./fair.js')).benchFairMaml(),
   },
+  memory: {
+    title: 'Memory over long MAML runs: RSS, JS heap, ArrayBuffers (metatape)',
+    run: async () => (await import('./fair.js')).benchFairMemory(),
+  },
   optim: {
     title: 'Optimizers: Newton-CG vs Adam vs SGD, HVP cost',
     run: async () => (await import('./optim.js')).benchOptim(),

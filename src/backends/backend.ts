@@ -116,4 +116,31 @@ export interface Backend {
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown;
   /** Converts between dtypes (float to int truncates toward zero). */
   cast(x: KernelTensor, dtype: DType): unknown;
+
+  /**
+   * Optional fused kernel of Adam's moment update (`src/ops/fused.ts` composes primitives where it is absent
+   * and whenever a differentiator is watching): with `g`, `m`, `v` of one shape and dtype, returns the
+   * handles of `m' = m + s1 (g - m)`, `v' = v + s2 (g² - v)` and `u = scale · m' / (sqrt(v' + epsRoot) +
+   * epsHat)` (no `+ epsRoot` when it is 0), each operation rounded to the dtype as the composed ops round it.
+   */
+  adamMoments?(
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ): [unknown, unknown, unknown];
+}
+
+/** The host scalars of {@link Backend.adamMoments}. */
+export interface AdamConstants {
+  /** 1 - beta1. */
+  s1: number;
+  /** 1 - beta2. */
+  s2: number;
+  /** Added to v' inside the square root; 0 for none. */
+  epsRoot: number;
+  /** Added to the square root. */
+  epsHat: number;
+  /** Factor of the normalised direction. */
+  scale: number;
 }

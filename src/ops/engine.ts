@@ -136,13 +136,28 @@ function commonBackend(name: string, inputs: readonly Tensor[]): Backend {
   return b;
 }
 
-const scalarCache = new Map<string, Tensor>();
+/**
+ * Cached constant scalars by backend, dtype and value. Nested maps keyed by the number itself: building a
+ * string key per call cost more than the small ops that use the scalar. -0 gets its own key (a Map treats
+ * it as 0) and NaN is one entry (a Map treats NaN as equal to itself).
+ */
+const scalarCache = new Map<Backend, Map<DType, Map<number | '-0', Tensor>>>();
 
 /** A cached constant scalar (constants are never watched, so sharing them is safe). */
 export function constScalar(value: number, dtype: DType, backend: Backend = getBackend()): Tensor {
-  const key = `${backend.name}|${dtype}|${Object.is(value, -0) ? '-0' : value}`;
-  let t = scalarCache.get(key);
-  if (!t || t.backend !== backend) {
+  let byDtype = scalarCache.get(backend);
+  if (byDtype === undefined) {
+    byDtype = new Map();
+    scalarCache.set(backend, byDtype);
+  }
+  let byValue = byDtype.get(dtype);
+  if (byValue === undefined) {
+    byValue = new Map();
+    byDtype.set(dtype, byValue);
+  }
+  const key = Object.is(value, -0) ? '-0' : value;
+  let t = byValue.get(key);
+  if (t === undefined) {
     const data =
       dtype === 'float64'
         ? Float64Array.of(value)
@@ -150,8 +165,8 @@ export function constScalar(value: number, dtype: DType, backend: Backend = getB
           ? Int32Array.of(value)
           : Float32Array.of(value);
     t = new Tensor(new Storage(backend, backend.upload(data, [], dtype)), [], dtype);
-    if (scalarCache.size > 1024) scalarCache.clear();
-    scalarCache.set(key, t);
+    if (byValue.size > 1024) byValue.clear();
+    byValue.set(key, t);
   }
   return t;
 }

@@ -2,6 +2,7 @@ export * from './activations.js';
 export * from './creation.js';
 export * from './elementwise.js';
 export { constScalar, type TensorLike } from './engine.js';
+export * from './fused.js';
 export * from './linalg.js';
 export * from './reduce.js';
 export * from './shape.js';

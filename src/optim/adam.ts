@@ -1,4 +1,5 @@
-import { add, div, mul, sqrt, square, sub } from '../ops/elementwise.js';
+import { add, mul } from '../ops/elementwise.js';
+import { adamMoments } from '../ops/fused.js';
 import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLikeParams } from './tree.js';
@@ -85,10 +86,19 @@ function adamCore(name: string, core: AdamCore): GradientTransformation<AdamStat
         const m0 = state.mu[k];
         const v0 = state.nu[k];
         if (!m0 || !v0) throw new OptimizerError(`${name}: no optimizer state for parameter '${k}'`);
-        const m = add(m0, mul(sub(g, m0), 1 - beta1));
-        const v = add(v0, mul(sub(square(g), v0), 1 - beta2));
-        const root = epsRoot > 0 ? sqrt(add(v, epsRoot)) : sqrt(v);
-        let u: Tensor = mul(div(m, add(root, epsHat)), c);
+        // One fused pass where nothing differentiates the update, the same ops composed where something does.
+        const {
+          m,
+          v,
+          u: step,
+        } = adamMoments(g, m0, v0, {
+          s1: 1 - beta1,
+          s2: 1 - beta2,
+          epsRoot,
+          epsHat,
+          scale: c,
+        });
+        let u: Tensor = step;
         if (decay && wd !== 0 && (!decay.mask || decay.mask(k))) {
           const p = params![k];
           if (!p) throw new OptimizerError(`${name}: no parameter '${k}' for weight decay`);

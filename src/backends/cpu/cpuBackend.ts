@@ -1,12 +1,13 @@
-import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
-import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
-import { allocUninit } from './alloc.js';
+import type { AdamConstants, Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import { allocUninit, allocZeroed } from './alloc.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { adamMomentsKernel } from './fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
-import { stridedCopy } from './strided.js';
+import { broadcastCopy, stridedCopy } from './strided.js';
 
 /** Storage of the CPU backend: a typed array in row-major order. */
 function arr(t: KernelTensor): TypedArray {
@@ -25,7 +26,7 @@ export class CpuBackend implements Backend {
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
     const size = sizeOf(shape);
     // Unzeroed storage only when `values` covers all of it.
-    const out = values.length === size ? allocUninit(dtype, size) : allocArray(dtype, size);
+    const out = values.length === size ? allocUninit(dtype, size) : allocZeroed(dtype, size);
     out.set(values);
     return out;
   }
@@ -36,7 +37,7 @@ export class CpuBackend implements Backend {
     return arr(t).slice();
   }
   fill(shape: Shape, value: number, dtype: DType): unknown {
-    if (value === 0) return allocArray(dtype, sizeOf(shape));
+    if (value === 0) return allocZeroed(dtype, sizeOf(shape));
     const out = allocUninit(dtype, sizeOf(shape));
     out.fill(value);
     return out;
@@ -91,7 +92,7 @@ export class CpuBackend implements Backend {
   }
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
     const out = allocUninit(x.dtype, sizeOf(shape));
-    stridedCopy(arr(x), 0, broadcastStrides(x.shape, shape), shape, out);
+    broadcastCopy(arr(x), broadcastStrides(x.shape, shape), shape, out);
     return out;
   }
   slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown {
@@ -115,7 +116,7 @@ export class CpuBackend implements Backend {
   }
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-    const out = allocArray(x.dtype, sizeOf(outShape));
+    const out = allocZeroed(x.dtype, sizeOf(outShape));
     if (value !== 0) out.fill(value);
     padKernel(arr(x), x.shape, paddings, out, outShape);
     return out;
@@ -127,7 +128,7 @@ export class CpuBackend implements Backend {
     return out;
   }
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
-    const out = allocArray(updates.dtype, sizeOf(outShape));
+    const out = allocZeroed(updates.dtype, sizeOf(outShape));
     scatterAddKernel(arr(updates), arr(indices) as Int32Array, axis, out, outShape);
     return out;
   }
@@ -136,6 +137,21 @@ export class CpuBackend implements Backend {
     const out = allocUninit(dtype, src.length);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
     else out.set(src);
+    return out;
+  }
+  adamMoments(
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ): [unknown, unknown, unknown] {
+    const n = sizeOf(g.shape);
+    const out: [TypedArray, TypedArray, TypedArray] = [
+      allocUninit(g.dtype, n),
+      allocUninit(g.dtype, n),
+      allocUninit(g.dtype, n),
+    ];
+    adamMomentsKernel(arr(g), arr(m), arr(v), c, ...out);
     return out;
   }
 }

@@ -255,6 +255,28 @@ export function binaryKernel(
   }
   const { shape, sa, sb } = collapseBroadcast(aShape, bShape, outShape);
   const rank = shape.length;
+  if (n >= WASM_MIN_ELEMENTS && out instanceof Float32Array && elementwiseWasm !== undefined) {
+    // One operand full, the other a [p, r] block of rows repeated along q ([q, r] with p = 1): the bias add.
+    const rows = (s: number[]) =>
+      (rank === 2 || (rank === 3 && s[0] === shape[2])) && s[rank - 2] === 0 && s[rank - 1] === 1;
+    const p = rank === 3 ? shape[0]! : 1;
+    const full = na === n ? 'a' : nb === n ? 'b' : '';
+    if (
+      full !== '' &&
+      rows(full === 'a' ? sb : sa) &&
+      elementwiseWasm.binaryRows(
+        op,
+        (full === 'a' ? a : b) as Float32Array,
+        (full === 'a' ? b : a) as Float32Array,
+        full === 'b',
+        p,
+        shape[rank - 2]!,
+        shape[rank - 1]!,
+        out,
+      )
+    )
+      return;
+  }
   // rank >= 1 here: an output of size > 1 keeps at least one axis.
   const inner = shape[rank - 1]!;
   const ais = sa[rank - 1]!;

@@ -4,6 +4,7 @@ import { growTo, instantiateWasm, type WasmMemory } from './wasm/memory.js';
 type BinaryFn = (a: number, b: number, o: number, n: number) => void;
 type UnaryFn = (x: number, o: number, n: number) => void;
 type ColsumFn = (x: number, o: number, p: number, q: number, r: number) => void;
+type RowsFn = (full: number, rows: number, o: number, p: number, q: number, r: number) => void;
 
 /** The binary ops with float32 SIMD loops; `vv` both operands full, `vs` b a single value, `sv` a one. */
 export type WasmBinaryOp = 'add' | 'sub' | 'mul' | 'div';
@@ -29,6 +30,7 @@ class ElementwiseWasm {
   private readonly binaryFns = new Map<string, readonly [vv: BinaryFn, vs: BinaryFn, sv: BinaryFn]>();
   private readonly unaryFns = new Map<string, UnaryFn>();
   private readonly colsumFn: ColsumFn;
+  private readonly rowsFns = new Map<string, readonly [vr: RowsFn, rv: RowsFn]>();
   private f32: Float32Array;
 
   constructor() {
@@ -40,6 +42,8 @@ class ElementwiseWasm {
       const f = (mode: string) => exports[`${op}_${mode}`] as BinaryFn;
       this.binaryFns.set(op, [f('vv'), f('vs'), f('sv')]);
     }
+    for (const op of WASM_BINARY)
+      this.rowsFns.set(op, [exports[`${op}_vr`] as RowsFn, exports[`${op}_rv`] as RowsFn]);
     for (const op of WASM_UNARY) this.unaryFns.set(op, exports[op] as UnaryFn);
     this.colsumFn = exports.colsum as ColsumFn;
     this.f32 = new Float32Array(this.memory.buffer);
@@ -74,6 +78,35 @@ class ElementwiseWasm {
     const o = mode === 2 ? bAt : 0;
     fns[mode](0, bAt * 4, o * 4, n);
     out.set(m.subarray(o, o + n));
+    return true;
+  }
+
+  /**
+   * `out = full op rows` (or `rows op full` when `rowsFirst`) where `full` and `out` are [p, q, r] and `rows`
+   * is [p, r], repeated along q: a bias row per task added to a batch of activations. False if the op has no
+   * wasm loop or memory cannot grow.
+   */
+  binaryRows(
+    op: string,
+    full: Float32Array,
+    rows: Float32Array,
+    rowsFirst: boolean,
+    p: number,
+    q: number,
+    r: number,
+    out: Float32Array,
+  ): boolean {
+    const fns = this.rowsFns.get(op);
+    if (fns === undefined) return false;
+    const n = out.length;
+    const rowsAt = (n + 3) & ~3;
+    if (!this.reserve(rowsAt + rows.length + 4)) return false;
+    const m = this.f32;
+    m.set(full, 0);
+    m.set(rows, rowsAt);
+    // The result overwrites the full operand's copy: each element is read before it is written.
+    fns[rowsFirst ? 1 : 0](0, rowsAt * 4, 0, p, q, r);
+    out.set(m.subarray(0, n));
     return true;
   }
 

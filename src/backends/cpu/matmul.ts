@@ -165,11 +165,17 @@ export function matmulKernelWasm(
   out.set(wasm.f32.subarray(cPtr / 4, cPtr / 4 + out.length));
 }
 
+/** Element offsets of each batch matrix's A and B. */
+interface Offsets {
+  a: number[];
+  b: number[];
+}
+
 /** The offsets table of a single (unbatched) product. */
-const SINGLE = { a: new Int32Array(1), b: new Int32Array(1) };
+const SINGLE: Offsets = { a: [0], b: [0] };
 
 /** Whether every batch uses the same B and the A matrices follow one another contiguously (aSize apart). */
-function stacks(offsets: { a: Int32Array; b: Int32Array }, aSize: number): boolean {
+function stacks(offsets: Offsets, aSize: number): boolean {
   const b0 = offsets.b[0]!;
   for (let t = 0; t < offsets.a.length; t++) {
     if (offsets.b[t] !== b0 || offsets.a[t] !== t * aSize) return false;
@@ -241,8 +247,10 @@ export function matmulKernelJs(
 /**
  * Element offsets of each output matrix's A and B operands, batch by batch (row-major over `batchShape`),
  * with broadcast batch axes repeating their matrix. Both kernels walk batches through this one table.
+ * Plain arrays, not Int32Arrays: a typed array of a few dozen entries gets an off-heap backing store that
+ * costs more to create than the small products it indexes.
  */
-function matrixOffsets(aShape: Shape, bShape: Shape, batchShape: Shape): { a: Int32Array; b: Int32Array } {
+function matrixOffsets(aShape: Shape, bShape: Shape, batchShape: Shape): Offsets {
   const aStrides = broadcastStrides(aShape.slice(0, -2), batchShape).map(
     (s) => s * aShape.at(-1)! * aShape.at(-2)!,
   );
@@ -251,8 +259,8 @@ function matrixOffsets(aShape: Shape, bShape: Shape, batchShape: Shape): { a: In
   );
   let batches = 1;
   for (const d of batchShape) batches *= d;
-  const a = new Int32Array(batches);
-  const b = new Int32Array(batches);
+  const a = new Array<number>(batches);
+  const b = new Array<number>(batches);
   const idx = new Array<number>(batchShape.length).fill(0);
   let aOff = 0;
   let bOff = 0;

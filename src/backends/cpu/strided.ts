@@ -1,5 +1,5 @@
 import type { TypedArray } from '../../tensor/dtype.js';
-import type { Shape } from '../../tensor/shape.js';
+import { collapseAxes, type Shape } from '../../tensor/shape.js';
 
 /**
  * Copies `src` into the contiguous `dst` of shape `out`, reading source element
@@ -37,4 +37,53 @@ export function stridedCopy(
       idx[d] = 0;
     }
   }
+}
+
+/**
+ * `broadcastTo`'s copy: `src` seen through `strides` (0 on broadcast axes, as from `broadcastStrides`) into
+ * the contiguous `dst` of shape `out`. A broadcast axis is filled by copying its first block once and then
+ * doubling it with `copyWithin` (a memmove), so repeating a bias row over a batch costs a few large copies
+ * instead of a loop per row. Copies only: the values are those of {@link stridedCopy}, bit for bit.
+ */
+export function broadcastCopy(
+  src: TypedArray,
+  strides: readonly number[],
+  out: Shape,
+  dst: TypedArray,
+): void {
+  if (dst.length === 0) return;
+  if (src.length === 1) {
+    dst.fill(src[0]!);
+    return;
+  }
+  const { shape, strides: st } = collapseAxes(out, [strides]);
+  const ss = st[0]!;
+  // Elements of dst covered by one index of each axis.
+  const block = new Array<number>(shape.length);
+  let b = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    block[d] = b;
+    b *= shape[d]!;
+  }
+  const fill = (d: number, from: number, to: number): void => {
+    const n = shape[d]!;
+    const s = ss[d]!;
+    if (d === shape.length - 1) {
+      if (s === 0) dst.fill(src[from]!, to, to + n);
+      else for (let j = 0, p = from; j < n; j++, p += s) dst[to + j] = src[p]!;
+      return;
+    }
+    const inner = block[d]!;
+    if (s === 0) {
+      fill(d + 1, from, to);
+      for (let done = 1; done < n; ) {
+        const k = Math.min(done, n - done);
+        dst.copyWithin(to + done * inner, to, to + k * inner);
+        done += k;
+      }
+      return;
+    }
+    for (let i = 0; i < n; i++) fill(d + 1, from + i * s, to + i * inner);
+  };
+  fill(0, 0, 0);
 }

@@ -176,6 +176,19 @@ describe('binaryKernel', () => {
       [[700], [1], [700]],
       [[1], [701], [701]],
       [[WASM_MIN_ELEMENTS + 3], [WASM_MIN_ELEMENTS + 3], [WASM_MIN_ELEMENTS + 3]],
+      // Bias rows with a row length off the 4-lane vector width (the SIMD rows loops' scalar tails).
+      [
+        [7, 13, 11],
+        [7, 1, 11],
+        [7, 13, 11],
+      ],
+      [
+        [7, 1, 11],
+        [7, 13, 11],
+        [7, 13, 11],
+      ],
+      [[60, 11], [11], [60, 11]],
+      [[11], [60, 11], [60, 11]],
     ];
     const next = rng(7);
     for (const [aShape, bShape, outShape] of cases) {

@@ -402,4 +402,284 @@
         (local.set $x (i32.add (local.get $x) (i32.mul (local.get $q) (local.get $row))))
         (local.set $o (i32.add (local.get $o) (local.get $row)))
         (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "add_vr") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.add (v128.load (local.get $a)) (v128.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.add (f32.load (local.get $a)) (f32.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "add_rv") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.add (v128.load (i32.add (local.get $brow) (local.get $j4))) (v128.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.add (f32.load (i32.add (local.get $brow) (local.get $j4))) (f32.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "sub_vr") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.sub (v128.load (local.get $a)) (v128.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.sub (f32.load (local.get $a)) (f32.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "sub_rv") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.sub (v128.load (i32.add (local.get $brow) (local.get $j4))) (v128.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.sub (f32.load (i32.add (local.get $brow) (local.get $j4))) (f32.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "mul_vr") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.mul (v128.load (local.get $a)) (v128.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.mul (f32.load (local.get $a)) (f32.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "mul_rv") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.mul (v128.load (i32.add (local.get $brow) (local.get $j4))) (v128.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.mul (f32.load (i32.add (local.get $brow) (local.get $j4))) (f32.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "div_vr") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.div (v128.load (local.get $a)) (v128.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.div (f32.load (local.get $a)) (f32.load (i32.add (local.get $brow) (local.get $j4)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
+        (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p))))))
+
+  (func (export "div_rv") (param $a i32) (param $b i32) (param $o i32) (param $p i32) (param $q i32) (param $r i32)
+    (local $pi i32) (local $qi i32) (local $j4 i32) (local $rb i32) (local $rvb i32) (local $brow i32)
+    (local.set $rb (i32.shl (local.get $r) (i32.const 2)))
+    (local.set $rvb (i32.shl (i32.and (local.get $r) (i32.const -4)) (i32.const 2)))
+    (local.set $brow (local.get $b))
+    (block $pdone
+      (br_if $pdone (i32.ge_s (local.get $pi) (local.get $p)))
+      (loop $ploop
+        (local.set $qi (i32.const 0))
+        (block $qdone
+          (br_if $qdone (i32.ge_s (local.get $qi) (local.get $q)))
+          (loop $qloop
+            (local.set $j4 (i32.const 0))
+            (block $vdone
+              (br_if $vdone (i32.ge_u (local.get $j4) (local.get $rvb)))
+              (loop $v
+                (v128.store (local.get $o) (f32x4.div (v128.load (i32.add (local.get $brow) (local.get $j4))) (v128.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 16)))
+                (br_if $v (i32.lt_u (local.get $j4) (local.get $rvb)))))
+            (block $tdone
+              (br_if $tdone (i32.ge_u (local.get $j4) (local.get $rb)))
+              (loop $t
+                (f32.store (local.get $o) (f32.div (f32.load (i32.add (local.get $brow) (local.get $j4))) (f32.load (local.get $a))))
+                (local.set $a (i32.add (local.get $a) (i32.const 4)))
+                (local.set $o (i32.add (local.get $o) (i32.const 4)))
+                (local.set $j4 (i32.add (local.get $j4) (i32.const 4)))
+                (br_if $t (i32.lt_u (local.get $j4) (local.get $rb)))))
+            (local.set $qi (i32.add (local.get $qi) (i32.const 1)))
+            (br_if $qloop (i32.lt_s (local.get $qi) (local.get $q)))))
+        (local.set $brow (i32.add (local.get $brow) (local.get $rb)))
+        (local.set $pi (i32.add (local.get $pi) (i32.const 1)))
         (br_if $ploop (i32.lt_s (local.get $pi) (local.get $p)))))))

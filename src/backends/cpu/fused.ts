@@ -1,0 +1,96 @@
+import type { TypedArray } from '../../tensor/dtype.js';
+import type { AdamConstants } from '../backend.js';
+
+/**
+ * Adam's moment update in one pass (see `Backend.adamMoments`). Float32 rounds after every operation
+ * (`Math.fround`), exactly as the composed float32 ops store each intermediate: +, -, *, / and sqrt of
+ * float32 values computed in float64 and rounded once are the IEEE float32 results, so the outputs are bit
+ * for bit those of the composition. The constants are rounded to the dtype as the composed ops' scalars are.
+ */
+export function adamMomentsKernel(
+  g: TypedArray,
+  m0: TypedArray,
+  v0: TypedArray,
+  c: AdamConstants,
+  m: TypedArray,
+  v: TypedArray,
+  u: TypedArray,
+): void {
+  if (g instanceof Float32Array) {
+    adamF32(
+      g,
+      m0 as Float32Array,
+      v0 as Float32Array,
+      c,
+      m as Float32Array,
+      v as Float32Array,
+      u as Float32Array,
+    );
+    return;
+  }
+  adamF64(
+    g as Float64Array,
+    m0 as Float64Array,
+    v0 as Float64Array,
+    c,
+    m as Float64Array,
+    v as Float64Array,
+    u as Float64Array,
+  );
+}
+
+// One monomorphic loop per array type: through the TypedArray union every element access is polymorphic and
+// several times slower.
+function adamF32(
+  g: Float32Array,
+  m0: Float32Array,
+  v0: Float32Array,
+  c: AdamConstants,
+  m: Float32Array,
+  v: Float32Array,
+  u: Float32Array,
+): void {
+  const n = g.length;
+  const r = Math.fround;
+  const s1 = r(c.s1);
+  const s2 = r(c.s2);
+  const epsRoot = r(c.epsRoot);
+  const epsHat = r(c.epsHat);
+  const scale = r(c.scale);
+  const withRoot = c.epsRoot > 0;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const mi = m0[i]!;
+    const vi = v0[i]!;
+    const mn = r(mi + r(r(gi - mi) * s1));
+    const vn = r(vi + r(r(r(gi * gi) - vi) * s2));
+    const root = r(Math.sqrt(withRoot ? r(vn + epsRoot) : vn));
+    m[i] = mn;
+    v[i] = vn;
+    u[i] = r(r(mn / r(root + epsHat)) * scale);
+  }
+}
+
+function adamF64(
+  g: Float64Array,
+  m0: Float64Array,
+  v0: Float64Array,
+  c: AdamConstants,
+  m: Float64Array,
+  v: Float64Array,
+  u: Float64Array,
+): void {
+  const n = g.length;
+  const withRoot = c.epsRoot > 0;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    const mi = m0[i]!;
+    const vi = v0[i]!;
+    const mn = mi + (gi - mi) * c.s1;
+    const vn = vi + (gi * gi - vi) * c.s2;
+    const root = Math.sqrt(withRoot ? vn + c.epsRoot : vn);
+    m[i] = mn;
+    v[i] = vn;
+    u[i] = (mn / (root + c.epsHat)) * c.scale;
+  }
+}

@@ -13,7 +13,13 @@ export type Expr =
   /** A float passed as a kernel argument, so fills of any value share one kernel. */
   | { readonly kind: 'const'; readonly value: number }
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: Expr; readonly int: boolean }
-  | { readonly kind: 'binary'; readonly op: BinaryOp; readonly a: Expr; readonly b: Expr; readonly int: boolean }
+  | {
+      readonly kind: 'binary';
+      readonly op: BinaryOp;
+      readonly a: Expr;
+      readonly b: Expr;
+      readonly int: boolean;
+    }
   | { readonly kind: 'where'; readonly c: Expr; readonly a: Expr; readonly b: Expr }
   /** Float to int32: truncation toward zero. */
   | { readonly kind: 'trunc'; readonly x: Expr };

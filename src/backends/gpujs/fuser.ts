@@ -36,6 +36,8 @@ const EMPTY = new Float32Array(0);
  * the whole expression). Every non-elementwise kernel reads its inputs through it.
  */
 export class Fuser {
+  private epoch = 0;
+
   /**
    * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
    * @param backendName for error messages.
@@ -44,6 +46,14 @@ export class Fuser {
     private readonly run: (call: FusedCall, size: number) => DeviceArray,
     private readonly backendName: string,
   ) {}
+
+  /**
+   * Marks a read of values to the host: the end of a training step, as far as the backend can tell. Values
+   * pending from before it are materialized before they feed a new expression (see `operand`).
+   */
+  advance(): void {
+    this.epoch++;
+  }
 
   /** The device array of a handle, materializing a pending one (once: later calls return the same array). */
   array(t: KernelTensor): DeviceArray {
@@ -118,7 +128,7 @@ export class Fuser {
       ) {
         const expr = make(ops.map((o) => o.expr));
         nodes.add(expr);
-        return new LazyArray(expr, outShape, nodes, leaves);
+        return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
       }
       let k = -1;
       ops.forEach((o, i) => {
@@ -133,6 +143,10 @@ export class Fuser {
   private operand(t: KernelTensor): Operand {
     const h = t.handle;
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
+    // A value still pending from before the last read (an optimizer state, the updated parameters) is
+    // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
+    // step, and every step would compile a new, longer kernel.
+    if (h.epoch !== this.epoch) return leaf(this.materialize(h), t.shape);
     if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);

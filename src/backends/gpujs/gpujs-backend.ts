@@ -300,6 +300,7 @@ export class GpujsBackend implements Backend {
   }
 
   private countRead(size: number): void {
+    this.fuser?.advance();
     this.reads++;
     this.bytesRead += 4 * size;
   }

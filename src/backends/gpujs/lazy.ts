@@ -57,12 +57,16 @@ export class LazyArray {
   private disposed = false;
   readonly size: number;
 
-  /** `nodes` are every node of `expr` (deduplicated), `leaves` every leaf array. */
+  /**
+   * `nodes` are every node of `expr` (deduplicated), `leaves` every leaf array; `epoch` counts the backend's
+   * reads so far (see `Fuser.operand`).
+   */
   constructor(
     expr: Expr,
     readonly shape: Shape,
     nodes: ReadonlySet<Expr>,
     leaves: ReadonlySet<DeviceArray>,
+    readonly epoch: number,
   ) {
     this.expr_ = expr;
     this.size = sizeOf(shape);

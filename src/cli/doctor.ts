@@ -3,7 +3,7 @@ import { mkdir, unlink } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Backend, KernelTensor } from '../backends/backend.js';
+import { type Backend, type BackendCounters, diffCounters, type KernelTensor } from '../backends/backend.js';
 import { BACKENDS } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolveLogLevel } from '../log/logger.js';
@@ -47,6 +47,8 @@ export interface KernelResult {
   maxAbsError: number;
   tolerance: number;
   ok: boolean;
+  /** What one warm call (run + read back) cost the backend, where it keeps counters. */
+  counters?: BackendCounters;
 }
 
 /** What doctor found out about one backend. */
@@ -253,13 +255,16 @@ export async function timeKernels(b: Backend, n = 256): Promise<KernelResult[]> 
     const firstMs = performance.now() - t;
     let warmMs = Number.POSITIVE_INFINITY;
     let last = first;
+    let counters: BackendCounters | undefined;
     for (let r = 0; r < 3; r++) {
+      const before = b.counters;
       t = performance.now();
       last = await b.read(kt(run()));
       warmMs = Math.min(warmMs, performance.now() - t);
+      if (before && b.counters) counters = diffCounters(b.counters, before);
     }
     const maxAbsError = Math.max(maxAbsDiff(first, ref), maxAbsDiff(last, ref));
-    return { kernel, firstMs, warmMs, maxAbsError, tolerance, ok: maxAbsError <= tolerance };
+    return { kernel, firstMs, warmMs, maxAbsError, tolerance, ok: maxAbsError <= tolerance, counters };
   };
   return [
     // float32 accumulation over k = n terms of size <= 1: error grows like n * 2^-24 * |sum|.

@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { formatCounters } from '../../backends/backend.js';
 import { loadConfig } from '../../config/load.js';
 import { BACKENDS } from '../../config/schema.js';
 import { type DoctorReport, runDoctor } from '../doctor.js';
@@ -156,6 +157,11 @@ export function formatReport(r: DoctorReport): string {
         ]),
       ),
     );
+    // What one warm call costs each backend: an elementwise chain should be one dispatch where it is fused.
+    out.push('', 'COUNTERS per warm call (run + read back)');
+    for (const b of timed)
+      for (const k of b.kernels!)
+        if (k.counters) out.push(`  ${b.name} ${k.kernel}: ${formatCounters(k.counters)}`);
   }
   out.push('', verdict(r));
   return out.join('\n');

@@ -124,21 +124,23 @@ export class LazyArray {
 }
 
 /**
- * The same expression read as `shape` (a reshape of the tensor holding it), or undefined when that is not
- * possible without materializing: only an expression whose every leaf has the expression's own shape (no
- * broadcast inside) is a pure per-element function of the flat index, whatever the shape.
+ * The same expression read as `shape` (a reshape of the tensor holding it), or undefined when that needs the
+ * value materialized first. Two reshapes keep every leaf a broadcast of the new shape: one that only inserts
+ * or drops size-1 axes (each leaf gets the same axes inserted or dropped), and any reshape of an expression
+ * with no broadcast inside (every leaf has the expression's shape, so it is a function of the flat index).
  */
 export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   const expr = lazy.expr;
   if (!expr) return undefined;
-  for (const n of lazy.nodes) if (n.kind === 'leaf' && !sameShape(n.shape, lazy.shape)) return undefined;
+  const leafShape = unitAxesMap(lazy.shape, shape) ?? flatMap(lazy, shape);
+  if (!leafShape) return undefined;
   const memo = new Map<Expr, Expr>();
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
     switch (e.kind) {
       case 'leaf':
-        r = { kind: 'leaf', array: e.array, shape };
+        r = { kind: 'leaf', array: e.array, shape: leafShape(e.shape) };
         break;
       case 'const':
         r = e;
@@ -160,6 +162,30 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
     return r;
   };
   return walk(expr);
+}
+
+/**
+ * When `to` is `from` with size-1 axes inserted or dropped, the map of a leaf shape (broadcasting to `from`)
+ * to one broadcasting to `to` the same way: its non-unit axes move with `from`'s, every other axis is 1.
+ */
+function unitAxesMap(from: Shape, to: Shape): ((leaf: Shape) => Shape) | undefined {
+  const pf = from.flatMap((d, i) => (d === 1 ? [] : [i]));
+  const pt = to.flatMap((d, i) => (d === 1 ? [] : [i]));
+  if (pf.length !== pt.length || pf.some((p, k) => from[p] !== to[pt[k]!])) return undefined;
+  return (leaf) => {
+    const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
+    const out = Array<number>(to.length).fill(1);
+    pf.forEach((p, k) => {
+      out[pt[k]!] = padded[p]!;
+    });
+    return out;
+  };
+}
+
+/** For an expression whose every leaf has its own shape: every leaf takes the new shape. */
+function flatMap(lazy: LazyArray, shape: Shape): ((leaf: Shape) => Shape) | undefined {
+  for (const n of lazy.nodes) if (n.kind === 'leaf' && !sameShape(n.shape, lazy.shape)) return undefined;
+  return () => shape;
 }
 
 /** Every node reachable from `e`. */

@@ -159,6 +159,23 @@ for (const mode of modesUnderTest()) {
       expectClose(got[1]!, ref[1]!, TOL, `${mode} reshape (broadcast)`);
     });
 
+    it('inlines a pending value read with size-1 axes inserted (its broadcasts move with them)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(16);
+      const [xv, cv, kv] = [randomValues(r, 6), randomValues(r, 2), randomValues(r, 3)];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 3] = x + a column: the column leaf is [2, 1], so read as [2, 1, 3] it must become [2, 1, 1].
+        const s = B.binary('add', put(B, xv, [2, 3], dt), put(B, cv, [2, 1], dt), [2, 3]);
+        const k = put(B, kv, [3, 1, 1], dt);
+        return kt(B.binary('mul', kt(s, [2, 1, 3], dt), k, [3, 2, 1, 3]), [3, 2, 1, 3], dt);
+      };
+      const out = build(b, 'float32');
+      const before = dispatches(b);
+      const got = await b.read(out);
+      expect(dispatches(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} unit-axis reshape`);
+    });
+
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {
       const b = await backendFor(mode);
       const a = put(b, Float32Array.of(1, 2, 3), [3]);

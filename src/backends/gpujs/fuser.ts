@@ -82,6 +82,10 @@ export class Fuser {
     return this.build([cond, a, b], outShape, ([c, ea, eb]) => ({ kind: 'where', c: c!, a: ea!, b: eb! }));
   }
 
+  /**
+   * A constant of `shape` (a fill, or an uploaded single value: the scalars of `mul(x, 0.1)`): a kernel
+   * argument where it is used, so it takes no storage binding and no upload kernel.
+   */
   fill(shape: Shape, value: number): unknown {
     return this.build([], shape, () => ({ kind: 'const', value }));
   }
@@ -145,8 +149,8 @@ export class Fuser {
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
-    // step, and every step would compile a new, longer kernel.
-    if (h.epoch !== this.epoch) return leaf(this.materialize(h), t.shape);
+    // step, and every step would compile a new, longer kernel. A constant cannot grow, and stays inlined.
+    if (h.epoch !== this.epoch && h.expr!.kind !== 'const') return leaf(this.materialize(h), t.shape);
     if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);

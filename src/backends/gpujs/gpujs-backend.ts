@@ -123,6 +123,7 @@ export class GpujsBackend implements Backend {
     if (n === 0) return DeviceArray.ready(0, EMPTY);
     this.uploads++;
     this.bytesUploaded += 4 * n;
+    if (this.fuser && n === 1) return this.fuser.fill(shape, Math.fround(Number(values[0])));
     const host =
       values instanceof Float32Array ? values.slice(0, n) : Float32Array.from(values.subarray(0, n));
     // webasm and cpu keep tensors in host memory: the copy above is the upload.

@@ -3,7 +3,8 @@ import { type Shape, sizeOf } from '../../tensor/shape.js';
 import type { BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import { type FusedCall, fusedCall } from './kernels/fused.js';
+import { type FusedCall, fusedCall, fusedSumCall } from './kernels/fused.js';
+import { REDUCE_CHUNK } from './kernels/reduce.js';
 import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
 
 /**
@@ -99,6 +100,23 @@ export class Fuser {
   /** Broadcasts compose with elementwise reads, so a broadcast copy is just the operand read at `shape`. */
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
     return this.build([x], shape, ([e]) => e!);
+  }
+
+  /**
+   * `sum` over `axes` of a pending value as one kernel that computes the value inside the reduction loop
+   * (`sum(square(x))` never stores the squares), or undefined where the backend's own reduction should run:
+   * the input is an array already, or the reduction is long enough for the backend's two-pass kernel.
+   */
+  sum(x: KernelTensor, axes: readonly number[]): DeviceArray | undefined {
+    const h = x.handle;
+    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
+    if (reduced >= 8 * REDUCE_CHUNK) return undefined;
+    const o = this.operand(x);
+    // operand() computed the value (a pending value from an earlier step, or an unfusable reshape).
+    if (!o.lazy) return undefined;
+    const outSize = sizeOf(x.shape) / reduced;
+    return this.run(fusedSumCall(o.expr, x.shape, axes), outSize);
   }
 
   private materialize(h: LazyArray): DeviceArray {

@@ -176,6 +176,42 @@ for (const mode of modesUnderTest()) {
       expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} unit-axis reshape`);
     });
 
+    it('sums a pending value in one kernel (the producer runs inside the reduction), over any axes', async () => {
+      const b = await backendFor(mode);
+      const r = rng(17);
+      const [xv, rowv] = [randomValues(r, 3 * 4 * 5), randomValues(r, 5)];
+      const sums = (B: Backend, dt: DType, axes: number[], x: KernelTensor, row: KernelTensor) => {
+        const d = kt(B.binary('sub', x, row, [3, 4, 5]), [3, 4, 5], dt);
+        const sq = kt(B.unary('square', d), [3, 4, 5], dt);
+        const kept = [3, 4, 5].filter((_, i) => !axes.includes(i));
+        return kt(B.reduce('sum', sq, axes), kept, dt);
+      };
+      const [x, row] = [put(b, xv, [3, 4, 5]), put(b, rowv, [5])];
+      const [x64, row64] = [put(cpu, xv, [3, 4, 5], 'float64'), put(cpu, rowv, [5], 'float64')];
+      for (const axes of [[0, 1, 2], [2], [0, 2], [1]]) {
+        const before = dispatches(b);
+        const got = await b.read(sums(b, 'float32', axes, x, row));
+        expect(dispatches(b) - before).toBe(1);
+        const ref = cpu.readSync(sums(cpu, 'float64', axes, x64, row64));
+        expectClose(got, ref, { rtol: 1e-5, atol: 1e-5 }, `${mode} sum ${axes}`);
+      }
+    });
+
+    it('leaves long reductions to the two-pass kernel (the producer computed first), with the same sum', async () => {
+      const b = await backendFor(mode);
+      const n = 8 * 256 + 3;
+      const xv = randomValues(rng(18), n);
+      const build = (B: Backend, dt: DType, x: KernelTensor) =>
+        kt(B.reduce('sum', kt(B.unary('square', x), [n], dt), [0]), [], dt);
+      const x = put(b, xv, [n]);
+      const before = dispatches(b);
+      const got = await b.read(build(b, 'float32', x));
+      // square, the partial sums, the final sum.
+      expect(dispatches(b) - before).toBe(3);
+      const ref = cpu.readSync(build(cpu, 'float64', put(cpu, xv, [n], 'float64')));
+      expectClose(got, ref, { rtol: 1e-4, atol: 0 }, `${mode} long sum`);
+    });
+
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {
       const b = await backendFor(mode);
       const a = put(b, Float32Array.of(1, 2, 3), [3]);

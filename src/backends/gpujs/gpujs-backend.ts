@@ -13,6 +13,7 @@ import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kerne
 import { matmulSpec } from './kernels/matmul.js';
 import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
 import type { KernelSpec } from './kernels/spec.js';
+import type { LazyArray } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode } from './modes.js';
 
 /** Options of a gpu.js backend. */
@@ -77,7 +78,7 @@ export class GpujsBackend implements Backend {
     this.isAsync = isAsyncMode(mode, threads);
     this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
     if (mode === 'headlessgl' || mode === 'webgpu')
-      this.dispose = (handle) => (handle as DeviceArray).dispose();
+      this.dispose = (handle) => (handle as DeviceArray | LazyArray).dispose();
     this.fuser =
       (options.fusion ?? fusionFromEnv()) === true
         ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name)
@@ -141,11 +142,11 @@ export class GpujsBackend implements Backend {
 
   readSync(t: KernelTensor): TypedArray {
     const a = this.arr(t);
-    this.countRead(a.size);
     const v = a.value;
     if (this.mode === 'webgpu' || v === undefined) throw new GpujsSyncReadError(this.name);
     const data = readValue(v);
     if (data instanceof Promise) throw new GpujsSyncReadError(this.name);
+    this.countRead(a.size);
     return toHost(data, a.size, t.dtype);
   }
 

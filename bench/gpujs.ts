@@ -28,6 +28,7 @@ import {
   tanh,
 } from '../src/index.js';
 import type { Shape } from '../src/tensor/shape.js';
+import { measureSteps, STEP_KINDS, stepBenchRows } from './gpujs-steps.js';
 import { type BenchRow, fmtTime } from './table.js';
 
 /** One measurement: milliseconds per op (median of timed batches) of one op at one size on one backend. */
@@ -306,7 +307,8 @@ function fmt(ms: number): string {
 
 /**
  * The section of `npm run bench`: per-op time of every available gpu.js mode against the CPU backend (ratio
- * > 1: faster than cpu), then each mode's crossover size per op.
+ * > 1: faster than cpu), then each mode's crossover size per op, then what a second-order sinusoid and conv4
+ * meta-iteration costs each GPU-like mode (dispatches, compiles, transfers, ms) with fusion off and on.
  */
 export async function benchGpujs(options: BenchOptions = {}): Promise<BenchRow[]> {
   const { rows, crossovers } = await gpujsBench(options);
@@ -328,5 +330,13 @@ export async function benchGpujs(options: BenchOptions = {}): Promise<BenchRow[]
       ratio: '',
     });
   }
+  // gpu.js's cpu mode (plain JS kernels) is left out: a conv4 meta-iteration on it takes minutes.
+  const probes = await probeGpujsModes();
+  const stepModes = (options.modes ?? GPUJS_MODES).filter(
+    (m) => m !== 'cpu' && probes.find((p) => p.mode === m)?.available,
+  );
+  for (const mode of stepModes)
+    for (const kind of STEP_KINDS) out.push(...stepBenchRows(await measureSteps(mode, kind)));
+  await releaseWebGPU();
   return out;
 }

@@ -55,6 +55,52 @@ export const REDUCE_OPS = ['sum', 'max', 'min'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
 /**
+ * Running totals of what a backend did since it was created; take two snapshots and subtract
+ * ({@link diffCounters}) to get the cost of one step.
+ */
+export interface BackendCounters {
+  /** Kernels run (a device dispatch; on the CPU backend, a kernel call). */
+  readonly dispatches: number;
+  /** Kernels compiled (0 on backends that compile nothing); 0 per step once a training loop is warm. */
+  readonly compiles: number;
+  /** Host-to-backend copies ({@link Backend.upload}). */
+  readonly uploads: number;
+  /** Backend-to-host copies ({@link Backend.read}, {@link Backend.readSync}). */
+  readonly reads: number;
+  readonly bytesUploaded: number;
+  readonly bytesRead: number;
+}
+
+/** `after - before`, field by field. */
+export function diffCounters(after: BackendCounters, before: BackendCounters): BackendCounters {
+  return {
+    dispatches: after.dispatches - before.dispatches,
+    compiles: after.compiles - before.compiles,
+    uploads: after.uploads - before.uploads,
+    reads: after.reads - before.reads,
+    bytesUploaded: after.bytesUploaded - before.bytesUploaded,
+    bytesRead: after.bytesRead - before.bytesRead,
+  };
+}
+
+/** One line for logs and reports: `12 dispatches, 0 compiles, 1 upload (4 B), 1 read (4 B)`. */
+export function formatCounters(c: BackendCounters): string {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  return [
+    n(c.dispatches, 'dispatch', 'dispatches'),
+    n(c.compiles, 'compile', 'compiles'),
+    `${n(c.uploads, 'upload', 'uploads')} (${bytes(c.bytesUploaded)})`,
+    `${n(c.reads, 'read', 'reads')} (${bytes(c.bytesRead)})`,
+  ].join(', ');
+}
+
+function bytes(b: number): string {
+  if (b < 1024) return `${b} B`;
+  if (b < 1024 * 1024) return `${(b / 1024).toFixed(1)} KiB`;
+  return `${(b / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
  * The primitive kernels every backend implements. The list is short on purpose: every other op in
  * `src/ops` is a composite of these, and every gradient is written in ops, so a backend that implements
  * these kernels gets every derivative of every order for free.
@@ -67,6 +113,8 @@ export interface Backend {
   readonly name: string;
   /** Float dtypes this backend can hold (int32 is always supported for indices). */
   readonly floatDTypes: readonly DType[];
+  /** What the backend has done so far (dispatches, compiles, transfers), where it keeps count. */
+  readonly counters?: BackendCounters;
 
   /** Copies host values to a new storage handle. */
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown;

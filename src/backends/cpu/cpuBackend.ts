@@ -1,6 +1,14 @@
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
-import type { AdamConstants, Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import type {
+  AdamConstants,
+  Backend,
+  BackendCounters,
+  BinaryOp,
+  KernelTensor,
+  ReduceOp,
+  UnaryOp,
+} from '../backend.js';
 import { allocUninit, allocZeroed } from './alloc.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { adamMomentsKernel } from './fused.js';
@@ -14,6 +22,10 @@ function arr(t: KernelTensor): TypedArray {
   return t.handle as TypedArray;
 }
 
+function bytesPer(dtype: DType): number {
+  return dtype === 'float64' ? 8 : 4;
+}
+
 /**
  * The reference backend: plain typed arrays on the host, float32 and float64. Every kernel runs
  * synchronously, so `readSync` always works. Comparisons and relu/step follow the conventions in
@@ -22,42 +34,69 @@ function arr(t: KernelTensor): TypedArray {
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly floatDTypes: readonly DType[] = ['float32', 'float64'];
+  private dispatches = 0;
+  private uploads = 0;
+  private reads = 0;
+  private bytesUploaded = 0;
+  private bytesRead = 0;
+
+  /** Running totals; a dispatch is one kernel call, and nothing is ever compiled. */
+  get counters(): BackendCounters {
+    return {
+      dispatches: this.dispatches,
+      compiles: 0,
+      uploads: this.uploads,
+      reads: this.reads,
+      bytesUploaded: this.bytesUploaded,
+      bytesRead: this.bytesRead,
+    };
+  }
 
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
     const size = sizeOf(shape);
+    this.uploads++;
+    this.bytesUploaded += size * bytesPer(dtype);
     // Unzeroed storage only when `values` covers all of it.
     const out = values.length === size ? allocUninit(dtype, size) : allocZeroed(dtype, size);
     out.set(values);
     return out;
   }
   read(t: KernelTensor): Promise<TypedArray> {
-    return Promise.resolve(arr(t).slice());
+    return Promise.resolve(this.readSync(t));
   }
   readSync(t: KernelTensor): TypedArray {
-    return arr(t).slice();
+    const a = arr(t);
+    this.reads++;
+    this.bytesRead += a.byteLength;
+    return a.slice();
   }
   fill(shape: Shape, value: number, dtype: DType): unknown {
+    this.dispatches++;
     if (value === 0) return allocZeroed(dtype, sizeOf(shape));
     const out = allocUninit(dtype, sizeOf(shape));
     out.fill(value);
     return out;
   }
   unary(op: UnaryOp, x: KernelTensor): unknown {
+    this.dispatches++;
     const out = allocUninit(x.dtype, sizeOf(x.shape));
     unaryKernel(op, arr(x), out);
     return out;
   }
   binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    this.dispatches++;
     const out = allocUninit(a.dtype, sizeOf(outShape));
     binaryKernel(op, arr(a), a.shape, arr(b), b.shape, out, outShape);
     return out;
   }
   where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    this.dispatches++;
     const out = allocUninit(a.dtype, sizeOf(outShape));
     whereKernel(arr(cond), cond.shape, arr(a), a.shape, arr(b), b.shape, out, outShape);
     return out;
   }
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
+    this.dispatches++;
     const outShape = x.shape.filter((_, i) => !axes.includes(i));
     // reduceKernel starts by filling `out` with the reduction's identity.
     const out = allocUninit(x.dtype, sizeOf(outShape));
@@ -71,6 +110,7 @@ export class CpuBackend implements Backend {
     transposeB: boolean,
     outShape: Shape,
   ): unknown {
+    this.dispatches++;
     // matmulKernel writes every element of `out` (zeros when the inner dimension is 0); a test in
     // test/backends/cpu/elementwise.test.ts holds it to that, since the storage starts unzeroed.
     const out = allocUninit(a.dtype, sizeOf(outShape));
@@ -78,6 +118,7 @@ export class CpuBackend implements Backend {
     return out;
   }
   transpose(x: KernelTensor, perm: readonly number[]): unknown {
+    this.dispatches++;
     const inStrides = stridesOf(x.shape);
     const outShape = perm.map((p) => x.shape[p]!);
     const out = allocUninit(x.dtype, sizeOf(outShape));
@@ -91,11 +132,13 @@ export class CpuBackend implements Backend {
     return out;
   }
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
+    this.dispatches++;
     const out = allocUninit(x.dtype, sizeOf(shape));
     broadcastCopy(arr(x), broadcastStrides(x.shape, shape), shape, out);
     return out;
   }
   slice(x: KernelTensor, begin: readonly number[], size: readonly number[]): unknown {
+    this.dispatches++;
     const strides = stridesOf(x.shape);
     let base = 0;
     for (let d = 0; d < begin.length; d++) base += begin[d]! * strides[d]!;
@@ -104,6 +147,7 @@ export class CpuBackend implements Backend {
     return out;
   }
   concat(xs: readonly KernelTensor[], axis: number): unknown {
+    this.dispatches++;
     let total = 0;
     for (const x of xs) total += sizeOf(x.shape);
     const out = allocUninit(xs[0]!.dtype, total);
@@ -115,6 +159,7 @@ export class CpuBackend implements Backend {
     return out;
   }
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
+    this.dispatches++;
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
     const out = allocZeroed(x.dtype, sizeOf(outShape));
     if (value !== 0) out.fill(value);
@@ -122,17 +167,20 @@ export class CpuBackend implements Backend {
     return out;
   }
   gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
+    this.dispatches++;
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
     const out = allocUninit(x.dtype, sizeOf(outShape));
     gatherKernel(arr(x), x.shape, arr(indices) as Int32Array, axis, out);
     return out;
   }
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
+    this.dispatches++;
     const out = allocZeroed(updates.dtype, sizeOf(outShape));
     scatterAddKernel(arr(updates), arr(indices) as Int32Array, axis, out, outShape);
     return out;
   }
   cast(x: KernelTensor, dtype: DType): unknown {
+    this.dispatches++;
     const src = arr(x);
     const out = allocUninit(dtype, src.length);
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
@@ -151,6 +199,7 @@ export class CpuBackend implements Backend {
       allocUninit(g.dtype, n),
       allocUninit(g.dtype, n),
     ];
+    this.dispatches++;
     adamMomentsKernel(arr(g), arr(m), arr(v), c, ...out);
     return out;
   }

@@ -1,8 +1,9 @@
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
-import type { Backend, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import type { Backend, BackendCounters, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { DeviceArray, type DeviceValue } from './device-array.js';
 import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
+import { Fuser, fusionFromEnv } from './fuser.js';
 import type { GpujsInstance } from './gpujs-module.js';
 import { KernelCache } from './kernel-cache.js';
 import { binarySpec, copySpec, fillSpec, unarySpec, whereSpec } from './kernels/elementwise.js';
@@ -12,12 +13,19 @@ import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kerne
 import { matmulSpec } from './kernels/matmul.js';
 import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
 import type { KernelSpec } from './kernels/spec.js';
+import type { LazyArray } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode } from './modes.js';
 
 /** Options of a gpu.js backend. */
 export interface GpujsBackendOptions {
   /** webasm only: run large kernels on gpu.js's worker-thread pool (its async contract). */
   readonly webasmThreads?: boolean;
+  /**
+   * Elementwise fusion (default: on, unless `METATAPE_GPU_FUSION=0`): elementwise kernels return pending
+   * expressions and every chain of them runs as one generated kernel when a non-elementwise consumer or a
+   * read needs its value. Off, every elementwise op is its own dispatch (the baseline of `npm run bench`).
+   */
+  readonly fusion?: boolean;
 }
 
 /** Counters for tests and benchmarks. */
@@ -52,7 +60,13 @@ export class GpujsBackend implements Backend {
    */
   readonly dispose?: (handle: unknown) => void;
   private readonly cache: KernelCache;
+  /** Elementwise fusion; undefined when off (every elementwise op dispatches its own kernel). */
+  private readonly fuser: Fuser | undefined;
   private dispatches = 0;
+  private uploads = 0;
+  private reads = 0;
+  private bytesUploaded = 0;
+  private bytesRead = 0;
 
   constructor(
     readonly mode: GpujsMode,
@@ -64,7 +78,28 @@ export class GpujsBackend implements Backend {
     this.isAsync = isAsyncMode(mode, threads);
     this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
     if (mode === 'headlessgl' || mode === 'webgpu')
-      this.dispose = (handle) => (handle as DeviceArray).dispose();
+      this.dispose = (handle) => (handle as DeviceArray | LazyArray).dispose();
+    this.fuser =
+      (options.fusion ?? fusionFromEnv()) === true
+        ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name)
+        : undefined;
+  }
+
+  /** True when elementwise chains run as fused kernels. */
+  get fusion(): boolean {
+    return this.fuser !== undefined;
+  }
+
+  /** Running totals since the backend was created (see {@link BackendCounters}). */
+  get counters(): BackendCounters {
+    return {
+      dispatches: this.dispatches,
+      compiles: this.cache.compiles,
+      uploads: this.uploads,
+      reads: this.reads,
+      bytesUploaded: this.bytesUploaded,
+      bytesRead: this.bytesRead,
+    };
   }
 
   /** Compilation and dispatch counters. */
@@ -87,6 +122,9 @@ export class GpujsBackend implements Backend {
     this.checkDType(dtype);
     const n = sizeOf(shape);
     if (n === 0) return DeviceArray.ready(0, EMPTY);
+    this.uploads++;
+    this.bytesUploaded += 4 * n;
+    if (this.fuser && n === 1) return this.fuser.fill(shape, Math.fround(Number(values[0])));
     const host =
       values instanceof Float32Array ? values.slice(0, n) : Float32Array.from(values.subarray(0, n));
     // webasm and cpu keep tensors in host memory: the copy above is the upload.
@@ -97,6 +135,7 @@ export class GpujsBackend implements Backend {
 
   async read(t: KernelTensor): Promise<TypedArray> {
     const a = this.arr(t);
+    this.countRead(a.size);
     const v = await a.resolve();
     return toHost(await readValue(v), a.size, t.dtype);
   }
@@ -107,21 +146,26 @@ export class GpujsBackend implements Backend {
     if (this.mode === 'webgpu' || v === undefined) throw new GpujsSyncReadError(this.name);
     const data = readValue(v);
     if (data instanceof Promise) throw new GpujsSyncReadError(this.name);
+    this.countRead(a.size);
     return toHost(data, a.size, t.dtype);
   }
 
   fill(shape: Shape, value: number, dtype: DType): unknown {
     this.checkDType(dtype);
     const n = sizeOf(shape);
-    return this.dispatch(fillSpec(n), n, [], [dtype === 'int32' ? Math.trunc(value) : value]);
+    const v = dtype === 'int32' ? Math.trunc(value) : value;
+    if (this.fuser) return this.fuser.fill(shape, v);
+    return this.dispatch(fillSpec(n), n, [], [v]);
   }
 
   unary(op: UnaryOp, x: KernelTensor): unknown {
+    if (this.fuser) return this.fuser.unary(op, x);
     const n = sizeOf(x.shape);
     return this.dispatch(unarySpec(op, n, x.dtype), n, [this.arr(x)]);
   }
 
   binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    if (this.fuser) return this.fuser.binary(op, a, b, outShape);
     return this.dispatch(binarySpec(op, a.shape, b.shape, outShape, a.dtype), sizeOf(outShape), [
       this.arr(a),
       this.arr(b),
@@ -129,11 +173,14 @@ export class GpujsBackend implements Backend {
   }
 
   where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    if (this.fuser) return this.fuser.where(cond, a, b, outShape);
     const spec = whereSpec(cond.shape, a.shape, b.shape, outShape);
     return this.dispatch(spec, sizeOf(outShape), [this.arr(cond), this.arr(a), this.arr(b)]);
   }
 
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
+    const fused = op === 'sum' ? this.fuser?.sum(x, axes) : undefined;
+    if (fused) return fused;
     const outSize = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
     if (sizeOf(x.shape) === 0) {
       const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
@@ -178,6 +225,7 @@ export class GpujsBackend implements Backend {
   }
 
   broadcastTo(x: KernelTensor, shape: Shape): unknown {
+    if (this.fuser) return this.fuser.broadcastTo(x, shape);
     return this.strided(x, shape, broadcastStrides(x.shape, shape), 0);
   }
 
@@ -240,6 +288,7 @@ export class GpujsBackend implements Backend {
 
   cast(x: KernelTensor, dtype: DType): unknown {
     this.checkDType(dtype);
+    if (this.fuser) return this.fuser.cast(x, dtype);
     const n = sizeOf(x.shape);
     // A same-storage cast still copies: each tensor must own its storage, since each one is disposed.
     const truncate = dtype === 'int32' && x.dtype !== 'int32';
@@ -254,7 +303,18 @@ export class GpujsBackend implements Backend {
     if (dtype === 'float64') throw new GpujsDTypeError(dtype, this.name);
   }
 
+  private countRead(size: number): void {
+    this.fuser?.advance();
+    this.reads++;
+    this.bytesRead += 4 * size;
+  }
+
+  /**
+   * The device array of an input: every non-elementwise kernel reads its inputs here, which is where a pending
+   * fused expression is materialized (once).
+   */
   private arr(t: KernelTensor): DeviceArray {
+    if (this.fuser) return this.fuser.array(t);
     const a = t.handle as DeviceArray;
     if (a.isReleased) throw new GpujsDisposedError(this.name);
     return a;

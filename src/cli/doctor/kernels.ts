@@ -1,5 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { Backend, KernelTensor } from '../../backends/backend.js';
+import {
+  type Backend,
+  type BackendCounters,
+  diffCounters,
+  type KernelTensor,
+} from '../../backends/backend.js';
 import { Rng } from '../../tensor/random.js';
 import type { Shape } from '../../tensor/shape.js';
 import type { KernelResult } from './types.js';
@@ -51,13 +56,16 @@ export async function timeKernels(b: Backend, n = 256): Promise<KernelResult[]> 
     const firstMs = performance.now() - t;
     let warmMs = Number.POSITIVE_INFINITY;
     let last = first;
+    let counters: BackendCounters | undefined;
     for (let r = 0; r < 3; r++) {
+      const before = b.counters;
       t = performance.now();
       last = await b.read(kt(run()));
       warmMs = Math.min(warmMs, performance.now() - t);
+      if (before && b.counters) counters = diffCounters(b.counters, before);
     }
     const maxAbsError = Math.max(maxAbsDiff(first, ref), maxAbsDiff(last, ref));
-    return { kernel, firstMs, warmMs, maxAbsError, tolerance, ok: maxAbsError <= tolerance };
+    return { kernel, firstMs, warmMs, maxAbsError, tolerance, ok: maxAbsError <= tolerance, counters };
   };
   return [
     // float32 accumulation over k = n terms of size <= 1: error grows like n * 2^-24 * |sum|.

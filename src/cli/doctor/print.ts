@@ -1,3 +1,4 @@
+import { formatCounters } from '../../backends/backend.js';
 import { formatTable } from '../print.js';
 import type { DoctorReport } from './types.js';
 
@@ -78,6 +79,11 @@ export function formatReport(r: DoctorReport): string {
         ]),
       ),
     );
+    // What one warm call costs each backend: an elementwise chain should be one dispatch where it is fused.
+    out.push('', 'COUNTERS per warm call (run + read back)');
+    for (const b of timed)
+      for (const k of b.kernels!)
+        if (k.counters) out.push(`  ${b.name} ${k.kernel}: ${formatCounters(k.counters)}`);
   }
   out.push('', verdict(r));
   return out.join('\n');

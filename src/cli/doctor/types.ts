@@ -1,4 +1,5 @@
 /** The shapes of `metatape doctor`'s report (`--json` prints a {@link DoctorReport}) and its options. */
+import type { BackendCounters } from '../../backends/backend.js';
 
 /** Outcome of one environment check. */
 export interface DoctorCheck {
@@ -36,6 +37,8 @@ export interface KernelResult {
   maxAbsError: number;
   tolerance: number;
   ok: boolean;
+  /** What one warm call (run + read back) cost the backend, where it keeps counters. */
+  counters?: BackendCounters;
 }
 
 /** What doctor found out about one backend. */

@@ -1,0 +1,183 @@
+import type { DType } from '../../tensor/dtype.js';
+import { type Shape, sizeOf } from '../../tensor/shape.js';
+import type { BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
+import { DeviceArray } from './device-array.js';
+import { GpujsDisposedError } from './errors.js';
+import { type FusedCall, fusedCall, fusedSumCall } from './kernels/fused.js';
+import { REDUCE_CHUNK } from './kernels/reduce.js';
+import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
+
+/**
+ * Bounds of one fused kernel. `arrays`: WebGPU guarantees 8 storage buffers per shader stage and the output
+ * is one (WebGL 1 guarantees 8 texture units); `scalars` live in a uniform block (WebGPU) or uniforms (WebGL),
+ * kept well inside every API's minimum; `nodes` keeps the generated source (and the recomputation when a
+ * pending value feeds several kernels) small.
+ */
+export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
+
+/** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
+export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.METATAPE_GPU_FUSION !== '0';
+}
+
+/** An operand of a new elementwise node: its expression, with every node and leaf array under it. */
+interface Operand {
+  readonly expr: Expr;
+  readonly nodes: ReadonlySet<Expr>;
+  readonly leaves: ReadonlySet<DeviceArray>;
+  /** The pending handle it came from, which can be materialized to bound a kernel. */
+  readonly lazy?: LazyArray;
+}
+
+const EMPTY = new Float32Array(0);
+
+/**
+ * Elementwise fusion for the gpu.js backend: the elementwise kernels build {@link LazyArray} expressions, and
+ * {@link Fuser.array} is the one place where a pending value becomes a device array (one generated kernel for
+ * the whole expression). Every non-elementwise kernel reads its inputs through it.
+ */
+export class Fuser {
+  private epoch = 0;
+
+  /**
+   * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
+   * @param backendName for error messages.
+   */
+  constructor(
+    private readonly run: (call: FusedCall, size: number) => DeviceArray,
+    private readonly backendName: string,
+  ) {}
+
+  /**
+   * Marks a read of values to the host: the end of a training step, as far as the backend can tell. Values
+   * pending from before it are materialized before they feed a new expression (see `operand`).
+   */
+  advance(): void {
+    this.epoch++;
+  }
+
+  /** The device array of a handle, materializing a pending one (once: later calls return the same array). */
+  array(t: KernelTensor): DeviceArray {
+    const h = t.handle;
+    if (h instanceof LazyArray) return this.materialize(h);
+    const a = h as DeviceArray;
+    if (a.isReleased) throw new GpujsDisposedError(this.backendName);
+    return a;
+  }
+
+  unary(op: UnaryOp, x: KernelTensor): unknown {
+    return this.build([x], x.shape, ([e]) => ({ kind: 'unary', op, x: e!, int: x.dtype === 'int32' }));
+  }
+
+  binary(op: BinaryOp, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    return this.build([a, b], outShape, ([ea, eb]) => ({
+      kind: 'binary',
+      op,
+      a: ea!,
+      b: eb!,
+      int: a.dtype === 'int32',
+    }));
+  }
+
+  where(cond: KernelTensor, a: KernelTensor, b: KernelTensor, outShape: Shape): unknown {
+    return this.build([cond, a, b], outShape, ([c, ea, eb]) => ({ kind: 'where', c: c!, a: ea!, b: eb! }));
+  }
+
+  /**
+   * A constant of `shape` (a fill, or an uploaded single value: the scalars of `mul(x, 0.1)`): a kernel
+   * argument where it is used, so it takes no storage binding and no upload kernel.
+   */
+  fill(shape: Shape, value: number): unknown {
+    return this.build([], shape, () => ({ kind: 'const', value }));
+  }
+
+  /** A copy (each tensor owns its handle), truncating toward zero when casting a float to int32. */
+  cast(x: KernelTensor, dtype: DType): unknown {
+    const truncate = dtype === 'int32' && x.dtype !== 'int32';
+    return this.build([x], x.shape, ([e]) => (truncate ? { kind: 'trunc', x: e! } : e!));
+  }
+
+  /** Broadcasts compose with elementwise reads, so a broadcast copy is just the operand read at `shape`. */
+  broadcastTo(x: KernelTensor, shape: Shape): unknown {
+    return this.build([x], shape, ([e]) => e!);
+  }
+
+  /**
+   * `sum` over `axes` of a pending value as one kernel that computes the value inside the reduction loop
+   * (`sum(square(x))` never stores the squares), or undefined where the backend's own reduction should run:
+   * the input is an array already, or the reduction is long enough for the backend's two-pass kernel.
+   */
+  sum(x: KernelTensor, axes: readonly number[]): DeviceArray | undefined {
+    const h = x.handle;
+    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
+    if (reduced >= 8 * REDUCE_CHUNK) return undefined;
+    const o = this.operand(x);
+    // operand() computed the value (a pending value from an earlier step, or an unfusable reshape).
+    if (!o.lazy) return undefined;
+    const outSize = sizeOf(x.shape) / reduced;
+    return this.run(fusedSumCall(o.expr, x.shape, axes), outSize);
+  }
+
+  private materialize(h: LazyArray): DeviceArray {
+    if (h.isReleased) throw new GpujsDisposedError(this.backendName);
+    if (h.array) return h.array;
+    const out = this.run(fusedCall(h.expr!, h.shape), h.size);
+    h.settle(out);
+    return out;
+  }
+
+  /**
+   * A new pending value `make(operands)` of `outShape`. When the kernel it would become exceeds
+   * {@link FUSION_LIMITS}, the largest pending operand is materialized first (its own kernel), until it fits.
+   */
+  private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
+    if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
+    const ops = inputs.map((t) => this.operand(t));
+    for (;;) {
+      const nodes = new Set<Expr>();
+      const leaves = new Set<DeviceArray>();
+      for (const o of ops) {
+        for (const n of o.nodes) nodes.add(n);
+        for (const l of o.leaves) leaves.add(l);
+      }
+      let scalars = 0;
+      for (const n of nodes) if (n.kind === 'const') scalars++;
+      if (
+        leaves.size <= FUSION_LIMITS.arrays &&
+        scalars + 1 <= FUSION_LIMITS.scalars &&
+        nodes.size + 1 <= FUSION_LIMITS.nodes
+      ) {
+        const expr = make(ops.map((o) => o.expr));
+        nodes.add(expr);
+        return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
+      }
+      let k = -1;
+      ops.forEach((o, i) => {
+        if (o.lazy && (k < 0 || o.nodes.size > ops[k]!.nodes.size)) k = i;
+      });
+      // Unreachable: operands that are all plain arrays (at most 3 leaves, 4 nodes) always fit.
+      if (k < 0) throw new Error('gpu.js fusion: an elementwise node exceeds the fused-kernel limits');
+      ops[k] = leaf(this.materialize(ops[k]!.lazy!), inputs[k]!.shape);
+    }
+  }
+
+  private operand(t: KernelTensor): Operand {
+    const h = t.handle;
+    if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
+    // A value still pending from before the last read (an optimizer state, the updated parameters) is
+    // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
+    // step, and every step would compile a new, longer kernel. A constant cannot grow, and stays inlined.
+    if (h.epoch !== this.epoch && h.expr!.kind !== 'const') return leaf(this.materialize(h), t.shape);
+    if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };
+    // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
+    const reshaped = reshapeExpr(h, t.shape);
+    if (reshaped) return { expr: reshaped, nodes: nodesOf(reshaped), leaves: h.leaves, lazy: h };
+    return leaf(this.materialize(h), t.shape);
+  }
+}
+
+function leaf(array: DeviceArray, shape: Shape): Operand {
+  const expr: Expr = { kind: 'leaf', array, shape };
+  return { expr, nodes: new Set([expr]), leaves: new Set([array]) };
+}

@@ -1,0 +1,182 @@
+import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
+import type { DeviceArray } from '../device-array.js';
+import { childrenOf, type Expr } from '../lazy.js';
+import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
+import { collapseAxes, emitCoords, emitOperandIndices, linearIndex } from './index-math.js';
+import { type KernelSpec, kernelSource } from './spec.js';
+
+/** A fused kernel and the arguments of one call: device arrays (`x0..`), then floats (`v0..`). */
+export interface FusedCall {
+  readonly spec: KernelSpec;
+  readonly arrays: readonly DeviceArray[];
+  readonly scalars: readonly number[];
+}
+
+/**
+ * One kernel computing the whole expression `root` over an output of `outShape`: every node is computed once
+ * per element into its own variable (shared subexpressions included), every distinct (array, broadcast) read
+ * once. The source depends only on the expression's structure, its leaves' shapes and which leaves are the
+ * same array, never on values (constants are arguments), so a training step's kernels are the same from one
+ * step to the next and the source itself is the cache key.
+ */
+export function fusedCall(root: Expr, outShape: Shape): FusedCall {
+  const plan = planReads(root, outShape);
+  const body: string[] = [];
+  const readVar: string[] = [];
+  if (plan.reads.length > 0) {
+    const { code, indices } = emitOperandIndices(
+      outShape,
+      plan.reads.map((r) => r.strides),
+      [],
+      'k',
+    );
+    body.push(...code);
+    plan.reads.forEach((r, k) => {
+      body.push(`const r${k} = x${r.arg}[${indices[k]}];`);
+      readVar.push(`r${k}`);
+    });
+  }
+  const { code, result, scalars } = emitNodes(plan, readVar);
+  body.push(...code, `return ${result};`);
+  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+/**
+ * `sum` over the sorted `axes` of the expression `root` of shape `inShape`, the expression computed per
+ * element inside the reduction loop (so the elementwise producer never touches memory). One output per
+ * thread, reduced elements in row-major order as the CPU backend and `reduceSpec` add them.
+ */
+export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]): FusedCall {
+  const plan = planReads(root, inShape);
+  const kept = inShape.flatMap((_, i) => (axes.includes(i) ? [] : [i]));
+  const pick = (dims: readonly number[], strides: readonly number[]) => dims.map((d) => strides[d]!);
+  const k = collapseAxes(
+    kept.map((d) => inShape[d]!),
+    plan.reads.map((r) => pick(kept, r.strides)),
+  );
+  const red = collapseAxes(
+    axes.map((d) => inShape[d]!),
+    plan.reads.map((r) => pick(axes, r.strides)),
+  );
+  const { code: coordCode, coords } = emitCoords('i', k.shape, 'o');
+  const body = [...coordCode];
+  plan.reads.forEach((_, r) => {
+    body.push(`const b${r} = ${linearIndex(coords, k.strides[r]!)};`);
+  });
+  body.push('let acc = 0.0;');
+  const loops = red.shape.map((n, d) => `for (let j${d} = 0; j${d} < ${n}; j${d}++) {`);
+  body.push(...loops);
+  const readVar = plan.reads.map((read, r) => {
+    const at = [`b${r}`, ...red.shape.map((_, d) => `j${d} * ${red.strides[r]![d]}`)].join(' + ');
+    body.push(`const r${r} = x${read.arg}[${at}];`);
+    return `r${r}`;
+  });
+  const { code, result, scalars } = emitNodes(plan, readVar);
+  body.push(...code, `acc = acc + ${result};`, ...loops.map(() => '}'), 'return acc;');
+  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonly number[]): FusedCall {
+  return {
+    spec: { key: `fused|${source}`, source, arrays: arrays.length, scalars: scalars.length },
+    arrays,
+    scalars,
+  };
+}
+
+/** The arrays a fused kernel binds and its distinct reads: one per (array, broadcast strides) pair. */
+interface ReadPlan {
+  readonly order: readonly Expr[];
+  readonly arrays: readonly DeviceArray[];
+  readonly reads: readonly { readonly arg: number; readonly strides: readonly number[] }[];
+  /** The read of each leaf node. */
+  readonly readOf: ReadonlyMap<Expr, number>;
+}
+
+function planReads(root: Expr, shape: Shape): ReadPlan {
+  const order = postOrder(root);
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const reads: { arg: number; strides: number[] }[] = [];
+  const keys: string[] = [];
+  const readOf = new Map<Expr, number>();
+  for (const e of order) {
+    if (e.kind !== 'leaf') continue;
+    let arg = argOf.get(e.array);
+    if (arg === undefined) {
+      arg = arrays.length;
+      argOf.set(e.array, arg);
+      arrays.push(e.array);
+    }
+    const strides = broadcastStrides(e.shape, shape);
+    const key = `${arg}|${strides.join(',')}`;
+    let r = keys.indexOf(key);
+    if (r < 0) {
+      r = keys.length;
+      keys.push(key);
+      reads.push({ arg, strides });
+    }
+    readOf.set(e, r);
+  }
+  return { order, arrays, reads, readOf };
+}
+
+/** Statements computing every non-leaf node into its own variable; constants become scalar arguments. */
+function emitNodes(
+  plan: ReadPlan,
+  readVar: readonly string[],
+): { code: string[]; result: string; scalars: number[] } {
+  const code: string[] = [];
+  const scalars: number[] = [];
+  const name = new Map<Expr, string>();
+  let next = 0;
+  const v = (c: Expr) => name.get(c)!;
+  for (const e of plan.order) {
+    const t = `t${next++}`;
+    switch (e.kind) {
+      case 'leaf':
+        name.set(e, readVar[plan.readOf.get(e)!]!);
+        continue;
+      case 'const':
+        name.set(e, `v${scalars.length}`);
+        scalars.push(e.value);
+        continue;
+      case 'unary':
+        code.push(...UNARY_BODY[e.op](v(e.x), e.int ? `${t}f` : t));
+        break;
+      case 'binary':
+        code.push(...BINARY_BODY[e.op](v(e.a), v(e.b), e.int ? `${t}f` : t));
+        break;
+      case 'where':
+        code.push(`let ${t} = ${v(e.b)};`, `if (${v(e.c)} != 0.0) { ${t} = ${v(e.a)}; }`);
+        break;
+      case 'trunc':
+        code.push(`const ${t} = Math.trunc(${v(e.x)});`);
+        break;
+    }
+    // int32 results truncate toward zero, as the unfused kernels (and storing into an Int32Array) do.
+    if ((e.kind === 'unary' || e.kind === 'binary') && e.int) code.push(`const ${t} = Math.trunc(${t}f);`);
+    name.set(e, t);
+  }
+  return { code, result: v(plan.order.at(-1)!), scalars };
+}
+
+/** The nodes of `root`, each once, children before parents (iterative: no recursion limit to hit). */
+function postOrder(root: Expr): Expr[] {
+  const out: Expr[] = [];
+  const seen = new Set<Expr>();
+  const stack: { e: Expr; done: boolean }[] = [{ e: root, done: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (top.done) {
+      out.push(top.e);
+      continue;
+    }
+    if (seen.has(top.e)) continue;
+    seen.add(top.e);
+    stack.push({ e: top.e, done: true });
+    const cs = childrenOf(top.e);
+    for (let k = cs.length - 1; k >= 0; k--) if (!seen.has(cs[k]!)) stack.push({ e: cs[k]!, done: false });
+  }
+  return out;
+}

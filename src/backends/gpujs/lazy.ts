@@ -1,0 +1,201 @@
+import { type Shape, sizeOf } from '../../tensor/shape.js';
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { DeviceArray } from './device-array.js';
+
+/**
+ * One node of a pending elementwise expression. Leaves are materialized device arrays read with the
+ * broadcast of `shape` to the kernel's output shape; every other node is a per-element function of its
+ * children. Broadcasts compose (right-aligned, size-1 axes read at 0), so a leaf's read index depends only on
+ * its own shape and the root's, wherever in the tree it sits.
+ */
+export type Expr =
+  | { readonly kind: 'leaf'; readonly array: DeviceArray; readonly shape: Shape }
+  /** A float passed as a kernel argument, so fills of any value share one kernel. */
+  | { readonly kind: 'const'; readonly value: number }
+  | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: Expr; readonly int: boolean }
+  | {
+      readonly kind: 'binary';
+      readonly op: BinaryOp;
+      readonly a: Expr;
+      readonly b: Expr;
+      readonly int: boolean;
+    }
+  | { readonly kind: 'where'; readonly c: Expr; readonly a: Expr; readonly b: Expr }
+  /** Float to int32: truncation toward zero. */
+  | { readonly kind: 'trunc'; readonly x: Expr };
+
+/** The children of a node, in a fixed order (code generation and traversals rely on it). */
+export function childrenOf(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case 'leaf':
+    case 'const':
+      return [];
+    case 'unary':
+    case 'trunc':
+      return [e.x];
+    case 'binary':
+      return [e.a, e.b];
+    case 'where':
+      return [e.c, e.a, e.b];
+  }
+}
+
+/**
+ * A storage handle of the gpu.js backend whose value is not computed yet: an elementwise expression over
+ * materialized arrays. Elementwise consumers extend the expression; any other consumer (or a read)
+ * materializes it once into one generated kernel (`GpujsBackend.materialize`), after which it behaves as
+ * that array.
+ *
+ * While pending it pins its leaves, so the storage finaliser of the tensors they belong to cannot release
+ * them before the fused kernel has read them.
+ */
+export class LazyArray {
+  private expr_: Expr | undefined;
+  private array_: DeviceArray | undefined;
+  private nodes_: ReadonlySet<Expr>;
+  private leaves_: ReadonlySet<DeviceArray>;
+  private disposed = false;
+  readonly size: number;
+
+  /**
+   * `nodes` are every node of `expr` (deduplicated), `leaves` every leaf array; `epoch` counts the backend's
+   * reads so far (see `Fuser.operand`).
+   */
+  constructor(
+    expr: Expr,
+    readonly shape: Shape,
+    nodes: ReadonlySet<Expr>,
+    leaves: ReadonlySet<DeviceArray>,
+    readonly epoch: number,
+  ) {
+    this.expr_ = expr;
+    this.size = sizeOf(shape);
+    this.nodes_ = nodes;
+    this.leaves_ = leaves;
+    for (const a of leaves) a.pin();
+  }
+
+  /** The pending expression (undefined once materialized or disposed). */
+  get expr(): Expr | undefined {
+    return this.expr_;
+  }
+
+  get nodes(): ReadonlySet<Expr> {
+    return this.nodes_;
+  }
+
+  get leaves(): ReadonlySet<DeviceArray> {
+    return this.leaves_;
+  }
+
+  /** The computed array, once materialized. */
+  get array(): DeviceArray | undefined {
+    return this.array_;
+  }
+
+  /** True once disposed, or once the array it became was released. */
+  get isReleased(): boolean {
+    return this.disposed || (this.array_?.isReleased ?? false);
+  }
+
+  /**
+   * Records the array the expression was computed into and lets go of the expression and its leaves (the
+   * kernel that reads them pinned them itself).
+   */
+  settle(array: DeviceArray): void {
+    this.array_ = array;
+    this.release();
+  }
+
+  /** Gives back the computed array, or the pins on the leaves if it was never computed. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.array_) this.array_.dispose();
+    else this.release();
+  }
+
+  private release(): void {
+    for (const a of this.leaves_) a.unpin();
+    this.expr_ = undefined;
+    this.nodes_ = new Set();
+    this.leaves_ = new Set();
+  }
+}
+
+/**
+ * The same expression read as `shape` (a reshape of the tensor holding it), or undefined when that needs the
+ * value materialized first. Two reshapes keep every leaf a broadcast of the new shape: one that only inserts
+ * or drops size-1 axes (each leaf gets the same axes inserted or dropped), and any reshape of an expression
+ * with no broadcast inside (every leaf has the expression's shape, so it is a function of the flat index).
+ */
+export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
+  const expr = lazy.expr;
+  if (!expr) return undefined;
+  const leafShape = unitAxesMap(lazy.shape, shape) ?? flatMap(lazy, shape);
+  if (!leafShape) return undefined;
+  const memo = new Map<Expr, Expr>();
+  const walk = (e: Expr): Expr => {
+    let r = memo.get(e);
+    if (r) return r;
+    switch (e.kind) {
+      case 'leaf':
+        r = { kind: 'leaf', array: e.array, shape: leafShape(e.shape) };
+        break;
+      case 'const':
+        r = e;
+        break;
+      case 'unary':
+        r = { ...e, x: walk(e.x) };
+        break;
+      case 'trunc':
+        r = { ...e, x: walk(e.x) };
+        break;
+      case 'binary':
+        r = { ...e, a: walk(e.a), b: walk(e.b) };
+        break;
+      case 'where':
+        r = { ...e, c: walk(e.c), a: walk(e.a), b: walk(e.b) };
+        break;
+    }
+    memo.set(e, r);
+    return r;
+  };
+  return walk(expr);
+}
+
+/**
+ * When `to` is `from` with size-1 axes inserted or dropped, the map of a leaf shape (broadcasting to `from`)
+ * to one broadcasting to `to` the same way: its non-unit axes move with `from`'s, every other axis is 1.
+ */
+function unitAxesMap(from: Shape, to: Shape): ((leaf: Shape) => Shape) | undefined {
+  const pf = from.flatMap((d, i) => (d === 1 ? [] : [i]));
+  const pt = to.flatMap((d, i) => (d === 1 ? [] : [i]));
+  if (pf.length !== pt.length || pf.some((p, k) => from[p] !== to[pt[k]!])) return undefined;
+  return (leaf) => {
+    const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
+    const out = Array<number>(to.length).fill(1);
+    pf.forEach((p, k) => {
+      out[pt[k]!] = padded[p]!;
+    });
+    return out;
+  };
+}
+
+/** For an expression whose every leaf has its own shape: every leaf takes the new shape. */
+function flatMap(lazy: LazyArray, shape: Shape): ((leaf: Shape) => Shape) | undefined {
+  for (const n of lazy.nodes) if (n.kind === 'leaf' && !sameShape(n.shape, lazy.shape)) return undefined;
+  return () => shape;
+}
+
+/** Every node reachable from `e`. */
+export function nodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
+  if (into.has(e)) return into;
+  into.add(e);
+  for (const c of childrenOf(e)) nodesOf(c, into);
+  return into;
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -1,0 +1,311 @@
+/**
+ * Elementwise fusion on the gpu.js backends: chains of elementwise kernels (broadcasts, where, casts, fills
+ * included) run as one generated kernel when a non-elementwise kernel or a read needs them, with the values of
+ * the CPU backend in float64; the kernel bounds split long chains without changing values; pending values keep
+ * their inputs alive; a second-order meta-step through fused kernels matches the unfused backend's and the
+ * float64 reference's, in fewer dispatches, and compiles nothing once warm.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
+import { FUSION_LIMITS, fusionFromEnv } from '../../../src/backends/gpujs/fuser.js';
+import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
+import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
+import {
+  fromArray,
+  GradientTape,
+  matmul,
+  mean,
+  mul,
+  square,
+  sub,
+  type Tensor,
+  tanh,
+} from '../../../src/index.js';
+import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
+import type { Shape } from '../../../src/tensor/shape.js';
+import { backendFor, cpu, expectClose, modesUnderTest, put, randomValues, rng } from './harness.js';
+
+/** Elementwise float32 math is within a few ulps per op; these chains are ≤ 60 ops of moderate magnitude. */
+const TOL = { rtol: 2e-5, atol: 1e-6 };
+
+/** A kernel tensor of `b` whose handle is the result of `f` (shape and dtype given). */
+function kt(handle: unknown, shape: Shape, dtype: DType = 'float32'): KernelTensor {
+  return { handle, shape, dtype };
+}
+
+/**
+ * Builds the same elementwise graph on any backend: unary and binary ops, a row broadcast, a broadcastTo, a
+ * fill, a where on a comparison, a float-to-int cast and back, and a reuse of one intermediate by several ops.
+ */
+function chain(b: Backend, x: KernelTensor, row: KernelTensor, dtype: DType): KernelTensor {
+  const shape = x.shape;
+  const s = kt(b.binary('add', x, row, shape), shape, dtype);
+  const t = kt(b.unary('tanh', s), shape, dtype);
+  const two = kt(b.fill([1], 2, dtype), [1], dtype);
+  const sq = kt(b.binary('mul', t, t, shape), shape, dtype);
+  const shifted = kt(b.binary('sub', sq, two, shape), shape, dtype);
+  const cond = kt(b.binary('greater', t, kt(b.fill([], 0, dtype), [], dtype), shape), shape, dtype);
+  const w = kt(b.where(cond, shifted, kt(b.unary('exp', t), shape, dtype), shape), shape, dtype);
+  const bRow = kt(b.broadcastTo(row, shape), shape, dtype);
+  const scaled = kt(b.binary('mul', w, bRow, shape), shape, dtype);
+  const asInt = kt(b.cast(kt(b.binary('mul', scaled, two, shape), shape, dtype), 'int32'), shape, 'int32');
+  const back = kt(b.cast(asInt, dtype), shape, dtype);
+  return kt(b.binary('add', kt(b.unary('sigmoid', scaled), shape, dtype), back, shape), shape, dtype);
+}
+
+/** `n` alternating unary and binary ops over `arrays` distinct inputs (a long chain with many leaves). */
+function longChain(b: Backend, xs: readonly KernelTensor[], n: number, dtype: DType): KernelTensor {
+  const shape = xs[0]!.shape;
+  let acc = xs[0]!;
+  for (let i = 1; i <= n; i++) {
+    const other = xs[i % xs.length]!;
+    acc =
+      i % 3 === 0
+        ? kt(b.unary('sin', acc), shape, dtype)
+        : kt(b.binary(i % 3 === 1 ? 'add' : 'mul', acc, other, shape), shape, dtype);
+  }
+  return acc;
+}
+
+function dispatches(b: GpujsBackend): number {
+  return b.counters.dispatches;
+}
+
+describe('fusion switch', () => {
+  it('METATAPE_GPU_FUSION=0 turns fusion off, anything else leaves it on', () => {
+    expect(fusionFromEnv({ METATAPE_GPU_FUSION: '0' })).toBe(false);
+    expect(fusionFromEnv({})).toBe(true);
+    expect(fusionFromEnv({ METATAPE_GPU_FUSION: '1' })).toBe(true);
+  });
+});
+
+for (const mode of modesUnderTest()) {
+  describe(`gpujs:${mode} elementwise fusion`, () => {
+    it('a chain of elementwise ops (broadcasts, where, casts, fills) is one dispatch, with float64 values', async () => {
+      const b = await backendFor(mode);
+      expect(b.fusion).toBe(true);
+      const r = rng(11);
+      const xv = randomValues(r, 6 * 5);
+      const rowv = randomValues(r, 5);
+      const x = put(b, xv, [6, 5]);
+      const row = put(b, rowv, [5]);
+      const before = dispatches(b);
+      const out = chain(b, x, row, 'float32');
+      // Nothing runs until a value is needed.
+      expect(dispatches(b)).toBe(before);
+      const got = await b.read(out);
+      expect(dispatches(b)).toBe(before + 1);
+      const ref = cpu.readSync(
+        chain(cpu, put(cpu, xv, [6, 5], 'float64'), put(cpu, rowv, [5], 'float64'), 'float64'),
+      );
+      expectClose(got, ref, TOL, `${mode} fused chain`);
+    });
+
+    it('gives the values of the unfused kernels', async () => {
+      const b = await backendFor(mode);
+      const off = await createGpujsBackend(mode, { fusion: false });
+      try {
+        const r = rng(12);
+        const xv = randomValues(r, 4 * 7);
+        const rowv = randomValues(r, 7);
+        const fused = await b.read(chain(b, put(b, xv, [4, 7]), put(b, rowv, [7]), 'float32'));
+        const before = dispatches(off);
+        const plain = await off.read(chain(off, put(off, xv, [4, 7]), put(off, rowv, [7]), 'float32'));
+        // The unfused backend runs one kernel per op.
+        expect(dispatches(off) - before).toBeGreaterThan(10);
+        expectClose(fused, plain, TOL, `${mode} fused vs unfused`);
+      } finally {
+        await off.destroy();
+      }
+    });
+
+    it('splits chains at the kernel bounds without changing values', async () => {
+      const b = await backendFor(mode);
+      const r = rng(13);
+      const arrays = FUSION_LIMITS.arrays + 3;
+      const vals = Array.from({ length: arrays }, () => randomValues(r, 9, -1, 1));
+      const n = 2 * FUSION_LIMITS.nodes;
+      const before = dispatches(b);
+      const got = await b.read(
+        longChain(
+          b,
+          vals.map((v) => put(b, v, [9])),
+          n,
+          'float32',
+        ),
+      );
+      const used = dispatches(b) - before;
+      expect(used).toBeGreaterThan(1);
+      expect(used).toBeLessThan(n / 4);
+      const ref = cpu.readSync(
+        longChain(
+          cpu,
+          vals.map((v) => put(cpu, v, [9], 'float64')),
+          n,
+          'float64',
+        ),
+      );
+      expectClose(got, ref, { rtol: 1e-4, atol: 1e-5 }, `${mode} long chain`);
+    });
+
+    it('reads a pending value through a reshape (inlined when broadcast-free) and a broadcast', async () => {
+      const b = await backendFor(mode);
+      const r = rng(14);
+      const xv = randomValues(r, 6);
+      const cv = randomValues(r, 3);
+      const got = await reshapes(b, xv, cv, 'float32');
+      const ref = await reshapes(cpu, xv, cv, 'float64');
+      expectClose(got[0]!, ref[0]!, TOL, `${mode} reshape (flat)`);
+      expectClose(got[1]!, ref[1]!, TOL, `${mode} reshape (broadcast)`);
+    });
+
+    it('inlines a pending value read with size-1 axes inserted (its broadcasts move with them)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(16);
+      const [xv, cv, kv] = [randomValues(r, 6), randomValues(r, 2), randomValues(r, 3)];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 3] = x + a column: the column leaf is [2, 1], so read as [2, 1, 3] it must become [2, 1, 1].
+        const s = B.binary('add', put(B, xv, [2, 3], dt), put(B, cv, [2, 1], dt), [2, 3]);
+        const k = put(B, kv, [3, 1, 1], dt);
+        return kt(B.binary('mul', kt(s, [2, 1, 3], dt), k, [3, 2, 1, 3]), [3, 2, 1, 3], dt);
+      };
+      const out = build(b, 'float32');
+      const before = dispatches(b);
+      const got = await b.read(out);
+      expect(dispatches(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} unit-axis reshape`);
+    });
+
+    it('sums a pending value in one kernel (the producer runs inside the reduction), over any axes', async () => {
+      const b = await backendFor(mode);
+      const r = rng(17);
+      const [xv, rowv] = [randomValues(r, 3 * 4 * 5), randomValues(r, 5)];
+      const sums = (B: Backend, dt: DType, axes: number[], x: KernelTensor, row: KernelTensor) => {
+        const d = kt(B.binary('sub', x, row, [3, 4, 5]), [3, 4, 5], dt);
+        const sq = kt(B.unary('square', d), [3, 4, 5], dt);
+        const kept = [3, 4, 5].filter((_, i) => !axes.includes(i));
+        return kt(B.reduce('sum', sq, axes), kept, dt);
+      };
+      const [x, row] = [put(b, xv, [3, 4, 5]), put(b, rowv, [5])];
+      const [x64, row64] = [put(cpu, xv, [3, 4, 5], 'float64'), put(cpu, rowv, [5], 'float64')];
+      for (const axes of [[0, 1, 2], [2], [0, 2], [1]]) {
+        const before = dispatches(b);
+        const got = await b.read(sums(b, 'float32', axes, x, row));
+        expect(dispatches(b) - before).toBe(1);
+        const ref = cpu.readSync(sums(cpu, 'float64', axes, x64, row64));
+        expectClose(got, ref, { rtol: 1e-5, atol: 1e-5 }, `${mode} sum ${axes}`);
+      }
+    });
+
+    it('leaves long reductions to the two-pass kernel (the producer computed first), with the same sum', async () => {
+      const b = await backendFor(mode);
+      const n = 8 * 256 + 3;
+      const xv = randomValues(rng(18), n);
+      const build = (B: Backend, dt: DType, x: KernelTensor) =>
+        kt(B.reduce('sum', kt(B.unary('square', x), [n], dt), [0]), [], dt);
+      const x = put(b, xv, [n]);
+      const before = dispatches(b);
+      const got = await b.read(build(b, 'float32', x));
+      // square, the partial sums, the final sum.
+      expect(dispatches(b) - before).toBe(3);
+      const ref = cpu.readSync(build(cpu, 'float64', put(cpu, xv, [n], 'float64')));
+      expectClose(got, ref, { rtol: 1e-4, atol: 0 }, `${mode} long sum`);
+    });
+
+    it('keeps the inputs of a pending value alive when their tensors are released', async () => {
+      const b = await backendFor(mode);
+      const a = put(b, Float32Array.of(1, 2, 3), [3]);
+      const e = kt(b.unary('exp', a), [3]);
+      const s = kt(b.unary('log', e), [3]);
+      b.dispose?.(e.handle);
+      b.dispose?.(a.handle);
+      const got = Array.from(await b.read(s));
+      got.forEach((v, i) => {
+        expect(v).toBeCloseTo(i + 1, 5);
+      });
+    });
+
+    it('a second-order meta-step through fused kernels matches unfused and float64, in fewer dispatches, compiling nothing once warm', async () => {
+      const b = await backendFor(mode);
+      const off = await createGpujsBackend(mode, { fusion: false });
+      try {
+        const r = rng(15);
+        const wv = randomValues(r, 12);
+        const xv = randomValues(r, 32);
+        const yv = randomValues(r, 24);
+        const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
+          setDefaultFloat(float);
+          const prev = getBackend();
+          useBackend(B);
+          try {
+            const make = (v: Float32Array, s: Shape) =>
+              fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
+            let w = make(wv, [4, 3]);
+            const x = make(xv, [8, 4]);
+            const y = make(yv, [8, 3]);
+            const losses: number[] = [];
+            const dispatches: number[] = [];
+            const compiles: number[] = [];
+            let grad!: Tensor;
+            for (let i = 0; i < steps; i++) {
+              const before = B.counters!;
+              const step = metaStep(w, x, y);
+              grad = step.grad;
+              w = sub(w, mul(step.grad, 0.05));
+              losses.push((await step.loss.data())[0]!);
+              dispatches.push(B.counters!.dispatches - before.dispatches);
+              compiles.push(B.counters!.compiles - before.compiles);
+            }
+            return { losses, dispatches, compiles, grad: await grad.data(), w: await w.data() };
+          } finally {
+            useBackend(prev);
+            setDefaultFloat('float32');
+          }
+        };
+        const steps = 5;
+        const fused = await run(b, 'float32', steps);
+        const plain = await run(off, 'float32', steps);
+        const ref = await run(cpu, 'float64', steps);
+        const tol = { rtol: 1e-4, atol: 1e-5 };
+        expectClose(Float64Array.from(fused.losses), Float64Array.from(ref.losses), tol, `${mode} losses`);
+        expectClose(fused.grad as TypedArray, ref.grad, tol, `${mode} meta-gradient`);
+        expectClose(fused.w as TypedArray, ref.w, tol, `${mode} parameters`);
+        expectClose(fused.grad as TypedArray, plain.grad, tol, `${mode} fused vs unfused meta-gradient`);
+        // Steady state (from the fourth step): fewer dispatches than one per op, and no compiles.
+        expect(fused.dispatches[steps - 1]!).toBeLessThan(plain.dispatches[steps - 1]!);
+        expect(fused.compiles.slice(3)).toEqual([0, 0]);
+      } finally {
+        await off.destroy();
+      }
+    });
+  });
+}
+
+/** exp(x) read as [2, 3] plus a row, that sum read back as [6] and, scaled, as [3, 2]. */
+async function reshapes(B: Backend, xv: Float32Array, cv: Float32Array, dt: DType): Promise<TypedArray[]> {
+  const e = B.unary('exp', put(B, xv, [6], dt));
+  // [6] read as [2, 3]: broadcast-free, so the fused kernel inlines it under the new shape.
+  const s = B.binary('add', kt(e, [2, 3], dt), put(B, cv, [3], dt), [2, 3]);
+  const flat = kt(B.unary('neg', kt(s, [6], dt)), [6], dt);
+  // The sum holds a broadcast row, so read as [3, 2] it is computed first and then read as an array.
+  const three = kt(B.fill([2], 3, dt), [2], dt);
+  const viaRows = kt(B.binary('mul', kt(s, [3, 2], dt), three, [3, 2]), [3, 2], dt);
+  return [await B.read(flat), await B.read(viaRows)];
+}
+
+/** One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. */
+function metaStep(w: Tensor, x: Tensor, y: Tensor): { loss: Tensor; grad: Tensor } {
+  const outer = new GradientTape();
+  const loss = outer.record(() => {
+    outer.watch(w);
+    const inner = new GradientTape();
+    const innerLoss = inner.record(() => {
+      inner.watch(w);
+      return mean(square(sub(tanh(matmul(x, w)), y)));
+    });
+    const g = inner.gradient(innerLoss, w);
+    const adapted = sub(w, mul(g!, 0.1));
+    return mean(square(sub(tanh(matmul(x, adapted)), y)));
+  });
+  return { loss, grad: outer.gradient(loss, w)! };
+}

@@ -5,7 +5,7 @@
  *
  * ```
  * npx tsx bench/rerun-configs.ts --base d7f23e9 [--head HEAD] [--iterations 100] [--omniglot DIR]
- *     [--eval-tasks 20] [--omniglot-batch 4] [--work DIR] [--markdown FILE] [config.yaml ...]
+ *     [--eval-tasks 20] [--omniglot-batch 4] [--work DIR] [--markdown FILE] [--reuse] [config.yaml ...]
  * ```
  *
  * Each commit's tree is exported with `git archive` into `<work>/<sha>/` (node_modules symlinked to this
@@ -18,6 +18,9 @@
  * - Omniglot configs read the prepared Arrow files from `--omniglot` (`metatape datasets prepare omniglot
  *   --from ../shared/datasets/omniglot --dir DIR`) and, so that each run takes seconds, a meta-batch of
  *   `--omniglot-batch` tasks (0 keeps the config's).
+ *
+ * `--reuse` compares the runs already in `<work>/runs/` for a config instead of running it again (to split a
+ * long list over several processes, then print one table of all).
  *
  * Compared: every metrics row (`metrics.jsonl`) and every summary result, except the wall-clock, speed and
  * memory fields, which no two runs share; and the final checkpoint byte for byte, its `createdAt` masked.
@@ -49,6 +52,7 @@ interface Options {
   omniglotBatch: number;
   work: string;
   markdown: string | undefined;
+  reuse: boolean;
   configs: string[];
 }
 
@@ -73,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     omniglotBatch: 4,
     work: '/tmp/metatape-rerun',
     markdown: undefined,
+    reuse: false,
     configs: [],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -95,6 +100,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--omniglot-batch') o.omniglotBatch = count();
     else if (a === '--work') o.work = resolve(value());
     else if (a === '--markdown') o.markdown = resolve(value());
+    else if (a === '--reuse') o.reuse = true;
     else if (a.startsWith('--')) throw new Error(`unknown option ${a}`);
     else o.configs.push(a);
   }
@@ -273,7 +279,10 @@ async function main(): Promise<void> {
     const flags = overrides(path, o);
     const dirs = [join(o.work, 'runs', basename(base), id), join(o.work, 'runs', basename(head), id)];
     const started = performance.now();
-    const errors = [runAt(base, path, dirs[0]!, flags), runAt(head, path, dirs[1]!, flags)];
+    const done = o.reuse && dirs.every((d) => existsSync(join(d, 'summary.json')));
+    const errors = done
+      ? [undefined, undefined]
+      : [runAt(base, path, dirs[0]!, flags), runAt(head, path, dirs[1]!, flags)];
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     const row: Row =
       errors[0] || errors[1]

@@ -3,7 +3,8 @@
  * GradientTape semantics and nesting to any order, layers, optimizers and MAML-style meta-learning.
  */
 export * from './autodiff/index.js';
-export type { Backend, KernelTensor } from './backends/backend.js';
+export type { AdamConstants, Backend, BackendCounters, KernelTensor } from './backends/backend.js';
+export { diffCounters, formatCounters } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu/index.js';
 export {
   type BackendFactory,

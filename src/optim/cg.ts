@@ -42,7 +42,8 @@ function l1(a: Tensor): number {
  * it stops when the residual's L1 norm is at most `eta · |g|₁` with the forcing term `eta = min(0.5,
  * sqrt(|g|₁))` (so the outer iteration converges superlinearly), after `maxIterations` products, or on
  * non-positive curvature: then the last iterate is used, or on the first iteration the steepest-descent
- * step `-(gᵀg / |gᵀCg|) g`. Only scalars are read back (the control logic); vectors stay tensors.
+ * step `-(gᵀg / |gᵀCg|) g`, or with `damping` λ > 0 the bounded `-g / λ` (the damped system's solution
+ * without the curvature). Only scalars are read back (the control logic); vectors stay tensors.
  *
  * ```ts
  * const { p } = truncatedCg((v) => pt.apply(v), pt.grad, { maxIterations: 20 * n });
@@ -76,7 +77,11 @@ export function truncatedCg(
       // Negative (or NaN) curvature: keep what CG built so far; on the first iteration, a scaled steepest
       // descent step (the model is unbounded below along -g, so its length comes from |gᵀCg|).
       if (i > 0 || Number.isNaN(curv)) return finish('negativeCurvature', i);
-      return { p: mul(g, rr / curv), iterations: 0, products, stop: 'negativeCurvature', pAp: Number.NaN }; // curv < 0: a descent step
+      // Damped (iMAML's (H + lambda I) v = lambda g, a damped Newton step): the damped system's solution with
+      // the curvature left out, -g / lambda. The undamped rule's rr / curv is unbounded as curv -> 0-, and a
+      // ReLU network's Hessian often has eigenvalues just below -lambda (issue 15: iMAML diverged on it).
+      const step = damping > 0 ? -1 / damping : rr / curv; // curv < 0: either is a descent step
+      return { p: mul(g, step), iterations: 0, products, stop: 'negativeCurvature', pAp: Number.NaN };
     }
     const alpha = rr / curv;
     x = x ? add(x, mul(p, alpha)) : mul(p, alpha);

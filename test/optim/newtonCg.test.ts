@@ -90,6 +90,12 @@ describe('truncated CG', () => {
     expect(r.stop).toBe('negativeCurvature');
     expect(values(r.p)).toEqual([-1, 1]); // -(gᵀg / |gᵀHg|) g
   });
+  it('with damping, negative curvature at the first iteration gives the bounded -g / λ', () => {
+    // C + λI = -1.001 I: curvature just below zero, where rr / curv would be a step of 1000 |g|.
+    const r = truncatedCg((v) => mul(v, -2.001), tensor([1, -1]), { maxIterations: 10, damping: 1 });
+    expect(r.stop).toBe('negativeCurvature');
+    expect(values(r.p)).toEqual([-1, 1]);
+  });
   it('honours the cap and the damping (C + λI)', () => {
     const r = truncatedCg(apply, tensor([1, 2, 3]), { maxIterations: 1 });
     expect(r.stop).toBe('maxIterations');

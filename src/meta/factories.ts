@@ -7,8 +7,8 @@ import { sgd } from '../optim/sgd.js';
 import { chain, clipByGlobalNorm } from '../optim/transforms.js';
 import type { GradientTransformation } from '../optim/types.js';
 import { algorithm, learnsStepSizes, lowRankBlocker } from './algorithms/registry.js';
-import type { InnerRule, LearnerOptions } from './algorithms/types.js';
-import { optimizerRule } from './innerRule.js';
+import type { LearnerOptions } from './algorithms/types.js';
+import { innerOptimizerRule } from './innerRule.js';
 import { sinusoidSource, type TaskSource } from './tasks.js';
 
 /** Thrown for config combinations the trainer cannot run; names the fields involved. */
@@ -82,17 +82,10 @@ export function learnerOptions(config: ExperimentConfig): LearnerOptions {
     );
   }
   // The trainer's fields carry over by name (LearnerOptions is a subset of TrainerConfig).
-  return { ...t, ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerRule(config) }) };
-}
-
-/** A differentiable inner update from the optimizers of `src/optim` (momentum or Adam), honouring the step size. */
-function innerRule(config: ExperimentConfig): InnerRule {
-  const o = config.trainer.innerOptimizer;
-  return optimizerRule((lr) =>
-    o.kind === 'adam'
-      ? (adam({ lr, beta1: o.beta1, beta2: o.beta2, epsRoot: 1e-12 }) as GradientTransformation<unknown>)
-      : (sgd({ lr, momentum: o.kind === 'momentum' ? o.momentum : 0 }) as GradientTransformation<unknown>),
-  );
+  return {
+    ...t,
+    ...(t.innerOptimizer.kind === 'sgd' ? {} : { innerRule: innerOptimizerRule(t.innerOptimizer) }),
+  };
 }
 
 export { optimizerRule } from './innerRule.js';

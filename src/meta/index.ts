@@ -22,7 +22,7 @@ export {
   type LowRankDelta,
   materialize,
 } from './fastWeights.js';
-export { optimizerRule, sgdRule } from './innerRule.js';
+export { optimizerRule, proximalRule, sgdRule } from './innerRule.js';
 export {
   type AdaptMode,
   type Algorithm,

@@ -57,7 +57,7 @@ export class MetaLearner implements LearnerHost {
   readonly algorithm: MetaAlgorithm;
   /** Where the inner step sizes come from: fixed, learned per step (LSLR) or per parameter (Meta-SGD). */
   private readonly stepSizes: StepSizes;
-  /** The inner update rule: plain SGD unless the options give another. */
+  /** The inner update rule: plain SGD unless the options give another, as the algorithm wraps it (iMAML). */
   private readonly rule: InnerRule;
 
   constructor(
@@ -70,7 +70,8 @@ export class MetaLearner implements LearnerHost {
     this.adaptedNames = this.algorithm.adaptedNames?.(model.paramNames) ?? model.paramNames;
     this.stepSizes =
       this.algorithm.stepSizes ?? (this.options.learnInnerLr ? perStepStepSize : fixedStepSize);
-    this.rule = this.options.innerRule ?? sgdRule;
+    const base = this.options.innerRule ?? sgdRule;
+    this.rule = this.algorithm.innerRule?.(base, this.options) ?? base;
   }
 
   /** The meta-parameters: the model's parameters plus any learned inner step sizes (Meta-SGD, MAML++). */

@@ -76,6 +76,42 @@ describe('iMAML', () => {
     });
   });
 
+  it('adapts with its proximal inner loop in evaluation too (and its own solver and step size)', () => {
+    withDefaultFloat('float64', () => {
+      const [xs, ys, theta, lambda, lr] = [1.5, 2, 0.7, 2, 0.1];
+      const model = new Model([dense(1, { useBias: false })], [1]);
+      const adaptTwice = (imaml: { lambda: number; innerOptimizer?: 'adam'; innerLr?: number }) => {
+        const learner = new MetaLearner(model, 'regression', {
+          algorithm: 'imaml',
+          order: 2,
+          innerSteps: 2,
+          innerLr: lr,
+          imaml,
+        });
+        const steps: number[] = [];
+        learner.adapt(
+          { '0.dense/kernel': f64([theta], [1, 1]) },
+          f64([xs], [1, 1, 1]),
+          f64([ys], [1, 1, 1]),
+          2,
+          'none',
+          (_s, fast) => steps.push(fast.params['0.dense/kernel']!.item()),
+        );
+        return steps;
+      };
+      // Gradient descent on (w xs - ys)^2 + lambda/2 (w - theta)^2.
+      const grad = (w: number) => 2 * xs * (w * xs - ys) + lambda * (w - theta);
+      const w1 = theta - lr * grad(theta);
+      const w2 = w1 - lr * grad(w1);
+      const sgdSteps = adaptTwice({ lambda });
+      expect(sgdSteps[1]).toBeCloseTo(w1, 12);
+      expect(sgdSteps[2]).toBeCloseTo(w2, 12);
+      // Adam's first step moves by its step size (trainer.imaml.innerLr), against the gradient.
+      const adamSteps = adaptTwice({ lambda, innerOptimizer: 'adam', innerLr: 0.03 });
+      expect(adamSteps[1]).toBeCloseTo(theta - 0.03 * Math.sign(grad(theta)), 9);
+    });
+  });
+
   it('is chosen in a config (trainer.algorithm: imaml, trainer.imaml.lambda / cgSteps)', () => {
     const config = experimentConfigSchema.parse({
       name: 'imaml',
@@ -83,7 +119,18 @@ describe('iMAML', () => {
       model: { kind: 'mlp' },
       trainer: { algorithm: 'imaml', iterations: 1, imaml: { lambda: 0.5 } },
     });
-    expect(learnerOptions(config)).toMatchObject({ algorithm: 'imaml', imaml: { lambda: 0.5, cgSteps: 5 } });
+    expect(learnerOptions(config)).toMatchObject({
+      algorithm: 'imaml',
+      imaml: { lambda: 0.5, cgSteps: 5, innerOptimizer: 'trainer' },
+    });
+    expect(() =>
+      experimentConfigSchema.parse({
+        name: 'imaml',
+        data: { kind: 'sinusoid' },
+        model: { kind: 'mlp' },
+        trainer: { algorithm: 'imaml', iterations: 1, imaml: { innerOptimizer: 'lbfgs' } },
+      }),
+    ).toThrow(/innerOptimizer/);
   });
 
   it('learns on the sinusoid: the meta-loss falls over 100 meta-updates (10 tasks each)', async () => {

@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { hvp } from '../../autodiff/functional.js';
 import { GradientTape } from '../../autodiff/tape.js';
-import { add, mul, sub } from '../../ops/elementwise.js';
+import { mul } from '../../ops/elementwise.js';
 import { sum } from '../../ops/reduce.js';
-import { broadcastTo, expandDims, stopGradient } from '../../ops/shape.js';
+import { stopGradient } from '../../ops/shape.js';
 import { truncatedCg } from '../../optim/cg.js';
 import { flattenParams, unflattenParams } from '../../optim/flatParams.js';
-import { mapParams, type Params } from '../../tensor/params.js';
+import type { Params } from '../../tensor/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { FastWeights } from '../fastWeights.js';
+import { innerOptimizerRule, proximalRule } from '../innerRule.js';
 import type { MetaAlgorithm } from './types.js';
 
 /** `trainer.imaml`: iMAML's proximal strength and conjugate-gradient budget. */
@@ -25,6 +26,17 @@ export const imamlConfig = z
       .min(1)
       .default(5)
       .describe('Conjugate-gradient steps (Hessian-vector products) per meta-gradient.'),
+    innerOptimizer: z
+      .enum(['trainer', 'adam'])
+      .default('trainer')
+      .describe(
+        "The proximal inner problem's solver: the trainer's inner loop (trainer.innerOptimizer, SGD by default), or Adam (beta 0.9, 0.999). iMAML needs only the solution, not a differentiable path; Adam keeps the solve stable where a fixed SGD step diverges as the network sharpens.",
+      ),
+    innerLr: z
+      .number()
+      .positive()
+      .optional()
+      .describe("The inner loop's step size (default trainer.innerLr)."),
   })
   .describe('iMAML settings (trainer.algorithm: imaml).');
 
@@ -44,15 +56,28 @@ export const imaml: MetaAlgorithm = {
   name: 'imaml',
   // Truncated CG's step sizes come from inner products over all tasks at once.
   splitsOverTasks: false,
-  doc: 'iMAML (Rajeswaran et al. 2019): proximal inner loop (trainer.imaml.lambda), implicit meta-gradient by conjugate gradient on (I + H/lambda) v = g with Hessian-vector products (trainer.imaml.cgSteps); memory flat in the inner steps.',
+  doc: 'iMAML (Rajeswaran et al. 2019): proximal inner loop (trainer.imaml.lambda), implicit meta-gradient by conjugate gradient on (I + H/lambda) v = g with Hessian-vector products (trainer.imaml.cgSteps); the inner solver needs no differentiable path (trainer.imaml.innerOptimizer: trainer or adam); memory flat in the inner steps.',
+  innerRule(base, options) {
+    const { lambda, innerOptimizer } = { ...IMAML_DEFAULTS, ...options.imaml };
+    const solver =
+      innerOptimizer === 'adam' ? innerOptimizerRule({ kind: 'adam', beta1: 0.9, beta2: 0.999 }) : base;
+    return proximalRule(solver, lambda);
+  },
+  stepSizes: {
+    init: () => ({}),
+    lr: (_meta, _step, _name, options) => options.imaml?.innerLr ?? options.innerLr,
+    scalar: true,
+    learned: false,
+  },
   metaGradient(host, meta, batch) {
     const { lambda, cgSteps } = { ...IMAML_DEFAULTS, ...host.options.imaml };
-    const T = batch.supportX.shape[0]!;
+    // Inner loop: the learner's own (its rule carries the proximal term), outside any tape; evaluation
+    // adapts the same way.
+    const fast = host.adapt(meta, batch.supportX, batch.supportY, host.options.innerSteps, 'none');
     const shared: Params = {};
-    const theta: Params = {};
-    for (const n of host.model.paramNames) {
-      const p = stopGradient(meta[n]!);
-      if (host.adaptedNames.includes(n)) theta[n] = broadcastTo(expandDims(p, 0), [T, ...p.shape]);
+    const adapted: Params = {};
+    for (const [n, p] of Object.entries(fast.params)) {
+      if (host.adaptedNames.includes(n)) adapted[n] = p;
       else shared[n] = p;
     }
     const fastOf = (phi: Params): FastWeights => ({ params: { ...shared, ...phi }, kernelDeltas: new Map() });
@@ -60,24 +85,8 @@ export const imaml: MetaAlgorithm = {
     const supportLoss = (phi: Params) =>
       sum(host.loss(host.apply(fastOf(phi), batch.supportX), batch.supportY, 'perTask'));
 
-    // Inner loop: gradient descent on the proximal objective, starting at theta.
-    let phi = theta;
-    for (let s = 0; s < host.options.innerSteps; s++) {
-      const tape = new GradientTape();
-      const current = phi;
-      const loss = tape.record(() => {
-        tape.watch(...Object.values(current));
-        return supportLoss(current);
-      });
-      const g = tape.gradient(loss, current, { unconnected: 'zero' });
-      phi = mapParams(current, (p, n) =>
-        stopGradient(sub(p, mul(add(g[n]!, mul(sub(p, theta[n]!), lambda)), host.options.innerLr))),
-      );
-    }
-
     // The query loss (mean over tasks) and its gradient at the adapted weights.
     const qTape = new GradientTape();
-    const adapted = phi;
     let pred: Tensor | undefined;
     const loss = qTape.record(() => {
       qTape.watch(...Object.values(adapted));

@@ -96,7 +96,8 @@ export function lowRankBlocker(t: {
   innerOptimizer?: { kind: string };
   innerRule?: unknown;
 }): string | undefined {
-  if (!scalarStepSizes(t.algorithm)) return `trainer.algorithm: ${t.algorithm}`;
+  if (!scalarStepSizes(t.algorithm) || algorithm(t.algorithm).innerRule)
+    return `trainer.algorithm: ${t.algorithm}`;
   if (t.innerOptimizer && t.innerOptimizer.kind !== 'sgd')
     return `trainer.innerOptimizer.kind: ${t.innerOptimizer.kind}`;
   if (t.innerRule) return 'an inner rule other than SGD';

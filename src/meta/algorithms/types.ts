@@ -41,9 +41,9 @@ export type FastWeightsMode = TrainerConfig['fastWeights'];
  * SGD inner step with a scalar (or learned per-step scalar) step size.
  */
 export type LearnerOptions = Pick<TrainerConfig, 'algorithm' | 'order' | 'innerSteps' | 'innerLr'> &
-  Partial<
-    Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights' | 'imaml'>
-  > & {
+  Partial<Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights'>> & {
+    /** iMAML's settings (`trainer.imaml`); what is absent takes the defaults. */
+    imaml?: Partial<NonNullable<TrainerConfig['imaml']>>;
     /** Inner update rule; plain SGD when absent. */
     innerRule?: InnerRule;
   };
@@ -105,6 +105,12 @@ export interface MetaAlgorithm {
   readonly implies?: Partial<Pick<LearnerOptions, 'learnInnerLr' | 'multiStepLoss'>>;
   /** Its step sizes, when not the fixed `trainer.innerLr` (or LSLR with `trainer.learnInnerLr`). */
   readonly stepSizes?: StepSizes;
+  /**
+   * The inner update, when not `base` (the trainer's: SGD, or `trainer.innerOptimizer`) as it is; iMAML wraps
+   * it with its proximal term. Used in training and evaluation alike. An algorithm with one rules out low-rank
+   * fast weights (see `lowRankBlocker`).
+   */
+  innerRule?(base: InnerRule, options: LearnerOptions): InnerRule;
   /** The parameters the inner loop adapts, out of the model's (all of them by default). */
   adaptedNames?(paramNames: readonly string[]): string[];
   /** The meta-loss of a batch, when not the query loss after adaptation (call inside a tape). */

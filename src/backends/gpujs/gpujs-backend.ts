@@ -333,7 +333,8 @@ export class GpujsBackend implements Backend {
     hostArrays: readonly Float32Array[] = [],
   ): DeviceArray {
     if (outSize === 0) return DeviceArray.ready(0, EMPTY);
-    const kernel = this.cache.get(spec, outSize);
+    const argSizes = [...hostArrays.map((h) => h.length), ...inputs.map((a) => a.size)];
+    const kernel = this.cache.get(spec, outSize, argSizes);
     this.dispatches++;
     const present = inputs.every((a) => !a.isPending);
     if (!this.isAsync && present) {

@@ -201,6 +201,34 @@ export const OP_CASES: OpCase[] = [
     diff: [0],
   },
   {
+    // conv2d's im2col: pad, then one gather of 3x3 windows, so the gradient is a scatterAdd in which every
+    // padded pixel receives up to 9 contributions (the gpu.js backend's inverse-index kernel).
+    name: 'sliding 3x3 windows (pad + gather, conv im2col)',
+    fn: (x, i) =>
+      mt.square(
+        mt.gather(
+          mt.reshape(
+            mt.pad(
+              x,
+              [
+                [0, 0],
+                [1, 1],
+                [1, 1],
+                [0, 0],
+              ],
+              0,
+            ),
+            [1, 36, 2],
+          ),
+          i!,
+          1,
+        ),
+      ),
+    inputs: [u([1, 4, 4, 2]), { shape: [16, 9], values: windowIndices3x3(4, 4), intMax: 36 }],
+    order: 3,
+    diff: [0],
+  },
+  {
     name: 'cast through float32 and back',
     fn: (x) => mt.square(mt.cast(mt.cast(x, 'float32'), x.dtype)),
     inputs: [u([3])],
@@ -244,4 +272,13 @@ export function caseInputs(c: OpCase, seed = 7): { data: Float64Array | Int32Arr
     }
     return { data, shape: spec.shape };
   });
+}
+
+/** Flat positions, in the `[h + 2, w + 2]` zero-padded image, of the 3x3 window taps of each output pixel. */
+function windowIndices3x3(h: number, w: number): number[] {
+  const out: number[] = [];
+  for (let oy = 0; oy < h; oy++)
+    for (let ox = 0; ox < w; ox++)
+      for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) out.push((oy + ky) * (w + 2) + ox + kx);
+  return out;
 }

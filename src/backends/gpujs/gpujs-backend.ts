@@ -5,10 +5,11 @@ import { DeviceArray, type DeviceValue } from './device-array.js';
 import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
 import { Fuser, fusionFromEnv } from './fuser.js';
 import type { GpujsInstance } from './gpujs-module.js';
+import { InverseIndexCache } from './inverse-index.js';
 import { KernelCache } from './kernel-cache.js';
 import { binarySpec, copySpec, fillSpec, unarySpec, whereSpec } from './kernels/elementwise.js';
 import { broadcastStrides } from './kernels/index-math.js';
-import { gatherSpec, scatterAddSpec } from './kernels/indexing.js';
+import { gatherSpec, scatterAddInverseSpec, scatterAddSpec } from './kernels/indexing.js';
 import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kernels/layout.js';
 import { matmulSpec } from './kernels/matmul.js';
 import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
@@ -36,6 +37,14 @@ export interface GpujsStats {
   readonly gpujsKernels: number;
   /** Kernel dispatches. */
   readonly dispatches: number;
+  /**
+   * Inner-loop steps of every scatterAdd kernel run so far (output elements x the kernel's loop bound): the
+   * cost that the inverse index brings from outputs x indices down to outputs x the most contributions any
+   * output receives.
+   */
+  readonly scatterLoopSteps: number;
+  /** Inverse indices built on the host and uploaded (once per index tensor and scatter length). */
+  readonly inverseIndexBuilds: number;
 }
 
 const EMPTY = new Float32Array(0);
@@ -60,6 +69,13 @@ export class GpujsBackend implements Backend {
    */
   readonly dispose?: (handle: unknown) => void;
   private readonly cache: KernelCache;
+  /** scatterAdd's inverse indices, per index tensor storage. */
+  private readonly inverse: InverseIndexCache;
+  /**
+   * The host values of int32 uploads on modes whose arrays live on the device, so that an index tensor's
+   * inverse index can be built without reading it back (WebGPU cannot read synchronously at all).
+   */
+  private readonly hostInts = new WeakMap<object, Float32Array>();
   /** Elementwise fusion; undefined when off (every elementwise op dispatches its own kernel). */
   private readonly fuser: Fuser | undefined;
   private dispatches = 0;
@@ -67,6 +83,7 @@ export class GpujsBackend implements Backend {
   private reads = 0;
   private bytesUploaded = 0;
   private bytesRead = 0;
+  private scatterLoopSteps = 0;
 
   constructor(
     readonly mode: GpujsMode,
@@ -77,8 +94,12 @@ export class GpujsBackend implements Backend {
     const threads = options.webasmThreads === true;
     this.isAsync = isAsyncMode(mode, threads);
     this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
+    this.inverse = new InverseIndexCache((table) => this.uploadFloats(table));
     if (mode === 'headlessgl' || mode === 'webgpu')
-      this.dispose = (handle) => (handle as DeviceArray | LazyArray).dispose();
+      this.dispose = (handle) => {
+        this.inverse.release(handle as object);
+        (handle as DeviceArray | LazyArray).dispose();
+      };
     this.fuser =
       (options.fusion ?? fusionFromEnv()) === true
         ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name)
@@ -109,6 +130,8 @@ export class GpujsBackend implements Backend {
       compiles: this.cache.compiles,
       gpujsKernels: held ? held.length : 0,
       dispatches: this.dispatches,
+      scatterLoopSteps: this.scatterLoopSteps,
+      inverseIndexBuilds: this.inverse.builds,
     };
   }
 
@@ -122,15 +145,15 @@ export class GpujsBackend implements Backend {
     this.checkDType(dtype);
     const n = sizeOf(shape);
     if (n === 0) return DeviceArray.ready(0, EMPTY);
-    this.uploads++;
-    this.bytesUploaded += 4 * n;
-    if (this.fuser && n === 1) return this.fuser.fill(shape, Math.fround(Number(values[0])));
+    if (this.fuser && n === 1) {
+      this.countUpload(n);
+      return this.fuser.fill(shape, Math.fround(Number(values[0])));
+    }
     const host =
       values instanceof Float32Array ? values.slice(0, n) : Float32Array.from(values.subarray(0, n));
-    // webasm and cpu keep tensors in host memory: the copy above is the upload.
-    if (this.mode === 'webasm' || this.mode === 'cpu') return DeviceArray.ready(n, host);
-    const spec: KernelSpec = { ...copySpec(n, 'float32'), key: `upload|${n}` };
-    return this.dispatch(spec, n, [], [], [host]);
+    const handle = this.uploadFloats(host);
+    if (dtype === 'int32' && !this.hostMemory) this.hostInts.set(handle, host);
+    return handle;
   }
 
   async read(t: KernelTensor): Promise<TypedArray> {
@@ -283,6 +306,16 @@ export class GpujsBackend implements Backend {
     const ni = sizeOf(indices.shape);
     const n = sizeOf(outShape);
     if (ni === 0 || sizeOf(updates.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    const inverse = this.inverse.get(indices.handle as object, outShape[axis]!, () =>
+      this.hostValues(indices),
+    );
+    if (inverse) {
+      if (inverse.maxDegree === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+      this.scatterLoopSteps += n * inverse.maxDegree;
+      const spec = scatterAddInverseSpec(outShape, ni, axis, inverse.maxDegree);
+      return this.dispatch(spec, n, [this.arr(updates), inverse.table]);
+    }
+    this.scatterLoopSteps += n * ni;
     return this.dispatch(scatterAddSpec(outShape, ni, axis), n, [this.arr(updates), this.arr(indices)]);
   }
 
@@ -297,6 +330,37 @@ export class GpujsBackend implements Backend {
 
   private strided(x: KernelTensor, outShape: Shape, strides: readonly number[], base: number): unknown {
     return this.dispatch(stridedCopySpec(outShape, strides, base), sizeOf(outShape), [this.arr(x)]);
+  }
+
+  /** True for the modes whose "device" arrays are host Float32Arrays (webasm, cpu). */
+  private get hostMemory(): boolean {
+    return this.mode === 'webasm' || this.mode === 'cpu';
+  }
+
+  /** Puts host floats on the device as one array (no fusion: the caller needs a real array). */
+  private uploadFloats(host: Float32Array): DeviceArray {
+    const n = host.length;
+    this.countUpload(n);
+    // webasm and cpu keep tensors in host memory: the host array is the upload.
+    if (this.hostMemory) return DeviceArray.ready(n, host);
+    const spec: KernelSpec = { ...copySpec(n, 'float32'), key: `upload|${n}` };
+    return this.dispatch(spec, n, [], [], [host]);
+  }
+
+  private countUpload(n: number): void {
+    this.uploads++;
+    this.bytesUploaded += 4 * n;
+  }
+
+  /**
+   * The values of an index tensor if the host has them without waiting or reading back: the copy kept at
+   * upload, or the array itself where arrays live in host memory. Undefined for indices computed on a GPU.
+   */
+  private hostValues(t: KernelTensor): ArrayLike<number> | undefined {
+    const kept = this.hostInts.get(t.handle as object);
+    if (kept || !this.hostMemory) return kept;
+    const v = this.arr(t).value;
+    return v instanceof Float32Array ? v : undefined;
   }
 
   private checkDType(dtype: DType): void {
@@ -333,7 +397,8 @@ export class GpujsBackend implements Backend {
     hostArrays: readonly Float32Array[] = [],
   ): DeviceArray {
     if (outSize === 0) return DeviceArray.ready(0, EMPTY);
-    const kernel = this.cache.get(spec, outSize);
+    const argSizes = [...hostArrays.map((h) => h.length), ...inputs.map((a) => a.size)];
+    const kernel = this.cache.get(spec, outSize, argSizes);
     this.dispatches++;
     const present = inputs.every((a) => !a.isPending);
     if (!this.isAsync && present) {

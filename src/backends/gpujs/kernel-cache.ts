@@ -8,7 +8,11 @@ export interface KernelSettings {
 }
 
 /**
- * The compiled kernels of one backend (one gpu.js mode), keyed by op and shape signature. A training step
+ * The compiled kernels of one backend (one gpu.js mode), keyed by op and shape signature plus everything gpu.js
+ * fixes when it first runs a kernel: the output size and the size of every argument (with `dynamicArguments`
+ * off it bakes argument sizes into the compiled code, and a later call with another size throws or reads the
+ * wrong layout). A spec's key identifies its source only, and two ops can share a source while their inputs
+ * differ in size (a slice's strides and offset do not say how long the sliced array is). A training step
  * repeats the same shapes, so after its first step it finds every kernel here and compiles nothing.
  */
 export class KernelCache {
@@ -30,9 +34,12 @@ export class KernelCache {
     return this.kernels.size;
   }
 
-  /** The kernel for `spec`, created on first use with an output of `outSize` elements. */
-  get(spec: KernelSpec, outSize: number): GpujsKernel {
-    const key = `${spec.key}>${outSize}`;
+  /**
+   * The kernel for `spec` with an output of `outSize` elements and arguments of `argSizes` elements each (in
+   * argument order), created on first use.
+   */
+  get(spec: KernelSpec, outSize: number, argSizes: readonly number[]): GpujsKernel {
+    const key = `${spec.key}>${outSize}<${argSizes.join(',')}`;
     let k = this.kernels.get(key);
     if (!k) {
       this.misses++;

@@ -35,9 +35,11 @@ export function gatherSpec(xShape: Shape, ni: number, axis: number): KernelSpec 
 }
 
 /**
- * scatterAdd, the adjoint of gather, written as a gather over the index list: each output element sums the
- * updates whose index names it. No atomics (WebGL 1 has none and float atomics are not portable), duplicates
- * accumulate in index order exactly as on the CPU, and the result is deterministic.
+ * scatterAdd, the adjoint of gather, written as a gather over the whole index list: each output element scans
+ * every index for the ones that name it, `outputs x ni` loop steps. The fallback for index tensors whose values
+ * the host does not have (see {@link scatterAddInverseSpec}). No atomics (WebGL 1 has none and float atomics
+ * are not portable), duplicates accumulate in index order exactly as on the CPU, and the result is
+ * deterministic.
  */
 export function scatterAddSpec(outShape: Shape, ni: number, axis: number): KernelSpec {
   const [outer, dim, inner] = around(outShape, axis);
@@ -53,6 +55,40 @@ export function scatterAddSpec(outShape: Shape, ni: number, axis: number): Kerne
   ];
   return {
     key: `scatterAdd|${sig(outShape)}|${ni}|${axis}`,
+    source: kernelSource(2, 0, body),
+    arrays: 2,
+    scalars: 0,
+  };
+}
+
+/**
+ * scatterAdd through a precomputed inverse index (`inverse-index.ts`, bound as `x1`): each output element sums
+ * only its own row of contributing positions, so the kernel costs `outputs x maxDegree` loop steps (for a
+ * convolution's patch gather, inputs x kernel taps) instead of `outputs x ni`. The loop bound is the literal
+ * `maxDegree` with a per-row guard, since gpu.js caps loops with a computed bound at its LOOP_MAX. Rows list
+ * positions in index order, so duplicates accumulate exactly as in {@link scatterAddSpec} and on the CPU.
+ */
+export function scatterAddInverseSpec(
+  outShape: Shape,
+  ni: number,
+  axis: number,
+  maxDegree: number,
+): KernelSpec {
+  const [outer, dim, inner] = around(outShape, axis);
+  const { code, coords } = emitCoords('i', [outer, dim, inner], 'o');
+  const [o, d, j] = coords as [string, string, string];
+  const body = [
+    ...code,
+    `const s = x1[${d}];`,
+    `const c = x1[${d} + 1.0] - s;`,
+    'let acc = 0.0;',
+    `for (let k = 0; k < ${maxDegree}; k++) {`,
+    `  if (k < c) { acc = acc + x0[(${o} * ${ni}.0 + x1[${dim + 1}.0 + s + k]) * ${inner}.0 + ${j}]; }`,
+    '}',
+    'return acc;',
+  ];
+  return {
+    key: `scatterAddInverse|${sig(outShape)}|${ni}|${axis}|${maxDegree}`,
     source: kernelSource(2, 0, body),
     arrays: 2,
     scalars: 0,

@@ -1,7 +1,7 @@
 /**
  * A kernel to compile: its gpu.js source (a JS function as text, every shape baked in as literals) and the
- * cache key that identifies it. Two specs with the same key have the same source, so the key is all the
- * kernel cache needs.
+ * cache key that identifies it. Two specs with the same key have the same source; the kernel cache adds the
+ * argument and output sizes, which gpu.js fixes per compiled kernel and which a source need not determine.
  */
 export interface KernelSpec {
   /** `op|shape signature`; the backend adds the mode. */

@@ -20,6 +20,7 @@ import { MetaGradientThreads } from '../src/meta/threads.js';
 import type { Params } from '../src/nn/params.js';
 import { adam } from '../src/optim/adam.js';
 import { applyUpdates } from '../src/optim/tree.js';
+import { countGc, perIteration, serveProbe, snapshot } from './threadProbe.js';
 
 interface Entry {
   shape: number[];
@@ -96,6 +97,7 @@ function threadCpuMs(): { main: number; total: number } | undefined {
 
 /** The learner of a job, as worker threads build it (the recipe of `threads` > 1). */
 export function jobLearner(job: MetaJob): MetaLearner {
+  serveProbe();
   return metaSetup(job).learner;
 }
 
@@ -122,6 +124,7 @@ function memorySample(it: number): MemorySample {
 }
 
 async function runMeta(dir: string, job: MetaJob, iterations: number, threads: number): Promise<void> {
+  countGc();
   const { model, learner } = metaSetup(job);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
   const pool = await MetaGradientThreads.start(learner, recipe, threads);
@@ -162,6 +165,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const probe0 = await snapshot(threads - 1);
   const cpu0 = threadCpuMs();
   const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
   const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
@@ -173,6 +177,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   }
   const msPerIt = (performance.now() - t0) / iterations;
   const cpu1 = threadCpuMs();
+  const probe1 = await snapshot(threads - 1);
   const threadCpu =
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
@@ -188,6 +193,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
       ...(threadCpu ? { threadCpuMs: threadCpu } : {}),
+      perThread: perIteration(probe0, probe1, iterations),
       ...(every > 0 ? { memory } : {}),
     }),
   );

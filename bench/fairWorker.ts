@@ -128,6 +128,8 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const { model, learner } = metaSetup(job);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
   const pool = await MetaGradientThreads.start(learner, recipe, threads);
+  // Every thread of a pool of more than one is a worker; one thread is the main thread alone.
+  const workers = pool.threads > 1 ? pool.threads : 0;
   const get = load(dir, job.kind);
   const init: Params = {};
   for (const n of model.paramNames) init[n] = get(`param/${n}`);
@@ -165,7 +167,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
-  const probe0 = await snapshot(threads - 1);
+  const probe0 = await snapshot(workers);
   const cpu0 = threadCpuMs();
   const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
   const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
@@ -177,7 +179,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   }
   const msPerIt = (performance.now() - t0) / iterations;
   const cpu1 = threadCpuMs();
-  const probe1 = await snapshot(threads - 1);
+  const probe1 = await snapshot(workers);
   const threadCpu =
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }

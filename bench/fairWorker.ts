@@ -2,8 +2,10 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
- * { msPerIt, cpuMsPerIt, threadCpuMs, losses (first meta-losses), peakRssMb } or, for matmul jobs,
- * { gflops, peakRssMb }. With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
+ * { msPerIt, cpuMsPerIt, threadCpuMs, perThread (CPU ms and GC counts per iteration of the main thread, each
+ * worker and the rest of the process: bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
+ * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
+ * (`ThreadOptions.workerOldSpaceMb`). With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
  * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
  * stays flat.
  */
@@ -127,7 +129,11 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   countGc();
   const { model, learner } = metaSetup(job);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
-  const pool = await MetaGradientThreads.start(learner, recipe, threads);
+  // BENCH_WORKER_OLD_SPACE_MB: the workers' initial old generation (ThreadOptions.workerOldSpaceMb).
+  const oldSpace = process.env.BENCH_WORKER_OLD_SPACE_MB;
+  const pool = await MetaGradientThreads.start(learner, recipe, threads, {
+    ...(oldSpace === undefined ? {} : { workerOldSpaceMb: Number(oldSpace) }),
+  });
   // Every thread of a pool of more than one is a worker; one thread is the main thread alone.
   const workers = pool.threads > 1 ? pool.threads : 0;
   const get = load(dir, job.kind);

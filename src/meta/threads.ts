@@ -42,8 +42,9 @@ export interface ThreadOptions {
   stallSeconds?: number;
   /**
    * Initial old generation of each worker's V8 heap, MB (src/meta/workerHeap.ts says why); 0 for V8's
-   * default. Default 256: with V8's default, each worker runs a full mark-compact about once per Omniglot MLP
-   * meta-iteration; with 256 MB, none in 30 iterations, for about 20 MB more resident memory per worker.
+   * default. Default 128. Measured on the Omniglot MLP at 2 threads (16 tasks a worker, about 20 MB of
+   * tensor storage each per iteration), full mark-compacts per iteration and worker: V8's default 0.55-0.67,
+   * 64 MB 0.01, 128 MB 0.01; the limit is where garbage may pile up, so larger costs resident memory.
    */
   workerOldSpaceMb?: number;
 }
@@ -167,7 +168,7 @@ export class MetaGradientThreads {
     const lanes: Lane[] = [];
     try {
       if (threads > 1)
-        await withWorkerHeap(options.workerOldSpaceMb ?? 256, async () => {
+        await withWorkerHeap(options.workerOldSpaceMb ?? 128, async () => {
           for (let i = 1; i <= threads; i++) lanes.push(await startLane(entry, recipe, i));
         });
     } catch (err) {

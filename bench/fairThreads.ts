@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { baseline, baselineWhy, cpuModel, median, writeFixture } from './fair.js';
 import type { BenchRow } from './table.js';
+import type { perIteration } from './threadProbe.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
@@ -32,6 +33,8 @@ interface Measure {
   peakRssMb: number;
   /** CPU ms per iteration on the main thread and on all threads (Linux only). */
   threadCpuMs?: { main: number; total: number };
+  /** Per thread, per iteration (bench/threadProbe.ts). */
+  perThread?: ReturnType<typeof perIteration>;
 }
 
 function pinPrefix(): string[] {
@@ -124,6 +127,19 @@ export function benchFairThreads(): BenchRow[] {
       ? `; CPU ms/it main thread ${fmt(median(c.map((x) => x.main)))}, all threads ${fmt(median(c.map((x) => x.total)))}`
       : '';
   };
+  // Where each thread's CPU goes, and how often each isolate collects (medians over rounds).
+  const threadsLine = (runs: Measure[]) => {
+    const p = runs.map((m) => m.perThread).filter((x) => x !== undefined);
+    if (!p.length) return '';
+    const med = (f: (x: (typeof p)[number]) => number) => fmt(median(p.map(f)));
+    const gc = (f: (x: (typeof p)[number]) => { scavenges: number; markCompacts: number }) =>
+      `${med((x) => f(x).scavenges)} scavenges + ${med((x) => f(x).markCompacts)} mark-compacts`;
+    const workers = p[0]!.workers.map(
+      (_, i) =>
+        `worker ${i + 1} ${med((x) => x.workers[i]?.cpuMs ?? 0)} ms, ${gc((x) => x.workers[i] ?? { scavenges: 0, markCompacts: 0 })}`,
+    );
+    return `; per it: main ${med((x) => x.main.cpuMs)} ms CPU, ${gc((x) => x.main)}${workers.map((w) => `; ${w}`).join('')}; rest of the process ${med((x) => x.restCpuMs)} ms`;
+  };
   for (const t of [1, 2] as const) {
     const rates = mt[t].map(rate);
     rows.push({
@@ -131,8 +147,8 @@ export function benchFairThreads(): BenchRow[] {
       work: `metatape, trainer.threads ${t}: ${work}`,
       value:
         t === 1
-          ? `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}`
-          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4`,
+          ? `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}${threadsLine(mt[t])}`
+          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}${threadsLine(mt[t])}; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4`,
       ratio: t === 1 ? '1.00x' : `${fmt(median(speedup(mt)))}x${span(speedup(mt))}`,
     });
   }

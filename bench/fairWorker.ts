@@ -2,8 +2,10 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
- * { msPerIt, cpuMsPerIt, threadCpuMs, losses (first meta-losses), peakRssMb } or, for matmul jobs,
- * { gflops, peakRssMb }. With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
+ * { msPerIt, cpuMsPerIt, threadCpuMs, perThread (CPU ms and GC counts per iteration of the main thread, each
+ * worker and the rest of the process: bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
+ * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
+ * (`ThreadOptions.workerOldSpaceMb`). With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
  * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
  * stays flat.
  */
@@ -20,6 +22,7 @@ import { MetaGradientThreads } from '../src/meta/threads.js';
 import type { Params } from '../src/nn/params.js';
 import { adam } from '../src/optim/adam.js';
 import { applyUpdates } from '../src/optim/tree.js';
+import { countGc, perIteration, serveProbe, snapshot } from './threadProbe.js';
 
 interface Entry {
   shape: number[];
@@ -96,6 +99,7 @@ function threadCpuMs(): { main: number; total: number } | undefined {
 
 /** The learner of a job, as worker threads build it (the recipe of `threads` > 1). */
 export function jobLearner(job: MetaJob): MetaLearner {
+  serveProbe();
   return metaSetup(job).learner;
 }
 
@@ -122,9 +126,16 @@ function memorySample(it: number): MemorySample {
 }
 
 async function runMeta(dir: string, job: MetaJob, iterations: number, threads: number): Promise<void> {
+  countGc();
   const { model, learner } = metaSetup(job);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
-  const pool = await MetaGradientThreads.start(learner, recipe, threads);
+  // BENCH_WORKER_OLD_SPACE_MB: the workers' initial old generation (ThreadOptions.workerOldSpaceMb).
+  const oldSpace = process.env.BENCH_WORKER_OLD_SPACE_MB;
+  const pool = await MetaGradientThreads.start(learner, recipe, threads, {
+    ...(oldSpace === undefined ? {} : { workerOldSpaceMb: Number(oldSpace) }),
+  });
+  // Every thread of a pool of more than one is a worker; one thread is the main thread alone.
+  const workers = pool.threads > 1 ? pool.threads : 0;
   const get = load(dir, job.kind);
   const init: Params = {};
   for (const n of model.paramNames) init[n] = get(`param/${n}`);
@@ -162,6 +173,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const losses: number[] = [];
   const warm = Math.max(5, Math.ceil(iterations / 5));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const probe0 = await snapshot(workers);
   const cpu0 = threadCpuMs();
   const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
   const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
@@ -173,6 +185,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   }
   const msPerIt = (performance.now() - t0) / iterations;
   const cpu1 = threadCpuMs();
+  const probe1 = await snapshot(workers);
   const threadCpu =
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
@@ -188,6 +201,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),
       ...(threadCpu ? { threadCpuMs: threadCpu } : {}),
+      perThread: perIteration(probe0, probe1, iterations),
       ...(every > 0 ? { memory } : {}),
     }),
   );

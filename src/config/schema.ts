@@ -155,7 +155,7 @@ export const trainerSchema = z
       .union([posInt(), z.literal('auto')])
       .default(1)
       .describe(
-        "Threads on the CPU backend: the meta-batch's tasks are split between the main thread and worker threads (the same meta-gradient up to float summation order; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
+        "Threads on the CPU backend: the meta-batch's tasks are split over that many worker threads (the same meta-gradient up to float summation order; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
       ),
     // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
     ...ALGORITHM_CONFIG,

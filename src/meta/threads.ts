@@ -1,12 +1,14 @@
 /**
- * Data parallelism over a meta-batch: the tasks are split into contiguous slices, the main thread computes the
- * first slice's meta-gradient while worker threads (node:worker_threads) compute the others, and the slices'
- * results are combined as the weighted mean they are in exact arithmetic.
+ * Data parallelism over a meta-batch: the tasks are split into contiguous slices, one per worker thread
+ * (node:worker_threads), and the slices' results are combined as the weighted mean they are in exact
+ * arithmetic. The main thread hands out the slices, waits, and combines; it computes nothing itself, because
+ * its V8 heap is the process's, sized for whatever else the process does, while the workers' heaps are made
+ * for this work (src/meta/workerHeap.ts).
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { fromArray } from '../ops/creation.js';
-import { allocArray, type TypedArray } from '../tensor/dtype.js';
+import { allocArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { MetaGradient } from './algorithms/types.js';
@@ -22,6 +24,7 @@ import {
   slotView,
   type WorkerInit,
 } from './threadProtocol.js';
+import { withWorkerHeap } from './workerHeap.js';
 
 export type { LearnerRecipe } from './threadProtocol.js';
 
@@ -37,6 +40,13 @@ export interface ThreadOptions {
    * worker killed from outside, e.g. out of memory, cannot report back). Default 600.
    */
   stallSeconds?: number;
+  /**
+   * Initial old generation of each worker's V8 heap, MB (src/meta/workerHeap.ts says why); 0 for V8's
+   * default. Default 128. Measured on the Omniglot MLP at 2 threads (16 tasks a worker, about 20 MB of
+   * tensor storage each per iteration), full mark-compacts per iteration and worker: V8's default 0.55-0.67,
+   * 64 MB 0.01, 128 MB 0.01; the limit is where garbage may pile up, so larger costs resident memory.
+   */
+  workerOldSpaceMb?: number;
 }
 
 /**
@@ -103,9 +113,9 @@ const ensure = (current: SharedArrayBuffer | undefined, bytes: number): SharedAr
 const perTask = (t: Tensor): number => t.shape.slice(1).reduce((a, b) => a * b, 1);
 
 /**
- * A meta-gradient computed by `threads` threads: the main thread (with the learner it is given) and
- * `threads - 1` workers, each with its own learner built from a {@link LearnerRecipe}. From the caller's
- * side {@link MetaGradientThreads.metaGradient} is synchronous, like `MetaLearner.metaGradient`.
+ * A meta-gradient computed by `threads` worker threads, each with its own learner built from a
+ * {@link LearnerRecipe}; the main thread's learner computes only a meta-batch that has a single task. From
+ * the caller's side {@link MetaGradientThreads.metaGradient} is synchronous, like `MetaLearner.metaGradient`.
  *
  * Exact: the meta-loss, metric and meta-gradient of every registered algorithm but iMAML (which says so with
  * `splitsOverTasks: false` and is refused) are means over the tasks of the meta-batch, so the mean of slice
@@ -133,14 +143,14 @@ export class MetaGradientThreads {
     private readonly stallMs: number,
   ) {}
 
-  /** Threads in use, the main thread included. */
+  /** Threads that compute: the workers, or the main thread alone when there are none. */
   get threads(): number {
-    return this.lanes.length + 1;
+    return Math.max(1, this.lanes.length);
   }
 
   /**
-   * Starts `threads - 1` workers and waits until each has built its learner. `threads` 1 starts none (the
-   * pool then just calls `learner.metaGradient`).
+   * Starts `threads` workers and waits until each has built its learner. `threads` 1 starts none (the pool
+   * then just calls `learner.metaGradient` on the main thread: a single worker would only add copies).
    */
   static async start(
     learner: MetaLearner,
@@ -157,7 +167,10 @@ export class MetaGradientThreads {
     const entry = workerEntry();
     const lanes: Lane[] = [];
     try {
-      for (let i = 1; i < threads; i++) lanes.push(await startLane(entry, recipe, i));
+      if (threads > 1)
+        await withWorkerHeap(options.workerOldSpaceMb ?? 128, async () => {
+          for (let i = 1; i <= threads; i++) lanes.push(await startLane(entry, recipe, i));
+        });
     } catch (err) {
       await Promise.all(lanes.map((l) => stopLane(l)));
       throw err;
@@ -172,6 +185,8 @@ export class MetaGradientThreads {
     const slices = splitTasks(tasks, this.threads);
     if (slices.length === 1) return this.learner.metaGradient(meta, batch, progress);
     // The meta-parameters go to one buffer all workers read; each worker gets its slice and a gradient buffer.
+    // Slice i goes to worker i + 1; the sums below run in slice order, so the numbers do not depend on which
+    // thread computed a slice.
     const metaLayout = layoutOf(
       Object.entries(meta).map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype })),
     );
@@ -181,10 +196,9 @@ export class MetaGradientThreads {
       (typeof TASK_FIELDS)[number],
       TypedArray
     >;
-    // Workers first, so they run while the main thread computes its own slice.
-    for (let i = 1; i < slices.length; i++) {
+    for (let i = 0; i < slices.length; i++) {
       const [start, count] = slices[i]!;
-      const lane = this.lanes[i - 1]!;
+      const lane = this.lanes[i]!;
       const batchLayout = layoutOf(
         TASK_FIELDS.map((f) => ({
           name: f,
@@ -210,28 +224,8 @@ export class MetaGradientThreads {
       };
       lane.worker.postMessage(job);
     }
-    const [, mainCount] = slices[0]!;
-    const head = (f: (typeof TASK_FIELDS)[number]) =>
-      fromArray(data[f].subarray(0, mainCount * perTask(batch[f])), [mainCount, ...batch[f].shape.slice(1)]);
-    let own: MetaGradient | undefined;
-    let ownError: unknown;
-    try {
-      own = this.learner.metaGradient(
-        meta,
-        {
-          supportX: head('supportX'),
-          supportY: head('supportY'),
-          queryX: head('queryX'),
-          queryY: head('queryY'),
-        },
-        progress,
-      );
-    } catch (err) {
-      ownError = err;
-    }
     // Collect every worker's answer before throwing, so no result is left queued for the next call.
-    const results = this.lanes.slice(0, slices.length - 1).map((lane, i) => this.collect(lane, i + 1));
-    if (!own) throw ownError;
+    const results = this.lanes.slice(0, slices.length).map((lane, i) => this.collect(lane, i + 1));
     const failed = results.findIndex((r) => !r.ok);
     if (failed >= 0) {
       const r = results[failed] as { error: string };
@@ -239,18 +233,20 @@ export class MetaGradientThreads {
     }
     const ok = results as Extract<JobResult, { ok: true }>[];
     const w = slices.map(([, count]) => count / tasks);
+    // The losses have the meta-parameters' dtype.
+    const dtype = meta[metaLayout.slots[0]!.name]!.dtype;
     return {
       loss: weighted(
-        own.loss,
         w,
         ok.map((r) => r.loss),
+        dtype,
       ),
       metric: weighted(
-        own.metric,
         w,
         ok.map((r) => r.metric),
+        dtype,
       ),
-      grads: combine(own.grads, metaLayout.slots, this.lanes.slice(0, ok.length), w),
+      grads: combine(metaLayout.slots, this.lanes.slice(0, ok.length), w),
     };
   }
 
@@ -316,40 +312,37 @@ async function stopLane(lane: Lane): Promise<void> {
   await lane.worker.terminate();
 }
 
-/** `w[0] * own + w[1] * rest[0] + ...` in float64, as a scalar of `own`'s dtype. */
-function weighted(own: Tensor, w: readonly number[], rest: readonly number[]): Tensor {
-  let acc = w[0]! * own.item();
-  rest.forEach((v, i) => {
-    acc += w[i + 1]! * v;
-  });
-  const out = allocArray(own.dtype, 1);
+/** `w[0] * v[0] + w[1] * v[1] + ...` in float64, as a scalar of `dtype`. */
+function weighted(w: readonly number[], v: readonly number[], dtype: DType): Tensor {
+  let acc = w[0]! * v[0]!;
+  for (let i = 1; i < v.length; i++) acc += w[i]! * v[i]!;
+  const out = allocArray(dtype, 1);
   out[0] = acc;
   return fromArray(out, []);
 }
 
 /**
- * The weighted sum of the main thread's gradients and the lanes' (read from their shared buffers), each
- * element summed in float64 in slice order and rounded once to the parameter's dtype.
+ * The weighted sum of the lanes' gradients (read from their shared buffers), each element summed in float64
+ * in slice order and rounded once to the parameter's dtype.
  */
-function combine(own: Params, slots: readonly Slot[], lanes: readonly Lane[], w: readonly number[]): Params {
+function combine(slots: readonly Slot[], lanes: readonly Lane[], w: readonly number[]): Params {
   const grads: Params = {};
   for (const slot of slots) {
-    const g = own[slot.name]!;
-    const mine = g.dataSync();
-    const others = lanes.map((l) => slotView(l.grads!, slot));
-    const out = allocArray(g.dtype, mine.length);
+    const parts = lanes.map((l) => slotView(l.grads!, slot));
+    const first = parts[0]!;
+    const out = allocArray(slot.dtype, first.length);
     const w0 = w[0]!;
-    if (others.length === 1) {
-      const o = others[0]!;
+    if (parts.length === 2) {
+      const second = parts[1]!;
       const w1 = w[1]!;
-      for (let j = 0; j < out.length; j++) out[j] = w0 * mine[j]! + w1 * o[j]!;
+      for (let j = 0; j < out.length; j++) out[j] = w0 * first[j]! + w1 * second[j]!;
     } else
       for (let j = 0; j < out.length; j++) {
-        let acc = w0 * mine[j]!;
-        for (let i = 0; i < others.length; i++) acc += w[i + 1]! * others[i]![j]!;
+        let acc = w0 * first[j]!;
+        for (let i = 1; i < parts.length; i++) acc += w[i]! * parts[i]![j]!;
         out[j] = acc;
       }
-    grads[slot.name] = fromArray(out, g.shape);
+    grads[slot.name] = fromArray(out, slot.shape);
   }
   return grads;
 }

@@ -5,7 +5,9 @@ import type { MetaGradient } from '../../src/meta/algorithms/types.js';
 import { learnerRecipe, workerLearner } from '../../src/meta/setup.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
 import { MetaGradientThreads, resolveThreads, splitTasks, ThreadError } from '../../src/meta/threads.js';
+import { fromArray } from '../../src/ops/creation.js';
 import { Rng } from '../../src/tensor/random.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 
 const source = sinusoidSource({ shots: 5, queryShots: 5 });
 
@@ -116,6 +118,40 @@ describe('MetaGradientThreads', () => {
     const one = flat(learner.metaGradient(meta, batch));
     const d = maxRelDiff(one, a);
     expect(d).toBeLessThan(1e-5);
+    await p.close();
+  });
+
+  it("2 threads give, bit for bit, the slices' meta-gradients computed on the main thread, summed in float64", async () => {
+    // Which thread computes a slice must not change a bit: every slice runs on a worker, and the result equals
+    // the main thread's learner run on the same slices and combined in slice order.
+    setDefaultFloat('float32');
+    const cfg = { ...config({ algorithm: 'maml', order: 2 }), dtype: 'float32' as const };
+    const { learner, p } = await pool(cfg, 2);
+    const rng = new Rng(11);
+    const meta = learner.initMetaParams(learner.model.initParams(rng));
+    const batch = source.sample(rng, 5, 'train');
+    const slice = (start: number, count: number): TaskBatch => {
+      const cut = (t: Tensor) => {
+        const per = t.size / t.shape[0]!;
+        return fromArray(t.dataSync().slice(start * per, (start + count) * per), [
+          count,
+          ...t.shape.slice(1),
+        ]);
+      };
+      return {
+        supportX: cut(batch.supportX),
+        supportY: cut(batch.supportY),
+        queryX: cut(batch.queryX),
+        queryY: cut(batch.queryY),
+      };
+    };
+    const slices = splitTasks(5, 2);
+    const parts = slices.map(([start, count]) => flat(learner.metaGradient(meta, slice(start, count))));
+    const w = slices.map(([, count]) => count / 5);
+    const expected: Record<string, number[]> = {};
+    for (const k of Object.keys(parts[0]!))
+      expected[k] = parts[0]![k]!.map((x, j) => Math.fround(w[0]! * x + w[1]! * parts[1]![k]![j]!));
+    expect(flat(p.metaGradient(meta, batch))).toEqual(expected);
     await p.close();
   });
 

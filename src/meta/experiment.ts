@@ -11,7 +11,7 @@ import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } 
 import type { ExperimentContext, ExperimentSummary, RunExperiment } from './contracts.js';
 import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { outerOptimizer } from './factories.js';
-import { findNonFinite, NonFiniteError } from './nonFinite.js';
+import { NonFiniteError, readIterationScalars } from './nonFinite.js';
 import { writeRunPlots } from './plots.js';
 import { learnerRecipe, type Setup, setup, trainerThreads } from './setup.js';
 import { MetaGradientThreads } from './threads.js';
@@ -95,17 +95,17 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');
       const { loss, metric, grads } = pool.metaGradient(meta, batch, iteration / T);
       // One read per iteration: the loss, the metric and the squared gradient norm (a NaN anywhere shows there).
-      const check = await findNonFinite(loss, grads);
-      if (check.bad) {
-        throw new NonFiniteError(iteration, check.bad, check.loss);
+      const read = await readIterationScalars(loss, metric, grads);
+      if (read.bad) {
+        throw new NonFiniteError(iteration, read.bad, read.loss);
       }
       const { updates, state } = outer.update(grads, optState, meta);
       meta = applyUpdates(meta, updates);
       optState = state;
-      windowLoss += check.loss;
-      windowMetric += (await metric.data())[0]!;
+      windowLoss += read.loss;
+      windowMetric += read.metric;
       windowCount++;
-      progress.update(iteration, { loss: check.loss.toFixed(4) });
+      progress.update(iteration, { loss: read.loss.toFixed(4) });
       if (iteration % config.logging.every === 0 || iteration === T) {
         const now = performance.now();
         metrics.append({

@@ -1,13 +1,14 @@
 import { type HostReads, readScalar } from '../tensor/reads.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { concat, reshape } from './shape.js';
+import { cast, concat, reshape } from './shape.js';
 
 /**
  * The values of several one-element tensors in one read: they are joined into one vector (a copy, so each
  * number is exactly what reading it alone gives) and that vector is read once. Each read is a round trip
  * that stops the host until the device has caught up, so values needed at the same point go together.
- * All tensors must share a dtype.
+ * Mixed dtypes are joined as float64, which holds every float32 and int32 value exactly (a float32-only
+ * backend then throws: give it one dtype).
  *
  * ```ts
  * const [rr, l1] = yield* readScalars([sum(mul(r, r)), sum(abs(r))]);
@@ -19,10 +20,9 @@ export function* readScalars<const T extends readonly Tensor[]>(ts: T): HostRead
       throw new Error(`readScalars: tensor of shape ${fmtShape(t.shape)} has ${t.size} elements`);
   }
   if (ts.length <= 1) return (ts.length === 0 ? [] : [yield* readScalar(ts[0]!)]) as ScalarsOf<T>;
-  const dtype = ts[0]!.dtype;
-  const mixed = ts.find((t) => t.dtype !== dtype);
-  if (mixed) throw new Error(`readScalars: mixed dtypes ${dtype} and ${mixed.dtype}; cast them first`);
-  const values = yield concat(ts.map((t) => reshape(t, [1])));
+  const first = ts[0]!.dtype;
+  const dtype = ts.every((t) => t.dtype === first) ? first : 'float64';
+  const values = yield concat(ts.map((t) => reshape(cast(t, dtype), [1])));
   return Array.from(values.subarray(0, ts.length)) as unknown as ScalarsOf<T>;
 }
 

@@ -4,7 +4,7 @@ import { GradientTape } from '../../autodiff/tape.js';
 import { add, mul, sub } from '../../ops/elementwise.js';
 import { sum } from '../../ops/reduce.js';
 import { broadcastTo, expandDims, stopGradient } from '../../ops/shape.js';
-import { truncatedCg } from '../../optim/cg.js';
+import { truncatedCgReads } from '../../optim/cg.js';
 import { flattenParams, unflattenParams } from '../../optim/flatParams.js';
 import { mapParams, type Params } from '../../tensor/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -38,14 +38,16 @@ export const IMAML_DEFAULTS = imamlConfig.parse({});
  * loss's Hessian, so the meta-gradient is `v = (I + H/lambda)^-1 g` with g the query loss's gradient at phi:
  * `(H + lambda I) v = lambda g`, solved by conjugate gradient (`optim/cg.ts`, Newton-CG's CG) with
  * `cgSteps` Hessian-vector products (`autodiff` `hvp`). Memory does not grow with the inner steps, and each
- * CG step costs about one gradient. All tasks of a batch are solved as one block-diagonal system.
+ * CG step costs about one gradient. All tasks of a batch are solved as one block-diagonal system. CG's
+ * step sizes are scalars read to the host: the meta-gradient is a `HostReads` computation, so it runs on
+ * backends that read only asynchronously (`MetaLearner.metaGradientAsync`).
  */
 export const imaml: MetaAlgorithm = {
   name: 'imaml',
   // Truncated CG's step sizes come from inner products over all tasks at once.
   splitsOverTasks: false,
   doc: 'iMAML (Rajeswaran et al. 2019): proximal inner loop (trainer.imaml.lambda), implicit meta-gradient by conjugate gradient on (I + H/lambda) v = g with Hessian-vector products (trainer.imaml.cgSteps); memory flat in the inner steps.',
-  metaGradient(host, meta, batch) {
+  *metaGradientReads(host, meta, batch) {
     const { lambda, cgSteps } = { ...IMAML_DEFAULTS, ...host.options.imaml };
     const T = batch.supportX.shape[0]!;
     const shared: Params = {};
@@ -90,7 +92,7 @@ export const imaml: MetaAlgorithm = {
     const { flat: x, layout } = flattenParams(adapted);
     const { flat: g } = flattenParams(gq);
     const f = (v: Tensor) => supportLoss(unflattenParams(v, layout));
-    const { p } = truncatedCg((v) => hvp(f, x, v), mul(g, -lambda), {
+    const { p } = yield* truncatedCgReads((v) => hvp(f, x, v), mul(g, -lambda), {
       maxIterations: cgSteps,
       damping: lambda,
       forcing: 0,

@@ -132,6 +132,8 @@ export class NewtonCgSolver {
   nhev = 0;
   cgIterations = 0;
   status: NewtonCgStatus = 'running';
+  /** True while a {@link NewtonCgSolver.stepAsync} is awaiting a read. */
+  private stepping = false;
 
   /**
    * Evaluates `f` at `x0` and reads the loss synchronously (see {@link NewtonCgSolver.createAsync}). The
@@ -215,8 +217,16 @@ export class NewtonCgSolver {
    * while (!solver.done) await solver.stepAsync();
    * ```
    */
-  stepAsync(): Promise<NewtonCgStepInfo> {
-    return runReadsAsync(this.stepReads());
+  async stepAsync(): Promise<NewtonCgStepInfo> {
+    // Two interleaved steps would both update the one iterate: a caller must await each step.
+    if (this.stepping)
+      throw new OptimizerError('NewtonCgSolver.stepAsync: the previous step has not finished');
+    this.stepping = true;
+    try {
+      return await runReadsAsync(this.stepReads());
+    } finally {
+      this.stepping = false;
+    }
   }
 
   /** One iteration as a {@link HostReads} computation: the algorithm behind `step` and `stepAsync`. */

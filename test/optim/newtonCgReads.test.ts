@@ -112,6 +112,13 @@ describe('NewtonCgSolver: stepAsync takes the steps of step', () => {
     for (const v of values(b.x)) expect(v).toBeCloseTo(1, 4);
   });
 
+  it('refuses a second stepAsync before the first has finished', async () => {
+    const solver = await NewtonCgSolver.createAsync(rosen, tensor([-1.2, 1]));
+    const first = solver.stepAsync();
+    await expect(solver.stepAsync()).rejects.toThrow(/previous step has not finished/);
+    expect((await first).iteration).toBe(1);
+  });
+
   it('createAsync flags a non-finite first loss as the constructor does', async () => {
     const f = (x: Tensor) => sum(log(x)); // log of a negative entry: NaN
     expect(new NewtonCgSolver(f, tensor([-1, 2])).status).toBe('nonFinite');

@@ -11,6 +11,7 @@ import {
   type GpujsBackend,
   GpujsSyncReadError,
 } from '../../../src/backends/gpujs/index.js';
+import { webasmThreadsFromEnv } from '../../../src/backends/gpujs/modes.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
   checkGrads,
@@ -138,6 +139,11 @@ describe('gpujs:webasm with worker threads: reads only asynchronously, as WebGPU
   };
   afterAll(async () => {
     await threaded?.destroy();
+  });
+
+  it('METATAPE_GPUJS_WEBASM_THREADS=1 selects it (so `metatape run` can use it)', () => {
+    expect(webasmThreadsFromEnv({ METATAPE_GPUJS_WEBASM_THREADS: '1' })).toBe(true);
+    expect(webasmThreadsFromEnv({})).toBe(false);
   });
 
   it('item() throws there, so the sync versions cannot run; the async ones give the sync webasm results', async () => {

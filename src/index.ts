@@ -25,5 +25,6 @@ export * from './ops/index.js';
 export * from './optim/index.js';
 export type { DType, TypedArray } from './tensor/dtype.js';
 export { Rng } from './tensor/random.js';
+export { type HostReads, noReads, readScalar, runReadsAsync, runReadsSync } from './tensor/reads.js';
 export type { Shape } from './tensor/shape.js';
 export { type NestedArray, Storage, Tensor, Variable } from './tensor/tensor.js';

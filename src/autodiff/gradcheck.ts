@@ -1,4 +1,5 @@
 import { Rng } from '../tensor/random.js';
+import { type HostReads, readScalar, runReadsAsync, runReadsSync } from '../tensor/reads.js';
 import { Storage, Tensor } from '../tensor/tensor.js';
 import { jvp } from './functional.js';
 import { GradientTape } from './tape.js';
@@ -6,7 +7,8 @@ import { add, constantLike, filled, mul, sumTo } from './tapeMath.js';
 
 /*
  * Written with the tape's own primitives (./tapeMath.ts), not the ops: the checker sits in autodiff, below the
- * ops it checks, and needs only products, sums and constants.
+ * ops it checks, and needs only products, sums and constants. Written once as a HostReads computation
+ * (../tensor/reads.ts): checkGrads runs it with synchronous reads, checkGradsAsync with asynchronous ones.
  */
 
 /** Options of {@link checkGrads}. */
@@ -40,7 +42,10 @@ export class GradCheckError extends Error {}
  * gradient of the gradient computed by nested tapes (as JAX's `check_grads(f, args, order)`).
  *
  * `f` may return any shape (it is projected on a random cotangent). Inputs should be float64 for tight
- * tolerances; they are cast to float64 here.
+ * tolerances; they are cast to float64 here on a backend that holds float64 (on a float32-only backend, such
+ * as gpu.js, they stay float32: pass a larger `eps` and looser tolerances).
+ *
+ * Reads synchronously; on a backend that reads only asynchronously (WebGPU) use {@link checkGradsAsync}.
  *
  * ```ts
  * checkGrads((x) => sum(exp(x)), [tensor([0.1, 0.2], undefined, 'float64')], { order: 3 });
@@ -51,32 +56,56 @@ export function checkGrads(
   inputs: readonly Tensor[],
   options: CheckGradsOptions = {},
 ): void {
+  runReadsSync(checkGradsReads(f, inputs, options));
+}
+
+/**
+ * {@link checkGrads} with asynchronous reads, for every backend (WebGPU included): the same directions, the
+ * same numbers, the same verdict; rejects with a {@link GradCheckError}.
+ *
+ * ```ts
+ * await checkGradsAsync((x) => sum(exp(x)), [tensor([0.1, 0.2])], { eps: 1e-2, rtol: 1e-2, atol: 1e-3 });
+ * ```
+ */
+export function checkGradsAsync(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: CheckGradsOptions = {},
+): Promise<void> {
+  return runReadsAsync(checkGradsReads(f, inputs, options));
+}
+
+function* checkGradsReads(
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: readonly Tensor[],
+  options: CheckGradsOptions,
+): HostReads<void> {
   const order = options.order ?? 2;
   const rng = new Rng(options.seed ?? 1234);
-  const xs = inputs.map(toFloat64);
+  const xs = inputs.map(toWidestFloat);
   const probe = f(...xs);
   const w = randomLike(probe, rng);
   const scalarF = (...a: Tensor[]): Tensor => sumTo(mul(f(...a), w), []);
-  checkLevel(scalarF, xs, order, 1, rng, options);
+  yield* checkLevel(scalarF, xs, order, 1, rng, options);
 }
 
-function checkLevel(
+function* checkLevel(
   f: (...xs: Tensor[]) => Tensor,
   xs: readonly Tensor[],
   order: number,
   level: number,
   rng: Rng,
   options: CheckGradsOptions,
-): void {
+): HostReads<void> {
   const eps = options.eps ?? 1e-5;
   const rtol = options.rtol ?? 1e-5;
   const atol = options.atol ?? 1e-7;
   const directions = options.directions ?? 2;
   for (let d = 0; d < directions; d++) {
     const v = xs.map((x) => randomLike(x, rng));
-    const analytic = directional(f, xs, v, options.mode).item();
-    const plus = f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, eps))))).item();
-    const minus = f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, -eps))))).item();
+    const analytic = yield* readScalar(directional(f, xs, v, options.mode));
+    const plus = yield* readScalar(f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, eps))))));
+    const minus = yield* readScalar(f(...xs.map((x, i) => add(x, mul(v[i]!, filled(x, -eps))))));
     const numeric = (plus - minus) / (2 * eps);
     const tol = atol + rtol * Math.max(Math.abs(analytic), Math.abs(numeric));
     if (!(Math.abs(analytic - numeric) <= tol)) {
@@ -88,7 +117,7 @@ function checkLevel(
   if (level < order) {
     const u = xs.map((x) => randomLike(x, rng));
     // The next level checks the derivative of <grad f, u>, computed inside the caller's tape (or accumulator).
-    checkLevel((...a) => directional(f, a, u, options.mode), xs, order, level + 1, rng, options);
+    yield* checkLevel((...a) => directional(f, a, u, options.mode), xs, order, level + 1, rng, options);
   }
 }
 
@@ -126,10 +155,11 @@ function randomLike(t: Tensor, rng: Rng): Tensor {
 }
 
 /**
- * `x` as float64 on its backend: a new leaf (the checker differentiates with respect to it, never through
- * the conversion), made by the backend's cast kernel.
+ * `x` as float64 on its backend (or float32 where the backend holds no float64): a new leaf (the checker
+ * differentiates with respect to it, never through the conversion), made by the backend's cast kernel.
  */
-function toFloat64(x: Tensor): Tensor {
-  if (x.dtype === 'float64') return x;
-  return new Tensor(new Storage(x.backend, x.backend.cast(x, 'float64')), [...x.shape], 'float64');
+function toWidestFloat(x: Tensor): Tensor {
+  const dtype = x.backend.floatDTypes.includes('float64') ? 'float64' : 'float32';
+  if (x.dtype === dtype) return x;
+  return new Tensor(new Storage(x.backend, x.backend.cast(x, dtype)), [...x.shape], dtype);
 }

@@ -11,7 +11,7 @@ export {
   linearize,
   valueAndGrad,
 } from './functional.js';
-export { type CheckGradsOptions, checkGrads, GradCheckError } from './gradcheck.js';
+export { type CheckGradsOptions, checkGrads, checkGradsAsync, GradCheckError } from './gradcheck.js';
 export type { Nest, NestOf } from './nest.js';
 export {
   type GradientOptions,

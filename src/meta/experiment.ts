@@ -6,15 +6,14 @@ import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
 import { peakRssMb } from '../log/peakRss.js';
 import type { Params } from '../nn/params.js';
 import { flattenState, unflattenState } from '../optim/state.js';
-import { applyUpdates } from '../optim/tree.js';
 import { paramsFromArrays, paramsToArrays, tensorsFromArrays, tensorsToArrays } from './checkpointArrays.js';
 import type { ExperimentContext, ExperimentSummary, RunExperiment } from './contracts.js';
 import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { outerOptimizer } from './factories.js';
-import { findNonFinite, NonFiniteError } from './nonFinite.js';
 import { writeRunPlots } from './plots.js';
 import { learnerRecipe, type Setup, setup, trainerThreads } from './setup.js';
 import { MetaGradientThreads } from './threads.js';
+import { trainIteration } from './trainIteration.js';
 
 // Kept here for existing callers; they live in setup.ts, which evaluation and plots import without a cycle.
 export { restoreForEvaluation, type Setup, seedFor, setup } from './setup.js';
@@ -93,19 +92,21 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   try {
     for (iteration = start + 1; iteration <= T; iteration++) {
       const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');
-      const { loss, metric, grads } = pool.metaGradient(meta, batch, iteration / T);
-      // One read per iteration: the loss, the metric and the squared gradient norm (a NaN anywhere shows there).
-      const check = await findNonFinite(loss, grads);
-      if (check.bad) {
-        throw new NonFiniteError(iteration, check.bad, check.loss);
-      }
-      const { updates, state } = outer.update(grads, optState, meta);
-      meta = applyUpdates(meta, updates);
-      optState = state;
-      windowLoss += check.loss;
-      windowMetric += (await metric.data())[0]!;
+      // One read per iteration (plus iMAML's CG scalars), all asynchronous: any backend runs this loop.
+      const read = await trainIteration(
+        (m, b, p) => pool.metaGradientAsync(m, b, p),
+        outer,
+        { meta, optState },
+        batch,
+        iteration,
+        iteration / T,
+      );
+      meta = read.meta;
+      optState = read.optState;
+      windowLoss += read.loss;
+      windowMetric += read.metric;
       windowCount++;
-      progress.update(iteration, { loss: check.loss.toFixed(4) });
+      progress.update(iteration, { loss: read.loss.toFixed(4) });
       if (iteration % config.logging.every === 0 || iteration === T) {
         const now = performance.now();
         metrics.append({

@@ -5,6 +5,7 @@ import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { broadcastTo, expandDims, slice, stopGradient } from '../ops/shape.js';
 import { mapParams, type Params } from '../tensor/params.js';
+import { runReadsAsync, runReadsSync } from '../tensor/reads.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { multiStepWeights } from './algorithms/mamlpp.js';
 import { algorithm, lowRankBlocker } from './algorithms/registry.js';
@@ -207,8 +208,13 @@ export class MetaLearner implements LearnerHost {
     return { loss: weighted ?? finalLoss, metric: stopGradient(this.metric(pred, batch.queryY, 'mean')) };
   }
 
-  /** The meta-gradient of one meta-batch with respect to every meta-parameter. */
+  /**
+   * The meta-gradient of one meta-batch with respect to every meta-parameter. Reads synchronously where the
+   * algorithm reads scalars (iMAML); {@link MetaLearner.metaGradientAsync} works on every backend.
+   */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
+    if (this.algorithm.metaGradientReads)
+      return runReadsSync(this.algorithm.metaGradientReads(this, meta, batch, progress));
     if (this.algorithm.metaGradient) return this.algorithm.metaGradient(this, meta, batch, progress);
     if (this.options.batchedTasks === false && batch.supportX.shape[0]! > 1)
       return this.perTaskGradient(meta, batch, progress);
@@ -218,6 +224,20 @@ export class MetaLearner implements LearnerHost {
       return this.metaLoss(meta, batch, progress);
     });
     return { loss, metric, grads: tape.gradient(loss, meta, { unconnected: 'zero' }) };
+  }
+
+  /**
+   * {@link MetaLearner.metaGradient} with asynchronous reads, for every backend (WebGPU included): the same
+   * meta-gradient. Only an algorithm that reads scalars on the way (iMAML) reads anything here.
+   *
+   * ```ts
+   * const { loss, metric, grads } = await learner.metaGradientAsync(meta, batch);
+   * ```
+   */
+  async metaGradientAsync(meta: Params, batch: TaskBatch, progress = 1): Promise<MetaGradient> {
+    if (this.algorithm.metaGradientReads)
+      return runReadsAsync(this.algorithm.metaGradientReads(this, meta, batch, progress));
+    return this.metaGradient(meta, batch, progress);
   }
 
   /** The same meta-gradient computed one task at a time (the usual per-task loop; for comparison). */

@@ -178,6 +178,18 @@ export class MetaGradientThreads {
     return new MetaGradientThreads(learner, lanes, (options.stallSeconds ?? 600) * 1000);
   }
 
+  /**
+   * {@link MetaGradientThreads.metaGradient} where one thread computes it all: with asynchronous reads
+   * (`MetaLearner.metaGradientAsync`), so the trainer runs on a backend that reads only asynchronously.
+   * Worker threads run the CPU backend only, so with several the synchronous split is used.
+   */
+  async metaGradientAsync(meta: Params, batch: TaskBatch, progress = 1): Promise<MetaGradient> {
+    if (this.closed) throw new ThreadError('metaGradient: the thread pool is closed');
+    if (splitTasks(batch.supportX.shape[0]!, this.threads).length === 1)
+      return this.learner.metaGradientAsync(meta, batch, progress);
+    return this.metaGradient(meta, batch, progress);
+  }
+
   /** The meta-gradient of one meta-batch, as `MetaLearner.metaGradient` computes it, split over the threads. */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
     if (this.closed) throw new ThreadError('metaGradient: the thread pool is closed');

@@ -4,5 +4,6 @@ export * from './elementwise.js';
 export { constScalar, type TensorLike } from './engine.js';
 export * from './fused.js';
 export * from './linalg.js';
+export * from './readScalars.js';
 export * from './reduce.js';
 export * from './shape.js';

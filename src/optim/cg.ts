@@ -1,5 +1,7 @@
 import { abs, add, mul, neg, sub } from '../ops/elementwise.js';
+import { readScalars } from '../ops/readScalars.js';
 import { sum } from '../ops/reduce.js';
+import { type HostReads, readScalar, runReadsAsync, runReadsSync } from '../tensor/reads.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** Why {@link truncatedCg} stopped. */
@@ -29,12 +31,12 @@ export interface TruncatedCgResult {
 
 const EPS64 = 2.220446049250313e-16;
 
-function dot(a: Tensor, b: Tensor): number {
-  return sum(mul(a, b)).item();
+function dot(a: Tensor, b: Tensor): Tensor {
+  return sum(mul(a, b));
 }
 
-function l1(a: Tensor): number {
-  return sum(abs(a)).item();
+function l1(a: Tensor): Tensor {
+  return sum(abs(a));
 }
 
 /**
@@ -43,7 +45,8 @@ function l1(a: Tensor): number {
  * sqrt(|g|₁))` (so the outer iteration converges superlinearly), after `maxIterations` products, or on
  * non-positive curvature: then the last iterate is used, or on the first iteration the steepest-descent
  * step `-(gᵀg / |gᵀCg|) g`, or with `damping` λ > 0 the bounded `-g / λ` (the damped system's solution
- * without the curvature). Only scalars are read back (the control logic); vectors stay tensors.
+ * without the curvature). Only scalars are read back (the control logic); vectors stay tensors. Reads
+ * synchronously: on a backend that reads only asynchronously (WebGPU) use {@link truncatedCgAsync}.
  *
  * ```ts
  * const { p } = truncatedCg((v) => pt.apply(v), pt.grad, { maxIterations: 20 * n });
@@ -54,29 +57,61 @@ export function truncatedCg(
   g: Tensor,
   options: TruncatedCgOptions,
 ): TruncatedCgResult {
+  return runReadsSync(truncatedCgReads(apply, g, options));
+}
+
+/**
+ * {@link truncatedCg} with asynchronous reads, for every backend (WebGPU included): the same iterates and
+ * the same result, number for number.
+ *
+ * ```ts
+ * const { p } = await truncatedCgAsync((v) => hvp(f, x, v), g, { maxIterations: 5, damping: 1 });
+ * ```
+ */
+export function truncatedCgAsync(
+  apply: (v: Tensor) => Tensor,
+  g: Tensor,
+  options: TruncatedCgOptions,
+): Promise<TruncatedCgResult> {
+  return runReadsAsync(truncatedCgReads(apply, g, options));
+}
+
+/**
+ * {@link truncatedCg} as a {@link HostReads} computation (run it with `runReadsSync`/`runReadsAsync`, or
+ * `yield*` it from another one). Scalars needed at the same point are read together: about two reads per
+ * CG iteration (the curvature with |p|², then the new residual's squared and L1 norms).
+ */
+export function* truncatedCgReads(
+  apply: (v: Tensor) => Tensor,
+  g: Tensor,
+  options: TruncatedCgOptions,
+): HostReads<TruncatedCgResult> {
   const damping = options.damping ?? 0;
+  const maxIterations = options.maxIterations;
   const op = damping > 0 ? (v: Tensor) => add(apply(v), mul(v, damping)) : apply;
-  const maggrad = l1(g);
+  const [maggrad, gg] = yield* readScalars([l1(g), dot(g, g)]);
   const eta = options.forcing ?? Math.min(0.5, Math.sqrt(maggrad));
   const termcond = eta * maggrad;
   let x: Tensor | null = null; // null stands for zeros, saving the first iteration's adds
   let r = g; // residual (C + λI) x + g
+  let rl1 = maggrad; // |r|₁, for the stopping test (r = g at first)
   let p = neg(g);
-  let rr = dot(r, r);
-  let pp = rr; // |p|², tracked for the relative zero-curvature test
+  let rr = gg;
   let products = 0;
-  for (let i = 0; i < options.maxIterations; i++) {
-    if (l1(r) <= termcond) return finish('converged', i);
+  for (let i = 0; i < maxIterations; i++) {
+    if (rl1 <= termcond) return yield* finish('converged', i);
     const Ap = op(p);
     products++;
-    const curv = dot(p, Ap);
+    // |p|² for the relative zero-curvature test, read with the curvature; p = -g at first, so |p|² = gᵀg.
+    const [curv, pp] =
+      i === 0 ? [yield* readScalar(dot(p, Ap)), rr] : yield* readScalars([dot(p, Ap), dot(p, p)]);
     // SciPy tests curv <= 3·eps absolutely, which fires near the solution where p is tiny and then throws
     // the Newton step away; relative to |p|² it only fires on (numerically) flat directions.
-    if (curv >= 0 && curv <= 3 * EPS64 * pp) return finish('zeroCurvature', i);
+    if (curv >= 0 && curv <= 3 * EPS64 * pp) return yield* finish('zeroCurvature', i);
     if (!(curv > 0)) {
       // Negative (or NaN) curvature: keep what CG built so far; on the first iteration, a scaled steepest
       // descent step (the model is unbounded below along -g, so its length comes from |gᵀCg|).
-      if (i > 0 || Number.isNaN(curv)) return finish('negativeCurvature', i);
+      if (i > 0 || Number.isNaN(curv)) return yield* finish('negativeCurvature', i);
       // Damped (iMAML's (H + lambda I) v = lambda g, a damped Newton step): the damped system's solution with
       // the curvature left out, -g / lambda. The undamped rule's rr / curv is unbounded as curv -> 0-, and a
       // ReLU network's Hessian often has eigenvalues just below -lambda (issue 15: iMAML diverged on it).
@@ -86,17 +121,19 @@ export function truncatedCg(
     const alpha = rr / curv;
     x = x ? add(x, mul(p, alpha)) : mul(p, alpha);
     r = add(r, mul(Ap, alpha));
-    const rr1 = dot(r, r);
+    // The last iteration's new direction and residual norms would never be used.
+    if (i === maxIterations - 1) break;
+    const [rr1, r1] = yield* readScalars([dot(r, r), l1(r)]);
     p = add(neg(r), mul(p, rr1 / rr));
-    pp = dot(p, p);
     rr = rr1;
+    rl1 = r1;
   }
-  return finish('maxIterations', options.maxIterations);
+  return yield* finish('maxIterations', maxIterations);
 
-  function finish(stop: CgStop, iterations: number): TruncatedCgResult {
+  function* finish(stop: CgStop, iterations: number): HostReads<TruncatedCgResult> {
     // No progress (zero curvature on the first product): fall back to steepest descent.
     if (!x) return { p: neg(g), iterations, products, stop, pAp: Number.NaN };
     // r = A x + g, so xᵀ A x = xᵀ (r - g): the model curvature without another product.
-    return { p: x, iterations, products, stop, pAp: dot(x, sub(r, g)) };
+    return { p: x, iterations, products, stop, pAp: yield* readScalar(dot(x, sub(r, g))) };
   }
 }

@@ -1,13 +1,28 @@
 /**
  * Scalar line searches on host numbers. `phi(alpha)` is the objective along the search direction and
  * `derphi(alpha)` its slope; callers cache evaluations so that asking for both at one alpha costs one
- * objective-and-gradient evaluation.
+ * objective-and-gradient evaluation. Each search is written once as a {@link HostReads} computation
+ * (`strongWolfeReads`, `backtrackingArmijoReads`), whose `phi` and `derphi` may read tensors, so Newton-CG
+ * runs it with synchronous or asynchronous reads; `strongWolfe` and `backtrackingArmijo` run it on plain
+ * host functions.
  */
+import { type HostReads, noReads, runReadsSync } from '../tensor/reads.js';
 
 /** The objective along a direction. */
 export interface LineFunction {
   phi(alpha: number): number;
   derphi(alpha: number): number;
+}
+
+/** {@link LineFunction} whose values may come from reading tensors (see {@link HostReads}). */
+export interface LineFunctionReads {
+  phi(alpha: number): HostReads<number>;
+  derphi(alpha: number): HostReads<number>;
+}
+
+/** Host functions as a {@link LineFunctionReads} that reads nothing. */
+function onHost(fn: LineFunction): LineFunctionReads {
+  return { phi: (alpha) => noReads(fn.phi(alpha)), derphi: (alpha) => noReads(fn.derphi(alpha)) };
 }
 
 /** Options of {@link strongWolfe}. */
@@ -41,6 +56,23 @@ export function strongWolfe(
   derphi0: number,
   options: WolfeOptions = {},
 ): LineSearchResult {
+  return runReadsSync(strongWolfeReads(onHost(fn), phi0, derphi0, options));
+}
+
+/**
+ * {@link strongWolfe} as a {@link HostReads} computation: `fn`'s values may be tensors read back by the
+ * driver that runs it.
+ *
+ * ```ts
+ * const r = await runReadsAsync(strongWolfeReads({ *phi(a) { return yield* readScalar(f(a)); }, derphi }, f0, g0));
+ * ```
+ */
+export function* strongWolfeReads(
+  fn: LineFunctionReads,
+  phi0: number,
+  derphi0: number,
+  options: WolfeOptions = {},
+): HostReads<LineSearchResult> {
   const c1 = options.c1 ?? 1e-4;
   const c2 = options.c2 ?? 0.9;
   const amax = options.amax;
@@ -49,22 +81,22 @@ export function strongWolfe(
   let alpha1 = options.alpha1 ?? 1;
   if (amax !== undefined) alpha1 = Math.min(alpha1, amax);
   let phiA0 = phi0;
-  let phiA1 = fn.phi(alpha1);
+  let phiA1 = yield* fn.phi(alpha1);
   let derphiA0 = derphi0;
   for (let i = 0; i < maxIterations; i++) {
     if (alpha1 === 0 || (amax !== undefined && alpha0 === amax)) return null;
     if (phiA1 > phi0 + c1 * alpha1 * derphi0 || !Number.isFinite(phiA1) || (phiA1 >= phiA0 && i > 0)) {
-      return zoom(fn, alpha0, alpha1, phiA0, phiA1, derphiA0, phi0, derphi0, c1, c2);
+      return yield* zoom(fn, alpha0, alpha1, phiA0, phiA1, derphiA0, phi0, derphi0, c1, c2);
     }
-    const derphiA1 = fn.derphi(alpha1);
+    const derphiA1 = yield* fn.derphi(alpha1);
     if (Math.abs(derphiA1) <= -c2 * derphi0) return { alpha: alpha1, phi: phiA1 };
-    if (derphiA1 >= 0) return zoom(fn, alpha1, alpha0, phiA1, phiA0, derphiA1, phi0, derphi0, c1, c2);
+    if (derphiA1 >= 0) return yield* zoom(fn, alpha1, alpha0, phiA1, phiA0, derphiA1, phi0, derphi0, c1, c2);
     let alpha2 = 2 * alpha1;
     if (amax !== undefined) alpha2 = Math.min(alpha2, amax);
     alpha0 = alpha1;
     alpha1 = alpha2;
     phiA0 = phiA1;
-    phiA1 = fn.phi(alpha1);
+    phiA1 = yield* fn.phi(alpha1);
     derphiA0 = derphiA1;
   }
   // Still decreasing after the last doubling: accept the largest step if it decreased enough.
@@ -100,8 +132,8 @@ function quadmin(a: number, fa: number, fpa: number, b: number, fb: number): num
   return Number.isFinite(xmin) ? xmin : null;
 }
 
-function zoom(
-  fn: LineFunction,
+function* zoom(
+  fn: LineFunctionReads,
   aLo: number,
   aHi: number,
   phiLo: number,
@@ -111,7 +143,7 @@ function zoom(
   derphi0: number,
   c1: number,
   c2: number,
-): LineSearchResult {
+): HostReads<LineSearchResult> {
   const maxIterations = 10;
   const delta1 = 0.2; // cubic interpolant check
   const delta2 = 0.1; // quadratic interpolant check
@@ -131,14 +163,14 @@ function zoom(
       aj = Number.isFinite(phiHi) ? quadmin(aLo, phiLo, derphiLo, aHi, phiHi) : null;
       if (aj === null || aj > b - qchk || aj < a + qchk) aj = aLo + 0.5 * dalpha;
     }
-    const phiAj = fn.phi(aj);
+    const phiAj = yield* fn.phi(aj);
     if (!Number.isFinite(phiAj) || phiAj > phi0 + c1 * aj * derphi0 || phiAj >= phiLo) {
       phiRec = phiHi;
       aRec = aHi;
       aHi = aj;
       phiHi = phiAj;
     } else {
-      const derphiAj = fn.derphi(aj);
+      const derphiAj = yield* fn.derphi(aj);
       if (Math.abs(derphiAj) <= -c2 * derphi0) return { alpha: aj, phi: phiAj };
       if (derphiAj * (aHi - aLo) >= 0) {
         phiRec = phiHi;
@@ -182,12 +214,28 @@ export function backtrackingArmijo(
   derphi0: number,
   options: ArmijoOptions = {},
 ): LineSearchResult {
+  return runReadsSync(backtrackingArmijoReads((alpha) => noReads(phi(alpha)), phi0, derphi0, options));
+}
+
+/**
+ * {@link backtrackingArmijo} as a {@link HostReads} computation (`phi`'s values may be read tensors).
+ *
+ * ```ts
+ * const r = runReadsSync(backtrackingArmijoReads(function* (a) { return yield* readScalar(f(a)); }, f0, g0));
+ * ```
+ */
+export function* backtrackingArmijoReads(
+  phi: (alpha: number) => HostReads<number>,
+  phi0: number,
+  derphi0: number,
+  options: ArmijoOptions = {},
+): HostReads<LineSearchResult> {
   const c1 = options.c1 ?? 1e-4;
   const shrink = options.shrink ?? 0.5;
   let alpha = options.alpha1 ?? 1;
   const maxIterations = options.maxIterations ?? 30;
   for (let i = 0; i < maxIterations; i++) {
-    const v = phi(alpha);
+    const v = yield* phi(alpha);
     if (Number.isFinite(v) && v <= phi0 + c1 * alpha * derphi0) return { alpha, phi: v };
     alpha *= shrink;
   }

@@ -2,8 +2,9 @@ import type { HvpMode } from '../autodiff/functional.js';
 import { abs, add, mul, neg } from '../ops/elementwise.js';
 import { max, sum } from '../ops/reduce.js';
 import type { Params } from '../tensor/params.js';
+import { type HostReads, readScalar, runReadsAsync, runReadsSync } from '../tensor/reads.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type CgStop, truncatedCg } from './cg.js';
+import { type CgStop, truncatedCgReads } from './cg.js';
 import {
   type CurvatureModel,
   type CurvaturePoint,
@@ -12,7 +13,7 @@ import {
   hessianModel,
 } from './curvature.js';
 import { flattenParams, type ParamLayout, unflattenParams } from './flatParams.js';
-import { backtrackingArmijo, strongWolfe } from './lineSearch.js';
+import { backtrackingArmijoReads, strongWolfeReads } from './lineSearch.js';
 import { OptimizerError } from './types.js';
 
 /** How a Newton-CG run ended (`running` while a step-by-step solver can go on). */
@@ -96,14 +97,19 @@ const MESSAGES: Record<NewtonCgStatus, string> = {
   nonFinite: 'NaN result encountered.',
 };
 
-function dot(a: Tensor, b: Tensor): number {
-  return sum(mul(a, b)).item();
+function dot(a: Tensor, b: Tensor): Tensor {
+  return sum(mul(a, b));
 }
+
+/** Lets {@link NewtonCgSolver.createAsync} build a solver whose first loss is read later, asynchronously. */
+const DEFER_INITIAL_READ: unique symbol = Symbol('deferInitialRead');
 
 /**
  * Hessian-free Newton-CG as a step-by-step optimizer over one tensor (any shape). Each step solves the Newton
  * system by truncated CG with curvature products through nested tapes, then runs a line search. Control
- * logic reads scalars to the host; vectors stay on the backend.
+ * logic reads scalars to the host; vectors stay on the backend. The constructor and {@link NewtonCgSolver.step}
+ * read synchronously; on a backend that reads only asynchronously (WebGPU) build the solver with
+ * {@link NewtonCgSolver.createAsync} and step it with {@link NewtonCgSolver.stepAsync} (the same iterates).
  *
  * ```ts
  * const solver = new NewtonCgSolver((x) => rosen(x), tensor([-1.2, 1], undefined, 'float64'));
@@ -126,8 +132,19 @@ export class NewtonCgSolver {
   nhev = 0;
   cgIterations = 0;
   status: NewtonCgStatus = 'running';
+  /** True while a {@link NewtonCgSolver.stepAsync} is awaiting a read. */
+  private stepping = false;
 
-  constructor(f: (x: Tensor) => Tensor, x0: Tensor, options: NewtonCgOptions = {}) {
+  /**
+   * Evaluates `f` at `x0` and reads the loss synchronously (see {@link NewtonCgSolver.createAsync}). The
+   * fourth parameter is internal: only `createAsync` can pass it.
+   */
+  constructor(
+    f: (x: Tensor) => Tensor,
+    x0: Tensor,
+    options: NewtonCgOptions = {},
+    defer?: typeof DEFER_INITIAL_READ,
+  ) {
     this.options = options;
     this.n = x0.size;
     if (this.n === 0) throw new OptimizerError('NewtonCgSolver: x0 is empty');
@@ -142,8 +159,32 @@ export class NewtonCgSolver {
     this.model =
       options.curvature === 'gaussNewton' ? gaussNewtonModel(f) : hessianModel(f, { hvp: options.hvp });
     this.point = this.evaluate(x0);
-    this.loss = this.point.value.item();
-    if (!Number.isFinite(this.loss)) this.status = 'nonFinite';
+    this.loss = Number.NaN;
+    if (defer !== DEFER_INITIAL_READ) this.setInitialLoss(this.point.value.item());
+  }
+
+  /**
+   * A solver like `new NewtonCgSolver(f, x0, options)` whose first loss is read asynchronously: for every
+   * backend, WebGPU included. Step it with {@link NewtonCgSolver.stepAsync}.
+   *
+   * ```ts
+   * const solver = await NewtonCgSolver.createAsync(rosen, x0);
+   * while (!solver.done) await solver.stepAsync();
+   * ```
+   */
+  static async createAsync(
+    f: (x: Tensor) => Tensor,
+    x0: Tensor,
+    options: NewtonCgOptions = {},
+  ): Promise<NewtonCgSolver> {
+    const solver = new NewtonCgSolver(f, x0, options, DEFER_INITIAL_READ);
+    solver.setInitialLoss(await runReadsAsync(readScalar(solver.point.value)));
+    return solver;
+  }
+
+  private setInitialLoss(loss: number): void {
+    this.loss = loss;
+    if (!Number.isFinite(loss)) this.status = 'nonFinite';
   }
 
   /** The current iterate. */
@@ -164,8 +205,32 @@ export class NewtonCgSolver {
     return this.model(x);
   }
 
-  /** One Newton-CG iteration (a no-op once {@link NewtonCgSolver.done}). */
+  /** One Newton-CG iteration (a no-op once {@link NewtonCgSolver.done}), reading synchronously. */
   step(): NewtonCgStepInfo {
+    return runReadsSync(this.stepReads());
+  }
+
+  /**
+   * {@link NewtonCgSolver.step} with asynchronous reads, for every backend (WebGPU included): the same step.
+   *
+   * ```ts
+   * while (!solver.done) await solver.stepAsync();
+   * ```
+   */
+  async stepAsync(): Promise<NewtonCgStepInfo> {
+    // Two interleaved steps would both update the one iterate: a caller must await each step.
+    if (this.stepping)
+      throw new OptimizerError('NewtonCgSolver.stepAsync: the previous step has not finished');
+    this.stepping = true;
+    try {
+      return await runReadsAsync(this.stepReads());
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  /** One iteration as a {@link HostReads} computation: the algorithm behind `step` and `stepAsync`. */
+  private *stepReads(): HostReads<NewtonCgStepInfo> {
     const info = (alpha: number, cgIterations: number, cgStop: CgStop): NewtonCgStepInfo => ({
       iteration: this.iterations,
       loss: this.loss,
@@ -182,13 +247,13 @@ export class NewtonCgSolver {
     }
     const g = this.point.grad;
     const gtol = this.options.gtol ?? 0;
-    const gmax = max(abs(g)).item();
+    const gmax = yield* readScalar(max(abs(g)));
     if (gmax === 0 || gmax <= gtol) {
       this.status = 'converged';
       return info(0, 0, 'converged');
     }
     const pt = this.point;
-    const cg = truncatedCg((v) => pt.apply(v), g, {
+    const cg = yield* truncatedCgReads((v) => pt.apply(v), g, {
       maxIterations: this.maxCgIterations,
       damping: this.damping,
       forcing: this.options.forcing,
@@ -196,13 +261,13 @@ export class NewtonCgSolver {
     this.nhev += cg.products;
     this.cgIterations += cg.iterations;
     let p = cg.p;
-    let gp = dot(g, p);
+    let gp = yield* readScalar(dot(g, p));
     if (!(gp < 0)) {
       // Not a descent direction (only possible through rounding or NaN curvature): use steepest descent.
       p = neg(g);
-      gp = dot(g, p);
+      gp = yield* readScalar(dot(g, p));
     }
-    const found = this.lineSearch(p, gp);
+    const found = yield* this.lineSearch(p, gp);
     if (!found) {
       if (this.options.adaptiveDamping) {
         this.damping *= 1.5;
@@ -213,7 +278,7 @@ export class NewtonCgSolver {
       return info(0, cg.iterations, cg.stop);
     }
     const { alpha, point } = found;
-    const newLoss = point.value.item();
+    const newLoss = yield* readScalar(point.value);
     if (this.options.adaptiveDamping)
       this.adaptDamping(newLoss - this.loss, alpha * gp + 0.5 * alpha * alpha * cg.pAp);
     this.previousLoss = this.loss;
@@ -221,7 +286,8 @@ export class NewtonCgSolver {
     this.point = point;
     this.iterations++;
     if (!Number.isFinite(newLoss)) this.status = 'nonFinite';
-    else if (alpha * sum(abs(p)).item() <= this.n * (this.options.xtol ?? 1e-5)) this.status = 'converged';
+    else if (alpha * (yield* readScalar(sum(abs(p)))) <= this.n * (this.options.xtol ?? 1e-5))
+      this.status = 'converged';
     return info(alpha, cg.iterations, cg.stop);
   }
 
@@ -233,7 +299,7 @@ export class NewtonCgSolver {
     else if (rho > 0.75) this.damping *= 2 / 3;
   }
 
-  private lineSearch(p: Tensor, gp: number): { alpha: number; point: CurvaturePoint } | null {
+  private *lineSearch(p: Tensor, gp: number): HostReads<{ alpha: number; point: CurvaturePoint } | null> {
     const x = this.point.x;
     const cache = new Map<number, CurvaturePoint>();
     const at = (alpha: number): CurvaturePoint => {
@@ -244,8 +310,8 @@ export class NewtonCgSolver {
       }
       return pt;
     };
-    const phi = (alpha: number): number => at(alpha).value.item();
-    const derphi = (alpha: number): number => dot(at(alpha).grad, p);
+    const phi = (alpha: number): HostReads<number> => readScalar(at(alpha).value);
+    const derphi = (alpha: number): HostReads<number> => readScalar(dot(at(alpha).grad, p));
     let alpha1 = 1;
     if (this.options.initialStep === 'scipy' && this.previousLoss !== undefined && gp !== 0) {
       alpha1 = Math.min(1, (1.01 * 2 * (this.loss - this.previousLoss)) / gp);
@@ -254,14 +320,21 @@ export class NewtonCgSolver {
     const kind = this.options.lineSearch ?? 'wolfe';
     let r: { alpha: number } | null;
     if (kind === 'none') {
-      const v = phi(1);
+      const v = yield* phi(1);
       r = Number.isFinite(v) && v <= this.loss ? { alpha: 1 } : null;
     } else if (kind === 'armijo') {
-      r = backtrackingArmijo(phi, this.loss, gp, { c1: this.options.c1, alpha1 });
+      r = yield* backtrackingArmijoReads(phi, this.loss, gp, { c1: this.options.c1, alpha1 });
     } else {
-      r = strongWolfe({ phi, derphi }, this.loss, gp, { c1: this.options.c1, c2: this.options.c2, alpha1 });
+      r = yield* strongWolfeReads({ phi, derphi }, this.loss, gp, {
+        c1: this.options.c1,
+        c2: this.options.c2,
+        alpha1,
+      });
       // As SciPy falls back from one Wolfe search to another, fall back to plain backtracking.
-      r ??= backtrackingArmijo(phi, this.loss, gp, { c1: this.options.c1, alpha1: Math.min(alpha1, 1) });
+      r ??= yield* backtrackingArmijoReads(phi, this.loss, gp, {
+        c1: this.options.c1,
+        alpha1: Math.min(alpha1, 1),
+      });
     }
     return r ? { alpha: r.alpha, point: at(r.alpha) } : null;
   }
@@ -300,6 +373,23 @@ export function minimizeNewtonCG(
 ): NewtonCgResult {
   const solver = new NewtonCgSolver(f, x0, options);
   while (!solver.done) solver.step();
+  return solver.result();
+}
+
+/**
+ * {@link minimizeNewtonCG} with asynchronous reads, for every backend (WebGPU included): the same run.
+ *
+ * ```ts
+ * const r = await minimizeNewtonCGAsync(rosen, tensor([-1.2, 1]));
+ * ```
+ */
+export async function minimizeNewtonCGAsync(
+  f: (x: Tensor) => Tensor,
+  x0: Tensor,
+  options: NewtonCgOptions = {},
+): Promise<NewtonCgResult> {
+  const solver = await NewtonCgSolver.createAsync(f, x0, options);
+  while (!solver.done) await solver.stepAsync();
   return solver.result();
 }
 

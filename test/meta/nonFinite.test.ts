@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tensor } from '../../src/index.js';
-import { findNonFinite } from '../../src/meta/nonFinite.js';
+import { getBackend, mul, tensor } from '../../src/index.js';
+import { findNonFinite, readIterationScalars } from '../../src/meta/nonFinite.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -16,6 +16,23 @@ describe('NaN/Inf guard', () => {
     });
     expect(r.loss).toBe(1.5);
     expect(r.bad).toBe("the meta-gradient of 'b/bias'");
+  });
+
+  it("reads an iteration's loss, metric and gradient norm in one read, the numbers read alone", async () => {
+    const loss = mul(tensor(0.1), tensor(3)); // 0.30000001192092896 in float32, not 0.3
+    const metric = tensor(0.7);
+    const grads = { w: tensor([1, 2]), b: tensor([-3]) };
+    const before = getBackend().counters!.reads;
+    const r = await readIterationScalars(loss, metric, grads);
+    expect(getBackend().counters!.reads - before).toBe(1);
+    expect(r).toEqual({ loss: (await loss.data())[0], metric: (await metric.data())[0] });
+    expect(r.loss).not.toBe(0.3);
+    const bad = await readIterationScalars(loss, metric, { w: tensor([1, Number.POSITIVE_INFINITY]) });
+    expect(bad.bad).toBe("the meta-gradient of 'w'");
+    expect((await readIterationScalars(tensor(Number.NaN), metric, grads)).bad).toBe('the meta-loss');
+    // float64 loss with a float32 metric: joined as float64, each value exact.
+    const mixed = await readIterationScalars(tensor(0.1, undefined, 'float64'), metric, grads);
+    expect(mixed).toEqual({ loss: 0.1, metric: (await metric.data())[0] });
   });
 
   it('passes finite values and flags a non-finite loss', async () => {

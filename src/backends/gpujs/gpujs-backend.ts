@@ -15,11 +15,14 @@ import { matmulSpec } from './kernels/matmul.js';
 import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
 import type { KernelSpec } from './kernels/spec.js';
 import type { LazyArray } from './lazy.js';
-import { backendNameOf, type GpujsMode, isAsyncMode } from './modes.js';
+import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
 
 /** Options of a gpu.js backend. */
 export interface GpujsBackendOptions {
-  /** webasm only: run large kernels on gpu.js's worker-thread pool (its async contract). */
+  /**
+   * webasm only: run large kernels on gpu.js's worker-thread pool (its async contract; default: off, unless
+   * `METATAPE_GPUJS_WEBASM_THREADS=1`).
+   */
   readonly webasmThreads?: boolean;
   /**
    * Elementwise fusion (default: on, unless `METATAPE_GPU_FUSION=0`): elementwise kernels return pending
@@ -91,7 +94,7 @@ export class GpujsBackend implements Backend {
     options: GpujsBackendOptions = {},
   ) {
     this.name = backendNameOf(mode);
-    const threads = options.webasmThreads === true;
+    const threads = (options.webasmThreads ?? webasmThreadsFromEnv()) === true;
     this.isAsync = isAsyncMode(mode, threads);
     this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
     this.inverse = new InverseIndexCache((table) => this.uploadFloats(table));

@@ -13,6 +13,15 @@ export function isGpujsMode(s: string): s is GpujsMode {
 }
 
 /**
+ * `METATAPE_GPUJS_WEBASM_THREADS=1` runs the webasm mode on gpu.js's worker-thread pool, which reads back
+ * only asynchronously, as WebGPU does: a way to run the asynchronous-read paths (`metatape run` included)
+ * on any machine.
+ */
+export function webasmThreadsFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.METATAPE_GPUJS_WEBASM_THREADS === '1';
+}
+
+/**
  * Modes whose kernels hand back a Promise: WebGPU always (readback needs `mapAsync`), webasm only when its
  * worker-thread pool is enabled. Everything else is synchronous and so supports `readSync`.
  */

@@ -4,7 +4,7 @@ import { GradientTape } from '../../autodiff/tape.js';
 import { mul } from '../../ops/elementwise.js';
 import { sum } from '../../ops/reduce.js';
 import { stopGradient } from '../../ops/shape.js';
-import { truncatedCg } from '../../optim/cg.js';
+import { truncatedCgReads } from '../../optim/cg.js';
 import { flattenParams, unflattenParams } from '../../optim/flatParams.js';
 import type { Params } from '../../tensor/params.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -50,7 +50,9 @@ export const IMAML_DEFAULTS = imamlConfig.parse({});
  * loss's Hessian, so the meta-gradient is `v = (I + H/lambda)^-1 g` with g the query loss's gradient at phi:
  * `(H + lambda I) v = lambda g`, solved by conjugate gradient (`optim/cg.ts`, Newton-CG's CG) with
  * `cgSteps` Hessian-vector products (`autodiff` `hvp`). Memory does not grow with the inner steps, and each
- * CG step costs about one gradient. All tasks of a batch are solved as one block-diagonal system.
+ * CG step costs about one gradient. All tasks of a batch are solved as one block-diagonal system. CG's
+ * step sizes are scalars read to the host: the meta-gradient is a `HostReads` computation, so it runs on
+ * backends that read only asynchronously (`MetaLearner.metaGradientAsync`).
  */
 export const imaml: MetaAlgorithm = {
   name: 'imaml',
@@ -69,7 +71,7 @@ export const imaml: MetaAlgorithm = {
     scalar: true,
     learned: false,
   },
-  metaGradient(host, meta, batch) {
+  *metaGradientReads(host, meta, batch) {
     const { lambda, cgSteps } = { ...IMAML_DEFAULTS, ...host.options.imaml };
     // Inner loop: the learner's own (its rule carries the proximal term), outside any tape; evaluation
     // adapts the same way.
@@ -99,7 +101,7 @@ export const imaml: MetaAlgorithm = {
     const { flat: x, layout } = flattenParams(adapted);
     const { flat: g } = flattenParams(gq);
     const f = (v: Tensor) => supportLoss(unflattenParams(v, layout));
-    const { p } = truncatedCg((v) => hvp(f, x, v), mul(g, -lambda), {
+    const { p } = yield* truncatedCgReads((v) => hvp(f, x, v), mul(g, -lambda), {
       maxIterations: cgSteps,
       damping: lambda,
       forcing: 0,

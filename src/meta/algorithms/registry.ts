@@ -50,7 +50,7 @@ export function algorithm(name: string): MetaAlgorithm {
  */
 export function usesOrder(name: string): boolean {
   const a = algorithm(name);
-  return !a.metaLoss && !a.metaGradient;
+  return !a.metaLoss && !a.metaGradient && !a.metaGradientReads;
 }
 
 /** An algorithm at one order, by the name `metatape compare --algorithms` gives it (`maml`, `fomaml`, `imaml`). */

@@ -3,6 +3,7 @@ import type { Reduction } from '../../nn/losses.js';
 import type { Model } from '../../nn/model.js';
 import type { GradientTransformation } from '../../optim/types.js';
 import type { Params } from '../../tensor/params.js';
+import type { HostReads } from '../../tensor/reads.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { FastWeights } from '../fastWeights.js';
 import type { TaskBatch } from '../tasks.js';
@@ -125,8 +126,20 @@ export interface MetaAlgorithm {
    * the tasks), so a meta-batch cannot be split over threads (`trainer.threads`) without changing it.
    */
   splitsOverTasks?: false;
-  /** The meta-gradient, when not the gradient of the meta-loss by one tape (Reptile, iMAML). */
+  /** The meta-gradient, when not the gradient of the meta-loss by one tape (Reptile). */
   metaGradient?(host: LearnerHost, meta: Params, batch: TaskBatch, progress: number): MetaGradient;
+  /**
+   * The meta-gradient as a {@link HostReads} computation, for one whose control flow reads scalars on the way
+   * (iMAML's conjugate gradient): written once, run with synchronous reads by `MetaLearner.metaGradient` and
+   * with asynchronous ones (WebGPU) by `MetaLearner.metaGradientAsync`. An algorithm defines this or
+   * `metaGradient`, not both.
+   */
+  metaGradientReads?(
+    host: LearnerHost,
+    meta: Params,
+    batch: TaskBatch,
+    progress: number,
+  ): HostReads<MetaGradient>;
   /** The outer optimizer, when not `trainer.outerOptimizer` (before gradient clipping). */
   outerOptimizer?(config: ExperimentConfig): GradientTransformation<unknown>;
 }

@@ -47,7 +47,8 @@ xz -T2 -9 -c node_modules/webgpu/dist/linux-x64.dawn.node >"$KIT/node_modules/we
 
 cp "$RUNTIME"/debs/*.deb "$KIT/debs/"
 # Debian 12's (bookworm's) amd64 packages whatever this machine's architecture, through a private state dir.
-apt_amd64=(-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Dir::State::Lists=/tmp/metatape-amd64-lists)
+apt_amd64=(-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o Dir::State::Lists=/tmp/metatape-amd64-lists
+  -o APT::Sandbox::User=root)
 if ! (cd "$KIT/gl" && apt-get "${apt_amd64[@]}" download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1); then
   mkdir -p /tmp/metatape-amd64-lists/partial
   apt-get "${apt_amd64[@]}" update -qq
@@ -59,7 +60,14 @@ cp "$SRC"/images_background.npz "$SRC"/images_evaluation.npz "$SRC"/id_to_alphab
   "$KIT/omniglot-src/"
 cp configs/omniglot-5w1s-conv4.yaml "$KIT/"
 cp bench/device/run.sh "$KIT/run.sh"
-xz -T2 -9 -c "$(readlink -f "$(command -v node)")" >"$KIT/node.xz"
+# xz -9 of node takes minutes on two cores: cached by the binary's checksum.
+node_bin="$(readlink -f "$(command -v node)")"
+node_xz="$HOME/.cache/metatape/devkit-node-$(sha256sum "$node_bin" | cut -c1-16).xz"
+if [ ! -f "$node_xz" ]; then
+  mkdir -p "$(dirname "$node_xz")"
+  xz -T2 -9 -c "$node_bin" >"$node_xz.tmp" && mv "$node_xz.tmp" "$node_xz"
+fi
+cp "$node_xz" "$KIT/node.xz"
 
 kit_kib=$(du -sk "$KIT" | cut -f1)
 tree_kib=$(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1)

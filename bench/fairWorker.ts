@@ -10,7 +10,7 @@
  * stays flat.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
@@ -233,7 +233,16 @@ function runMatmul(size: number[], minMs: number): void {
 
 const [dir, jobName, iters, threads] = process.argv.slice(2);
 // Worker threads import this module for jobLearner and see the same argv: only the main thread runs a job.
-if (isMainThread && import.meta.url === pathToFileURL(process.argv[1] ?? '').href && dir && jobName) {
+// Only when started as this file: bundled into another entry (bench/device's kit bundles bench/gpujs-main.ts,
+// which imports metaSetup), import.meta.url is the bundle's, which equals argv[1], so the name decides.
+const startedAsWorker = /^fairWorker\.[cm]?[jt]s$/.test(basename(process.argv[1] ?? ''));
+if (
+  isMainThread &&
+  startedAsWorker &&
+  import.meta.url === pathToFileURL(process.argv[1] ?? '').href &&
+  dir &&
+  jobName
+) {
   const job = parseJob(jobName);
   if (job.kind === 'matmul') runMatmul(job.size, Number(iters ?? 500));
   else await runMeta(dir, job, Number(iters ?? 50), Number(threads ?? 1));

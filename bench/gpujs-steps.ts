@@ -171,3 +171,15 @@ export function stepBenchRows(rows: readonly StepRow[]): BenchRow[] {
     };
   });
 }
+
+/** The header of the per-meta-iteration table that {@link formatStepRow} fills, as Markdown. */
+export const STEP_TABLE_HEADER = [
+  '| step | backend | fusion | dispatches | compiles | uploads | reads | bytes up | bytes read | ms/it median | ms/it fastest |',
+  '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+].join('\n');
+
+/** One row of the per-meta-iteration table (counters per warm iteration, then times). */
+export function formatStepRow(r: StepRow): string {
+  const c = r.counters;
+  return `| ${r.kind} o2 | ${r.backend} | ${r.fusion ? 'on' : 'off'} | ${c.dispatches} | ${c.compiles} | ${c.uploads} | ${c.reads} | ${c.bytesUploaded} | ${c.bytesRead} | ${r.ms.toFixed(1)} | ${r.minMs.toFixed(1)} |`;
+}

@@ -15,6 +15,14 @@ export interface TruncatedCgOptions {
   damping?: number;
   /** A fixed forcing term eta in place of `min(0.5, sqrt(|g|₁))` (e.g. 1e-10 for an exact Newton step). */
   forcing?: number;
+  /**
+   * With `damping` λ: also stop as on negative curvature where the undamped operator curves down along p
+   * (pᵀCp < 0, i.e. pᵀ(C + λI)p < λ|p|²), so the solution is built only along directions where C is
+   * positive and every step is at most |r|²/(λ|p|²) long (Steihaug's rule applied to C). CG on an indefinite
+   * C + λI can otherwise take an arbitrarily long step where pᵀ(C + λI)p is small but positive; iMAML sets it
+   * (a ReLU network's Hessian is indefinite). Default false.
+   */
+  positiveCurvatureOnly?: boolean;
 }
 
 /** Result of {@link truncatedCg}. */
@@ -108,7 +116,7 @@ export function* truncatedCgReads(
     // SciPy tests curv <= 3·eps absolutely, which fires near the solution where p is tiny and then throws
     // the Newton step away; relative to |p|² it only fires on (numerically) flat directions.
     if (curv >= 0 && curv <= 3 * EPS64 * pp) return yield* finish('zeroCurvature', i);
-    if (!(curv > 0)) {
+    if (!(curv > 0) || (options.positiveCurvatureOnly && curv < damping * pp)) {
       // Negative (or NaN) curvature: keep what CG built so far; on the first iteration, a scaled steepest
       // descent step (the model is unbounded below along -g, so its length comes from |gᵀCg|).
       if (i > 0 || Number.isNaN(curv)) return yield* finish('negativeCurvature', i);

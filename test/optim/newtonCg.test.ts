@@ -96,6 +96,26 @@ describe('truncated CG', () => {
     expect(r.stop).toBe('negativeCurvature');
     expect(values(r.p)).toEqual([-1, 1]);
   });
+  it('positiveCurvatureOnly: stops where C curves down although C + λI is positive', () => {
+    // C = -0.5 I, λ = 1: C + λI = 0.5 I, which plain CG inverts (p = -2g); with the option the solve keeps
+    // to directions where C itself is positive, here none, so it falls back to -g / λ.
+    const g = tensor([1, -2]);
+    const plain = truncatedCg((v) => mul(v, -0.5), g, { maxIterations: 5, damping: 1, forcing: 0 });
+    expect(values(plain.p)).toEqual([-2, 4]);
+    const safe = truncatedCg((v) => mul(v, -0.5), g, {
+      maxIterations: 5,
+      damping: 1,
+      forcing: 0,
+      positiveCurvatureOnly: true,
+    });
+    expect(safe.stop).toBe('negativeCurvature');
+    expect(values(safe.p)).toEqual([-1, 2]);
+    // Where C is positive the option changes nothing.
+    const spd = (v: Tensor) => mul(v, 3);
+    const a = truncatedCg(spd, g, { maxIterations: 5, damping: 1, forcing: 0 });
+    const b = truncatedCg(spd, g, { maxIterations: 5, damping: 1, forcing: 0, positiveCurvatureOnly: true });
+    expect(values(b.p)).toEqual(values(a.p));
+  });
   it('honours the cap and the damping (C + λI)', () => {
     const r = truncatedCg(apply, tensor([1, 2, 3]), { maxIterations: 1 });
     expect(r.stop).toBe('maxIterations');

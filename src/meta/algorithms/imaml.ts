@@ -105,6 +105,7 @@ export const imaml: MetaAlgorithm = {
       maxIterations: cgSteps,
       damping: lambda,
       forcing: 0,
+      positiveCurvatureOnly: true,
     });
     const v = unflattenParams(p, layout);
     const grads: Params = {};

@@ -143,7 +143,7 @@ export class NewtonCgSolver {
     f: (x: Tensor) => Tensor,
     x0: Tensor,
     options: NewtonCgOptions = {},
-    defer?: typeof DEFER_INITIAL_READ,
+    defer?: symbol,
   ) {
     this.options = options;
     this.n = x0.size;

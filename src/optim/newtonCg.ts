@@ -139,12 +139,7 @@ export class NewtonCgSolver {
    * Evaluates `f` at `x0` and reads the loss synchronously (see {@link NewtonCgSolver.createAsync}). The
    * fourth parameter is internal: only `createAsync` can pass it.
    */
-  constructor(
-    f: (x: Tensor) => Tensor,
-    x0: Tensor,
-    options: NewtonCgOptions = {},
-    defer?: symbol,
-  ) {
+  constructor(f: (x: Tensor) => Tensor, x0: Tensor, options: NewtonCgOptions = {}, defer?: symbol) {
     this.options = options;
     this.n = x0.size;
     if (this.n === 0) throw new OptimizerError('NewtonCgSolver: x0 is empty');

@@ -97,9 +97,12 @@ export function* truncatedCgReads(
   const damping = options.damping ?? 0;
   const maxIterations = options.maxIterations;
   const op = damping > 0 ? (v: Tensor) => add(apply(v), mul(v, damping)) : apply;
-  const [maggrad, gg] = yield* readScalars([l1(g), dot(g, g)]);
+  // Forcing 0 (an exact solve, iMAML's) converges only on a zero residual, which |r|² tells as well as |r|₁:
+  // the L1 norms, a pass over the vector each iteration, are then not computed.
+  const useL1 = options.forcing !== 0;
+  const [maggrad, gg] = useL1 ? yield* readScalars([l1(g), dot(g, g)]) : [0, yield* readScalar(dot(g, g))];
   const eta = options.forcing ?? Math.min(0.5, Math.sqrt(maggrad));
-  const termcond = eta * maggrad;
+  const termcond = useL1 ? eta * maggrad : 0;
   let x: Tensor | null = null; // null stands for zeros, saving the first iteration's adds
   let r = g; // residual (C + λI) x + g
   let rl1 = maggrad; // |r|₁, for the stopping test (r = g at first)
@@ -107,7 +110,7 @@ export function* truncatedCgReads(
   let rr = gg;
   let products = 0;
   for (let i = 0; i < maxIterations; i++) {
-    if (rl1 <= termcond) return yield* finish('converged', i);
+    if ((useL1 ? rl1 : rr) <= termcond) return yield* finish('converged', i);
     const Ap = op(p);
     products++;
     // |p|² for the relative zero-curvature test, read with the curvature; p = -g at first, so |p|² = gᵀg.
@@ -131,7 +134,7 @@ export function* truncatedCgReads(
     r = add(r, mul(Ap, alpha));
     // The last iteration's new direction and residual norms would never be used.
     if (i === maxIterations - 1) break;
-    const [rr1, r1] = yield* readScalars([dot(r, r), l1(r)]);
+    const [rr1, r1] = useL1 ? yield* readScalars([dot(r, r), l1(r)]) : [yield* readScalar(dot(r, r)), 0];
     p = add(neg(r), mul(p, rr1 / rr));
     rr = rr1;
     rl1 = r1;

@@ -27,4 +27,4 @@ export type { DType, TypedArray } from './tensor/dtype.js';
 export { Rng } from './tensor/random.js';
 export { type HostReads, noReads, readScalar, runReadsAsync, runReadsSync } from './tensor/reads.js';
 export type { Shape } from './tensor/shape.js';
-export { type NestedArray, Storage, Tensor, Variable } from './tensor/tensor.js';
+export { type NestedArray, ReleasedStorageError, Storage, Tensor, Variable } from './tensor/tensor.js';

@@ -129,6 +129,12 @@ export interface Backend {
    * finaliser task runs, which a synchronous training loop never lets happen.
    */
   dispose?(handle: unknown): void;
+  /**
+   * Takes back a handle that no tensor will use again, to reuse its memory for later results; called by a
+   * release scope (src/ops/releaseScope.ts) for the storages it created. Absent where reuse does not pay
+   * (device backends pool by themselves); release scopes are then no-ops.
+   */
+  recycle?(handle: unknown): void;
 
   fill(shape: Shape, value: number, dtype: DType): unknown;
   unary(op: UnaryOp, x: KernelTensor): unknown;

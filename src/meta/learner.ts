@@ -3,6 +3,7 @@ import { accuracy, mse, type Reduction, softmaxCrossEntropy } from '../nn/losses
 import type { Model } from '../nn/model.js';
 import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
+import { releaseScope } from '../ops/releaseScope.js';
 import { broadcastTo, expandDims, slice, stopGradient } from '../ops/shape.js';
 import { mapParams, type Params } from '../tensor/params.js';
 import { runReadsAsync, runReadsSync } from '../tensor/reads.js';
@@ -213,6 +214,18 @@ export class MetaLearner implements LearnerHost {
    * algorithm reads scalars (iMAML); {@link MetaLearner.metaGradientAsync} works on every backend.
    */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
+    const first = Object.values(meta)[0];
+    if (first === undefined) return this.metaGradientOnce(meta, batch, progress);
+    // Every intermediate of the meta-iteration is dead once the meta-gradient is computed: recycled.
+    return releaseScope(
+      first.backend,
+      'MetaLearner.metaGradient',
+      () => this.metaGradientOnce(meta, batch, progress),
+      metaGradientTensors,
+    );
+  }
+
+  private metaGradientOnce(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
     if (this.algorithm.metaGradientReads)
       return runReadsSync(this.algorithm.metaGradientReads(this, meta, batch, progress));
     if (this.algorithm.metaGradient) return this.algorithm.metaGradient(this, meta, batch, progress);
@@ -273,4 +286,9 @@ export class MetaLearner implements LearnerHost {
       grads: mapParams(a.grads, (v) => mul(v, 1 / T)),
     };
   }
+}
+
+/** The tensors a meta-gradient hands back, which its release scope keeps. */
+function metaGradientTensors(g: MetaGradient): Tensor[] {
+  return [g.loss, g.metric, ...Object.values(g.grads)];
 }

@@ -1,5 +1,6 @@
 import type { Backend } from '../backends/backend.js';
 import { fromArray } from '../ops/creation.js';
+import { outsideReleaseScopes } from '../ops/releaseScope.js';
 import { gather, pad, reshape } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { LayerError } from './errors.js';
@@ -99,8 +100,9 @@ export function windowIndices(g: WindowGeometry, backend: Backend): Tensor {
     }
   }
   const shape = [g.outH * g.outW, taps];
-  // Uploaded to the input's backend (not the current one) so the gather never mixes backends.
-  const t = fromArray(idx, shape, backend);
+  // Uploaded to the input's backend (not the current one) so the gather never mixes backends; outside
+  // release scopes, as the cache outlives the scope that first asks.
+  const t = outsideReleaseScopes(() => fromArray(idx, shape, backend));
   byKey.set(key, t);
   return t;
 }

@@ -13,6 +13,7 @@ import { getBackend, getDefaultFloat } from '../backends/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import { broadcastedAxes, fmtShape, type Shape, shapesEqual } from '../tensor/shape.js';
 import { Storage, Tensor } from '../tensor/tensor.js';
+import { outsideReleaseScopes } from './releaseScope.js';
 
 /** A tensor or a plain number (converted to a scalar of the other operand's dtype). */
 export type TensorLike = Tensor | number;
@@ -164,7 +165,10 @@ export function constScalar(value: number, dtype: DType, backend: Backend = getB
         : dtype === 'int32'
           ? Int32Array.of(value)
           : Float32Array.of(value);
-    t = new Tensor(new Storage(backend, backend.upload(data, [], dtype)), [], dtype);
+    // Outside release scopes: the cache outlives whichever scope first asked for this constant.
+    t = outsideReleaseScopes(
+      () => new Tensor(new Storage(backend, backend.upload(data, [], dtype)), [], dtype),
+    );
     if (byValue.size > 1024) byValue.clear();
     byValue.set(key, t);
   }

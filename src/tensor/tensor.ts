@@ -1,17 +1,54 @@
 import type { Backend } from '../backends/backend.js';
 import type { DType, TypedArray } from './dtype.js';
+import { currentReleaseFrame } from './releaseFrame.js';
 import { fmtShape, type Shape, sizeOf } from './shape.js';
 
 /**
  * A backend allocation. Tensors that share values (a reshape, a Variable's snapshot) share one Storage; the
  * device memory is released when the last Storage reference is garbage-collected, so users never dispose.
+ *
+ * Inside a release scope (`src/ops/releaseScope.ts`) a new Storage is registered with the scope, which may
+ * hand its handle back to the backend for reuse when the scope ends; the Storage is then marked released and
+ * any later use throws a {@link ReleasedStorageError} instead of reading recycled values. A handle passed
+ * here must be owned by the Storages built on it alone (every kernel returns a fresh one).
  */
 export class Storage {
+  /** @internal Set, to the scope's label, when a release scope recycled the handle. */
+  releasedBy: string | undefined = undefined;
+  private readonly _handle: unknown;
+
   constructor(
     readonly backend: Backend,
-    readonly handle: unknown,
+    handle: unknown,
   ) {
+    this._handle = handle;
     if (backend.dispose) storageFinalizer.register(this, { backend, handle });
+    const frame = currentReleaseFrame();
+    if (frame !== undefined) frame.storages.push(this);
+  }
+
+  /** The backend handle; throws once a release scope has recycled it. */
+  get handle(): unknown {
+    if (this.releasedBy !== undefined) throw new ReleasedStorageError(this.releasedBy);
+    return this._handle;
+  }
+
+  /** @internal The handle without the released check (for the release scope's own bookkeeping). */
+  get rawHandle(): unknown {
+    return this._handle;
+  }
+}
+
+/**
+ * A tensor was used after the release scope that created it ended and recycled its storage (for example a
+ * tensor computed inside `MetaLearner.metaGradient` other than the meta-gradient it returns).
+ */
+export class ReleasedStorageError extends Error {
+  override readonly name = 'ReleasedStorageError';
+  constructor(scope: string) {
+    super(
+      `tensor used after its storage was recycled: it was computed inside the release scope "${scope}" and was not among the scope's results; return it from the scope (or compute it outside) to keep it`,
+    );
   }
 }
 

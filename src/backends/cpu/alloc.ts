@@ -41,6 +41,13 @@ let slabUsed = SLAB_BYTES;
 export function allocUninit(dtype: DType, size: number): TypedArray {
   const bytes = dtype === 'float64' ? size * 8 : size * 4;
   if (NodeBuffer === undefined || bytes <= ON_HEAP_MAX_BYTES) return allocArray(dtype, size);
+  if (freeBytes > 0) {
+    const list = freeLists.get(poolKey(dtype, size));
+    if (list !== undefined && list.length > 0) {
+      freeBytes -= bytes;
+      return list.pop()!;
+    }
+  }
   let buffer: ArrayBuffer;
   let byteOffset: number;
   if (bytes > SLAB_MAX_BYTES) {
@@ -66,4 +73,54 @@ export function allocZeroed(dtype: DType, size: number): TypedArray {
   // On-heap arrays come zeroed already.
   if (out.byteLength > ON_HEAP_MAX_BYTES) out.fill(0);
   return out;
+}
+
+// --- Recycling (release scopes, src/ops/releaseScope.ts) ---------------------------------------------------
+
+/**
+ * Most bytes the free lists hold. A MAML iteration's intermediates (the Omniglot MLP's are about 40 MB) are
+ * recycled whole; past this, recycled arrays are left to the garbage collector.
+ */
+const FREE_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Arrays handed back by {@link recycleArray}, by dtype and length: the next request of that kind reuses one. */
+const freeLists = new Map<number, TypedArray[]>();
+let freeBytes = 0;
+
+/** One key per (dtype, length): a MAML iteration asks for the same few dozen kinds every time. */
+function poolKey(dtype: DType, size: number): number {
+  return size * 4 + (dtype === 'float32' ? 0 : dtype === 'float64' ? 1 : 2);
+}
+
+/**
+ * Takes back `array`, which nothing reads or writes any more, so that {@link allocUninit} can hand it out
+ * again. Why: an op result in a fresh ArrayBuffer is new external memory, and about 40 MB of it per Omniglot
+ * meta-iteration made V8 run a full mark-compact every two or three iterations and its GC helper threads
+ * take a quarter of the CPU time; reused arrays are also already mapped and warm in cache. Only arrays of
+ * more than {@link ON_HEAP_MAX_BYTES} are kept (smaller ones are cheaper to allocate than to track).
+ */
+export function recycleArray(array: TypedArray): void {
+  const bytes = array.byteLength;
+  if (bytes <= ON_HEAP_MAX_BYTES || freeBytes + bytes > FREE_MAX_BYTES) return;
+  const dtype =
+    array instanceof Float32Array ? 'float32' : array instanceof Float64Array ? 'float64' : 'int32';
+  const key = poolKey(dtype, array.length);
+  let list = freeLists.get(key);
+  if (list === undefined) {
+    list = [];
+    freeLists.set(key, list);
+  }
+  list.push(array);
+  freeBytes += bytes;
+}
+
+/** Bytes held for reuse now (for tests and diagnostics). */
+export function recycledBytes(): number {
+  return freeBytes;
+}
+
+/** Drops every array held for reuse, leaving them to the garbage collector. */
+export function dropRecycled(): void {
+  freeLists.clear();
+  freeBytes = 0;
 }

@@ -9,7 +9,7 @@ import type {
   ReduceOp,
   UnaryOp,
 } from '../backend.js';
-import { allocUninit, allocZeroed } from './alloc.js';
+import { allocUninit, allocZeroed, recycleArray } from './alloc.js';
 import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
 import { adamMomentsKernel } from './fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
@@ -69,6 +69,10 @@ export class CpuBackend implements Backend {
     this.reads++;
     this.bytesRead += a.byteLength;
     return a.slice();
+  }
+  /** Every kernel here returns a fresh typed array, so a handle a release scope gives back is free. */
+  recycle(handle: unknown): void {
+    recycleArray(handle as TypedArray);
   }
   fill(shape: Shape, value: number, dtype: DType): unknown {
     this.dispatches++;

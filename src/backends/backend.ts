@@ -123,6 +123,12 @@ export interface Backend {
   /** Synchronous read, where the backend allows it (a WebGPU device does not: it throws). */
   readSync(t: KernelTensor): TypedArray;
   /**
+   * Synchronous read of elements `[from, from + out.length)` (row-major) into `out`, of the tensor's dtype,
+   * where the backend can copy without an intermediate array: the CPU backend, for the thread pool's shared
+   * buffers.
+   */
+  readSyncInto?(t: KernelTensor, out: TypedArray, from: number): void;
+  /**
    * Releases device storage; called by the storage finaliser once a tensor is garbage-collected, so users
    * never need to. Absent on backends whose storage the JS garbage collector frees by itself (the CPU
    * backend): registering every typed array with a FinalizationRegistry would keep it alive until the

@@ -136,6 +136,8 @@ const perTask = (t: Tensor): number => t.shape.slice(1).reduce((a, b) => a * b, 
 export class MetaGradientThreads {
   private closed = false;
   private metaBuffer?: SharedArrayBuffer;
+  /** Where {@link combine} sums each parameter's gradient before it becomes a tensor, reused every call. */
+  private readonly combineScratch = new Map<string, TypedArray>();
 
   private constructor(
     private readonly learner: MetaLearner,
@@ -203,11 +205,11 @@ export class MetaGradientThreads {
       Object.entries(meta).map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype })),
     );
     this.metaBuffer = ensure(this.metaBuffer, metaLayout.bytes);
-    for (const slot of metaLayout.slots) slotView(this.metaBuffer, slot).set(meta[slot.name]!.dataSync());
-    const data = Object.fromEntries(TASK_FIELDS.map((f) => [f, batch[f].dataSync()])) as Record<
-      (typeof TASK_FIELDS)[number],
-      TypedArray
-    >;
+    for (const slot of metaLayout.slots) readInto(meta[slot.name]!, slotView(this.metaBuffer, slot));
+    // Every job is written before the first is posted: a worker woken early competes for the core with the
+    // main thread still copying the next slice (on two cores with two workers, that delayed the second
+    // worker's start).
+    const jobs: Job[] = [];
     for (let i = 0; i < slices.length; i++) {
       const [start, count] = slices[i]!;
       const lane = this.lanes[i]!;
@@ -221,10 +223,9 @@ export class MetaGradientThreads {
       lane.batch = ensure(lane.batch, batchLayout.bytes);
       lane.grads = ensure(lane.grads, metaLayout.bytes);
       for (const slot of batchLayout.slots) {
-        const per = perTask(batch[slot.name as (typeof TASK_FIELDS)[number]]);
-        slotView(lane.batch, slot).set(
-          data[slot.name as (typeof TASK_FIELDS)[number]].subarray(start * per, (start + count) * per),
-        );
+        const field = batch[slot.name as (typeof TASK_FIELDS)[number]];
+        const per = perTask(field);
+        readInto(field, slotView(lane.batch, slot), start * per);
       }
       const job: Job = {
         meta: this.metaBuffer,
@@ -234,8 +235,9 @@ export class MetaGradientThreads {
         grads: lane.grads,
         progress,
       };
-      lane.worker.postMessage(job);
+      jobs.push(job);
     }
+    jobs.forEach((job, i) => this.lanes[i]!.worker.postMessage(job));
     // Collect every worker's answer before throwing, so no result is left queued for the next call.
     const results = this.lanes.slice(0, slices.length).map((lane, i) => this.collect(lane, i + 1));
     const failed = results.findIndex((r) => !r.ok);
@@ -258,7 +260,7 @@ export class MetaGradientThreads {
         ok.map((r) => r.metric),
         dtype,
       ),
-      grads: combine(metaLayout.slots, this.lanes.slice(0, ok.length), w),
+      grads: combine(metaLayout.slots, this.lanes.slice(0, ok.length), w, this.combineScratch),
     };
   }
 
@@ -324,6 +326,15 @@ async function stopLane(lane: Lane): Promise<void> {
   await lane.worker.terminate();
 }
 
+/**
+ * Copies `t`'s values from element `from` on into `out` (as many as `out` holds): straight from the backend's
+ * storage where it can (`Backend.readSyncInto`, the CPU backend), else through a read.
+ */
+function readInto(t: Tensor, out: TypedArray, from = 0): void {
+  if (t.backend.readSyncInto) t.backend.readSyncInto(t, out, from);
+  else out.set(t.dataSync().subarray(from, from + out.length));
+}
+
 /** `w[0] * v[0] + w[1] * v[1] + ...` in float64, as a scalar of `dtype`. */
 function weighted(w: readonly number[], v: readonly number[], dtype: DType): Tensor {
   let acc = w[0]! * v[0]!;
@@ -337,12 +348,21 @@ function weighted(w: readonly number[], v: readonly number[], dtype: DType): Ten
  * The weighted sum of the lanes' gradients (read from their shared buffers), each element summed in float64
  * in slice order and rounded once to the parameter's dtype.
  */
-function combine(slots: readonly Slot[], lanes: readonly Lane[], w: readonly number[]): Params {
+function combine(
+  slots: readonly Slot[],
+  lanes: readonly Lane[],
+  w: readonly number[],
+  scratch: Map<string, TypedArray>,
+): Params {
   const grads: Params = {};
   for (const slot of slots) {
     const parts = lanes.map((l) => slotView(l.grads!, slot));
     const first = parts[0]!;
-    const out = allocArray(slot.dtype, first.length);
+    let out = scratch.get(slot.name);
+    if (out === undefined || out.length !== first.length || out.constructor !== first.constructor) {
+      out = allocArray(slot.dtype, first.length);
+      scratch.set(slot.name, out);
+    }
     const w0 = w[0]!;
     if (parts.length === 2) {
       const second = parts[1]!;

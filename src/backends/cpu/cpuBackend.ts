@@ -74,6 +74,12 @@ export class CpuBackend implements Backend {
   recycle(handle: unknown): void {
     recycleArray(handle as TypedArray);
   }
+  readSyncInto(t: KernelTensor, out: TypedArray, from: number): void {
+    const a = arr(t);
+    this.reads++;
+    this.bytesRead += out.byteLength;
+    out.set(from === 0 && out.length === a.length ? a : a.subarray(from, from + out.length));
+  }
   fill(shape: Shape, value: number, dtype: DType): unknown {
     this.dispatches++;
     if (value === 0) return allocZeroed(dtype, sizeOf(shape));

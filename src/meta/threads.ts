@@ -237,7 +237,7 @@ export class MetaGradientThreads {
       };
       jobs.push(job);
     }
-    jobs.forEach((job, i) => this.lanes[i]!.worker.postMessage(job));
+    for (let i = 0; i < jobs.length; i++) this.lanes[i]!.worker.postMessage(jobs[i]);
     // Collect every worker's answer before throwing, so no result is left queued for the next call.
     const results = this.lanes.slice(0, slices.length).map((lane, i) => this.collect(lane, i + 1));
     const failed = results.findIndex((r) => !r.ok);

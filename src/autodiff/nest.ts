@@ -50,20 +50,42 @@ export function flattenNest(nest: unknown, where: string, label: string): Tensor
 export function flattenNest(nest: unknown, where: string, label: string, nulls: true): (Tensor | null)[];
 export function flattenNest(nest: unknown, where: string, label: string, nulls = false): (Tensor | null)[] {
   const out: (Tensor | null)[] = [];
-  const walk = (x: unknown, path: string): void => {
+  // No leaf paths on the way (every gradient call walks its sources, and building a path string per leaf
+  // showed in profiles): a bad leaf is located by a second walk that does build them.
+  const walk = (x: unknown): boolean => {
     if (isTensor(x) || (nulls && x === null)) out.push(x);
-    else if (Array.isArray(x))
-      x.forEach((e, i) => {
-        walk(e, `${path}[${i}]`);
-      });
-    else if (isPlainRecord(x)) for (const [k, v] of Object.entries(x)) walk(v, `${path}.${k}`);
-    else
-      throw new TypeError(
-        `${where}: ${path} is ${describe(x)}, not a Tensor (or an array or record of them)`,
-      );
+    else if (Array.isArray(x)) {
+      for (const e of x) if (!walk(e)) return false;
+    } else if (isPlainRecord(x)) {
+      for (const k in x) if (!walk(x[k])) return false;
+    } else return false;
+    return true;
   };
-  walk(nest, label);
+  if (!walk(nest)) throw badLeaf(nest, where, label, nulls);
   return out;
+}
+
+/** The error for the first leaf of `nest` that is not a tensor (or null, with `nulls`), naming its path. */
+function badLeaf(nest: unknown, where: string, label: string, nulls: boolean): TypeError {
+  const find = (x: unknown, path: string): TypeError | undefined => {
+    if (isTensor(x) || (nulls && x === null)) return undefined;
+    if (Array.isArray(x)) {
+      for (let i = 0; i < x.length; i++) {
+        const e = find(x[i], `${path}[${i}]`);
+        if (e) return e;
+      }
+      return undefined;
+    }
+    if (isPlainRecord(x)) {
+      for (const [k, v] of Object.entries(x)) {
+        const e = find(v, `${path}.${k}`);
+        if (e) return e;
+      }
+      return undefined;
+    }
+    return new TypeError(`${where}: ${path} is ${describe(x)}, not a Tensor (or an array or record of them)`);
+  };
+  return find(nest, label) ?? new TypeError(`${where}: ${label} is not a nest of tensors`);
 }
 
 /** Rebuilds the structure of `nest` with `values` (in {@link flattenNest}'s order) at the leaves. */

@@ -6,5 +6,5 @@ export * from './fused.js';
 export * from './linalg.js';
 export * from './readScalars.js';
 export * from './reduce.js';
-export { outsideReleaseScopes, releaseScope } from './releaseScope.js';
+export { outsideReleaseScopes, type ReleaseScopeOptions, releaseScope } from './releaseScope.js';
 export * from './shape.js';

@@ -12,6 +12,23 @@ const enabled =
     ?.METATAPE_RECYCLE !== '0';
 
 /**
+ * Most bytes of storage one scope tracks (and so keeps alive until it ends). A MAML iteration of the
+ * Omniglot MLP makes about 40 MB of intermediates, all tracked; conv4's make several GB, most of them dead
+ * long before the iteration ends: tracking them all doubled its peak memory, so past this the garbage
+ * collector frees them as before.
+ */
+const TRACK_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Options of {@link releaseScope}. */
+export interface ReleaseScopeOptions {
+  /**
+   * Bytes of storage the scope tracks before it leaves new storage to the garbage collector (default
+   * 256 MiB): what is tracked stays alive until the scope ends.
+   */
+  maxTrackedBytes?: number;
+}
+
+/**
  * Runs `fn` and, when it returns, hands the storage of every tensor it created back to `backend` for reuse,
  * except the tensors `results` picks from its result (and views sharing their storage). A tensor created
  * inside and used afterwards throws a `ReleasedStorageError`; it never reads recycled values. Like
@@ -24,7 +41,9 @@ const enabled =
  * It runs `fn` as a plain call (nothing recycled) where recycling could break a caller: when a tape is
  * recording or a forward accumulator is active (they may keep intermediates for their own gradient later),
  * when the backend does not recycle (`Backend.recycle` absent), when `fn` throws, or with
- * `METATAPE_RECYCLE=0`. Scopes nest: what an inner scope keeps belongs to the outer one.
+ * `METATAPE_RECYCLE=0`. Scopes nest: what an inner scope keeps belongs to the outer one. Past
+ * `maxTrackedBytes` of new storage, the rest is left to the garbage collector (tracked storage stays alive
+ * until the scope ends, so tracking everything a large computation makes would add to its peak memory).
  *
  * ```ts
  * const { loss, grads } = releaseScope(backend, 'step', () => learner.metaGradient(meta, batch), (r) => [
@@ -38,9 +57,14 @@ export function releaseScope<T>(
   label: string,
   fn: () => T,
   results: (result: T) => Iterable<Tensor>,
+  options: ReleaseScopeOptions = {},
 ): T {
   if (!enabled || backend.recycle === undefined || isRecording() || isForwardActive()) return fn();
-  const frame: ReleaseFrame = { label, storages: [] };
+  const frame: ReleaseFrame = {
+    label,
+    storages: [],
+    bytesLeft: options.maxTrackedBytes ?? TRACK_MAX_BYTES,
+  };
   const outer = swapReleaseFrame(frame);
   let result: T;
   try {

@@ -8,8 +8,14 @@ import type { Storage } from './tensor.js';
 export interface ReleaseFrame {
   /** What the scope is called in a {@link ReleasedStorageError}'s message. */
   readonly label: string;
-  /** Storages created while this frame was innermost. */
+  /** Storages created while this frame was innermost (until its byte budget ran out). */
   readonly storages: Storage[];
+  /**
+   * Bytes of storage this frame may still take on. The frame keeps what it tracks alive until the scope
+   * ends, while untracked storage is freed as soon as it is garbage: past the budget, a new Storage is left
+   * to the garbage collector, so a large computation's peak memory stays its own plus the budget.
+   */
+  bytesLeft: number;
 }
 
 let current: ReleaseFrame | undefined;

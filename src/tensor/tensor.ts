@@ -24,7 +24,10 @@ export class Storage {
     this._handle = handle;
     if (backend.dispose) storageFinalizer.register(this, { backend, handle });
     const frame = currentReleaseFrame();
-    if (frame !== undefined) frame.storages.push(this);
+    if (frame !== undefined && frame.bytesLeft > 0) {
+      frame.storages.push(this);
+      frame.bytesLeft -= (handle as { byteLength?: number }).byteLength ?? 0;
+    }
   }
 
   /** The backend handle; throws once a release scope has recycled it. */

@@ -113,6 +113,24 @@ describe('releaseScope', () => {
     );
   });
 
+  it('tracks storage up to its byte budget and leaves the rest to the garbage collector', () => {
+    const x = vec(1000, 6);
+    const made: Tensor[] = [];
+    releaseScope(
+      getBackend(),
+      'budget',
+      () => {
+        // 4000 bytes each: the first two fit a 6000-byte budget (it runs out during the second).
+        for (let i = 0; i < 4; i++) made.push(mul(x, i + 2));
+      },
+      () => [],
+      { maxTrackedBytes: 6000 },
+    );
+    expect(() => made[0]!.dataSync()).toThrow(ReleasedStorageError);
+    expect(() => made[1]!.dataSync()).toThrow(ReleasedStorageError);
+    expect(Array.from(made[3]!.dataSync())).toEqual(Array.from(x.dataSync(), (v) => Math.fround(v * 5)));
+  });
+
   it('a cached constant first made inside a scope stays usable after it', () => {
     const x = vec(100, 5);
     const odd = 1.2345678;

@@ -1,5 +1,6 @@
 import { fill } from '../ops/creation.js';
 import { add, mul } from '../ops/elementwise.js';
+import { outsideReleaseScopes } from '../ops/releaseScope.js';
 import { cast, stopGradient } from '../ops/shape.js';
 import type { DType } from '../tensor/dtype.js';
 import { fmtShape, shapesEqual } from '../tensor/shape.js';
@@ -56,10 +57,17 @@ export class BatchNormState {
       if (!shapesEqual(t.shape, [c]))
         throw new LayerError(layer, `running statistics must be [${c}], got ${fmtShape(t.shape)}`);
     }
-    const old = this.get(layer, batchMean.dtype);
     // Plain ops on stopped values: they run on any backend without a read-back and no tape follows them.
-    const blend = (r: Tensor, b: Tensor): Tensor => add(mul(r, momentum), mul(stopGradient(b), 1 - momentum));
-    this.stats.set(layer, { mean: blend(old.mean, batchMean), variance: blend(old.variance, batchVariance) });
+    // Outside release scopes: the statistics outlive the meta-iteration that updates them.
+    outsideReleaseScopes(() => {
+      const old = this.get(layer, batchMean.dtype);
+      const blend = (r: Tensor, b: Tensor): Tensor =>
+        add(mul(r, momentum), mul(stopGradient(b), 1 - momentum));
+      this.stats.set(layer, {
+        mean: blend(old.mean, batchMean),
+        variance: blend(old.variance, batchVariance),
+      });
+    });
   }
 
   /** Forgets every update (back to mean 0, variance 1). */

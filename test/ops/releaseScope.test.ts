@@ -17,6 +17,7 @@ import {
 } from '../../src/index.js';
 import { MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
+import { BatchNormState } from '../../src/nn/batchNormState.js';
 
 const vec = (n: number, seed: number) => {
   const rng = new Rng(seed);
@@ -176,5 +177,27 @@ describe('MetaLearner.metaGradient recycles its intermediates', () => {
     expect(got.loss.item()).toBe(want.loss.item());
     for (const [name, t] of Object.entries(got.grads))
       expect(Array.from(t.dataSync())).toEqual(Array.from(want.grads[name]!.dataSync()));
+  });
+});
+
+describe('state that outlives a release scope', () => {
+  it('batch-norm running statistics updated inside a scope stay readable after it', () => {
+    const state = new BatchNormState();
+    state.declare('bn', 100);
+    const x = vec(100, 7);
+    releaseScope(
+      getBackend(),
+      'running stats',
+      () => {
+        state.update('bn', mul(x, 2), mul(x, x), 0.9);
+      },
+      () => [],
+    );
+    const { mean } = state.get('bn', 'float32');
+    expect(Array.from(mean.dataSync())).toEqual(
+      Array.from(x.dataSync(), (v) =>
+        Math.fround(Math.fround(0 * 0.9) + Math.fround(Math.fround(v * 2) * Math.fround(0.1))),
+      ),
+    );
   });
 });

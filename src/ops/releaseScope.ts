@@ -1,7 +1,7 @@
 import { isForwardActive, isRecording } from '../autodiff/record.js';
 import type { Backend } from '../backends/backend.js';
 import { type ReleaseFrame, swapReleaseFrame } from '../tensor/releaseFrame.js';
-import type { Storage, Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * Whether release scopes recycle at all: `METATAPE_RECYCLE=0` in the environment turns them into plain calls
@@ -46,10 +46,8 @@ export interface ReleaseScopeOptions {
  * until the scope ends, so tracking everything a large computation makes would add to its peak memory).
  *
  * ```ts
- * const { loss, grads } = releaseScope(backend, 'step', () => learner.metaGradient(meta, batch), (r) => [
- *   r.loss,
- *   ...Object.values(r.grads),
- * ]);
+ * // x * x is recycled when the scope ends; y is kept.
+ * const y = releaseScope(getBackend(), 'step', () => add(mul(x, x), x), (r) => [r]);
  * ```
  */
 export function releaseScope<T>(
@@ -101,13 +99,9 @@ function release(frame: ReleaseFrame, kept: Iterable<Tensor>, outer: ReleaseFram
       outer?.storages.push(s);
       continue;
     }
-    markReleased(s, frame.label);
+    s.releasedBy = frame.label;
     if (recycled.has(handle)) continue;
     recycled.add(handle);
     s.backend.recycle?.(handle);
   }
-}
-
-function markReleased(s: Storage, label: string): void {
-  s.releasedBy = label;
 }

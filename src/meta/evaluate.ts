@@ -1,4 +1,5 @@
 import type { Params } from '../nn/params.js';
+import { releaseScope } from '../ops/releaseScope.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { EvaluateRun, EvaluationResult } from './contracts.js';
@@ -58,11 +59,16 @@ export async function evaluateAdaptation(
     // Dispatch every step's metric first and read them afterwards: a device backend then runs the whole
     // chunk without a round trip per step (and WebGPU can only read asynchronously anyway).
     const pending: [number, Tensor][] = [];
-    learner.adapt(meta, batch.supportX, batch.supportY, maxSteps, 'none', (s, params) => {
-      if (!perStep.has(s)) return;
-      const pred = learner.apply(params, batch.queryX);
-      pending.push([s, learner.metric(pred, batch.queryY, 'perTask')]);
-    });
+    const adapt = () =>
+      learner.adapt(meta, batch.supportX, batch.supportY, maxSteps, 'none', (s, params) => {
+        if (!perStep.has(s)) return;
+        const pred = learner.apply(params, batch.queryX);
+        pending.push([s, learner.metric(pred, batch.queryY, 'perTask')]);
+      });
+    // The chunk's intermediates are dead once its metrics are computed: recycled for the next chunk.
+    const backend = Object.values(meta)[0]?.backend;
+    if (backend) releaseScope(backend, 'evaluateAdaptation', adapt, () => pending.map(([, m]) => m));
+    else adapt();
     for (const [s, metric] of pending) perStep.get(s)!.push(...(await metric.data()));
     options.onChunk?.(done + n);
   }

@@ -23,13 +23,14 @@ const WASM_UNARY = new Set<string>(['relu', 'step', 'neg', 'square', 'sqrt']);
 export const WASM_MIN_ELEMENTS = 128;
 
 /**
- * Floats per chunk of each operand (see {@link ElementwiseWasm}). Measured by `bench/cpuKernels.ts
- * elementwise`: copying whole operands and chunks of 4096 to 16384 floats cost the same within the noise up
- * to 41k elements (~0.3 ns per element, operands in cache; ~1 ns out of cache), chunks of 2048 and less
- * lose to the per-chunk calls and views, and at 200k elements 16384-float chunks beat whole copies (0.32 vs
- * 0.40 ns) because two 64 KiB chunks stay in L2 where whole copies do not. So tensors up to 16384 elements
- * (every sinusoid tensor, Omniglot's batch-norm and bias rows) are one chunk, copied whole as before, and
- * larger ones stream through a scratch that never grows past 128 KiB.
+ * Floats per chunk of each operand (see {@link ElementwiseWasm}). Copying whole operands and chunks of 4096
+ * to 16384 floats cost the same up to 64k elements, both in `bench/cpuKernels.ts elementwise` (~0.3 ns per
+ * element in cache, ~1 out of cache) and inside the Omniglot job (`bench/elementwiseInJob.ts`, ~0.8 ns);
+ * 2048-float chunks and less lose to the per-chunk call and views; past 64k elements (the 784x256 first
+ * layer) 16384-float chunks win (in the job ~0.88 against ~1.2 ns per element for whole copies), as two
+ * 64 KiB chunks stay in L2 where whole operands do not. So tensors up to 16384 elements (every sinusoid
+ * tensor but the batched 40x40 weights) are one chunk, copied whole as before, and larger ones stream through
+ * a scratch that stays at 128 KiB.
  */
 export const ELEMENTWISE_CHUNK = 16384;
 
@@ -51,9 +52,10 @@ export interface ElementwiseWasmOptions {
 
 /**
  * Float32 SIMD elementwise loops over a private scratch region of wasm memory. Tensor storage stays in JS typed
- * arrays; each call streams its operands through in chunks (copy a chunk of each full operand in, run the loop,
- * copy the chunk of the result out), so the scratch stays in cache and never has to grow for big tensors. The
- * scratch is dead the moment a call returns, and calls never interleave (everything is synchronous).
+ * arrays; binary, unary and bias-row calls stream their operands through in chunks (copy a chunk of each full
+ * operand in, run the loop, copy the chunk of the result out), so their scratch stays in cache and does not
+ * grow with the tensor (column sums still copy whole). The scratch is dead the moment a call returns, and
+ * calls never interleave (everything is synchronous).
  */
 export class ElementwiseWasm {
   private readonly memory: WasmMemory;

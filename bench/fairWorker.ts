@@ -2,8 +2,9 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
- * { msPerIt, cpuMsPerIt, threadCpuMs, perThread (CPU ms and GC counts per iteration of the main thread, each
- * worker and the rest of the process: bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
+ * { msPerIt, cpuMsPerIt, updateCpuMsPerIt (the outer Adam update's part of cpuMsPerIt), threadCpuMs, perThread
+ * (CPU ms and GC counts per iteration of the main thread, each worker and the rest of the process:
+ * bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
  * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
  * (`ThreadOptions.workerOldSpaceMb`). With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
  * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
@@ -160,13 +161,19 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   let state = tx.init(meta);
   let it = 0;
   let gradNorm0 = 0;
+  // CPU time of the outer optimizer's update alone (Adam's moments and the parameter step), so that a change
+  // to those kernels shows apart from the meta-gradient's noise.
+  let updateCpuUs = 0;
   const step = (): number => {
     const { loss, grads } = pool.metaGradient(meta, batches[it++ % batches.length]!);
     if (it === 1)
       for (const n of model.paramNames)
         for (const g of grads[n]!.dataSync() as Float32Array) gradNorm0 += g * g;
+    const c0 = process.cpuUsage();
     const u = tx.update(grads, state, meta);
     meta = applyUpdates(meta, u.updates);
+    const c = process.cpuUsage(c0);
+    updateCpuUs += c.user + c.system;
     state = u.state;
     return loss.item();
   };
@@ -179,6 +186,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   const memory: MemorySample[] = every > 0 ? [memorySample(warm)] : [];
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  updateCpuUs = 0;
   for (let i = 0; i < iterations; i++) {
     step();
     if (every > 0 && (i + 1) % every === 0) memory.push(memorySample(warm + i + 1));
@@ -193,10 +201,12 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   await pool.close();
   // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
   const cpu = process.cpuUsage(c0);
+  const updateCpuMsPerIt = updateCpuUs / 1000 / iterations;
   console.log(
     JSON.stringify({
       msPerIt,
       cpuMsPerIt: (cpu.user + cpu.system) / 1000 / iterations,
+      updateCpuMsPerIt,
       losses: losses.slice(0, 5),
       gradNorm0: Math.sqrt(gradNorm0),
       peakRssMb: peakRssMb(),

@@ -1,11 +1,13 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { AdamConstants } from '../backend.js';
+import { ADAM_WASM_MIN_ELEMENTS, adamWasm } from './wasm/adamWasm.js';
 
 /**
- * Adam's moment update in one pass (see `Backend.adamMoments`). Float32 rounds after every operation
- * (`Math.fround`), exactly as the composed float32 ops store each intermediate: +, -, *, / and sqrt of
- * float32 values computed in float64 and rounded once are the IEEE float32 results, so the outputs are bit
- * for bit those of the composition. The constants are rounded to the dtype as the composed ops' scalars are.
+ * Adam's moment update in one pass (see `Backend.adamMoments`), each operation rounded to the dtype exactly as
+ * the composed ops store each intermediate, so the outputs are bit for bit those of the composition. Float32
+ * runs as WebAssembly SIMD (`wasm/adam.wat`, every f32x4 op the IEEE float32 operation) from
+ * {@link ADAM_WASM_MIN_ELEMENTS} elements, else {@link adamF32}; the constants are rounded to the dtype as the
+ * composed ops' scalars are.
  */
 export function adamMomentsKernel(
   g: TypedArray,
@@ -17,6 +19,18 @@ export function adamMomentsKernel(
   u: TypedArray,
 ): void {
   if (g instanceof Float32Array) {
+    if (g.length >= ADAM_WASM_MIN_ELEMENTS && adamWasm !== undefined) {
+      adamWasm.update(
+        g,
+        m0 as Float32Array,
+        v0 as Float32Array,
+        c,
+        m as Float32Array,
+        v as Float32Array,
+        u as Float32Array,
+      );
+      return;
+    }
     adamF32(
       g,
       m0 as Float32Array,
@@ -39,9 +53,14 @@ export function adamMomentsKernel(
   );
 }
 
-// One monomorphic loop per array type: through the TypedArray union every element access is polymorphic and
-// several times slower.
-function adamF32(
+/**
+ * The scalar float32 update: rounds after every operation (`Math.fround`), and +, -, *, / and sqrt of float32
+ * values computed in float64 and rounded once are the IEEE float32 results. Serves small tensors (below
+ * {@link ADAM_WASM_MIN_ELEMENTS}) and engines without WebAssembly SIMD, and is the reference the SIMD kernel
+ * is tested against. One monomorphic loop per array type: through the TypedArray union every element access
+ * is polymorphic and several times slower.
+ */
+export function adamF32(
   g: Float32Array,
   m0: Float32Array,
   v0: Float32Array,

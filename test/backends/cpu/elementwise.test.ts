@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BINARY_OPS, type BinaryOp, UNARY_OPS } from '../../../src/backends/backend.js';
 import { binaryKernel, unaryKernel } from '../../../src/backends/cpu/elementwise.js';
-import { elementwiseWasm, WASM_MIN_ELEMENTS } from '../../../src/backends/cpu/elementwiseWasm.js';
+import {
+  ELEMENTWISE_CHUNK,
+  ElementwiseWasm,
+  elementwiseWasm,
+  WASM_MIN_ELEMENTS,
+} from '../../../src/backends/cpu/elementwiseWasm.js';
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
@@ -223,6 +228,92 @@ describe('binaryKernel', () => {
           expect(elementwiseWasm!.binary(op, a, b, got)).toBe(true);
           reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
           expectSame(got, want, `wasm ${op} ${na} ${nb}`);
+        }
+      }
+    }
+  });
+});
+
+describe('ElementwiseWasm chunking', () => {
+  // Small chunks (and whole operands, Infinity) put chunk boundaries inside vectors, rows and tasks; the shared
+  // instance's chunk is exercised by lengths just around it and a few times it.
+  const CHUNKS = [4, 5, 7, 64, 1000, Number.POSITIVE_INFINITY];
+  const WASM_UREF: Record<string, (x: number) => number> = {
+    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
+    relu: (x) => (x > 0 ? x : 0),
+    step: (x) => (x > 0 ? 1 : 0),
+    neg: (x) => -x,
+    square: (x) => x * x,
+    sqrt: (x) => Math.sqrt(x),
+  };
+  const engines = () => [
+    ...CHUNKS.map((chunk) => ({ name: `chunk ${chunk}`, e: new ElementwiseWasm({ chunk }) })),
+    { name: 'shared', e: elementwiseWasm! },
+  ];
+  const lengths = (chunk: number) =>
+    Number.isFinite(chunk) ? [1, 3, chunk - 1, chunk, chunk + 1, 3 * chunk + 2] : [1, 6, 1001];
+  const sharedLengths = [ELEMENTWISE_CHUNK - 1, ELEMENTWISE_CHUNK + 1, 2 * ELEMENTWISE_CHUNK + 5];
+
+  it('gives the reference result bit for bit for every operand mode across chunk boundaries', () => {
+    const next = rng(23);
+    for (const { name, e } of engines()) {
+      const chunk = name === 'shared' ? ELEMENTWISE_CHUNK : Number(name.slice(6));
+      for (const n of name === 'shared' ? sharedLengths : lengths(chunk).filter((k) => k > 0)) {
+        for (const [na, nb] of [
+          [n, n],
+          [n, 1],
+          [1, n],
+        ] as const) {
+          if (na === 1 && nb === 1) continue;
+          const a = values('float32', na, next) as Float32Array;
+          const b = values('float32', nb, next) as Float32Array;
+          for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+            const got = new Float32Array(n);
+            const want = new Float32Array(n);
+            expect(e.binary(op, a, b, got)).toBe(true);
+            reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
+            expectSame(got, want, `${name}: ${op} ${na} ${nb}`);
+          }
+        }
+        const x = values('float32', n, next) as Float32Array;
+        for (const [op, f] of Object.entries(WASM_UREF)) {
+          const got = new Float32Array(n);
+          expect(e.unary(op, x, got)).toBe(true);
+          expectSame(got, Float32Array.from(x, f), `${name}: ${op} ${n}`);
+        }
+      }
+    }
+  });
+
+  it('adds rows per task across chunk boundaries: tasks per chunk, rows of a task per chunk, rows over a chunk', () => {
+    const next = rng(29);
+    // [p, q, r]: tasks smaller than, equal to and larger than small chunks; rows longer than a chunk.
+    const shapes = [
+      [3, 2, 2],
+      [5, 3, 7],
+      [2, 9, 1],
+      [4, 1, 13],
+      [32, 5, 256],
+      [25, 10, 40],
+      [1, 3, 1030],
+    ];
+    for (const { name, e } of engines()) {
+      for (const [p, q, r] of shapes as [number, number, number][]) {
+        const full = values('float32', p * q * r, next) as Float32Array;
+        const rows = values('float32', p * r, next) as Float32Array;
+        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+          for (const rowsFirst of [false, true]) {
+            const got = new Float32Array(p * q * r);
+            const want = new Float32Array(p * q * r);
+            expect(e.binaryRows(op, full, rows, rowsFirst, p, q, r, got)).toBe(true);
+            if (rowsFirst) reference(op, rows, [p, 1, r], full, [p, q, r], want, [p, q, r]);
+            else reference(op, full, [p, q, r], rows, [p, 1, r], want, [p, q, r]);
+            expectSame(
+              got,
+              want,
+              `${name}: ${op} rows [${p}, ${q}, ${r}]${rowsFirst ? ' (rows first)' : ''}`,
+            );
+          }
         }
       }
     }

@@ -3,7 +3,7 @@
  * histogram of (backend method that asked for the kernel, kernel kind) per iteration, for the sinusoid and the
  * conv4 step of `bench/gpujs-steps.ts`. A fused kernel is attributed to the method whose input needed it
  * computed (`matmul <- fused`: a pending elementwise value that matmul had to materialize), or to `read` for the
- * loss read at the end of a step.
+ * loss read at the end of a step. Also prints the process's CPU time per iteration (host modes compute on the CPU).
  * Usage: `npx tsx bench/gpujs-histogram.ts [mode] [kind ...]` (default: webasm, both kinds).
  */
 import { createGpujsBackend, type GpujsMode, isGpujsMode } from '../src/backends/gpujs/index.js';
@@ -30,10 +30,11 @@ const METHODS = [
   'cast',
 ] as const;
 
-/** The kind of a kernel from its cache key: the op before the first `|`, with a fused sum told apart. */
+/** The kind of a kernel from its cache key: the op before the first `|`, with fused sums and matmuls told apart. */
 function kindOf(key: string): string {
   const op = key.slice(0, key.indexOf('|'));
-  return op === 'fused' && key.includes('acc = acc') ? 'fused-sum' : op;
+  if (op !== 'fused') return op;
+  return key.includes('for (let p = 0;') ? 'fused-matmul' : key.includes('acc = acc') ? 'fused-sum' : op;
 }
 
 async function histogram(mode: GpujsMode, kind: StepKind, iterations: number): Promise<void> {
@@ -68,11 +69,17 @@ async function histogram(mode: GpujsMode, kind: StepKind, iterations: number): P
     for (let i = 0; i < 3; i++) await step();
     const before = b.counters;
     recording = true;
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < iterations; i++) await step();
+    const cpu = process.cpuUsage(cpu0);
     recording = false;
     const total = (b.counters.dispatches - before.dispatches) / iterations;
     const compiles = (b.counters.compiles - before.compiles) / iterations;
-    console.log(`\n${kind} o2 on ${b.name}: ${total} dispatches, ${compiles} compiles per meta-iteration`);
+    // CPU time (user + system) rather than wall time: the machine this runs on is shared and loaded.
+    const cpuMs = (cpu.user + cpu.system) / 1000 / iterations;
+    console.log(
+      `\n${kind} o2 on ${b.name}: ${total} dispatches, ${compiles} compiles, ${cpuMs.toFixed(1)} ms CPU per meta-iteration`,
+    );
     console.log('| method <- kernel | per iteration |\n|---|---:|');
     for (const [label, n] of [...counts].sort((x, y) => y[1] - x[1]))
       console.log(`| ${label} | ${n / iterations} |`);

@@ -3,7 +3,7 @@ import { type Shape, sizeOf } from '../../tensor/shape.js';
 import type { BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import { type FusedCall, fusedCall, fusedSumCall } from './kernels/fused.js';
+import { type FusedCall, fusedCall, fusedMatmulCall, fusedSumCall } from './kernels/fused.js';
 import { REDUCE_CHUNK } from './kernels/reduce.js';
 import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
 
@@ -14,6 +14,14 @@ import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js
  * pending value feeds several kernels) small.
  */
 export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
+
+/**
+ * Most element evaluations a matmul may spend recomputing pending operands inside its dot-product loop (output
+ * elements x k x operations of both operand expressions). Inside it the recomputation costs less than the
+ * dispatch it saves (tens of microseconds on a GPU); above it (conv4's weight gradients at 7,840 x 576 x 64)
+ * the operand is computed once, by its own kernel, so that host modes do not pay the recomputation in CPU time.
+ */
+export const MATMUL_INLINE_BUDGET = 2 ** 24;
 
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -117,6 +125,56 @@ export class Fuser {
     if (!o.lazy) return undefined;
     const outSize = sizeOf(x.shape) / reduced;
     return this.run(fusedSumCall(o.expr, x.shape, axes), outSize);
+  }
+
+  /**
+   * `matmul` with pending operands read inside the product (one kernel, see `fusedMatmulCall`), or undefined
+   * where the backend's own matmul should run: neither operand is pending (or inlining it would exceed
+   * {@link FUSION_LIMITS} or {@link MATMUL_INLINE_BUDGET}, in which case it is computed first).
+   */
+  matmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): DeviceArray | undefined {
+    if (!this.isPending(a) && !this.isPending(b)) return undefined;
+    const inputs = [a, b];
+    const ops = inputs.map((t) => this.operand(t));
+    const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
+    for (;;) {
+      const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
+      if (lazy.length === 0) return undefined;
+      const leaves = new Set([...ops[0]!.leaves, ...ops[1]!.leaves]);
+      const nodes = new Set([...ops[0]!.nodes, ...ops[1]!.nodes]);
+      let scalars = 0;
+      let work = 0;
+      for (const n of nodes) {
+        if (n.kind === 'const') scalars++;
+        else if (n.kind !== 'leaf') work++;
+      }
+      if (
+        leaves.size <= FUSION_LIMITS.arrays &&
+        scalars <= FUSION_LIMITS.scalars &&
+        nodes.size <= FUSION_LIMITS.nodes &&
+        sizeOf(outShape) * k * work <= MATMUL_INLINE_BUDGET
+      ) {
+        const [ea, eb] = ops.map((o) => o.expr);
+        return this.run(
+          fusedMatmulCall(ea!, a.shape, eb!, b.shape, transposeA, transposeB, outShape),
+          sizeOf(outShape),
+        );
+      }
+      const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
+      ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
+    }
+  }
+
+  /** True for a handle still holding an uncomputed expression. */
+  private isPending(t: KernelTensor): boolean {
+    const h = t.handle;
+    return h instanceof LazyArray && !h.array && !h.isReleased;
   }
 
   private materialize(h: LazyArray): DeviceArray {

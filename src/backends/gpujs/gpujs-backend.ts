@@ -233,6 +233,8 @@ export class GpujsBackend implements Backend {
   ): unknown {
     const n = sizeOf(outShape);
     if (sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    const fused = this.fuser?.matmul(a, b, transposeA, transposeB, outShape);
+    if (fused) return fused;
     return this.dispatch(matmulSpec(a.shape, b.shape, transposeA, transposeB, outShape), n, [
       this.arr(a),
       this.arr(b),

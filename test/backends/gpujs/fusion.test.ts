@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
-import { FUSION_LIMITS, fusionFromEnv } from '../../../src/backends/gpujs/fuser.js';
+import { FUSION_LIMITS, fusionFromEnv, MATMUL_INLINE_BUDGET } from '../../../src/backends/gpujs/fuser.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
@@ -210,6 +210,81 @@ for (const mode of modesUnderTest()) {
       expect(dispatches(b) - before).toBe(3);
       const ref = cpu.readSync(build(cpu, 'float64', put(cpu, xv, [n], 'float64')));
       expectClose(got, ref, { rtol: 1e-4, atol: 0 }, `${mode} long sum`);
+    });
+
+    it('reads pending operands inside a matmul (one kernel), transposed and batch-broadcast, with float64 values', async () => {
+      const b = await backendFor(mode);
+      const r = rng(19);
+      // A: [2, 3, 4] (read transposed as [2, 4, 3]), B: [3, 5] broadcast over the batch.
+      const [av, rowv, bv, gv] = [
+        randomValues(r, 24),
+        randomValues(r, 4),
+        randomValues(r, 15),
+        randomValues(r, 15),
+      ];
+      const build = (B: Backend, dt: DType, pendingB: boolean) => {
+        const a = put(B, av, [2, 3, 4], dt);
+        const row = put(B, rowv, [4], dt);
+        // A pending operand with a broadcast leaf and a constant: relu(a * row) - 0.5.
+        const ar = kt(B.binary('mul', a, row, [2, 3, 4]), [2, 3, 4], dt);
+        const half = kt(B.fill([], 0.5, dt), [], dt);
+        const ea = kt(
+          B.binary('sub', kt(B.unary('relu', ar), [2, 3, 4], dt), half, [2, 3, 4]),
+          [2, 3, 4],
+          dt,
+        );
+        const w = put(B, bv, [3, 5], dt);
+        // The fast-weight shape: w - 0.1 * g.
+        const eb = pendingB
+          ? kt(
+              B.binary(
+                'sub',
+                w,
+                kt(
+                  B.binary('mul', put(B, gv, [3, 5], dt), kt(B.fill([], 0.1, dt), [], dt), [3, 5]),
+                  [3, 5],
+                  dt,
+                ),
+                [3, 5],
+              ),
+              [3, 5],
+              dt,
+            )
+          : w;
+        return kt(B.matmul(ea, eb, true, false, [2, 4, 5]), [2, 4, 5], dt);
+      };
+      for (const pendingB of [false, true]) {
+        const out = build(b, 'float32', pendingB);
+        const before = dispatches(b);
+        const got = await b.read(out);
+        // The matmul is already dispatched (it is not elementwise); reading it runs nothing more.
+        expect(dispatches(b) - before).toBe(0);
+        const ref = cpu.readSync(build(cpu, 'float64', pendingB));
+        expectClose(got, ref, { rtol: 1e-5, atol: 1e-5 }, `${mode} fused matmul (pending B: ${pendingB})`);
+      }
+      // Counted from the uploads on: the whole graph is one matmul kernel.
+      const start = dispatches(b);
+      await b.read(build(b, 'float32', true));
+      expect(dispatches(b) - start).toBe(1);
+    });
+
+    it('computes a matmul operand first when inlining it would exceed the recomputation budget', async () => {
+      const b = await backendFor(mode);
+      // 64 x 64 outputs x k 4096 x 1 operation = 2^24 evaluations: at the budget; one more row is over it.
+      const [m, k, n] = [65, 4096, 64];
+      expect(m * n * k).toBeGreaterThan(MATMUL_INLINE_BUDGET);
+      const r = rng(20);
+      const [av, bv] = [randomValues(r, m * k), randomValues(r, k * n)];
+      const build = (B: Backend, dt: DType) => {
+        const a = kt(B.unary('neg', put(B, av, [m, k], dt)), [m, k], dt);
+        return kt(B.matmul(a, put(B, bv, [k, n], dt), false, false, [m, n]), [m, n], dt);
+      };
+      const before = dispatches(b);
+      const got = await b.read(build(b, 'float32'));
+      // neg, then the plain matmul.
+      expect(dispatches(b) - before).toBe(2);
+      const ref = cpu.readSync(build(cpu, 'float64'));
+      expectClose(got, ref, { rtol: 1e-4, atol: 1e-3 }, `${mode} budgeted matmul`);
     });
 
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {

@@ -76,6 +76,91 @@ export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
 }
 
+/**
+ * A batched matrix product whose operands are expressions (`a` of `aShape`, `b` of `bShape`, read transposed
+ * where asked), each computed inside the dot-product loop where it is read: a pending elementwise value (the
+ * fast weights `w - lr * g`, a gradient masked by `step(h)`) feeds the product without a kernel of its own.
+ * The loop, the accumulation order and the batch broadcasting are those of `matmulSpec`, so a plain array
+ * operand is read exactly as there.
+ */
+export function fusedMatmulCall(
+  a: Expr,
+  aShape: Shape,
+  b: Expr,
+  bShape: Shape,
+  transposeA: boolean,
+  transposeB: boolean,
+  outShape: Shape,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const pa = planReads(a, aShape, arrays, argOf);
+  const pb = planReads(b, bShape, arrays, argOf);
+  const r = outShape.length;
+  const m = outShape[r - 2]!;
+  const n = outShape[r - 1]!;
+  const k = transposeA ? aShape.at(-2)! : aShape.at(-1)!;
+  const batchShape = outShape.slice(0, r - 2);
+  const sa = pa.reads.map((rd) => matrixStrides(rd.strides, aShape, batchShape, true, transposeA));
+  const sb = pb.reads.map((rd) => matrixStrides(rd.strides, bShape, batchShape, false, transposeB));
+  const batch = collapseAxes(
+    batchShape,
+    [...sa, ...sb].map((s) => s.batch),
+  );
+  const { code, coords } = emitCoords('i', [...batch.shape, m, n], 'o');
+  const bc = coords.slice(0, batch.shape.length);
+  const outer = [coords[coords.length - 2]!, coords[coords.length - 1]!];
+  const body = [...code];
+  const operands = [
+    { plan: pa, strides: sa, name: 'a', outer: outer[0]! },
+    { plan: pb, strides: sb, name: 'b', outer: outer[1]! },
+  ];
+  let next = 0;
+  for (const o of operands)
+    o.strides.forEach((s, q) => {
+      const terms = [linearIndex(bc, batch.strides[next++]!)];
+      if (s.outer !== 0) terms.push(`${o.outer} * ${s.outer}.0`);
+      body.push(`const ${o.name}b${q} = ${terms.join(' + ')};`);
+    });
+  body.push('let acc = 0.0;', `for (let p = 0; p < ${k}; p++) {`);
+  const scalars: number[] = [];
+  const results: string[] = [];
+  for (const o of operands) {
+    const readVar = o.plan.reads.map((rd, q) => {
+      body.push(`  const ${o.name}r${q} = x${rd.arg}[${o.name}b${q} + p * ${o.strides[q]!.inner}];`);
+      return `${o.name}r${q}`;
+    });
+    const emitted = emitNodes(o.plan, readVar, o.name, scalars);
+    body.push(...emitted.code.map((line) => `  ${line}`));
+    results.push(emitted.result);
+  }
+  body.push(`  acc = acc + ${results[0]} * ${results[1]};`, '}', 'return acc;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
+ * Strides of one read of a matmul operand (`readStrides`: the read's strides over the operand's own `shape`)
+ * along the product's batch axes, its outer axis (rows of the left operand, columns of the right) and its
+ * inner axis (the dot product's). Batch axes the operand lacks or has as 1 are read at 0, as matmul broadcasts.
+ */
+function matrixStrides(
+  readStrides: readonly number[],
+  shape: Shape,
+  batchShape: Shape,
+  left: boolean,
+  transposed: boolean,
+): { batch: number[]; outer: number; inner: number } {
+  const rank = shape.length;
+  const lead = batchShape.length - (rank - 2);
+  const batch = batchShape.map((_, d) => {
+    const axis = d - lead;
+    return axis < 0 || shape[axis] === 1 ? 0 : readStrides[axis]!;
+  });
+  const outerAxis = left !== transposed ? rank - 2 : rank - 1;
+  const innerAxis = outerAxis === rank - 2 ? rank - 1 : rank - 2;
+  return { batch, outer: readStrides[outerAxis]!, inner: readStrides[innerAxis]! };
+}
+
 function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonly number[]): FusedCall {
   return {
     spec: { key: `fused|${source}`, source, arrays: arrays.length, scalars: scalars.length },
@@ -93,10 +178,13 @@ interface ReadPlan {
   readonly readOf: ReadonlyMap<Expr, number>;
 }
 
-function planReads(root: Expr, shape: Shape): ReadPlan {
+function planReads(
+  root: Expr,
+  shape: Shape,
+  arrays: DeviceArray[] = [],
+  argOf = new Map<DeviceArray, number>(),
+): ReadPlan {
   const order = postOrder(root);
-  const arrays: DeviceArray[] = [];
-  const argOf = new Map<DeviceArray, number>();
   const reads: { arg: number; strides: number[] }[] = [];
   const keys: string[] = [];
   const readOf = new Map<Expr, number>();
@@ -121,18 +209,22 @@ function planReads(root: Expr, shape: Shape): ReadPlan {
   return { order, arrays, reads, readOf };
 }
 
-/** Statements computing every non-leaf node into its own variable; constants become scalar arguments. */
+/**
+ * Statements computing every non-leaf node into its own variable (`${prefix}t0..`, so that several expressions
+ * can share one kernel); constants become scalar arguments, appended to `scalars` (`v${index}`).
+ */
 function emitNodes(
   plan: ReadPlan,
   readVar: readonly string[],
+  prefix = '',
+  scalars: number[] = [],
 ): { code: string[]; result: string; scalars: number[] } {
   const code: string[] = [];
-  const scalars: number[] = [];
   const name = new Map<Expr, string>();
   let next = 0;
   const v = (c: Expr) => name.get(c)!;
   for (const e of plan.order) {
-    const t = `t${next++}`;
+    const t = `${prefix}t${next++}`;
     switch (e.kind) {
       case 'leaf':
         name.set(e, readVar[plan.readOf.get(e)!]!);

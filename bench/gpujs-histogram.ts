@@ -28,6 +28,7 @@ const METHODS = [
   'gather',
   'scatterAdd',
   'cast',
+  'adamMoments',
 ] as const;
 
 /** The kind of a kernel from its cache key: the op before the first `|`, with fused sums and matmuls told apart. */

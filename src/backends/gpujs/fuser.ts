@@ -1,9 +1,15 @@
 import type { DType } from '../../tensor/dtype.js';
 import { type Shape, sizeOf } from '../../tensor/shape.js';
-import type { BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
+import type { AdamConstants, BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import { type FusedCall, fusedCall, fusedMatmulCall, fusedSumCall } from './kernels/fused.js';
+import {
+  type FusedCall,
+  fusedCall,
+  fusedMatmulCall,
+  fusedSegmentsCall,
+  fusedSumCall,
+} from './kernels/fused.js';
 import { REDUCE_CHUNK } from './kernels/reduce.js';
 import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
 
@@ -71,6 +77,18 @@ export class Fuser {
     const a = h as DeviceArray;
     if (a.isReleased) throw new GpujsDisposedError(this.backendName);
     return a;
+  }
+
+  /**
+   * For a handle that is a pending read of a segment of another kernel's output (one of Adam's results): that
+   * output and where the handle's elements start in it, so a read to the host needs no copy kernel.
+   */
+  segment(t: KernelTensor): { array: DeviceArray; offset: number } | undefined {
+    const h = t.handle;
+    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    const e = h.expr!;
+    if (e.kind !== 'leaf' || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
+    return { array: e.array, offset: e.offset ?? 0 };
   }
 
   unary(op: UnaryOp, x: KernelTensor): unknown {
@@ -171,6 +189,58 @@ export class Fuser {
     }
   }
 
+  /**
+   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with three segments, the
+   * composition's operations in its order; each result is a pending read of its segment, so the next step's
+   * update and the parameter update read them in place, and only a consumer that needs an array of its own
+   * copies one out.
+   */
+  adamMoments(
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ): [LazyArray, LazyArray, LazyArray] | undefined {
+    const shape = g.shape;
+    const size = sizeOf(shape);
+    if (size === 0) return undefined;
+    const inputs = [g, m, v];
+    const ops = inputs.map((t) => this.operand(t));
+    const konst = (value: number): Expr => ({ kind: 'const', value });
+    const bin = (op: BinaryOp, a: Expr, b: Expr): Expr => ({ kind: 'binary', op, a, b, int: false });
+    const un = (op: UnaryOp, x: Expr): Expr => ({ kind: 'unary', op, x, int: false });
+    for (;;) {
+      const [eg, em, ev] = ops.map((o) => o.expr) as [Expr, Expr, Expr];
+      const mNew = bin('add', em, bin('mul', bin('sub', eg, em), konst(c.s1)));
+      const vNew = bin('add', ev, bin('mul', bin('sub', un('square', eg), ev), konst(c.s2)));
+      const root = un('sqrt', c.epsRoot > 0 ? bin('add', vNew, konst(c.epsRoot)) : vNew);
+      const u = bin('mul', bin('div', mNew, bin('add', root, konst(c.epsHat))), konst(c.scale));
+      const nodes = nodesOf(u);
+      const leaves = new Set(ops.flatMap((o) => [...o.leaves]));
+      let scalars = 0;
+      for (const n of nodes) if (n.kind === 'const') scalars++;
+      if (
+        leaves.size <= FUSION_LIMITS.arrays &&
+        scalars <= FUSION_LIMITS.scalars &&
+        nodes.size <= FUSION_LIMITS.nodes
+      ) {
+        const out = this.run(fusedSegmentsCall([mNew, vNew, u], shape), 3 * size);
+        const views = [0, 1, 2].map((k) => {
+          const view: Expr = { kind: 'leaf', array: out, shape, offset: k * size };
+          return new LazyArray(view, shape, new Set([view]), new Set([out]), this.epoch);
+        });
+        // The views pin the output; it is released once all three are (dispose waits for pins).
+        out.dispose();
+        return views as [LazyArray, LazyArray, LazyArray];
+      }
+      const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
+      // Unreachable: three plain arrays and the update's 15 nodes fit the limits.
+      if (lazy.length === 0) return undefined;
+      const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
+      ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
+    }
+  }
+
   /** True for a handle still holding an uncomputed expression. */
   private isPending(t: KernelTensor): boolean {
     const h = t.handle;
@@ -226,7 +296,9 @@ export class Fuser {
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
     // step, and every step would compile a new, longer kernel. A constant cannot grow, and stays inlined.
-    if (h.epoch !== this.epoch && h.expr!.kind !== 'const') return leaf(this.materialize(h), t.shape);
+    // A constant cannot grow, nor can a bare read of another kernel's segment (Adam's state): both stay inlined.
+    if (h.epoch !== this.epoch && h.expr!.kind !== 'const' && h.expr!.kind !== 'leaf')
+      return leaf(this.materialize(h), t.shape);
     if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);

@@ -9,7 +9,16 @@ import type { DeviceArray } from './device-array.js';
  * its own shape and the root's, wherever in the tree it sits.
  */
 export type Expr =
-  | { readonly kind: 'leaf'; readonly array: DeviceArray; readonly shape: Shape }
+  | {
+      readonly kind: 'leaf';
+      readonly array: DeviceArray;
+      readonly shape: Shape;
+      /**
+       * Where the leaf's elements start in `array` (0 unless given): one segment of a kernel with several
+       * results, such as Adam's moments, read in place.
+       */
+      readonly offset?: number;
+    }
   /** A float passed as a kernel argument, so fills of any value share one kernel. */
   | { readonly kind: 'const'; readonly value: number }
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: Expr; readonly int: boolean }
@@ -140,7 +149,7 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
     if (r) return r;
     switch (e.kind) {
       case 'leaf':
-        r = { kind: 'leaf', array: e.array, shape: leafShape(e.shape) };
+        r = { ...e, shape: leafShape(e.shape) };
         break;
       case 'const':
         r = e;

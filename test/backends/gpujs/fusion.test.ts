@@ -287,6 +287,87 @@ for (const mode of modesUnderTest()) {
       expectClose(got, ref, { rtol: 1e-4, atol: 1e-3 }, `${mode} budgeted matmul`);
     });
 
+    it("computes Adam's moments and step in one kernel, reading the previous step's moments in place", async () => {
+      const b = await backendFor(mode);
+      const r = rng(21);
+      const shape = [3, 5];
+      const [pv, gv1, gv2] = [randomValues(r, 15), randomValues(r, 15), randomValues(r, 15)];
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 1e-12, epsHat: 1e-8, scale: -0.01 };
+      /** Two Adam steps from zero moments; the composed ops on the reference (it has its own fused kernel). */
+      const steps = (B: Backend, dt: DType, fused: boolean) => {
+        const compose = (g: KernelTensor, m: KernelTensor, v: KernelTensor) => {
+          const t = (h: unknown) => kt(h, shape, dt);
+          const k = (x: number) => kt(B.fill([], x, dt), [], dt);
+          const mNew = t(
+            B.binary('add', m, t(B.binary('mul', t(B.binary('sub', g, m, shape)), k(c.s1), shape)), shape),
+          );
+          const sq = t(B.unary('square', g));
+          const vNew = t(
+            B.binary('add', v, t(B.binary('mul', t(B.binary('sub', sq, v, shape)), k(c.s2), shape)), shape),
+          );
+          const root = t(B.unary('sqrt', t(B.binary('add', vNew, k(c.epsRoot), shape))));
+          const u = t(
+            B.binary(
+              'mul',
+              t(B.binary('div', mNew, t(B.binary('add', root, k(c.epsHat), shape)), shape)),
+              k(c.scale),
+              shape,
+            ),
+          );
+          return [mNew, vNew, u] as const;
+        };
+        const step = (g: KernelTensor, m: KernelTensor, v: KernelTensor) => {
+          if (!fused) return compose(g, m, v);
+          const [hm, hv, hu] = B.adamMoments!(g, m, v, c);
+          return [kt(hm, shape, dt), kt(hv, shape, dt), kt(hu, shape, dt)] as const;
+        };
+        const zero = () => kt(B.fill(shape, 0, dt), shape, dt);
+        const [m1, v1, u1] = step(put(B, gv1, shape, dt), zero(), zero());
+        const [m2, v2, u2] = step(put(B, gv2, shape, dt), m1, v1);
+        // The parameter update applyUpdates makes: p + u1 + u2.
+        const p = kt(
+          B.binary('add', kt(B.binary('add', put(B, pv, shape, dt), u1, shape), shape, dt), u2, shape),
+          shape,
+          dt,
+        );
+        return { m2, v2, u2, p };
+      };
+      expect(b.adamMoments).toBeDefined();
+      const before = dispatches(b);
+      const got = steps(b, 'float32', true);
+      // One kernel per step; the second reads the first's moments from its output, without a copy.
+      expect(dispatches(b) - before).toBe(2);
+      const ref = steps(cpu, 'float64', false);
+      for (const k of ['m2', 'v2', 'u2', 'p'] as const)
+        expectClose(
+          await b.read(got[k]),
+          cpu.readSync(ref[k]),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      // m2, v2, u2 read in place; p is one more kernel.
+      expect(dispatches(b) - before).toBe(3);
+      // A consumer that needs an array of its own (a transpose) gets a copy of the segment.
+      const mid = dispatches(b);
+      const tr = kt(b.transpose(got.m2, [1, 0]), [5, 3]);
+      expect(dispatches(b) - mid).toBe(2);
+      expectClose(
+        await b.read(tr),
+        cpu.readSync(kt(cpu.transpose(ref.m2, [1, 0]), [5, 3], 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} adam m2 transposed`,
+      );
+    });
+
+    it('has no fused Adam kernel with fusion off (the composed ops run)', async () => {
+      const off = await createGpujsBackend(mode, { fusion: false });
+      try {
+        expect(off.adamMoments).toBeUndefined();
+      } finally {
+        await off.destroy();
+      }
+    });
+
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {
       const b = await backendFor(mode);
       const a = put(b, Float32Array.of(1, 2, 3), [3]);

@@ -27,7 +27,7 @@ export function fusedCall(root: Expr, outShape: Shape): FusedCall {
     const { code, indices } = emitOperandIndices(
       outShape,
       plan.reads.map((r) => r.strides),
-      [],
+      plan.reads.map((r) => r.offset),
       'k',
     );
     body.push(...code);
@@ -60,8 +60,8 @@ export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]
   );
   const { code: coordCode, coords } = emitCoords('i', k.shape, 'o');
   const body = [...coordCode];
-  plan.reads.forEach((_, r) => {
-    body.push(`const b${r} = ${linearIndex(coords, k.strides[r]!)};`);
+  plan.reads.forEach((read, r) => {
+    body.push(`const b${r} = ${linearIndex(coords, k.strides[r]!, read.offset)};`);
   });
   body.push('let acc = 0.0;');
   const loops = red.shape.map((n, d) => `for (let j${d} = 0; j${d} < ${n}; j${d}++) {`);
@@ -73,6 +73,42 @@ export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]
   });
   const { code, result, scalars } = emitNodes(plan, readVar);
   body.push(...code, `acc = acc + ${result};`, ...loops.map(() => '}'), 'return acc;');
+  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+/**
+ * Several expressions over the same `shape` as one kernel whose output holds their results one after another
+ * (`roots.length` segments of `size(shape)` elements): results that share their inputs and most of their
+ * work, such as Adam's two moments and its step, in one dispatch instead of one each. Every thread computes
+ * the shared nodes once and keeps its segment's result.
+ */
+export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCall {
+  const plan = planReads(roots, shape);
+  const n = shape.reduce((p, d) => p * d, 1);
+  const { code: segCode, coords } = emitCoords('i', [roots.length, n], 's');
+  const [seg, j] = [coords[0]!, coords[1]!];
+  const body = [...segCode];
+  const readVar: string[] = [];
+  if (plan.reads.length > 0) {
+    const { code, indices } = emitOperandIndices(
+      shape,
+      plan.reads.map((r) => r.strides),
+      plan.reads.map((r) => r.offset),
+      'k',
+      j,
+    );
+    body.push(...code);
+    plan.reads.forEach((r, k) => {
+      body.push(`const r${k} = x${r.arg}[${indices[k]}];`);
+      readVar.push(`r${k}`);
+    });
+  }
+  const { code, scalars, name } = emitNodes(plan, readVar);
+  body.push(...code, `let out = ${name.get(roots.at(-1)!)};`);
+  // Descending, so that the lowest segment whose bound the thread is under wins.
+  for (let s = roots.length - 2; s >= 0; s--)
+    body.push(`if (${seg} < ${s}.5) { out = ${name.get(roots[s]!)}; }`);
+  body.push('return out;');
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
 }
 
@@ -118,7 +154,7 @@ export function fusedMatmulCall(
   let next = 0;
   for (const o of operands)
     o.strides.forEach((s, q) => {
-      const terms = [linearIndex(bc, batch.strides[next++]!)];
+      const terms = [linearIndex(bc, batch.strides[next++]!, o.plan.reads[q]!.offset)];
       if (s.outer !== 0) terms.push(`${o.outer} * ${s.outer}.0`);
       body.push(`const ${o.name}b${q} = ${terms.join(' + ')};`);
     });
@@ -173,19 +209,23 @@ function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonl
 interface ReadPlan {
   readonly order: readonly Expr[];
   readonly arrays: readonly DeviceArray[];
-  readonly reads: readonly { readonly arg: number; readonly strides: readonly number[] }[];
+  readonly reads: readonly {
+    readonly arg: number;
+    readonly strides: readonly number[];
+    readonly offset: number;
+  }[];
   /** The read of each leaf node. */
   readonly readOf: ReadonlyMap<Expr, number>;
 }
 
 function planReads(
-  root: Expr,
+  root: Expr | readonly Expr[],
   shape: Shape,
   arrays: DeviceArray[] = [],
   argOf = new Map<DeviceArray, number>(),
 ): ReadPlan {
   const order = postOrder(root);
-  const reads: { arg: number; strides: number[] }[] = [];
+  const reads: { arg: number; strides: number[]; offset: number }[] = [];
   const keys: string[] = [];
   const readOf = new Map<Expr, number>();
   for (const e of order) {
@@ -197,12 +237,13 @@ function planReads(
       arrays.push(e.array);
     }
     const strides = broadcastStrides(e.shape, shape);
-    const key = `${arg}|${strides.join(',')}`;
+    const offset = e.offset ?? 0;
+    const key = `${arg}|${strides.join(',')}+${offset}`;
     let r = keys.indexOf(key);
     if (r < 0) {
       r = keys.length;
       keys.push(key);
-      reads.push({ arg, strides });
+      reads.push({ arg, strides, offset });
     }
     readOf.set(e, r);
   }
@@ -218,7 +259,7 @@ function emitNodes(
   readVar: readonly string[],
   prefix = '',
   scalars: number[] = [],
-): { code: string[]; result: string; scalars: number[] } {
+): { code: string[]; result: string; scalars: number[]; name: ReadonlyMap<Expr, string> } {
   const code: string[] = [];
   const name = new Map<Expr, string>();
   let next = 0;
@@ -250,14 +291,18 @@ function emitNodes(
     if ((e.kind === 'unary' || e.kind === 'binary') && e.int) code.push(`const ${t} = Math.trunc(${t}f);`);
     name.set(e, t);
   }
-  return { code, result: v(plan.order.at(-1)!), scalars };
+  return { code, result: v(plan.order.at(-1)!), scalars, name };
 }
 
-/** The nodes of `root`, each once, children before parents (iterative: no recursion limit to hit). */
-function postOrder(root: Expr): Expr[] {
+/**
+ * The nodes of `root` (or of several roots, in turn), each once, children before parents (iterative: no
+ * recursion limit to hit).
+ */
+function postOrder(root: Expr | readonly Expr[]): Expr[] {
   const out: Expr[] = [];
   const seen = new Set<Expr>();
-  const stack: { e: Expr; done: boolean }[] = [{ e: root, done: false }];
+  const roots: readonly Expr[] = Array.isArray(root) ? root : [root as Expr];
+  const stack: { e: Expr; done: boolean }[] = roots.map((e) => ({ e, done: false })).reverse();
   while (stack.length > 0) {
     const top = stack.pop()!;
     if (top.done) {

@@ -1,17 +1,19 @@
 import type { DType } from '../../tensor/dtype.js';
 import { type Shape, sizeOf } from '../../tensor/shape.js';
-import type { AdamConstants, BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
+import type { AdamConstants, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import {
-  type FusedCall,
-  fusedCall,
-  fusedMatmulCall,
-  fusedSegmentsCall,
-  fusedSumCall,
-} from './kernels/fused.js';
+import { type FusedCall, fusedCall, fusedMatmulCall, fusedSegmentsCall } from './kernels/fused.js';
 import { REDUCE_CHUNK } from './kernels/reduce.js';
-import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
+import {
+  type Expr,
+  LazyArray,
+  nodesOf,
+  outerNodesOf,
+  type ReduceExpr,
+  reshapeExpr,
+  sameShape,
+} from './lazy.js';
 
 /**
  * Bounds of one fused kernel. `arrays`: WebGPU guarantees 8 storage buffers per shader stage and the output
@@ -28,6 +30,14 @@ export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
  * the operand is computed once, by its own kernel, so that host modes do not pay the recomputation in CPU time.
  */
 export const MATMUL_INLINE_BUDGET = 2 ** 24;
+
+/**
+ * Most loop steps that inlining a reduction node may spend per element of it (how many times a consumer
+ * evaluates each element x the reduced length): a bias gradient broadcast over 10 rows (10 x 10 steps) or a
+ * meta-gradient summed over 25 tasks inside Adam's three segments stays inlined; a batch-norm mean
+ * broadcast back over the 7,840 elements it averaged is computed once, on its own.
+ */
+export const REDUCE_INLINE_STEPS = 2048;
 
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -129,20 +139,34 @@ export class Fuser {
   }
 
   /**
-   * `sum` over `axes` of a pending value as one kernel that computes the value inside the reduction loop
-   * (`sum(square(x))` never stores the squares), or undefined where the backend's own reduction should run:
-   * the input is an array already, or the reduction is long enough for the backend's two-pass kernel.
+   * A reduction over `axes` as a pending value: a reduction node that a consumer computes inside its own
+   * kernel (a bias gradient feeding the inner-loop update, a meta-gradient feeding Adam), or that one kernel
+   * computes on its own when a consumer needs an array (with the operand computed inside its loop, so
+   * `sum(square(x))` never stores the squares). Undefined where the backend's own reduction should run: an
+   * empty input, or a reduction long enough for its two-pass kernel.
    */
-  sum(x: KernelTensor, axes: readonly number[]): DeviceArray | undefined {
-    const h = x.handle;
-    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
+    if (sizeOf(x.shape) === 0) return undefined;
     const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
     if (reduced >= 8 * REDUCE_CHUNK) return undefined;
-    const o = this.operand(x);
-    // operand() computed the value (a pending value from an earlier step, or an unfusable reshape).
-    if (!o.lazy) return undefined;
-    const outSize = sizeOf(x.shape) / reduced;
-    return this.run(fusedSumCall(o.expr, x.shape, axes), outSize);
+    // The reduction's loop evaluates its operand once per input element.
+    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
+    const shape = x.shape.filter((_, i) => !axes.includes(i));
+    const source: { handle?: LazyArray } = {};
+    const node: ReduceExpr = {
+      kind: 'reduce',
+      op,
+      x: o.expr,
+      inShape: x.shape,
+      axes: [...axes],
+      shape,
+      source,
+    };
+    const nodes = new Set(o.nodes);
+    nodes.add(node);
+    const lazy = new LazyArray(node, shape, nodes, o.leaves, this.epoch);
+    source.handle = lazy;
+    return lazy;
   }
 
   /**
@@ -159,8 +183,9 @@ export class Fuser {
   ): DeviceArray | undefined {
     if (!this.isPending(a) && !this.isPending(b)) return undefined;
     const inputs = [a, b];
-    const ops = inputs.map((t) => this.operand(t));
     const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
+    // Every operand element is evaluated once per step of every dot product that reads it.
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape) * k));
     for (;;) {
       const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
       if (lazy.length === 0) return undefined;
@@ -172,6 +197,7 @@ export class Fuser {
         if (n.kind === 'const') scalars++;
         else if (n.kind !== 'leaf') work++;
       }
+      for (const n of nodes) if (n.kind === 'reduce') work *= n.axes.reduce((p, d) => p * n.inShape[d]!, 1);
       if (
         leaves.size <= FUSION_LIMITS.arrays &&
         scalars <= FUSION_LIMITS.scalars &&
@@ -205,7 +231,8 @@ export class Fuser {
     const size = sizeOf(shape);
     if (size === 0) return undefined;
     const inputs = [g, m, v];
-    const ops = inputs.map((t) => this.operand(t));
+    // Each input is read by all three segments.
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, 3 * size));
     const konst = (value: number): Expr => ({ kind: 'const', value });
     const bin = (op: BinaryOp, a: Expr, b: Expr): Expr => ({ kind: 'binary', op, a, b, int: false });
     const un = (op: UnaryOp, x: Expr): Expr => ({ kind: 'unary', op, x, int: false });
@@ -247,6 +274,33 @@ export class Fuser {
     return h instanceof LazyArray && !h.array && !h.isReleased;
   }
 
+  /**
+   * The operand `o` (of `shape`) as a kernel doing `work` evaluations of it may inline it: a reduction node
+   * whose every element would be recomputed more than {@link REDUCE_INLINE_STEPS} loop steps' worth (a batch
+   * norm mean broadcast over the batch, a bias gradient inside a matmul's loop) is computed on its own first
+   * and read as an array, the rest stays inlined.
+   */
+  private fitReductions(o: Operand, shape: Shape, work: number): Operand {
+    if (!o.lazy) return o;
+    const costly = new Map<Expr, Expr>();
+    for (const n of outerNodesOf(o.expr)) {
+      if (n.kind !== 'reduce') continue;
+      const reduced = n.axes.reduce((p, a) => p * n.inShape[a]!, 1);
+      if ((work / sizeOf(n.shape)) * reduced <= REDUCE_INLINE_STEPS) continue;
+      // Its own handle was released (a tensor disposed while the value feeds a pending one): compute the
+      // whole operand instead, which the operand's handle owns.
+      const own = n.source.handle;
+      if (!own || own.isReleased) return leaf(this.materialize(o.lazy), shape);
+      costly.set(n, { kind: 'leaf', array: this.materialize(own), shape: n.shape });
+    }
+    if (costly.size === 0) return o;
+    const expr = replaceNodes(o.expr, costly);
+    const nodes = nodesOf(expr);
+    const leaves = new Set<DeviceArray>();
+    for (const n of nodes) if (n.kind === 'leaf') leaves.add(n.array);
+    return { expr, nodes, leaves, lazy: o.lazy };
+  }
+
   private materialize(h: LazyArray): DeviceArray {
     if (h.isReleased) throw new GpujsDisposedError(this.backendName);
     if (h.array) return h.array;
@@ -261,7 +315,7 @@ export class Fuser {
    */
   private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
-    const ops = inputs.map((t) => this.operand(t));
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape)));
     for (;;) {
       const nodes = new Set<Expr>();
       const leaves = new Set<DeviceArray>();
@@ -310,4 +364,33 @@ export class Fuser {
 function leaf(array: DeviceArray, shape: Shape): Operand {
   const expr: Expr = { kind: 'leaf', array, shape };
   return { expr, nodes: new Set([expr]), leaves: new Set([array]) };
+}
+
+/** `e` with the nodes of `map` (in its own index space) replaced by their images; shared nodes stay shared. */
+function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
+  const memo = new Map<Expr, Expr>(map);
+  const walk = (n: Expr): Expr => {
+    let r = memo.get(n);
+    if (r) return r;
+    switch (n.kind) {
+      case 'leaf':
+      case 'const':
+      case 'reduce':
+        r = n;
+        break;
+      case 'unary':
+      case 'trunc':
+        r = { ...n, x: walk(n.x) };
+        break;
+      case 'binary':
+        r = { ...n, a: walk(n.a), b: walk(n.b) };
+        break;
+      case 'where':
+        r = { ...n, c: walk(n.c), a: walk(n.a), b: walk(n.b) };
+        break;
+    }
+    memo.set(n, r);
+    return r;
+  };
+  return walk(e);
 }

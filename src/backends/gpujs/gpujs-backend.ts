@@ -239,8 +239,8 @@ export class GpujsBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
-    const fused = op === 'sum' ? this.fuser?.sum(x, axes) : undefined;
-    if (fused) return fused;
+    const pending = this.fuser?.reduce(op, x, axes);
+    if (pending) return pending;
     const outSize = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
     if (sizeOf(x.shape) === 0) {
       const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;

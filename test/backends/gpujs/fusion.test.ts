@@ -7,7 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
-import { FUSION_LIMITS, fusionFromEnv, MATMUL_INLINE_BUDGET } from '../../../src/backends/gpujs/fuser.js';
+import {
+  FUSION_LIMITS,
+  fusionFromEnv,
+  MATMUL_INLINE_BUDGET,
+  REDUCE_INLINE_STEPS,
+} from '../../../src/backends/gpujs/fuser.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
@@ -366,6 +371,74 @@ for (const mode of modesUnderTest()) {
       } finally {
         await off.destroy();
       }
+    });
+
+    it('inlines a reduction into the elementwise consumer that reads it (the inner-loop bias update), one kernel in all', async () => {
+      const b = await backendFor(mode);
+      const r = rng(22);
+      const [hv, dyv, bv] = [randomValues(r, 4 * 6 * 5), randomValues(r, 4 * 6 * 5), randomValues(r, 4 * 5)];
+      // relu(h + (b - 0.1 * sum_rows(dy))): the bias gradient is summed over 6 rows and broadcast back over them.
+      const build = (B: Backend, dt: DType) => {
+        const db = kt(B.reduce('sum', put(B, dyv, [4, 6, 5], dt), [1]), [4, 5], dt);
+        const step = kt(B.binary('mul', db, kt(B.fill([], 0.1, dt), [], dt), [4, 5]), [4, 5], dt);
+        const bNew = kt(B.binary('sub', put(B, bv, [4, 5], dt), step, [4, 5]), [4, 5], dt);
+        // Read as [4, 1, 5] (a reshape inserting the row axis), broadcast over the rows.
+        const bRow = { ...bNew, shape: [4, 1, 5] };
+        const h = kt(B.binary('add', put(B, hv, [4, 6, 5], dt), bRow, [4, 6, 5]), [4, 6, 5], dt);
+        return kt(B.unary('relu', h), [4, 6, 5], dt);
+      };
+      const start = dispatches(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(dispatches(b) - start).toBe(1);
+      expectClose(
+        got,
+        cpu.readSync(build(cpu, 'float64')),
+        { rtol: 1e-5, atol: 1e-6 },
+        `${mode} inlined bias sum`,
+      );
+    });
+
+    it('computes a reduction once where a consumer would recompute it too often (a mean broadcast back over what it averaged)', async () => {
+      const b = await backendFor(mode);
+      const n = 1024;
+      const xv = randomValues(rng(23), 3 * n);
+      const build = (B: Backend, dt: DType) => {
+        const x = put(B, xv, [3, n], dt);
+        const mean = kt(
+          B.binary('mul', kt(B.reduce('sum', x, [1]), [3], dt), kt(B.fill([], 1 / n, dt), [], dt), [3]),
+          [3],
+          dt,
+        );
+        return kt(B.binary('sub', x, { ...mean, shape: [3, 1] }, [3, n]), [3, n], dt);
+      };
+      expect(n * n).toBeGreaterThan(REDUCE_INLINE_STEPS);
+      const start = dispatches(b);
+      const got = await b.read(build(b, 'float32'));
+      // The sum on its own, then the centring.
+      expect(dispatches(b) - start).toBe(2);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), { rtol: 1e-4, atol: 1e-5 }, `${mode} centred`);
+    });
+
+    it('nests reductions and fuses max and min (a mean of per-row maxima minus the smallest row minimum), one kernel', async () => {
+      const b = await backendFor(mode);
+      const xv = randomValues(rng(24), 5 * 7);
+      const build = (B: Backend, dt: DType) => {
+        const x = kt(B.unary('sin', put(B, xv, [5, 7], dt)), [5, 7], dt);
+        const maxima = kt(B.reduce('max', x, [1]), [5], dt);
+        const minima = kt(B.reduce('min', x, [1]), [5], dt);
+        const lowest = kt(B.reduce('min', minima, [0]), [], dt);
+        const total = kt(B.reduce('sum', maxima, [0]), [], dt);
+        return kt(B.binary('sub', total, lowest, []), [], dt);
+      };
+      const start = dispatches(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(dispatches(b) - start).toBe(1);
+      expectClose(
+        got,
+        cpu.readSync(build(cpu, 'float64')),
+        { rtol: 1e-5, atol: 1e-6 },
+        `${mode} nested reductions`,
+      );
     });
 
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {

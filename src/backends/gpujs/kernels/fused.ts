@@ -1,6 +1,6 @@
 import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
 import type { DeviceArray } from '../device-array.js';
-import { childrenOf, type Expr } from '../lazy.js';
+import { childrenOf, type Expr, type ReduceExpr } from '../lazy.js';
 import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
 import { collapseAxes, emitCoords, emitOperandIndices, linearIndex } from './index-math.js';
 import { type KernelSpec, kernelSource } from './spec.js';
@@ -15,13 +15,15 @@ export interface FusedCall {
 /**
  * One kernel computing the whole expression `root` over an output of `outShape`: every node is computed once
  * per element into its own variable (shared subexpressions included), every distinct (array, broadcast) read
- * once. The source depends only on the expression's structure, its leaves' shapes and which leaves are the
- * same array, never on values (constants are arguments), so a training step's kernels are the same from one
- * step to the next and the source itself is the cache key.
+ * once, every reduction node by a loop over its reduced elements (the CPU backend's row-major order). The
+ * source depends only on the expression's structure, its leaves' shapes and which leaves are the same array,
+ * never on values (constants are arguments), so a training step's kernels are the same from one step to the
+ * next and the source itself is the cache key.
  */
 export function fusedCall(root: Expr, outShape: Shape): FusedCall {
   const plan = planReads(root, outShape);
   const body: string[] = [];
+  const scalars: number[] = [];
   const readVar: string[] = [];
   if (plan.reads.length > 0) {
     const { code, indices } = emitOperandIndices(
@@ -32,48 +34,66 @@ export function fusedCall(root: Expr, outShape: Shape): FusedCall {
     );
     body.push(...code);
     plan.reads.forEach((r, k) => {
-      body.push(`const r${k} = x${r.arg}[${indices[k]}];`);
+      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
       readVar.push(`r${k}`);
     });
   }
-  const { code, result, scalars } = emitNodes(plan, readVar);
+  const { code, result } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `return ${result};`);
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
 }
 
 /**
- * `sum` over the sorted `axes` of the expression `root` of shape `inShape`, the expression computed per
- * element inside the reduction loop (so the elementwise producer never touches memory). One output per
- * thread, reduced elements in row-major order as the CPU backend and `reduceSpec` add them.
+ * Statements that set `name` to the value of read `r` at the flat index `at` (an expression over the read's
+ * own shape): an array element, or, for a reduction node, a loop over the reduced elements of its operand
+ * (temporaries named after `prefix`), whose own reads may be reductions in turn.
  */
-export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]): FusedCall {
-  const plan = planReads(root, inShape);
-  const kept = inShape.flatMap((_, i) => (axes.includes(i) ? [] : [i]));
+function emitRead(r: Read, at: string, name: string, prefix: string, scalars: number[]): string[] {
+  if (!r.reduce) return [`const ${name} = x${r.arg}[${at}];`];
+  const { node, plan } = r.reduce;
+  const inShape = node.inShape;
+  const kept = inShape.flatMap((_, i) => (node.axes.includes(i) ? [] : [i]));
   const pick = (dims: readonly number[], strides: readonly number[]) => dims.map((d) => strides[d]!);
   const k = collapseAxes(
     kept.map((d) => inShape[d]!),
-    plan.reads.map((r) => pick(kept, r.strides)),
+    plan.reads.map((rd) => pick(kept, rd.strides)),
   );
   const red = collapseAxes(
-    axes.map((d) => inShape[d]!),
-    plan.reads.map((r) => pick(axes, r.strides)),
+    node.axes.map((d) => inShape[d]!),
+    plan.reads.map((rd) => pick(node.axes, rd.strides)),
   );
-  const { code: coordCode, coords } = emitCoords('i', k.shape, 'o');
-  const body = [...coordCode];
-  plan.reads.forEach((read, r) => {
-    body.push(`const b${r} = ${linearIndex(coords, k.strides[r]!, read.offset)};`);
+  const { code: coordCode, coords } = emitCoords(`${prefix}i`, k.shape, `${prefix}o`);
+  const body = [`const ${prefix}i = ${at};`, ...coordCode];
+  plan.reads.forEach((rd, q) => {
+    body.push(`const ${prefix}b${q} = ${linearIndex(coords, k.strides[q]!, rd.offset)};`);
   });
-  body.push('let acc = 0.0;');
-  const loops = red.shape.map((n, d) => `for (let j${d} = 0; j${d} < ${n}; j${d}++) {`);
+  const acc = `${prefix}acc`;
+  body.push(`let ${acc} = 0.0;`);
+  if (node.op !== 'sum') body.push(`let ${prefix}first = 1.0;`);
+  const loops = red.shape.map(
+    (n, d) => `for (let ${prefix}j${d} = 0; ${prefix}j${d} < ${n}; ${prefix}j${d}++) {`,
+  );
   body.push(...loops);
-  const readVar = plan.reads.map((read, r) => {
-    const at = [`b${r}`, ...red.shape.map((_, d) => `j${d} * ${red.strides[r]![d]}`)].join(' + ');
-    body.push(`const r${r} = x${read.arg}[${at}];`);
-    return `r${r}`;
+  const readVar = plan.reads.map((rd, q) => {
+    const idx = [`${prefix}b${q}`, ...red.shape.map((_, d) => `${prefix}j${d} * ${red.strides[q]![d]}`)].join(
+      ' + ',
+    );
+    body.push(...emitRead(rd, idx, `${prefix}r${q}`, `${prefix}u${q}`, scalars));
+    return `${prefix}r${q}`;
   });
-  const { code, result, scalars } = emitNodes(plan, readVar);
-  body.push(...code, `acc = acc + ${result};`, ...loops.map(() => '}'), 'return acc;');
-  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+  const { code, result } = emitNodes(plan, readVar, prefix, scalars);
+  body.push(...code);
+  if (node.op === 'sum') body.push(`${acc} = ${acc} + ${result};`);
+  else {
+    // max/min start from the first element rather than ±Infinity, which not every translator can spell.
+    const cmp = node.op === 'max' ? '>' : '<';
+    body.push(
+      `if (${prefix}first > 0.5 || ${result} ${cmp} ${acc}) { ${acc} = ${result}; }`,
+      `${prefix}first = 0.0;`,
+    );
+  }
+  body.push(...loops.map(() => '}'), `const ${name} = ${acc};`);
+  return body;
 }
 
 /**
@@ -88,6 +108,7 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
   const { code: segCode, coords } = emitCoords('i', [roots.length, n], 's');
   const [seg, j] = [coords[0]!, coords[1]!];
   const body = [...segCode];
+  const scalars: number[] = [];
   const readVar: string[] = [];
   if (plan.reads.length > 0) {
     const { code, indices } = emitOperandIndices(
@@ -99,11 +120,11 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
     );
     body.push(...code);
     plan.reads.forEach((r, k) => {
-      body.push(`const r${k} = x${r.arg}[${indices[k]}];`);
+      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
       readVar.push(`r${k}`);
     });
   }
-  const { code, scalars, name } = emitNodes(plan, readVar);
+  const { code, name } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `let out = ${name.get(roots.at(-1)!)};`);
   // Descending, so that the lowest segment whose bound the thread is under wins.
   for (let s = roots.length - 2; s >= 0; s--)
@@ -163,7 +184,8 @@ export function fusedMatmulCall(
   const results: string[] = [];
   for (const o of operands) {
     const readVar = o.plan.reads.map((rd, q) => {
-      body.push(`  const ${o.name}r${q} = x${rd.arg}[${o.name}b${q} + p * ${o.strides[q]!.inner}];`);
+      const at = `${o.name}b${q} + p * ${o.strides[q]!.inner}`;
+      body.push(...emitRead(rd, at, `${o.name}r${q}`, `${o.name}u${q}`, scalars).map((line) => `  ${line}`));
       return `${o.name}r${q}`;
     });
     const emitted = emitNodes(o.plan, readVar, o.name, scalars);
@@ -205,16 +227,24 @@ function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonl
   };
 }
 
+/**
+ * One read of a fused kernel: an array (argument `arg`) at `offset` with `strides` (broadcast strides of the
+ * read's shape over the kernel's), or a reduction node, read the same way, whose value is a loop over its
+ * operand's plan.
+ */
+interface Read {
+  readonly arg: number;
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly reduce?: { readonly node: ReduceExpr; readonly plan: ReadPlan };
+}
+
 /** The arrays a fused kernel binds and its distinct reads: one per (array, broadcast strides) pair. */
 interface ReadPlan {
   readonly order: readonly Expr[];
   readonly arrays: readonly DeviceArray[];
-  readonly reads: readonly {
-    readonly arg: number;
-    readonly strides: readonly number[];
-    readonly offset: number;
-  }[];
-  /** The read of each leaf node. */
+  readonly reads: readonly Read[];
+  /** The read of each leaf or reduction node. */
   readonly readOf: ReadonlyMap<Expr, number>;
 }
 
@@ -225,10 +255,23 @@ function planReads(
   argOf = new Map<DeviceArray, number>(),
 ): ReadPlan {
   const order = postOrder(root);
-  const reads: { arg: number; strides: number[]; offset: number }[] = [];
+  const reads: Read[] = [];
   const keys: string[] = [];
   const readOf = new Map<Expr, number>();
   for (const e of order) {
+    if (e.kind === 'reduce') {
+      // Its own index space: the operand's reads are planned over the reduction's input shape.
+      readOf.set(e, reads.length);
+      keys.push(`reduce ${reads.length}`);
+      const plan = planReads(e.x, e.inShape, arrays, argOf);
+      reads.push({
+        arg: -1,
+        strides: broadcastStrides(e.shape, shape),
+        offset: 0,
+        reduce: { node: e, plan },
+      });
+      continue;
+    }
     if (e.kind !== 'leaf') continue;
     let arg = argOf.get(e.array);
     if (arg === undefined) {
@@ -268,6 +311,7 @@ function emitNodes(
     const t = `${prefix}t${next++}`;
     switch (e.kind) {
       case 'leaf':
+      case 'reduce':
         name.set(e, readVar[plan.readOf.get(e)!]!);
         continue;
       case 'const':

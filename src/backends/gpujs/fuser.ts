@@ -32,12 +32,13 @@ export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
 export const MATMUL_INLINE_BUDGET = 2 ** 24;
 
 /**
- * Most loop steps that inlining a reduction node may spend per element of it (how many times a consumer
- * evaluates each element x the reduced length): a bias gradient broadcast over 10 rows (10 x 10 steps) or a
- * meta-gradient summed over 25 tasks inside Adam's three segments stays inlined; a batch-norm mean
- * broadcast back over the 7,840 elements it averaged is computed once, on its own.
+ * Most loop steps that inlining a reduction node may add to a kernel by recomputing it (evaluations beyond
+ * one per element of the node x the steps of one evaluation, nested reductions included): a bias gradient
+ * summed over 10 rows and broadcast back over them (9,000 x 10 steps) stays inlined; a batch-norm mean
+ * broadcast back over the 3,920 elements per channel it averaged (about 5e5 x 3,920) is computed once, on
+ * its own. Small next to a dispatch on a GPU, and a fraction of a millisecond on the host modes.
  */
-export const REDUCE_INLINE_STEPS = 2048;
+export const REDUCE_INLINE_STEPS = 2 ** 17;
 
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -197,7 +198,7 @@ export class Fuser {
         if (n.kind === 'const') scalars++;
         else if (n.kind !== 'leaf') work++;
       }
-      for (const n of nodes) if (n.kind === 'reduce') work *= n.axes.reduce((p, d) => p * n.inShape[d]!, 1);
+      for (const n of nodes) if (n.kind === 'reduce') work += loopSteps(n);
       if (
         leaves.size <= FUSION_LIMITS.arrays &&
         scalars <= FUSION_LIMITS.scalars &&
@@ -276,17 +277,17 @@ export class Fuser {
 
   /**
    * The operand `o` (of `shape`) as a kernel doing `work` evaluations of it may inline it: a reduction node
-   * whose every element would be recomputed more than {@link REDUCE_INLINE_STEPS} loop steps' worth (a batch
-   * norm mean broadcast over the batch, a bias gradient inside a matmul's loop) is computed on its own first
-   * and read as an array, the rest stays inlined.
+   * whose recomputation would add more than {@link REDUCE_INLINE_STEPS} loop steps (a batch-norm mean
+   * broadcast over the batch, a bias gradient inside a matmul's loop) is computed on its own first and read
+   * as an array, the rest stays inlined.
    */
   private fitReductions(o: Operand, shape: Shape, work: number): Operand {
     if (!o.lazy) return o;
     const costly = new Map<Expr, Expr>();
     for (const n of outerNodesOf(o.expr)) {
       if (n.kind !== 'reduce') continue;
-      const reduced = n.axes.reduce((p, a) => p * n.inShape[a]!, 1);
-      if ((work / sizeOf(n.shape)) * reduced <= REDUCE_INLINE_STEPS) continue;
+      // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
+      if (Math.max(0, work - sizeOf(n.shape)) * loopSteps(n) <= REDUCE_INLINE_STEPS) continue;
       // Its own handle was released (a tensor disposed while the value feeds a pending one): compute the
       // whole operand instead, which the operand's handle owns.
       const own = n.source.handle;
@@ -393,4 +394,14 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
     return r;
   };
   return walk(e);
+}
+
+/**
+ * Loop steps of one evaluation of a reduction node: its reduced length times the cost of a step, which
+ * includes every reduction inlined in its operand (nested loops multiply).
+ */
+function loopSteps(n: ReduceExpr): number {
+  let step = 1;
+  for (const m of outerNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
+  return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step;
 }

@@ -4,7 +4,8 @@
  * conv4 step of `bench/gpujs-steps.ts`. A fused kernel is attributed to the method whose input needed it
  * computed (`matmul <- fused`: a pending elementwise value that matmul had to materialize), or to `read` for the
  * loss read at the end of a step. Also prints the process's CPU time per iteration (host modes compute on the CPU).
- * Usage: `npx tsx bench/gpujs-histogram.ts [mode] [kind ...]` (default: webasm, both kinds).
+ * Usage: `npx tsx bench/gpujs-histogram.ts [mode] [kind ...] [iterations]` (default: webasm, both kinds, 5
+ * sinusoid or 2 conv4 iterations after 3 warm-up ones).
  */
 import { createGpujsBackend, type GpujsMode, isGpujsMode } from '../src/backends/gpujs/index.js';
 import { STEP_KINDS, type StepKind, stepper } from './gpujs-steps.js';
@@ -46,6 +47,8 @@ async function histogram(mode: GpujsMode, kind: StepKind, iterations: number): P
   // Wrap every public method to know who is dispatching, and the private dispatch to count.
   const target = b as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const m of METHODS) {
+    // adamMoments is optional (absent with fusion off, and before the backend had it).
+    if (typeof target[m] !== 'function') continue;
     const f = target[m]!.bind(b);
     target[m] = (...args: unknown[]) => {
       stack.push(m);
@@ -92,6 +95,7 @@ async function histogram(mode: GpujsMode, kind: StepKind, iterations: number): P
 const args = process.argv.slice(2);
 const mode: GpujsMode = args.find(isGpujsMode) ?? 'webasm';
 const asked = args.filter((a) => (STEP_KINDS as readonly string[]).includes(a)) as StepKind[];
+const count = args.map(Number).find((n) => Number.isInteger(n) && n > 0);
 for (const kind of asked.length > 0 ? asked : STEP_KINDS)
-  await histogram(mode, kind, kind === 'conv4' ? 2 : 5);
+  await histogram(mode, kind, count ?? (kind === 'conv4' ? 2 : 5));
 process.exit(0);

@@ -26,8 +26,9 @@ export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
 /**
  * Most element evaluations a matmul may spend recomputing pending operands inside its dot-product loop (output
  * elements x k x operations of both operand expressions). Inside it the recomputation costs less than the
- * dispatch it saves (tens of microseconds on a GPU); above it (conv4's weight gradients at 7,840 x 576 x 64)
- * the operand is computed once, by its own kernel, so that host modes do not pay the recomputation in CPU time.
+ * dispatch it saves (tens of microseconds on a GPU); above it (conv4's first weight gradient: 2 x 576 x 64
+ * outputs x k = 3,920) the operand is computed once, by its own kernel, so that host modes do not pay the
+ * recomputation in CPU time.
  */
 export const MATMUL_INLINE_BUDGET = 2 ** 24;
 
@@ -350,8 +351,8 @@ export class Fuser {
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
-    // step, and every step would compile a new, longer kernel. A constant cannot grow, and stays inlined.
-    // A constant cannot grow, nor can a bare read of another kernel's segment (Adam's state): both stay inlined.
+    // step, and every step would compile a new, longer kernel. A constant cannot grow, nor can a bare read of
+    // an array (Adam's state: a segment of the previous update's output): both stay inlined.
     if (h.epoch !== this.epoch && h.expr!.kind !== 'const' && h.expr!.kind !== 'leaf')
       return leaf(this.materialize(h), t.shape);
     if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };

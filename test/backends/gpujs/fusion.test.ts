@@ -2,8 +2,10 @@
  * Elementwise fusion on the gpu.js backends: chains of elementwise kernels (broadcasts, where, casts, fills
  * included) run as one generated kernel when a non-elementwise kernel or a read needs them, with the values of
  * the CPU backend in float64; the kernel bounds split long chains without changing values; pending values keep
- * their inputs alive; a second-order meta-step through fused kernels matches the unfused backend's and the
- * float64 reference's, in fewer dispatches, and compiles nothing once warm.
+ * their inputs alive; pending operands run inside matmuls, pending reductions inside their consumers (within
+ * the recomputation budgets), Adam's update is one kernel whose results are read in place; a second-order
+ * meta-step through fused kernels matches the unfused backend's and the float64 reference's, in fewer
+ * dispatches, and compiles nothing once warm.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';

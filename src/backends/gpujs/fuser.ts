@@ -3,8 +3,14 @@ import { type Shape, sizeOf } from '../../tensor/shape.js';
 import type { AdamConstants, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import { type FusedCall, fusedCall, fusedMatmulCall, fusedSegmentsCall } from './kernels/fused.js';
-import { REDUCE_CHUNK } from './kernels/reduce.js';
+import {
+  type FusedCall,
+  fusedCall,
+  fusedMatmulCall,
+  fusedPartialCall,
+  fusedSegmentsCall,
+} from './kernels/fused.js';
+import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
 import {
   type Expr,
   LazyArray,
@@ -144,13 +150,13 @@ export class Fuser {
    * A reduction over `axes` as a pending value: a reduction node that a consumer computes inside its own
    * kernel (a bias gradient feeding the inner-loop update, a meta-gradient feeding Adam), or that one kernel
    * computes on its own when a consumer needs an array (with the operand computed inside its loop, so
-   * `sum(square(x))` never stores the squares). Undefined where the backend's own reduction should run: an
-   * empty input, or a reduction long enough for its two-pass kernel.
+   * `sum(square(x))` never stores the squares). Undefined for an empty input; a long reduction with few
+   * outputs runs in two passes instead (see {@link Fuser.partialReduce}).
    */
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
     if (sizeOf(x.shape) === 0) return undefined;
     const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
-    if (reduced >= 8 * REDUCE_CHUNK) return undefined;
+    if (reduced >= 8 * REDUCE_CHUNK && partialReduceSpec(op, x.shape, axes)) return undefined;
     // The reduction's loop evaluates its operand once per input element.
     const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
     const shape = x.shape.filter((_, i) => !axes.includes(i));
@@ -169,6 +175,29 @@ export class Fuser {
     const lazy = new LazyArray(node, shape, nodes, o.leaves, this.epoch);
     source.handle = lazy;
     return lazy;
+  }
+
+  /**
+   * A long reduction with few outputs in two passes, as the backend's `partialReduceSpec` splits it: the
+   * first pass (one kernel) computes a pending operand inside its loop, the second is a pending reduction of
+   * the partials, which a consumer may inline. Undefined where the backend's own two passes should run: the
+   * input is an array already, or the operand's reads do not run through the reduced axes as one sequence.
+   */
+  partialReduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
+    if (!this.isPending(x) || !partialReduceSpec(op, x.shape, axes)) return undefined;
+    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
+    if (!o.lazy) return undefined;
+    const first = fusedPartialCall(op, o.expr, x.shape, axes, REDUCE_CHUNK);
+    // A second pass this long would itself need two (over 2^19 elements per output): left to the backend.
+    if (!first || first.chunks >= 8 * REDUCE_CHUNK) return undefined;
+    const partials = this.run(first.call, first.outputs * first.chunks);
+    const kept = x.shape.filter((_, i) => !axes.includes(i));
+    const second = this.reduce(op, { handle: partials, shape: [...kept, first.chunks], dtype: x.dtype }, [
+      kept.length,
+    ]);
+    // The pending second pass pins the partials; they are released with it.
+    partials.dispose();
+    return second;
   }
 
   /**

@@ -239,7 +239,7 @@ export class GpujsBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
-    const pending = this.fuser?.reduce(op, x, axes);
+    const pending = this.fuser?.reduce(op, x, axes) ?? this.fuser?.partialReduce(op, x, axes);
     if (pending) return pending;
     const outSize = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
     if (sizeOf(x.shape) === 0) {

@@ -213,7 +213,7 @@ for (const mode of modesUnderTest()) {
       }
     });
 
-    it('leaves long reductions to the two-pass kernel (the producer computed first), with the same sum', async () => {
+    it('runs a long reduction in two passes, the producer inside the first, with the same sum', async () => {
       const b = await backendFor(mode);
       const n = 8 * 256 + 3;
       const xv = randomValues(rng(18), n);
@@ -222,10 +222,22 @@ for (const mode of modesUnderTest()) {
       const x = put(b, xv, [n]);
       const before = dispatches(b);
       const got = await b.read(build(b, 'float32', x));
-      // square, the partial sums, the final sum.
-      expect(dispatches(b) - before).toBe(3);
+      // The partial sums of the squares, the final sum.
+      expect(dispatches(b) - before).toBe(2);
       const ref = cpu.readSync(build(cpu, 'float64', put(cpu, xv, [n], 'float64')));
       expectClose(got, ref, { rtol: 1e-4, atol: 0 }, `${mode} long sum`);
+      // A row-wise max of a product with a broadcast row, two passes as well.
+      const yv = randomValues(rng(25), 3 * n);
+      const maxima = (B: Backend, dt: DType, y: KernelTensor, row: KernelTensor) =>
+        kt(B.reduce('max', kt(B.binary('mul', y, row, [3, n]), [3, n], dt), [1]), [3], dt);
+      const [y, row] = [put(b, yv, [3, n]), put(b, xv, [n])];
+      const mid = dispatches(b);
+      const gotMax = await b.read(maxima(b, 'float32', y, row));
+      expect(dispatches(b) - mid).toBe(2);
+      const refMax = cpu.readSync(
+        maxima(cpu, 'float64', put(cpu, yv, [3, n], 'float64'), put(cpu, xv, [n], 'float64')),
+      );
+      expectClose(gotMax, refMax, { rtol: 1e-6, atol: 0 }, `${mode} long max`);
     });
 
     it('reads pending operands inside a matmul (one kernel), transposed and batch-broadcast, with float64 values', async () => {

@@ -1,4 +1,5 @@
 import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
+import type { ReduceOp } from '../../backend.js';
 import type { DeviceArray } from '../device-array.js';
 import { childrenOf, type Expr, type ReduceExpr } from '../lazy.js';
 import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
@@ -94,6 +95,67 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
   }
   body.push(...loops.map(() => '}'), `const ${name} = ${acc};`);
   return body;
+}
+
+/**
+ * The first pass of a long reduction (see `partialReduceSpec`) of the expression `root` over `inShape`: each
+ * thread reduces `chunk` consecutive elements of the reduced run into `[outputs, chunks]` partials, the
+ * expression computed inside its loop. Undefined where some read does not run through the reduced axes as
+ * one strided sequence (a leaf broadcast along part of them), which the caller then computes first.
+ */
+export function fusedPartialCall(
+  op: ReduceOp,
+  root: Expr,
+  inShape: Shape,
+  axes: readonly number[],
+  chunk: number,
+): { call: FusedCall; outputs: number; chunks: number } | undefined {
+  const plan = planReads(root, inShape);
+  const kept = inShape.flatMap((_, i) => (axes.includes(i) ? [] : [i]));
+  const pick = (dims: readonly number[], strides: readonly number[]) => dims.map((d) => strides[d]!);
+  const k = collapseAxes(
+    kept.map((d) => inShape[d]!),
+    plan.reads.map((rd) => pick(kept, rd.strides)),
+  );
+  const red = collapseAxes(
+    axes.map((d) => inShape[d]!),
+    plan.reads.map((rd) => pick(axes, rd.strides)),
+  );
+  if (red.shape.length !== 1) return undefined;
+  const n = red.shape[0]!;
+  const chunks = Math.ceil(n / chunk);
+  const outputs = k.shape.reduce((p, d) => p * d, 1);
+  const { code: coordCode, coords } = emitCoords('i', [...k.shape, chunks], 'o');
+  const c = coords.at(-1)!;
+  const body = [...coordCode];
+  plan.reads.forEach((rd, q) => {
+    const stride = red.strides[q]![0]!;
+    body.push(
+      `const b${q} = ${linearIndex(coords.slice(0, -1), k.strides[q]!, rd.offset)} + ${c} * ${chunk * stride}.0;`,
+    );
+  });
+  body.push(`const lim = ${n}.0 - ${c} * ${chunk}.0;`, 'let acc = 0.0;');
+  if (op !== 'sum') body.push('let first = 1.0;');
+  body.push(`for (let j = 0; j < ${chunk}; j++) {`, '  if (j < lim) {');
+  const scalars: number[] = [];
+  const readVar = plan.reads.map((rd, q) => {
+    const at = `b${q} + j * ${red.strides[q]![0]}`;
+    body.push(...emitRead(rd, at, `r${q}`, `u${q}`, scalars).map((line) => `    ${line}`));
+    return `r${q}`;
+  });
+  const { code, result } = emitNodes(plan, readVar, '', scalars);
+  body.push(...code.map((line) => `    ${line}`));
+  if (op === 'sum') body.push(`    acc = acc + ${result};`);
+  else {
+    const cmp = op === 'max' ? '>' : '<';
+    body.push(`    if (first > 0.5 || ${result} ${cmp} acc) { acc = ${result}; }`, '    first = 0.0;');
+  }
+  body.push('  }', '}', 'return acc;');
+  return {
+    call: callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars),
+    outputs,
+    chunks,
+  };
 }
 
 /**

@@ -1,11 +1,25 @@
 import type { DType } from '../../tensor/dtype.js';
 import { type Shape, sizeOf } from '../../tensor/shape.js';
-import type { BinaryOp, KernelTensor, UnaryOp } from '../backend.js';
+import type { AdamConstants, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
 import { DeviceArray } from './device-array.js';
 import { GpujsDisposedError } from './errors.js';
-import { type FusedCall, fusedCall, fusedSumCall } from './kernels/fused.js';
-import { REDUCE_CHUNK } from './kernels/reduce.js';
-import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js';
+import {
+  type FusedCall,
+  fusedCall,
+  fusedMatmulCall,
+  fusedPartialCall,
+  fusedSegmentsCall,
+} from './kernels/fused.js';
+import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
+import {
+  type Expr,
+  LazyArray,
+  nodesOf,
+  outerNodesOf,
+  type ReduceExpr,
+  reshapeExpr,
+  sameShape,
+} from './lazy.js';
 
 /**
  * Bounds of one fused kernel. `arrays`: WebGPU guarantees 8 storage buffers per shader stage and the output
@@ -14,6 +28,24 @@ import { type Expr, LazyArray, nodesOf, reshapeExpr, sameShape } from './lazy.js
  * pending value feeds several kernels) small.
  */
 export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
+
+/**
+ * Most element evaluations a matmul may spend recomputing pending operands inside its dot-product loop (output
+ * elements x k x operations of both operand expressions). Inside it the recomputation costs less than the
+ * dispatch it saves (tens of microseconds on a GPU); above it (conv4's first weight gradient: 2 x 576 x 64
+ * outputs x k = 3,920) the operand is computed once, by its own kernel, so that host modes do not pay the
+ * recomputation in CPU time.
+ */
+export const MATMUL_INLINE_BUDGET = 2 ** 24;
+
+/**
+ * Most loop steps that inlining a reduction node may add to a kernel by recomputing it (evaluations beyond
+ * one per element of the node x the steps of one evaluation, nested reductions included): a bias gradient
+ * summed over 10 rows and broadcast back over them (9,000 x 10 steps) stays inlined; a batch-norm mean
+ * broadcast back over the 3,920 elements per channel it averaged (about 5e5 x 3,920) is computed once, on
+ * its own. Small next to a dispatch on a GPU, and a fraction of a millisecond on the host modes.
+ */
+export const REDUCE_INLINE_STEPS = 2 ** 17;
 
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -65,6 +97,18 @@ export class Fuser {
     return a;
   }
 
+  /**
+   * For a handle that is a pending read of a segment of another kernel's output (one of Adam's results): that
+   * output and where the handle's elements start in it, so a read to the host needs no copy kernel.
+   */
+  segment(t: KernelTensor): { array: DeviceArray; offset: number } | undefined {
+    const h = t.handle;
+    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    const e = h.expr!;
+    if (e.kind !== 'leaf' || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
+    return { array: e.array, offset: e.offset ?? 0 };
+  }
+
   unary(op: UnaryOp, x: KernelTensor): unknown {
     return this.build([x], x.shape, ([e]) => ({ kind: 'unary', op, x: e!, int: x.dtype === 'int32' }));
   }
@@ -103,20 +147,189 @@ export class Fuser {
   }
 
   /**
-   * `sum` over `axes` of a pending value as one kernel that computes the value inside the reduction loop
-   * (`sum(square(x))` never stores the squares), or undefined where the backend's own reduction should run:
-   * the input is an array already, or the reduction is long enough for the backend's two-pass kernel.
+   * A reduction over `axes` as a pending value: a reduction node that a consumer computes inside its own
+   * kernel (a bias gradient feeding the inner-loop update, a meta-gradient feeding Adam), or that one kernel
+   * computes on its own when a consumer needs an array (with the operand computed inside its loop, so
+   * `sum(square(x))` never stores the squares). Undefined for an empty input; a long reduction with few
+   * outputs runs in two passes instead (see {@link Fuser.partialReduce}).
    */
-  sum(x: KernelTensor, axes: readonly number[]): DeviceArray | undefined {
-    const h = x.handle;
-    if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+  reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
+    if (sizeOf(x.shape) === 0) return undefined;
     const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
-    if (reduced >= 8 * REDUCE_CHUNK) return undefined;
-    const o = this.operand(x);
-    // operand() computed the value (a pending value from an earlier step, or an unfusable reshape).
+    if (reduced >= 8 * REDUCE_CHUNK && partialReduceSpec(op, x.shape, axes)) return undefined;
+    // The reduction's loop evaluates its operand once per input element.
+    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
+    const shape = x.shape.filter((_, i) => !axes.includes(i));
+    const source: { handle?: LazyArray } = {};
+    const node: ReduceExpr = {
+      kind: 'reduce',
+      op,
+      x: o.expr,
+      inShape: x.shape,
+      axes: [...axes],
+      shape,
+      source,
+    };
+    const nodes = new Set(o.nodes);
+    nodes.add(node);
+    const lazy = new LazyArray(node, shape, nodes, o.leaves, this.epoch);
+    source.handle = lazy;
+    return lazy;
+  }
+
+  /**
+   * A long reduction with few outputs in two passes, as the backend's `partialReduceSpec` splits it: the
+   * first pass (one kernel) computes a pending operand inside its loop, the second is a pending reduction of
+   * the partials, which a consumer may inline. Undefined where the backend's own two passes should run: the
+   * input is an array already, or the operand's reads do not run through the reduced axes as one sequence.
+   */
+  partialReduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
+    if (!this.isPending(x) || !partialReduceSpec(op, x.shape, axes)) return undefined;
+    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
     if (!o.lazy) return undefined;
-    const outSize = sizeOf(x.shape) / reduced;
-    return this.run(fusedSumCall(o.expr, x.shape, axes), outSize);
+    const first = fusedPartialCall(op, o.expr, x.shape, axes, REDUCE_CHUNK);
+    // A second pass this long would itself need two (over 2^19 elements per output): left to the backend.
+    if (!first || first.chunks >= 8 * REDUCE_CHUNK) return undefined;
+    const partials = this.run(first.call, first.outputs * first.chunks);
+    const kept = x.shape.filter((_, i) => !axes.includes(i));
+    const second = this.reduce(op, { handle: partials, shape: [...kept, first.chunks], dtype: x.dtype }, [
+      kept.length,
+    ]);
+    // The pending second pass pins the partials; they are released with it.
+    partials.dispose();
+    return second;
+  }
+
+  /**
+   * `matmul` with pending operands read inside the product (one kernel, see `fusedMatmulCall`), or undefined
+   * where the backend's own matmul should run: neither operand is pending (or inlining it would exceed
+   * {@link FUSION_LIMITS} or {@link MATMUL_INLINE_BUDGET}, in which case it is computed first).
+   */
+  matmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): DeviceArray | undefined {
+    if (!this.isPending(a) && !this.isPending(b)) return undefined;
+    const inputs = [a, b];
+    const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
+    // Every operand element is evaluated once per step of every dot product that reads it.
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape) * k));
+    for (;;) {
+      const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
+      if (lazy.length === 0) return undefined;
+      const leaves = new Set([...ops[0]!.leaves, ...ops[1]!.leaves]);
+      const nodes = new Set([...ops[0]!.nodes, ...ops[1]!.nodes]);
+      let scalars = 0;
+      let work = 0;
+      for (const n of nodes) {
+        if (n.kind === 'const') scalars++;
+        else if (n.kind !== 'leaf') work++;
+      }
+      for (const n of nodes) if (n.kind === 'reduce') work += loopSteps(n);
+      if (
+        leaves.size <= FUSION_LIMITS.arrays &&
+        scalars <= FUSION_LIMITS.scalars &&
+        nodes.size <= FUSION_LIMITS.nodes &&
+        sizeOf(outShape) * k * work <= MATMUL_INLINE_BUDGET
+      ) {
+        const [ea, eb] = ops.map((o) => o.expr);
+        return this.run(
+          fusedMatmulCall(ea!, a.shape, eb!, b.shape, transposeA, transposeB, outShape),
+          sizeOf(outShape),
+        );
+      }
+      const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
+      ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
+    }
+  }
+
+  /**
+   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with three segments, the
+   * composition's operations in its order; each result is a pending read of its segment, so the next step's
+   * update and the parameter update read them in place, and only a consumer that needs an array of its own
+   * copies one out.
+   */
+  adamMoments(
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ): [LazyArray, LazyArray, LazyArray] | undefined {
+    const shape = g.shape;
+    const size = sizeOf(shape);
+    if (size === 0) return undefined;
+    const inputs = [g, m, v];
+    // Each input is read by all three segments.
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, 3 * size));
+    const konst = (value: number): Expr => ({ kind: 'const', value });
+    const bin = (op: BinaryOp, a: Expr, b: Expr): Expr => ({ kind: 'binary', op, a, b, int: false });
+    const un = (op: UnaryOp, x: Expr): Expr => ({ kind: 'unary', op, x, int: false });
+    for (;;) {
+      const [eg, em, ev] = ops.map((o) => o.expr) as [Expr, Expr, Expr];
+      const mNew = bin('add', em, bin('mul', bin('sub', eg, em), konst(c.s1)));
+      const vNew = bin('add', ev, bin('mul', bin('sub', un('square', eg), ev), konst(c.s2)));
+      const root = un('sqrt', c.epsRoot > 0 ? bin('add', vNew, konst(c.epsRoot)) : vNew);
+      const u = bin('mul', bin('div', mNew, bin('add', root, konst(c.epsHat))), konst(c.scale));
+      const nodes = nodesOf(u);
+      const leaves = new Set(ops.flatMap((o) => [...o.leaves]));
+      let scalars = 0;
+      for (const n of nodes) if (n.kind === 'const') scalars++;
+      if (
+        leaves.size <= FUSION_LIMITS.arrays &&
+        scalars <= FUSION_LIMITS.scalars &&
+        nodes.size <= FUSION_LIMITS.nodes
+      ) {
+        const out = this.run(fusedSegmentsCall([mNew, vNew, u], shape), 3 * size);
+        const views = [0, 1, 2].map((k) => {
+          const view: Expr = { kind: 'leaf', array: out, shape, offset: k * size };
+          return new LazyArray(view, shape, new Set([view]), new Set([out]), this.epoch);
+        });
+        // The views pin the output; it is released once all three are (dispose waits for pins).
+        out.dispose();
+        return views as [LazyArray, LazyArray, LazyArray];
+      }
+      const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
+      // Unreachable: three plain arrays and the update's 15 nodes fit the limits.
+      if (lazy.length === 0) return undefined;
+      const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
+      ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
+    }
+  }
+
+  /** True for a handle still holding an uncomputed expression. */
+  private isPending(t: KernelTensor): boolean {
+    const h = t.handle;
+    return h instanceof LazyArray && !h.array && !h.isReleased;
+  }
+
+  /**
+   * The operand `o` (of `shape`) as a kernel doing `work` evaluations of it may inline it: a reduction node
+   * whose recomputation would add more than {@link REDUCE_INLINE_STEPS} loop steps (a batch-norm mean
+   * broadcast over the batch, a bias gradient inside a matmul's loop) is computed on its own first and read
+   * as an array, the rest stays inlined.
+   */
+  private fitReductions(o: Operand, shape: Shape, work: number): Operand {
+    if (!o.lazy) return o;
+    const costly = new Map<Expr, Expr>();
+    for (const n of outerNodesOf(o.expr)) {
+      if (n.kind !== 'reduce') continue;
+      // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
+      if (Math.max(0, work - sizeOf(n.shape)) * loopSteps(n) <= REDUCE_INLINE_STEPS) continue;
+      // Its own handle was released (a tensor disposed while the value feeds a pending one): compute the
+      // whole operand instead, which the operand's handle owns.
+      const own = n.source.handle;
+      if (!own || own.isReleased) return leaf(this.materialize(o.lazy), shape);
+      costly.set(n, { kind: 'leaf', array: this.materialize(own), shape: n.shape });
+    }
+    if (costly.size === 0) return o;
+    const expr = replaceNodes(o.expr, costly);
+    const nodes = nodesOf(expr);
+    const leaves = new Set<DeviceArray>();
+    for (const n of nodes) if (n.kind === 'leaf') leaves.add(n.array);
+    return { expr, nodes, leaves, lazy: o.lazy };
   }
 
   private materialize(h: LazyArray): DeviceArray {
@@ -133,7 +346,7 @@ export class Fuser {
    */
   private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
-    const ops = inputs.map((t) => this.operand(t));
+    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape)));
     for (;;) {
       const nodes = new Set<Expr>();
       const leaves = new Set<DeviceArray>();
@@ -167,8 +380,10 @@ export class Fuser {
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
-    // step, and every step would compile a new, longer kernel. A constant cannot grow, and stays inlined.
-    if (h.epoch !== this.epoch && h.expr!.kind !== 'const') return leaf(this.materialize(h), t.shape);
+    // step, and every step would compile a new, longer kernel. A constant cannot grow, nor can a bare read of
+    // an array (Adam's state: a segment of the previous update's output): both stay inlined.
+    if (h.epoch !== this.epoch && h.expr!.kind !== 'const' && h.expr!.kind !== 'leaf')
+      return leaf(this.materialize(h), t.shape);
     if (sameShape(h.shape, t.shape)) return { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h };
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);
@@ -180,4 +395,43 @@ export class Fuser {
 function leaf(array: DeviceArray, shape: Shape): Operand {
   const expr: Expr = { kind: 'leaf', array, shape };
   return { expr, nodes: new Set([expr]), leaves: new Set([array]) };
+}
+
+/** `e` with the nodes of `map` (in its own index space) replaced by their images; shared nodes stay shared. */
+function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
+  const memo = new Map<Expr, Expr>(map);
+  const walk = (n: Expr): Expr => {
+    let r = memo.get(n);
+    if (r) return r;
+    switch (n.kind) {
+      case 'leaf':
+      case 'const':
+      case 'reduce':
+        r = n;
+        break;
+      case 'unary':
+      case 'trunc':
+        r = { ...n, x: walk(n.x) };
+        break;
+      case 'binary':
+        r = { ...n, a: walk(n.a), b: walk(n.b) };
+        break;
+      case 'where':
+        r = { ...n, c: walk(n.c), a: walk(n.a), b: walk(n.b) };
+        break;
+    }
+    memo.set(n, r);
+    return r;
+  };
+  return walk(e);
+}
+
+/**
+ * Loop steps of one evaluation of a reduction node: its reduced length times the cost of a step, which
+ * includes every reduction inlined in its operand (nested loops multiply).
+ */
+function loopSteps(n: ReduceExpr): number {
+  let step = 1;
+  for (const m of outerNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
+  return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step;
 }

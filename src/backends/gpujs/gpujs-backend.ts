@@ -1,6 +1,14 @@
 import type { DType, TypedArray } from '../../tensor/dtype.js';
 import { type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
-import type { Backend, BackendCounters, BinaryOp, KernelTensor, ReduceOp, UnaryOp } from '../backend.js';
+import type {
+  AdamConstants,
+  Backend,
+  BackendCounters,
+  BinaryOp,
+  KernelTensor,
+  ReduceOp,
+  UnaryOp,
+} from '../backend.js';
 import { DeviceArray, type DeviceValue } from './device-array.js';
 import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
 import { Fuser, fusionFromEnv } from './fuser.js';
@@ -79,6 +87,16 @@ export class GpujsBackend implements Backend {
    * inverse index can be built without reading it back (WebGPU cannot read synchronously at all).
    */
   private readonly hostInts = new WeakMap<object, Float32Array>();
+  /**
+   * Adam's moments and step as one kernel (see {@link Backend.adamMoments}); present only with fusion, whose
+   * pending reads let the three results share one output. Without it the composed ops run, one kernel each.
+   */
+  readonly adamMoments?: (
+    g: KernelTensor,
+    m: KernelTensor,
+    v: KernelTensor,
+    c: AdamConstants,
+  ) => [unknown, unknown, unknown];
   /** Elementwise fusion; undefined when off (every elementwise op dispatches its own kernel). */
   private readonly fuser: Fuser | undefined;
   private dispatches = 0;
@@ -107,6 +125,14 @@ export class GpujsBackend implements Backend {
       (options.fusion ?? fusionFromEnv()) === true
         ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name)
         : undefined;
+    const fuser = this.fuser;
+    if (fuser)
+      this.adamMoments = (g, m, v, c) => {
+        const fused = fuser.adamMoments(g, m, v, c);
+        if (fused) return fused;
+        // Empty tensors: nothing to compute, three empty results.
+        return [0, 1, 2].map(() => DeviceArray.ready(0, EMPTY)) as [unknown, unknown, unknown];
+      };
   }
 
   /** True when elementwise chains run as fused kernels. */
@@ -160,20 +186,28 @@ export class GpujsBackend implements Backend {
   }
 
   async read(t: KernelTensor): Promise<TypedArray> {
-    const a = this.arr(t);
-    this.countRead(a.size);
-    const v = await a.resolve();
-    return toHost(await readValue(v), a.size, t.dtype);
+    const { array, offset } = this.readable(t);
+    this.countRead(array.size);
+    const v = await array.resolve();
+    return toHost(await readValue(v), sizeOf(t.shape), t.dtype, offset);
   }
 
   readSync(t: KernelTensor): TypedArray {
-    const a = this.arr(t);
-    const v = a.value;
+    const { array, offset } = this.readable(t);
+    const v = array.value;
     if (this.mode === 'webgpu' || v === undefined) throw new GpujsSyncReadError(this.name);
     const data = readValue(v);
     if (data instanceof Promise) throw new GpujsSyncReadError(this.name);
-    this.countRead(a.size);
-    return toHost(data, a.size, t.dtype);
+    this.countRead(array.size);
+    return toHost(data, sizeOf(t.shape), t.dtype, offset);
+  }
+
+  /**
+   * The array a read takes its values from and where they start in it: a segment of a kernel with several
+   * results (Adam's moments) is read from that kernel's output, which costs no copy kernel.
+   */
+  private readable(t: KernelTensor): { array: DeviceArray; offset: number } {
+    return this.fuser?.segment(t) ?? { array: this.arr(t), offset: 0 };
   }
 
   fill(shape: Shape, value: number, dtype: DType): unknown {
@@ -205,8 +239,8 @@ export class GpujsBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): unknown {
-    const fused = op === 'sum' ? this.fuser?.sum(x, axes) : undefined;
-    if (fused) return fused;
+    const pending = this.fuser?.reduce(op, x, axes) ?? this.fuser?.partialReduce(op, x, axes);
+    if (pending) return pending;
     const outSize = sizeOf(x.shape.filter((_, i) => !axes.includes(i)));
     if (sizeOf(x.shape) === 0) {
       const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
@@ -233,6 +267,8 @@ export class GpujsBackend implements Backend {
   ): unknown {
     const n = sizeOf(outShape);
     if (sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    const fused = this.fuser?.matmul(a, b, transposeA, transposeB, outShape);
+    if (fused) return fused;
     return this.dispatch(matmulSpec(a.shape, b.shape, transposeA, transposeB, outShape), n, [
       this.arr(a),
       this.arr(b),
@@ -434,14 +470,14 @@ function readValue(v: DeviceValue): Float32Array | number[] | Promise<Float32Arr
   return v.toArray();
 }
 
-/** Copies `size` floats into a fresh host array of `dtype`. */
-function toHost(data: Float32Array | number[], size: number, dtype: DType): TypedArray {
+/** Copies `size` floats from `offset` on into a fresh host array of `dtype`. */
+function toHost(data: Float32Array | number[], size: number, dtype: DType, offset = 0): TypedArray {
   if (dtype === 'int32') {
     const out = new Int32Array(size);
-    for (let i = 0; i < size; i++) out[i] = Math.round(data[i]!);
+    for (let i = 0; i < size; i++) out[i] = Math.round(data[offset + i]!);
     return out;
   }
   const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = data[i]!;
+  for (let i = 0; i < size; i++) out[i] = data[offset + i]!;
   return out;
 }

@@ -1,5 +1,5 @@
 import { type Shape, sizeOf } from '../../tensor/shape.js';
-import type { BinaryOp, UnaryOp } from '../backend.js';
+import type { BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
 import type { DeviceArray } from './device-array.js';
 
 /**
@@ -9,7 +9,16 @@ import type { DeviceArray } from './device-array.js';
  * its own shape and the root's, wherever in the tree it sits.
  */
 export type Expr =
-  | { readonly kind: 'leaf'; readonly array: DeviceArray; readonly shape: Shape }
+  | {
+      readonly kind: 'leaf';
+      readonly array: DeviceArray;
+      readonly shape: Shape;
+      /**
+       * Where the leaf's elements start in `array` (0 unless given): one segment of a kernel with several
+       * results, such as Adam's moments, read in place.
+       */
+      readonly offset?: number;
+    }
   /** A float passed as a kernel argument, so fills of any value share one kernel. */
   | { readonly kind: 'const'; readonly value: number }
   | { readonly kind: 'unary'; readonly op: UnaryOp; readonly x: Expr; readonly int: boolean }
@@ -22,13 +31,38 @@ export type Expr =
     }
   | { readonly kind: 'where'; readonly c: Expr; readonly a: Expr; readonly b: Expr }
   /** Float to int32: truncation toward zero. */
-  | { readonly kind: 'trunc'; readonly x: Expr };
+  | { readonly kind: 'trunc'; readonly x: Expr }
+  | ReduceExpr;
 
-/** The children of a node, in a fixed order (code generation and traversals rely on it). */
+/**
+ * A reduction of `x` (an expression over `inShape`, in its own index space) over the sorted `axes`. To the
+ * expression around it, it is read like a leaf: its values (of the kept axes, in order) broadcast from
+ * `shape` (the kept shape, or that with size-1 axes inserted or dropped by a reshape). Its operand may hold
+ * reductions in turn (a mean of per-task sums).
+ */
+export interface ReduceExpr {
+  readonly kind: 'reduce';
+  readonly op: ReduceOp;
+  readonly x: Expr;
+  readonly inShape: Shape;
+  readonly axes: readonly number[];
+  readonly shape: Shape;
+  /**
+   * The handle the reduction was returned as (set once that exists), which computes it on its own, once,
+   * where inlining it would cost too much.
+   */
+  readonly source: { handle?: LazyArray };
+}
+
+/**
+ * The children of a node in its kernel's index space, in a fixed order (code generation and traversals rely
+ * on it). A reduction has none there: its operand lives in the reduction's own index space.
+ */
 export function childrenOf(e: Expr): readonly Expr[] {
   switch (e.kind) {
     case 'leaf':
     case 'const':
+    case 'reduce':
       return [];
     case 'unary':
     case 'trunc':
@@ -140,7 +174,8 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
     if (r) return r;
     switch (e.kind) {
       case 'leaf':
-        r = { kind: 'leaf', array: e.array, shape: leafShape(e.shape) };
+      case 'reduce':
+        r = { ...e, shape: leafShape(e.shape) };
         break;
       case 'const':
         r = e;
@@ -182,17 +217,27 @@ function unitAxesMap(from: Shape, to: Shape): ((leaf: Shape) => Shape) | undefin
   };
 }
 
-/** For an expression whose every leaf has its own shape: every leaf takes the new shape. */
+/** For an expression whose every leaf (and reduction) has its own shape: every one takes the new shape. */
 function flatMap(lazy: LazyArray, shape: Shape): ((leaf: Shape) => Shape) | undefined {
-  for (const n of lazy.nodes) if (n.kind === 'leaf' && !sameShape(n.shape, lazy.shape)) return undefined;
+  for (const n of outerNodesOf(lazy.expr!))
+    if ((n.kind === 'leaf' || n.kind === 'reduce') && !sameShape(n.shape, lazy.shape)) return undefined;
   return () => shape;
 }
 
-/** Every node reachable from `e`. */
+/** Every node reachable from `e`, the operands of reductions included (what a kernel computing it holds). */
 export function nodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
   if (into.has(e)) return into;
   into.add(e);
   for (const c of childrenOf(e)) nodesOf(c, into);
+  if (e.kind === 'reduce') nodesOf(e.x, into);
+  return into;
+}
+
+/** The nodes of `e` in its own index space (reductions, not their operands). */
+export function outerNodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
+  if (into.has(e)) return into;
+  into.add(e);
+  for (const c of childrenOf(e)) outerNodesOf(c, into);
   return into;
 }
 

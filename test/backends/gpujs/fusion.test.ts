@@ -2,12 +2,19 @@
  * Elementwise fusion on the gpu.js backends: chains of elementwise kernels (broadcasts, where, casts, fills
  * included) run as one generated kernel when a non-elementwise kernel or a read needs them, with the values of
  * the CPU backend in float64; the kernel bounds split long chains without changing values; pending values keep
- * their inputs alive; a second-order meta-step through fused kernels matches the unfused backend's and the
- * float64 reference's, in fewer dispatches, and compiles nothing once warm.
+ * their inputs alive; pending operands run inside matmuls, pending reductions inside their consumers (within
+ * the recomputation budgets), Adam's update is one kernel whose results are read in place; a second-order
+ * meta-step through fused kernels matches the unfused backend's and the float64 reference's, in fewer
+ * dispatches, and compiles nothing once warm.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
-import { FUSION_LIMITS, fusionFromEnv } from '../../../src/backends/gpujs/fuser.js';
+import {
+  FUSION_LIMITS,
+  fusionFromEnv,
+  MATMUL_INLINE_BUDGET,
+  REDUCE_INLINE_STEPS,
+} from '../../../src/backends/gpujs/fuser.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
@@ -69,6 +76,15 @@ function longChain(b: Backend, xs: readonly KernelTensor[], n: number, dtype: DT
 
 function dispatches(b: GpujsBackend): number {
   return b.counters.dispatches;
+}
+
+/**
+ * Dispatches other than uploads: on headlessgl and WebGPU an upload is a kernel too (on webasm and cpu the
+ * host array is the upload). The tests below upload no single values, which fusion turns into constants.
+ */
+function kernels(b: GpujsBackend): number {
+  const c = b.counters;
+  return c.dispatches - (b.mode === 'webgpu' || b.mode === 'headlessgl' ? c.uploads : 0);
 }
 
 describe('fusion switch', () => {
@@ -197,7 +213,7 @@ for (const mode of modesUnderTest()) {
       }
     });
 
-    it('leaves long reductions to the two-pass kernel (the producer computed first), with the same sum', async () => {
+    it('runs a long reduction in two passes, the producer inside the first, with the same sum', async () => {
       const b = await backendFor(mode);
       const n = 8 * 256 + 3;
       const xv = randomValues(rng(18), n);
@@ -206,10 +222,247 @@ for (const mode of modesUnderTest()) {
       const x = put(b, xv, [n]);
       const before = dispatches(b);
       const got = await b.read(build(b, 'float32', x));
-      // square, the partial sums, the final sum.
-      expect(dispatches(b) - before).toBe(3);
+      // The partial sums of the squares, the final sum.
+      expect(dispatches(b) - before).toBe(2);
       const ref = cpu.readSync(build(cpu, 'float64', put(cpu, xv, [n], 'float64')));
       expectClose(got, ref, { rtol: 1e-4, atol: 0 }, `${mode} long sum`);
+      // A row-wise max of a product with a broadcast row, two passes as well.
+      const yv = randomValues(rng(25), 3 * n);
+      const maxima = (B: Backend, dt: DType, y: KernelTensor, row: KernelTensor) =>
+        kt(B.reduce('max', kt(B.binary('mul', y, row, [3, n]), [3, n], dt), [1]), [3], dt);
+      const [y, row] = [put(b, yv, [3, n]), put(b, xv, [n])];
+      const mid = dispatches(b);
+      const gotMax = await b.read(maxima(b, 'float32', y, row));
+      expect(dispatches(b) - mid).toBe(2);
+      const refMax = cpu.readSync(
+        maxima(cpu, 'float64', put(cpu, yv, [3, n], 'float64'), put(cpu, xv, [n], 'float64')),
+      );
+      expectClose(gotMax, refMax, { rtol: 1e-6, atol: 0 }, `${mode} long max`);
+    });
+
+    it('reads pending operands inside a matmul (one kernel), transposed and batch-broadcast, with float64 values', async () => {
+      const b = await backendFor(mode);
+      const r = rng(19);
+      // A: [2, 3, 4] (read transposed as [2, 4, 3]), B: [3, 5] broadcast over the batch.
+      const [av, rowv, bv, gv] = [
+        randomValues(r, 24),
+        randomValues(r, 4),
+        randomValues(r, 15),
+        randomValues(r, 15),
+      ];
+      const build = (B: Backend, dt: DType, pendingB: boolean) => {
+        const a = put(B, av, [2, 3, 4], dt);
+        const row = put(B, rowv, [4], dt);
+        // A pending operand with a broadcast leaf and a constant: relu(a * row) - 0.5.
+        const ar = kt(B.binary('mul', a, row, [2, 3, 4]), [2, 3, 4], dt);
+        const half = kt(B.fill([], 0.5, dt), [], dt);
+        const ea = kt(
+          B.binary('sub', kt(B.unary('relu', ar), [2, 3, 4], dt), half, [2, 3, 4]),
+          [2, 3, 4],
+          dt,
+        );
+        const w = put(B, bv, [3, 5], dt);
+        // The fast-weight shape: w - 0.1 * g.
+        const eb = pendingB
+          ? kt(
+              B.binary(
+                'sub',
+                w,
+                kt(
+                  B.binary('mul', put(B, gv, [3, 5], dt), kt(B.fill([], 0.1, dt), [], dt), [3, 5]),
+                  [3, 5],
+                  dt,
+                ),
+                [3, 5],
+              ),
+              [3, 5],
+              dt,
+            )
+          : w;
+        return kt(B.matmul(ea, eb, true, false, [2, 4, 5]), [2, 4, 5], dt);
+      };
+      for (const pendingB of [false, true]) {
+        const out = build(b, 'float32', pendingB);
+        const before = kernels(b);
+        const got = await b.read(out);
+        // The matmul is already dispatched (it is not elementwise); reading it runs nothing more.
+        expect(kernels(b) - before).toBe(0);
+        const ref = cpu.readSync(build(cpu, 'float64', pendingB));
+        expectClose(got, ref, { rtol: 1e-5, atol: 1e-5 }, `${mode} fused matmul (pending B: ${pendingB})`);
+      }
+      // Counted from the uploads on: the whole graph is one matmul kernel.
+      const start = kernels(b);
+      await b.read(build(b, 'float32', true));
+      expect(kernels(b) - start).toBe(1);
+    });
+
+    it('computes a matmul operand first when inlining it would exceed the recomputation budget', async () => {
+      const b = await backendFor(mode);
+      // 64 x 64 outputs x k 4096 x 1 operation = 2^24 evaluations: at the budget; one more row is over it.
+      const [m, k, n] = [65, 4096, 64];
+      expect(m * n * k).toBeGreaterThan(MATMUL_INLINE_BUDGET);
+      const r = rng(20);
+      const [av, bv] = [randomValues(r, m * k), randomValues(r, k * n)];
+      const build = (B: Backend, dt: DType) => {
+        const a = kt(B.unary('neg', put(B, av, [m, k], dt)), [m, k], dt);
+        return kt(B.matmul(a, put(B, bv, [k, n], dt), false, false, [m, n]), [m, n], dt);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // neg, then the plain matmul.
+      expect(kernels(b) - before).toBe(2);
+      const ref = cpu.readSync(build(cpu, 'float64'));
+      expectClose(got, ref, { rtol: 1e-4, atol: 1e-3 }, `${mode} budgeted matmul`);
+    });
+
+    it("computes Adam's moments and step in one kernel, reading the previous step's moments in place", async () => {
+      const b = await backendFor(mode);
+      const r = rng(21);
+      const shape = [3, 5];
+      const [pv, gv1, gv2] = [randomValues(r, 15), randomValues(r, 15), randomValues(r, 15)];
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 1e-12, epsHat: 1e-8, scale: -0.01 };
+      /** Two Adam steps from zero moments; the composed ops on the reference (it has its own fused kernel). */
+      const steps = (B: Backend, dt: DType, fused: boolean) => {
+        const compose = (g: KernelTensor, m: KernelTensor, v: KernelTensor) => {
+          const t = (h: unknown) => kt(h, shape, dt);
+          const k = (x: number) => kt(B.fill([], x, dt), [], dt);
+          const mNew = t(
+            B.binary('add', m, t(B.binary('mul', t(B.binary('sub', g, m, shape)), k(c.s1), shape)), shape),
+          );
+          const sq = t(B.unary('square', g));
+          const vNew = t(
+            B.binary('add', v, t(B.binary('mul', t(B.binary('sub', sq, v, shape)), k(c.s2), shape)), shape),
+          );
+          const root = t(B.unary('sqrt', t(B.binary('add', vNew, k(c.epsRoot), shape))));
+          const u = t(
+            B.binary(
+              'mul',
+              t(B.binary('div', mNew, t(B.binary('add', root, k(c.epsHat), shape)), shape)),
+              k(c.scale),
+              shape,
+            ),
+          );
+          return [mNew, vNew, u] as const;
+        };
+        const step = (g: KernelTensor, m: KernelTensor, v: KernelTensor) => {
+          if (!fused) return compose(g, m, v);
+          const [hm, hv, hu] = B.adamMoments!(g, m, v, c);
+          return [kt(hm, shape, dt), kt(hv, shape, dt), kt(hu, shape, dt)] as const;
+        };
+        const zero = () => kt(B.fill(shape, 0, dt), shape, dt);
+        const [m1, v1, u1] = step(put(B, gv1, shape, dt), zero(), zero());
+        const [m2, v2, u2] = step(put(B, gv2, shape, dt), m1, v1);
+        // The parameter update applyUpdates makes: p + u1 + u2.
+        const p = kt(
+          B.binary('add', kt(B.binary('add', put(B, pv, shape, dt), u1, shape), shape, dt), u2, shape),
+          shape,
+          dt,
+        );
+        return { m2, v2, u2, p };
+      };
+      expect(b.adamMoments).toBeDefined();
+      const before = kernels(b);
+      const got = steps(b, 'float32', true);
+      // One kernel per step; the second reads the first's moments from its output, without a copy.
+      expect(kernels(b) - before).toBe(2);
+      const ref = steps(cpu, 'float64', false);
+      for (const k of ['m2', 'v2', 'u2', 'p'] as const)
+        expectClose(
+          await b.read(got[k]),
+          cpu.readSync(ref[k]),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      // m2, v2, u2 read in place; p is one more kernel.
+      expect(kernels(b) - before).toBe(3);
+      // A consumer that needs an array of its own (a transpose) gets a copy of the segment.
+      const mid = kernels(b);
+      const tr = kt(b.transpose(got.m2, [1, 0]), [5, 3]);
+      expect(kernels(b) - mid).toBe(2);
+      expectClose(
+        await b.read(tr),
+        cpu.readSync(kt(cpu.transpose(ref.m2, [1, 0]), [5, 3], 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} adam m2 transposed`,
+      );
+    });
+
+    it('has no fused Adam kernel with fusion off (the composed ops run)', async () => {
+      const off = await createGpujsBackend(mode, { fusion: false });
+      try {
+        expect(off.adamMoments).toBeUndefined();
+      } finally {
+        await off.destroy();
+      }
+    });
+
+    it('inlines a reduction into the elementwise consumer that reads it (the inner-loop bias update), one kernel in all', async () => {
+      const b = await backendFor(mode);
+      const r = rng(22);
+      const [hv, dyv, bv] = [randomValues(r, 4 * 6 * 5), randomValues(r, 4 * 6 * 5), randomValues(r, 4 * 5)];
+      // relu(h + (b - 0.1 * sum_rows(dy))): the bias gradient is summed over 6 rows and broadcast back over them.
+      const build = (B: Backend, dt: DType) => {
+        const db = kt(B.reduce('sum', put(B, dyv, [4, 6, 5], dt), [1]), [4, 5], dt);
+        const step = kt(B.binary('mul', db, kt(B.fill([], 0.1, dt), [], dt), [4, 5]), [4, 5], dt);
+        const bNew = kt(B.binary('sub', put(B, bv, [4, 5], dt), step, [4, 5]), [4, 5], dt);
+        // Read as [4, 1, 5] (a reshape inserting the row axis), broadcast over the rows.
+        const bRow = { ...bNew, shape: [4, 1, 5] };
+        const h = kt(B.binary('add', put(B, hv, [4, 6, 5], dt), bRow, [4, 6, 5]), [4, 6, 5], dt);
+        return kt(B.unary('relu', h), [4, 6, 5], dt);
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - start).toBe(1);
+      expectClose(
+        got,
+        cpu.readSync(build(cpu, 'float64')),
+        { rtol: 1e-5, atol: 1e-6 },
+        `${mode} inlined bias sum`,
+      );
+    });
+
+    it('computes a reduction once where a consumer would recompute it too often (a mean broadcast back over what it averaged)', async () => {
+      const b = await backendFor(mode);
+      const n = 1024;
+      const xv = randomValues(rng(23), 3 * n);
+      const build = (B: Backend, dt: DType) => {
+        const x = put(B, xv, [3, n], dt);
+        const mean = kt(
+          B.binary('mul', kt(B.reduce('sum', x, [1]), [3], dt), kt(B.fill([], 1 / n, dt), [], dt), [3]),
+          [3],
+          dt,
+        );
+        return kt(B.binary('sub', x, { ...mean, shape: [3, 1] }, [3, n]), [3, n], dt);
+      };
+      // Each of the 3 sums would be recomputed for n - 1 more elements, n steps each.
+      expect(3 * (n - 1) * n).toBeGreaterThan(REDUCE_INLINE_STEPS);
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // The sum on its own, then the centring.
+      expect(kernels(b) - start).toBe(2);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), { rtol: 1e-4, atol: 1e-5 }, `${mode} centred`);
+    });
+
+    it('nests reductions and fuses max and min (a mean of per-row maxima minus the smallest row minimum), one kernel', async () => {
+      const b = await backendFor(mode);
+      const xv = randomValues(rng(24), 5 * 7);
+      const build = (B: Backend, dt: DType) => {
+        const x = kt(B.unary('sin', put(B, xv, [5, 7], dt)), [5, 7], dt);
+        const maxima = kt(B.reduce('max', x, [1]), [5], dt);
+        const minima = kt(B.reduce('min', x, [1]), [5], dt);
+        const lowest = kt(B.reduce('min', minima, [0]), [], dt);
+        const total = kt(B.reduce('sum', maxima, [0]), [], dt);
+        return kt(B.binary('sub', total, lowest, []), [], dt);
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - start).toBe(1);
+      expectClose(
+        got,
+        cpu.readSync(build(cpu, 'float64')),
+        { rtol: 1e-5, atol: 1e-6 },
+        `${mode} nested reductions`,
+      );
     });
 
     it('keeps the inputs of a pending value alive when their tensors are released', async () => {

@@ -1,6 +1,7 @@
 import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
+import type { ReduceOp } from '../../backend.js';
 import type { DeviceArray } from '../device-array.js';
-import { childrenOf, type Expr } from '../lazy.js';
+import { childrenOf, type Expr, type ReduceExpr } from '../lazy.js';
 import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
 import { collapseAxes, emitCoords, emitOperandIndices, linearIndex } from './index-math.js';
 import { type KernelSpec, kernelSource } from './spec.js';
@@ -15,65 +16,269 @@ export interface FusedCall {
 /**
  * One kernel computing the whole expression `root` over an output of `outShape`: every node is computed once
  * per element into its own variable (shared subexpressions included), every distinct (array, broadcast) read
- * once. The source depends only on the expression's structure, its leaves' shapes and which leaves are the
- * same array, never on values (constants are arguments), so a training step's kernels are the same from one
- * step to the next and the source itself is the cache key.
+ * once, every reduction node by a loop over its reduced elements (the CPU backend's row-major order). The
+ * source depends only on the expression's structure, its leaves' shapes and which leaves are the same array,
+ * never on values (constants are arguments), so a training step's kernels are the same from one step to the
+ * next and the source itself is the cache key.
  */
 export function fusedCall(root: Expr, outShape: Shape): FusedCall {
   const plan = planReads(root, outShape);
   const body: string[] = [];
+  const scalars: number[] = [];
   const readVar: string[] = [];
   if (plan.reads.length > 0) {
     const { code, indices } = emitOperandIndices(
       outShape,
       plan.reads.map((r) => r.strides),
-      [],
+      plan.reads.map((r) => r.offset),
       'k',
     );
     body.push(...code);
     plan.reads.forEach((r, k) => {
-      body.push(`const r${k} = x${r.arg}[${indices[k]}];`);
+      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
       readVar.push(`r${k}`);
     });
   }
-  const { code, result, scalars } = emitNodes(plan, readVar);
+  const { code, result } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `return ${result};`);
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
 }
 
 /**
- * `sum` over the sorted `axes` of the expression `root` of shape `inShape`, the expression computed per
- * element inside the reduction loop (so the elementwise producer never touches memory). One output per
- * thread, reduced elements in row-major order as the CPU backend and `reduceSpec` add them.
+ * Statements that set `name` to the value of read `r` at the flat index `at` (an expression over the read's
+ * own shape): an array element, or, for a reduction node, a loop over the reduced elements of its operand
+ * (temporaries named after `prefix`), whose own reads may be reductions in turn.
  */
-export function fusedSumCall(root: Expr, inShape: Shape, axes: readonly number[]): FusedCall {
+function emitRead(r: Read, at: string, name: string, prefix: string, scalars: number[]): string[] {
+  if (!r.reduce) return [`const ${name} = x${r.arg}[${at}];`];
+  const { node, plan } = r.reduce;
+  const inShape = node.inShape;
+  const kept = inShape.flatMap((_, i) => (node.axes.includes(i) ? [] : [i]));
+  const pick = (dims: readonly number[], strides: readonly number[]) => dims.map((d) => strides[d]!);
+  const k = collapseAxes(
+    kept.map((d) => inShape[d]!),
+    plan.reads.map((rd) => pick(kept, rd.strides)),
+  );
+  const red = collapseAxes(
+    node.axes.map((d) => inShape[d]!),
+    plan.reads.map((rd) => pick(node.axes, rd.strides)),
+  );
+  const { code: coordCode, coords } = emitCoords(`${prefix}i`, k.shape, `${prefix}o`);
+  const body = [`const ${prefix}i = ${at};`, ...coordCode];
+  plan.reads.forEach((rd, q) => {
+    body.push(`const ${prefix}b${q} = ${linearIndex(coords, k.strides[q]!, rd.offset)};`);
+  });
+  const acc = `${prefix}acc`;
+  body.push(`let ${acc} = 0.0;`);
+  if (node.op !== 'sum') body.push(`let ${prefix}first = 1.0;`);
+  const loops = red.shape.map(
+    (n, d) => `for (let ${prefix}j${d} = 0; ${prefix}j${d} < ${n}; ${prefix}j${d}++) {`,
+  );
+  body.push(...loops);
+  const readVar = plan.reads.map((rd, q) => {
+    const idx = [`${prefix}b${q}`, ...red.shape.map((_, d) => `${prefix}j${d} * ${red.strides[q]![d]}`)].join(
+      ' + ',
+    );
+    body.push(...emitRead(rd, idx, `${prefix}r${q}`, `${prefix}u${q}`, scalars));
+    return `${prefix}r${q}`;
+  });
+  const { code, result } = emitNodes(plan, readVar, prefix, scalars);
+  body.push(...code);
+  if (node.op === 'sum') body.push(`${acc} = ${acc} + ${result};`);
+  else {
+    // max/min start from the first element rather than ±Infinity, which not every translator can spell.
+    const cmp = node.op === 'max' ? '>' : '<';
+    body.push(
+      `if (${prefix}first > 0.5 || ${result} ${cmp} ${acc}) { ${acc} = ${result}; }`,
+      `${prefix}first = 0.0;`,
+    );
+  }
+  body.push(...loops.map(() => '}'), `const ${name} = ${acc};`);
+  return body;
+}
+
+/**
+ * The first pass of a long reduction (see `partialReduceSpec`) of the expression `root` over `inShape`: each
+ * thread reduces `chunk` consecutive elements of the reduced run into `[outputs, chunks]` partials, the
+ * expression computed inside its loop. Undefined where some read does not run through the reduced axes as
+ * one strided sequence (a leaf broadcast along part of them), which the caller then computes first.
+ */
+export function fusedPartialCall(
+  op: ReduceOp,
+  root: Expr,
+  inShape: Shape,
+  axes: readonly number[],
+  chunk: number,
+): { call: FusedCall; outputs: number; chunks: number } | undefined {
   const plan = planReads(root, inShape);
   const kept = inShape.flatMap((_, i) => (axes.includes(i) ? [] : [i]));
   const pick = (dims: readonly number[], strides: readonly number[]) => dims.map((d) => strides[d]!);
   const k = collapseAxes(
     kept.map((d) => inShape[d]!),
-    plan.reads.map((r) => pick(kept, r.strides)),
+    plan.reads.map((rd) => pick(kept, rd.strides)),
   );
   const red = collapseAxes(
     axes.map((d) => inShape[d]!),
-    plan.reads.map((r) => pick(axes, r.strides)),
+    plan.reads.map((rd) => pick(axes, rd.strides)),
   );
-  const { code: coordCode, coords } = emitCoords('i', k.shape, 'o');
+  if (red.shape.length !== 1) return undefined;
+  const n = red.shape[0]!;
+  const chunks = Math.ceil(n / chunk);
+  const outputs = k.shape.reduce((p, d) => p * d, 1);
+  const { code: coordCode, coords } = emitCoords('i', [...k.shape, chunks], 'o');
+  const c = coords.at(-1)!;
   const body = [...coordCode];
-  plan.reads.forEach((_, r) => {
-    body.push(`const b${r} = ${linearIndex(coords, k.strides[r]!)};`);
+  plan.reads.forEach((rd, q) => {
+    const stride = red.strides[q]![0]!;
+    body.push(
+      `const b${q} = ${linearIndex(coords.slice(0, -1), k.strides[q]!, rd.offset)} + ${c} * ${chunk * stride}.0;`,
+    );
   });
-  body.push('let acc = 0.0;');
-  const loops = red.shape.map((n, d) => `for (let j${d} = 0; j${d} < ${n}; j${d}++) {`);
-  body.push(...loops);
-  const readVar = plan.reads.map((read, r) => {
-    const at = [`b${r}`, ...red.shape.map((_, d) => `j${d} * ${red.strides[r]![d]}`)].join(' + ');
-    body.push(`const r${r} = x${read.arg}[${at}];`);
-    return `r${r}`;
+  body.push(`const lim = ${n}.0 - ${c} * ${chunk}.0;`, 'let acc = 0.0;');
+  if (op !== 'sum') body.push('let first = 1.0;');
+  body.push(`for (let j = 0; j < ${chunk}; j++) {`, '  if (j < lim) {');
+  const scalars: number[] = [];
+  const readVar = plan.reads.map((rd, q) => {
+    const at = `b${q} + j * ${red.strides[q]![0]}`;
+    body.push(...emitRead(rd, at, `r${q}`, `u${q}`, scalars).map((line) => `    ${line}`));
+    return `r${q}`;
   });
-  const { code, result, scalars } = emitNodes(plan, readVar);
-  body.push(...code, `acc = acc + ${result};`, ...loops.map(() => '}'), 'return acc;');
+  const { code, result } = emitNodes(plan, readVar, '', scalars);
+  body.push(...code.map((line) => `    ${line}`));
+  if (op === 'sum') body.push(`    acc = acc + ${result};`);
+  else {
+    const cmp = op === 'max' ? '>' : '<';
+    body.push(`    if (first > 0.5 || ${result} ${cmp} acc) { acc = ${result}; }`, '    first = 0.0;');
+  }
+  body.push('  }', '}', 'return acc;');
+  return {
+    call: callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars),
+    outputs,
+    chunks,
+  };
+}
+
+/**
+ * Several expressions over the same `shape` as one kernel whose output holds their results one after another
+ * (`roots.length` segments of `size(shape)` elements): results that share their inputs and most of their
+ * work, such as Adam's two moments and its step, in one dispatch instead of one each. Every thread computes
+ * the shared nodes once and keeps its segment's result.
+ */
+export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCall {
+  const plan = planReads(roots, shape);
+  const n = shape.reduce((p, d) => p * d, 1);
+  const { code: segCode, coords } = emitCoords('i', [roots.length, n], 's');
+  const [seg, j] = [coords[0]!, coords[1]!];
+  const body = [...segCode];
+  const scalars: number[] = [];
+  const readVar: string[] = [];
+  if (plan.reads.length > 0) {
+    const { code, indices } = emitOperandIndices(
+      shape,
+      plan.reads.map((r) => r.strides),
+      plan.reads.map((r) => r.offset),
+      'k',
+      j,
+    );
+    body.push(...code);
+    plan.reads.forEach((r, k) => {
+      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
+      readVar.push(`r${k}`);
+    });
+  }
+  const { code, name } = emitNodes(plan, readVar, '', scalars);
+  body.push(...code, `let out = ${name.get(roots.at(-1)!)};`);
+  // Descending, so that the lowest segment whose bound the thread is under wins.
+  for (let s = roots.length - 2; s >= 0; s--)
+    body.push(`if (${seg} < ${s}.5) { out = ${name.get(roots[s]!)}; }`);
+  body.push('return out;');
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+/**
+ * A batched matrix product whose operands are expressions (`a` of `aShape`, `b` of `bShape`, read transposed
+ * where asked), each computed inside the dot-product loop where it is read: a pending elementwise value (the
+ * fast weights `w - lr * g`, a gradient masked by `step(h)`) feeds the product without a kernel of its own.
+ * The loop, the accumulation order and the batch broadcasting are those of `matmulSpec`, so a plain array
+ * operand is read exactly as there.
+ */
+export function fusedMatmulCall(
+  a: Expr,
+  aShape: Shape,
+  b: Expr,
+  bShape: Shape,
+  transposeA: boolean,
+  transposeB: boolean,
+  outShape: Shape,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const pa = planReads(a, aShape, arrays, argOf);
+  const pb = planReads(b, bShape, arrays, argOf);
+  const r = outShape.length;
+  const m = outShape[r - 2]!;
+  const n = outShape[r - 1]!;
+  const k = transposeA ? aShape.at(-2)! : aShape.at(-1)!;
+  const batchShape = outShape.slice(0, r - 2);
+  const sa = pa.reads.map((rd) => matrixStrides(rd.strides, aShape, batchShape, true, transposeA));
+  const sb = pb.reads.map((rd) => matrixStrides(rd.strides, bShape, batchShape, false, transposeB));
+  const batch = collapseAxes(
+    batchShape,
+    [...sa, ...sb].map((s) => s.batch),
+  );
+  const { code, coords } = emitCoords('i', [...batch.shape, m, n], 'o');
+  const bc = coords.slice(0, batch.shape.length);
+  const outer = [coords[coords.length - 2]!, coords[coords.length - 1]!];
+  const body = [...code];
+  const operands = [
+    { plan: pa, strides: sa, name: 'a', outer: outer[0]! },
+    { plan: pb, strides: sb, name: 'b', outer: outer[1]! },
+  ];
+  let next = 0;
+  for (const o of operands)
+    o.strides.forEach((s, q) => {
+      const terms = [linearIndex(bc, batch.strides[next++]!, o.plan.reads[q]!.offset)];
+      if (s.outer !== 0) terms.push(`${o.outer} * ${s.outer}.0`);
+      body.push(`const ${o.name}b${q} = ${terms.join(' + ')};`);
+    });
+  body.push('let acc = 0.0;', `for (let p = 0; p < ${k}; p++) {`);
+  const scalars: number[] = [];
+  const results: string[] = [];
+  for (const o of operands) {
+    const readVar = o.plan.reads.map((rd, q) => {
+      const at = `${o.name}b${q} + p * ${o.strides[q]!.inner}`;
+      body.push(...emitRead(rd, at, `${o.name}r${q}`, `${o.name}u${q}`, scalars).map((line) => `  ${line}`));
+      return `${o.name}r${q}`;
+    });
+    const emitted = emitNodes(o.plan, readVar, o.name, scalars);
+    body.push(...emitted.code.map((line) => `  ${line}`));
+    results.push(emitted.result);
+  }
+  body.push(`  acc = acc + ${results[0]} * ${results[1]};`, '}', 'return acc;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
+ * Strides of one read of a matmul operand (`readStrides`: the read's strides over the operand's own `shape`)
+ * along the product's batch axes, its outer axis (rows of the left operand, columns of the right) and its
+ * inner axis (the dot product's). Batch axes the operand lacks or has as 1 are read at 0, as matmul broadcasts.
+ */
+function matrixStrides(
+  readStrides: readonly number[],
+  shape: Shape,
+  batchShape: Shape,
+  left: boolean,
+  transposed: boolean,
+): { batch: number[]; outer: number; inner: number } {
+  const rank = shape.length;
+  const lead = batchShape.length - (rank - 2);
+  const batch = batchShape.map((_, d) => {
+    const axis = d - lead;
+    return axis < 0 || shape[axis] === 1 ? 0 : readStrides[axis]!;
+  });
+  const outerAxis = left !== transposed ? rank - 2 : rank - 1;
+  const innerAxis = outerAxis === rank - 2 ? rank - 1 : rank - 2;
+  return { batch, outer: readStrides[outerAxis]!, inner: readStrides[innerAxis]! };
 }
 
 function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonly number[]): FusedCall {
@@ -84,23 +289,51 @@ function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonl
   };
 }
 
+/**
+ * One read of a fused kernel: an array (argument `arg`) at `offset` with `strides` (broadcast strides of the
+ * read's shape over the kernel's), or a reduction node, read the same way, whose value is a loop over its
+ * operand's plan.
+ */
+interface Read {
+  readonly arg: number;
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly reduce?: { readonly node: ReduceExpr; readonly plan: ReadPlan };
+}
+
 /** The arrays a fused kernel binds and its distinct reads: one per (array, broadcast strides) pair. */
 interface ReadPlan {
   readonly order: readonly Expr[];
   readonly arrays: readonly DeviceArray[];
-  readonly reads: readonly { readonly arg: number; readonly strides: readonly number[] }[];
-  /** The read of each leaf node. */
+  readonly reads: readonly Read[];
+  /** The read of each leaf or reduction node. */
   readonly readOf: ReadonlyMap<Expr, number>;
 }
 
-function planReads(root: Expr, shape: Shape): ReadPlan {
+function planReads(
+  root: Expr | readonly Expr[],
+  shape: Shape,
+  arrays: DeviceArray[] = [],
+  argOf = new Map<DeviceArray, number>(),
+): ReadPlan {
   const order = postOrder(root);
-  const arrays: DeviceArray[] = [];
-  const argOf = new Map<DeviceArray, number>();
-  const reads: { arg: number; strides: number[] }[] = [];
+  const reads: Read[] = [];
   const keys: string[] = [];
   const readOf = new Map<Expr, number>();
   for (const e of order) {
+    if (e.kind === 'reduce') {
+      // Its own index space: the operand's reads are planned over the reduction's input shape.
+      readOf.set(e, reads.length);
+      keys.push(`reduce ${reads.length}`);
+      const plan = planReads(e.x, e.inShape, arrays, argOf);
+      reads.push({
+        arg: -1,
+        strides: broadcastStrides(e.shape, shape),
+        offset: 0,
+        reduce: { node: e, plan },
+      });
+      continue;
+    }
     if (e.kind !== 'leaf') continue;
     let arg = argOf.get(e.array);
     if (arg === undefined) {
@@ -109,32 +342,38 @@ function planReads(root: Expr, shape: Shape): ReadPlan {
       arrays.push(e.array);
     }
     const strides = broadcastStrides(e.shape, shape);
-    const key = `${arg}|${strides.join(',')}`;
+    const offset = e.offset ?? 0;
+    const key = `${arg}|${strides.join(',')}+${offset}`;
     let r = keys.indexOf(key);
     if (r < 0) {
       r = keys.length;
       keys.push(key);
-      reads.push({ arg, strides });
+      reads.push({ arg, strides, offset });
     }
     readOf.set(e, r);
   }
   return { order, arrays, reads, readOf };
 }
 
-/** Statements computing every non-leaf node into its own variable; constants become scalar arguments. */
+/**
+ * Statements computing every non-leaf node into its own variable (`${prefix}t0..`, so that several expressions
+ * can share one kernel); constants become scalar arguments, appended to `scalars` (`v${index}`).
+ */
 function emitNodes(
   plan: ReadPlan,
   readVar: readonly string[],
-): { code: string[]; result: string; scalars: number[] } {
+  prefix = '',
+  scalars: number[] = [],
+): { code: string[]; result: string; scalars: number[]; name: ReadonlyMap<Expr, string> } {
   const code: string[] = [];
-  const scalars: number[] = [];
   const name = new Map<Expr, string>();
   let next = 0;
   const v = (c: Expr) => name.get(c)!;
   for (const e of plan.order) {
-    const t = `t${next++}`;
+    const t = `${prefix}t${next++}`;
     switch (e.kind) {
       case 'leaf':
+      case 'reduce':
         name.set(e, readVar[plan.readOf.get(e)!]!);
         continue;
       case 'const':
@@ -158,14 +397,18 @@ function emitNodes(
     if ((e.kind === 'unary' || e.kind === 'binary') && e.int) code.push(`const ${t} = Math.trunc(${t}f);`);
     name.set(e, t);
   }
-  return { code, result: v(plan.order.at(-1)!), scalars };
+  return { code, result: v(plan.order.at(-1)!), scalars, name };
 }
 
-/** The nodes of `root`, each once, children before parents (iterative: no recursion limit to hit). */
-function postOrder(root: Expr): Expr[] {
+/**
+ * The nodes of `root` (or of several roots, in turn), each once, children before parents (iterative: no
+ * recursion limit to hit).
+ */
+function postOrder(root: Expr | readonly Expr[]): Expr[] {
   const out: Expr[] = [];
   const seen = new Set<Expr>();
-  const stack: { e: Expr; done: boolean }[] = [{ e: root, done: false }];
+  const roots: readonly Expr[] = Array.isArray(root) ? root : [root as Expr];
+  const stack: { e: Expr; done: boolean }[] = roots.map((e) => ({ e, done: false })).reverse();
   while (stack.length > 0) {
     const top = stack.pop()!;
     if (top.done) {

@@ -49,7 +49,7 @@ export function linearIndex(coords: readonly string[], strides: readonly number[
 }
 
 /**
- * Statements that compute one index variable per operand (`${prefix}0..`) for the output element `i`, where
+ * Statements that compute one index variable per operand (`${prefix}0..`) for the output element `flat`, where
  * operand k is read with `operandStrides[k]` from `bases[k]`. Collapses axes first, so operands that line up
  * with the output get the flat index itself.
  */
@@ -58,9 +58,10 @@ export function emitOperandIndices(
   operandStrides: readonly (readonly number[])[],
   bases: readonly number[],
   prefix: string,
+  flat = 'i',
 ): { code: string[]; indices: string[] } {
   const { shape, strides } = collapseAxes(outShape, operandStrides);
-  const { code, coords } = emitCoords('i', shape, `${prefix}c`);
+  const { code, coords } = emitCoords(flat, shape, `${prefix}c`);
   const indices: string[] = [];
   for (let k = 0; k < operandStrides.length; k++) {
     const v = `${prefix}${k}`;

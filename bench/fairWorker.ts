@@ -2,7 +2,7 @@
  * metatape's side of the paired benchmark (bench/fair.ts): one job in a fresh process, on the shared fixture
  * (initial weights and task batches written once, read by this worker and bench/reference/fair_torch.py).
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
- * { msPerIt, cpuMsPerIt, updateCpuMsPerIt (the outer Adam update's part of cpuMsPerIt), threadCpuMs, perThread
+ * { msPerIt, cpuMsPerIt, updateCpuMsPerIt (the outer Adam update's part of cpuMsPerIt, with BENCH_UPDATE_CPU=1), threadCpuMs, perThread
  * (CPU ms and GC counts per iteration of the main thread, each worker and the rest of the process:
  * bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
  * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
@@ -162,18 +162,23 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   let it = 0;
   let gradNorm0 = 0;
   // CPU time of the outer optimizer's update alone (Adam's moments and the parameter step), so that a change
-  // to those kernels shows apart from the meta-gradient's noise.
+  // to those kernels shows apart from the meta-gradient's noise. Only with BENCH_UPDATE_CPU=1: two
+  // getrusage calls per iteration are several percent of a sinusoid iteration, which PyTorch's side does
+  // not pay.
+  const timeUpdate = process.env.BENCH_UPDATE_CPU === '1';
   let updateCpuUs = 0;
   const step = (): number => {
     const { loss, grads } = pool.metaGradient(meta, batches[it++ % batches.length]!);
     if (it === 1)
       for (const n of model.paramNames)
         for (const g of grads[n]!.dataSync() as Float32Array) gradNorm0 += g * g;
-    const c0 = process.cpuUsage();
+    const c0 = timeUpdate ? process.cpuUsage() : undefined;
     const u = tx.update(grads, state, meta);
     meta = applyUpdates(meta, u.updates);
-    const c = process.cpuUsage(c0);
-    updateCpuUs += c.user + c.system;
+    if (c0) {
+      const c = process.cpuUsage(c0);
+      updateCpuUs += c.user + c.system;
+    }
     state = u.state;
     return loss.item();
   };
@@ -201,7 +206,7 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
   await pool.close();
   // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
   const cpu = process.cpuUsage(c0);
-  const updateCpuMsPerIt = updateCpuUs / 1000 / iterations;
+  const updateCpuMsPerIt = timeUpdate ? updateCpuUs / 1000 / iterations : undefined;
   console.log(
     JSON.stringify({
       msPerIt,

@@ -3,6 +3,7 @@ import { GpujsBackend, type GpujsBackendOptions } from './gpujs-backend.js';
 import { loadGpujs } from './gpujs-module.js';
 import type { GpujsMode } from './modes.js';
 import { type ModeProbe, probeGpujsMode, probeGpujsModes } from './probe.js';
+import { installWebGPU } from './webgpu-env.js';
 
 /** Creates the backend of one mode; fails with {@link GpujsModeUnavailableError} saying what is missing. */
 export async function createGpujsBackend(
@@ -12,7 +13,19 @@ export async function createGpujsBackend(
   const p = await probeGpujsMode(mode);
   if (!p.available) throw new GpujsModeUnavailableError(mode, p.reason ?? 'unknown', p.remedy ?? '');
   const { GPU } = loadGpujs();
-  return new GpujsBackend(mode, new GPU({ mode }), options);
+  return new GpujsBackend(mode, new GPU({ mode }), { ...(await deviceOptions(mode)), ...options });
+}
+
+/** Most inputs of a fused kernel on WebGPU, however many storage buffers the adapter binds. */
+const MAX_FUSION_ARRAYS = 15;
+
+/** What the device allows beyond the defaults: on WebGPU, fused kernels with as many inputs as it binds. */
+async function deviceOptions(mode: GpujsMode): Promise<GpujsBackendOptions> {
+  if (mode !== 'webgpu') return {};
+  const env = await installWebGPU();
+  if (!env.ok) return {};
+  // One storage buffer is the output.
+  return { fusionArrays: Math.min(MAX_FUSION_ARRAYS, env.storageBuffers - 1) };
 }
 
 /**

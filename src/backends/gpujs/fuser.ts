@@ -27,7 +27,14 @@ import {
  * kept well inside every API's minimum; `nodes` keeps the generated source (and the recomputation when a
  * pending value feeds several kernels) small.
  */
-export const FUSION_LIMITS = { arrays: 7, scalars: 16, nodes: 48 } as const;
+export const FUSION_LIMITS: FusionLimits = { arrays: 7, scalars: 16, nodes: 48 };
+
+/** Bounds of one fused kernel: device arrays read, float arguments, expression nodes. */
+export interface FusionLimits {
+  readonly arrays: number;
+  readonly scalars: number;
+  readonly nodes: number;
+}
 
 /**
  * Most element evaluations a matmul may spend recomputing pending operands inside its dot-product loop (output
@@ -74,10 +81,12 @@ export class Fuser {
   /**
    * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
    * @param backendName for error messages.
+   * @param limits bounds of one fused kernel (more arrays where the device binds more storage buffers).
    */
   constructor(
     private readonly run: (call: FusedCall, size: number) => DeviceArray,
     private readonly backendName: string,
+    private readonly limits: FusionLimits = FUSION_LIMITS,
   ) {}
 
   /**
@@ -230,9 +239,9 @@ export class Fuser {
       }
       for (const n of nodes) if (n.kind === 'reduce') work += loopSteps(n);
       if (
-        leaves.size <= FUSION_LIMITS.arrays &&
-        scalars <= FUSION_LIMITS.scalars &&
-        nodes.size <= FUSION_LIMITS.nodes &&
+        leaves.size <= this.limits.arrays &&
+        scalars <= this.limits.scalars &&
+        nodes.size <= this.limits.nodes &&
         sizeOf(outShape) * k * work <= MATMUL_INLINE_BUDGET
       ) {
         const [ea, eb] = ops.map((o) => o.expr);
@@ -278,9 +287,9 @@ export class Fuser {
       let scalars = 0;
       for (const n of nodes) if (n.kind === 'const') scalars++;
       if (
-        leaves.size <= FUSION_LIMITS.arrays &&
-        scalars <= FUSION_LIMITS.scalars &&
-        nodes.size <= FUSION_LIMITS.nodes
+        leaves.size <= this.limits.arrays &&
+        scalars <= this.limits.scalars &&
+        nodes.size <= this.limits.nodes
       ) {
         const out = this.run(fusedSegmentsCall([mNew, vNew, u], shape), 3 * size);
         const views = [0, 1, 2].map((k) => {
@@ -357,9 +366,9 @@ export class Fuser {
       let scalars = 0;
       for (const n of nodes) if (n.kind === 'const') scalars++;
       if (
-        leaves.size <= FUSION_LIMITS.arrays &&
-        scalars + 1 <= FUSION_LIMITS.scalars &&
-        nodes.size + 1 <= FUSION_LIMITS.nodes
+        leaves.size <= this.limits.arrays &&
+        scalars + 1 <= this.limits.scalars &&
+        nodes.size + 1 <= this.limits.nodes
       ) {
         const expr = make(ops.map((o) => o.expr));
         nodes.add(expr);

@@ -11,7 +11,7 @@ import type {
 } from '../backend.js';
 import { DeviceArray, type DeviceValue } from './device-array.js';
 import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
-import { Fuser, fusionFromEnv } from './fuser.js';
+import { FUSION_LIMITS, Fuser, fusionFromEnv } from './fuser.js';
 import type { GpujsInstance } from './gpujs-module.js';
 import { InverseIndexCache } from './inverse-index.js';
 import { KernelCache } from './kernel-cache.js';
@@ -38,6 +38,11 @@ export interface GpujsBackendOptions {
    * read needs its value. Off, every elementwise op is its own dispatch (the baseline of `npm run bench`).
    */
   readonly fusion?: boolean;
+  /**
+   * Most device arrays one fused kernel reads (default `FUSION_LIMITS.arrays`, 7: WebGPU's default of 8
+   * storage buffers less the output). `createGpujsBackend` raises it on WebGPU to what the adapter binds.
+   */
+  readonly fusionArrays?: number;
 }
 
 /** Counters for tests and benchmarks. */
@@ -123,7 +128,10 @@ export class GpujsBackend implements Backend {
       };
     this.fuser =
       (options.fusion ?? fusionFromEnv()) === true
-        ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name)
+        ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name, {
+            ...FUSION_LIMITS,
+            arrays: options.fusionArrays ?? FUSION_LIMITS.arrays,
+          })
         : undefined;
     const fuser = this.fuser;
     if (fuser)

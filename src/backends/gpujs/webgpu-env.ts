@@ -5,17 +5,29 @@
 
 /** What installing the WebGPU globals found: an adapter (with its description) or why there is none. */
 export type WebGPUEnv =
-  | { readonly ok: true; readonly adapter: string; readonly software: boolean }
+  | {
+      readonly ok: true;
+      readonly adapter: string;
+      readonly software: boolean;
+      /**
+       * Storage buffers a shader stage may bind on the devices gpu.js opens: the adapter's limit, which
+       * {@link installWebGPU} makes gpu.js ask for (the WebGPU default is 8). Bounds fused kernels' inputs.
+       */
+      readonly storageBuffers: number;
+    }
   | { readonly ok: false; readonly reason: string; readonly remedy: string };
 
 interface DawnModule {
   create(flags: string[]): { requestAdapter(): Promise<DawnAdapter | null> };
-  globals: Record<string, unknown> & { GPUDevice: { prototype: object } };
+  globals: Record<string, unknown> & { GPUDevice: { prototype: object }; GPUAdapter: { prototype: object } };
 }
 interface DawnAdapter {
   readonly info?: { vendor?: string; architecture?: string; description?: string };
   readonly isFallbackAdapter?: boolean;
+  readonly limits?: { readonly maxStorageBuffersPerShaderStage?: number };
 }
+/** The WebGPU default of `maxStorageBuffersPerShaderStage`, what a device gets unless it asks for more. */
+const DEFAULT_STORAGE_BUFFERS = 8;
 
 let envPromise: Promise<WebGPUEnv> | undefined;
 
@@ -52,6 +64,7 @@ async function install(): Promise<WebGPUEnv> {
   }
   Object.assign(globalThis, dawn.globals);
   shimUncapturedError(dawn.globals.GPUDevice.prototype);
+  askForStorageBuffers(dawn.globals.GPUAdapter.prototype);
   const nav = (globalThis as { navigator?: { gpu?: ReturnType<DawnModule['create']> } }).navigator;
   // Reuse an instance someone already installed: replacing it would let Dawn collect the first instance
   // while devices opened on it are still in use, which crashes the process (seen on an NVIDIA driver).
@@ -80,7 +93,37 @@ async function install(): Promise<WebGPUEnv> {
   const adapterName =
     [info.vendor, info.architecture, info.description].filter((s) => s).join(' ') || 'unknown adapter';
   const software = adapter.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader/i.test(adapterName);
-  return { ok: true, adapter: adapterName, software };
+  const storageBuffers = Math.max(
+    DEFAULT_STORAGE_BUFFERS,
+    adapter.limits?.maxStorageBuffersPerShaderStage ?? DEFAULT_STORAGE_BUFFERS,
+  );
+  return { ok: true, adapter: adapterName, software, storageBuffers };
+}
+
+/**
+ * gpu.js opens its device asking only for buffer sizes, so it gets WebGPU's default of 8 storage buffers per
+ * shader stage; every fused kernel with more than 7 inputs then had to be split (about 100 extra dispatches
+ * in a conv4 meta-iteration). This makes every `requestDevice` also ask for the adapter's own limit (10 on
+ * lavapipe, more on discrete GPUs), which the spec guarantees an adapter grants.
+ */
+function askForStorageBuffers(adapterProto: object): void {
+  const proto = adapterProto as {
+    requestDevice(this: DawnAdapter, d?: { requiredLimits?: Record<string, number> }): Promise<unknown>;
+  };
+  const original = proto.requestDevice;
+  if ((original as { metatapeWrapped?: boolean }).metatapeWrapped) return;
+  const wrapped = function (this: DawnAdapter, d: { requiredLimits?: Record<string, number> } = {}) {
+    const limit = this.limits?.maxStorageBuffersPerShaderStage;
+    if (limit === undefined || limit <= DEFAULT_STORAGE_BUFFERS) return original.call(this, d);
+    const requiredLimits = { ...d.requiredLimits };
+    requiredLimits.maxStorageBuffersPerShaderStage = Math.max(
+      requiredLimits.maxStorageBuffersPerShaderStage ?? 0,
+      limit,
+    );
+    return original.call(this, { ...d, requiredLimits });
+  };
+  Object.assign(wrapped, { metatapeWrapped: true });
+  Object.defineProperty(proto, 'requestDevice', { value: wrapped, configurable: true, writable: true });
 }
 
 /**

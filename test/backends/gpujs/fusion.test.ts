@@ -95,6 +95,34 @@ describe('fusion switch', () => {
   });
 });
 
+describe('fusionArrays: the inputs one fused kernel may read', () => {
+  /** The sum of `n` distinct arrays of 5 elements, read back; returns the kernels it took and the values. */
+  async function sumOf(b: GpujsBackend, n: number): Promise<{ used: number; got: TypedArray }> {
+    const r = rng(21);
+    const xs = Array.from({ length: n }, () => put(b, randomValues(r, 5), [5]));
+    const before = kernels(b);
+    let acc = xs[0]!;
+    for (const x of xs.slice(1)) acc = kt(b.binary('add', acc, x, [5]), [5]);
+    const got = await b.read(acc);
+    return { used: kernels(b) - before, got };
+  }
+
+  it('one kernel for 9 inputs when the device binds 10 buffers, two with the default 7, same values', async () => {
+    const wide = await createGpujsBackend('webasm', { fusionArrays: 9 });
+    const narrow = await createGpujsBackend('webasm');
+    try {
+      const a = await sumOf(wide, 9);
+      const b = await sumOf(narrow, 9);
+      expect(a.used).toBe(1);
+      expect(b.used).toBeGreaterThan(1);
+      expectClose(a.got, b.got, TOL, 'fusionArrays 9 vs 7');
+    } finally {
+      await wide.destroy();
+      await narrow.destroy();
+    }
+  });
+});
+
 for (const mode of modesUnderTest()) {
   describe(`gpujs:${mode} elementwise fusion`, () => {
     it('a chain of elementwise ops (broadcasts, where, casts, fills) is one dispatch, with float64 values', async () => {

@@ -118,9 +118,3 @@ export function recycleArray(array: TypedArray): void {
 export function recycledBytes(): number {
   return freeBytes;
 }
-
-/** Drops every array held for reuse, leaving them to the garbage collector. */
-export function dropRecycled(): void {
-  freeLists.clear();
-  freeBytes = 0;
-}

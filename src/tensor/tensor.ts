@@ -50,7 +50,7 @@ export class ReleasedStorageError extends Error {
   override readonly name = 'ReleasedStorageError';
   constructor(scope: string) {
     super(
-      `tensor used after its storage was recycled: it was computed inside the release scope "${scope}" and was not among the scope's results; return it from the scope (or compute it outside) to keep it`,
+      `tensor used after its storage was recycled: it was computed inside the release scope "${scope}" and was not among the scope's results; return it from the scope, or build it inside outsideReleaseScopes(() => ...) if it must outlive the scope (METATAPE_RECYCLE=0 turns recycling off)`,
     );
   }
 }

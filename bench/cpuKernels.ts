@@ -13,21 +13,11 @@ import { binaryKernel, unaryKernel } from '../src/backends/cpu/elementwise.js';
 import { ElementwiseWasm, elementwiseWasm, WASM_MIN_ELEMENTS } from '../src/backends/cpu/elementwiseWasm.js';
 import { adamF32 } from '../src/backends/cpu/fused.js';
 import { adamWasm } from '../src/backends/cpu/wasm/adamWasm.js';
-
-/** A deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { Rng } from '../src/tensor/random.js';
 
 function random(n: number, seed: number, positive = false): Float32Array {
-  const next = rng(seed);
+  const gen = new Rng(seed);
+  const next = () => gen.uniform();
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) x[i] = positive ? next() : next() * 2 - 1;
   return x;

@@ -4,26 +4,16 @@ import { adamF32 } from '../../../src/backends/cpu/fused.js';
 import { ADAM_CHUNK, adamWasm } from '../../../src/backends/cpu/wasm/adamWasm.js';
 import { fromArray } from '../../../src/ops/creation.js';
 import { add, div, mul, sqrt, square, sub } from '../../../src/ops/elementwise.js';
+import { Rng } from '../../../src/tensor/random.js';
 import type { Tensor } from '../../../src/tensor/tensor.js';
-
-/** A deterministic generator (mulberry32), so a failure reproduces. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Signed zeros, denormals, tiny and huge magnitudes (g² overflows, v' underflows), one in eight elements. */
 const SPECIAL = [0, -0, 1e-40, -1e-40, 1e-20, 3e-8, 1, 7.5, 1e6, 3e19, -3e19];
 
 /** Random float32 values spanning twelve orders of magnitude, with {@link SPECIAL} values mixed in. */
 function values(n: number, seed: number, positive = false): Float32Array {
-  const next = rng(seed);
+  const gen = new Rng(seed);
+  const next = () => gen.uniform();
   const x = new Float32Array(n);
   for (let i = 0; i < n; i++) {
     const r =

@@ -25,20 +25,7 @@ export function fusedCall(root: Expr, outShape: Shape): FusedCall {
   const plan = planReads(root, outShape);
   const body: string[] = [];
   const scalars: number[] = [];
-  const readVar: string[] = [];
-  if (plan.reads.length > 0) {
-    const { code, indices } = emitOperandIndices(
-      outShape,
-      plan.reads.map((r) => r.strides),
-      plan.reads.map((r) => r.offset),
-      'k',
-    );
-    body.push(...code);
-    plan.reads.forEach((r, k) => {
-      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
-      readVar.push(`r${k}`);
-    });
-  }
+  const readVar = emitElementReads(plan, outShape, 'i', body, scalars);
   const { code, result } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `return ${result};`);
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
@@ -49,6 +36,32 @@ export function fusedCall(root: Expr, outShape: Shape): FusedCall {
  * own shape): an array element, or, for a reduction node, a loop over the reduced elements of its operand
  * (temporaries named after `prefix`), whose own reads may be reductions in turn.
  */
+/**
+ * Appends to `body` the reads of an elementwise kernel's plan at output element `flat` of `shape` (`r0`,
+ * `r1`, ...: one per distinct read, their indices computed together) and returns the variables' names.
+ */
+function emitElementReads(
+  plan: ReadPlan,
+  shape: Shape,
+  flat: string,
+  body: string[],
+  scalars: number[],
+): string[] {
+  if (plan.reads.length === 0) return [];
+  const { code, indices } = emitOperandIndices(
+    shape,
+    plan.reads.map((r) => r.strides),
+    plan.reads.map((r) => r.offset),
+    'k',
+    flat,
+  );
+  body.push(...code);
+  return plan.reads.map((r, k) => {
+    body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
+    return `r${k}`;
+  });
+}
+
 function emitRead(r: Read, at: string, name: string, prefix: string, scalars: number[]): string[] {
   if (!r.reduce) return [`const ${name} = x${r.arg}[${at}];`];
   const { node, plan } = r.reduce;
@@ -171,21 +184,7 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
   const [seg, j] = [coords[0]!, coords[1]!];
   const body = [...segCode];
   const scalars: number[] = [];
-  const readVar: string[] = [];
-  if (plan.reads.length > 0) {
-    const { code, indices } = emitOperandIndices(
-      shape,
-      plan.reads.map((r) => r.strides),
-      plan.reads.map((r) => r.offset),
-      'k',
-      j,
-    );
-    body.push(...code);
-    plan.reads.forEach((r, k) => {
-      body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
-      readVar.push(`r${k}`);
-    });
-  }
+  const readVar = emitElementReads(plan, shape, j, body, scalars);
   const { code, name } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `let out = ${name.get(roots.at(-1)!)};`);
   // Descending, so that the lowest segment whose bound the thread is under wins.

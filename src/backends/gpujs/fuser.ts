@@ -19,6 +19,7 @@ import {
   type ReduceExpr,
   reshapeExpr,
   sameShape,
+  withChildren,
 } from './lazy.js';
 
 /**
@@ -412,23 +413,7 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
   const walk = (n: Expr): Expr => {
     let r = memo.get(n);
     if (r) return r;
-    switch (n.kind) {
-      case 'leaf':
-      case 'const':
-      case 'reduce':
-        r = n;
-        break;
-      case 'unary':
-      case 'trunc':
-        r = { ...n, x: walk(n.x) };
-        break;
-      case 'binary':
-        r = { ...n, a: walk(n.a), b: walk(n.b) };
-        break;
-      case 'where':
-        r = { ...n, c: walk(n.c), a: walk(n.a), b: walk(n.b) };
-        break;
-    }
+    r = withChildren(n, walk);
     memo.set(n, r);
     return r;
   };

@@ -172,31 +172,33 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
-    switch (e.kind) {
-      case 'leaf':
-      case 'reduce':
-        r = { ...e, shape: leafShape(e.shape) };
-        break;
-      case 'const':
-        r = e;
-        break;
-      case 'unary':
-        r = { ...e, x: walk(e.x) };
-        break;
-      case 'trunc':
-        r = { ...e, x: walk(e.x) };
-        break;
-      case 'binary':
-        r = { ...e, a: walk(e.a), b: walk(e.b) };
-        break;
-      case 'where':
-        r = { ...e, c: walk(e.c), a: walk(e.a), b: walk(e.b) };
-        break;
-    }
+    r =
+      e.kind === 'leaf' || e.kind === 'reduce' ? { ...e, shape: leafShape(e.shape) } : withChildren(e, walk);
     memo.set(e, r);
     return r;
   };
   return walk(expr);
+}
+
+/**
+ * `e` with each operand replaced by `f` of it: the one place that knows which fields of a node are operands.
+ * Nodes without operands (leaf, const, reduce: a reduction is a read in the consumer's index space) are
+ * returned as they are.
+ */
+export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case 'leaf':
+    case 'const':
+    case 'reduce':
+      return e;
+    case 'unary':
+    case 'trunc':
+      return { ...e, x: f(e.x) };
+    case 'binary':
+      return { ...e, a: f(e.a), b: f(e.b) };
+    case 'where':
+      return { ...e, c: f(e.c), a: f(e.a), b: f(e.b) };
+  }
 }
 
 /**

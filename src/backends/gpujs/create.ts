@@ -1,5 +1,5 @@
 import { GpujsModeUnavailableError } from './errors.js';
-import { GpujsBackend, type GpujsBackendOptions } from './gpujs-backend.js';
+import { GpujsBackend, type GpujsBackendOptions, webgpuDirectFromEnv } from './gpujs-backend.js';
 import { loadGpujs } from './gpujs-module.js';
 import type { GpujsMode } from './modes.js';
 import { type ModeProbe, probeGpujsMode, probeGpujsModes } from './probe.js';
@@ -19,13 +19,20 @@ export async function createGpujsBackend(
 /** Most inputs of a fused kernel on WebGPU, however many storage buffers the adapter binds. */
 const MAX_FUSION_ARRAYS = 15;
 
-/** What the device allows beyond the defaults: on WebGPU, fused kernels with as many inputs as it binds. */
+/**
+ * What the device allows beyond the defaults: on WebGPU, fused kernels with as many inputs as it binds, and
+ * gpu.js's device for the direct dispatcher.
+ */
 async function deviceOptions(mode: GpujsMode): Promise<GpujsBackendOptions> {
   if (mode !== 'webgpu') return {};
   const env = await installWebGPU();
   if (!env.ok) return {};
+  const context = webgpuDirectFromEnv() ? loadGpujs().WebGPUContext : undefined;
   // One storage buffer is the output.
-  return { fusionArrays: Math.min(MAX_FUSION_ARRAYS, env.storageBuffers - 1) };
+  return {
+    fusionArrays: Math.min(MAX_FUSION_ARRAYS, env.storageBuffers - 1),
+    ...(context ? { webgpuDevice: (await context.acquire()).device } : {}),
+  };
 }
 
 /**

@@ -15,15 +15,17 @@ import { FUSION_LIMITS, Fuser, fusionFromEnv } from './fuser.js';
 import type { GpujsInstance } from './gpujs-module.js';
 import { InverseIndexCache } from './inverse-index.js';
 import { KernelCache } from './kernel-cache.js';
-import { binarySpec, copySpec, fillSpec, unarySpec, whereSpec } from './kernels/elementwise.js';
+import * as elementwise from './kernels/elementwise.js';
 import { broadcastStrides } from './kernels/index-math.js';
-import { gatherSpec, scatterAddInverseSpec, scatterAddSpec } from './kernels/indexing.js';
-import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kernels/layout.js';
-import { matmulSpec } from './kernels/matmul.js';
-import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
-import type { KernelSpec } from './kernels/spec.js';
+import * as indexing from './kernels/indexing.js';
+import * as layout from './kernels/layout.js';
+import { CONCAT_MAX_INPUTS } from './kernels/layout.js';
+import * as matmulKernels from './kernels/matmul.js';
+import { reduceSpec as buildReduceSpec, partialReduceSpec } from './kernels/reduce.js';
+import { type KernelSpec, memoSpec } from './kernels/spec.js';
 import type { LazyArray } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
+import { type DirectCounters, type GPUDeviceLike, WebGPUDirect } from './webgpu-direct.js';
 
 /** Options of a gpu.js backend. */
 export interface GpujsBackendOptions {
@@ -43,6 +45,17 @@ export interface GpujsBackendOptions {
    * storage buffers less the output). `createGpujsBackend` raises it on WebGPU to what the adapter binds.
    */
   readonly fusionArrays?: number;
+  /**
+   * webgpu only: the device gpu.js builds its kernels on. With it, built kernels run through
+   * {@link WebGPUDirect} (pooled buffers, cached parameters, batched submits) instead of gpu.js's per-call
+   * runner; `createGpujsBackend` passes it unless `METATAPE_WEBGPU_DIRECT=0`.
+   */
+  readonly webgpuDevice?: unknown;
+}
+
+/** False when `METATAPE_WEBGPU_DIRECT=0` asks WebGPU kernels to run through gpu.js's own runner. */
+export function webgpuDirectFromEnv(): boolean {
+  return process.env.METATAPE_WEBGPU_DIRECT !== '0';
 }
 
 /** Counters for tests and benchmarks. */
@@ -64,6 +77,21 @@ export interface GpujsStats {
 }
 
 const EMPTY = new Float32Array(0);
+
+/* Every op asks for its kernel's spec; these keep each one built once (see memoSpec). */
+const fillSpec = memoSpec(elementwise.fillSpec);
+const unarySpec = memoSpec(elementwise.unarySpec);
+const binarySpec = memoSpec(elementwise.binarySpec);
+const whereSpec = memoSpec(elementwise.whereSpec);
+const copySpec = memoSpec(elementwise.copySpec);
+const gatherSpec = memoSpec(indexing.gatherSpec);
+const scatterAddSpec = memoSpec(indexing.scatterAddSpec);
+const scatterAddInverseSpec = memoSpec(indexing.scatterAddInverseSpec);
+const concatSpec = memoSpec(layout.concatSpec);
+const padSpec = memoSpec(layout.padSpec);
+const stridedCopySpec = memoSpec(layout.stridedCopySpec);
+const matmulSpec = memoSpec(matmulKernels.matmulSpec);
+const reduceSpec = memoSpec(buildReduceSpec);
 
 /**
  * A backend whose every primitive is a gpu.js kernel, for any of gpu.js's modes. Values stay on the device
@@ -104,6 +132,8 @@ export class GpujsBackend implements Backend {
   ) => [unknown, unknown, unknown];
   /** Elementwise fusion; undefined when off (every elementwise op dispatches its own kernel). */
   private readonly fuser: Fuser | undefined;
+  /** WebGPU's dispatcher when kernels bypass gpu.js's runner (see {@link GpujsBackendOptions.webgpuDevice}). */
+  private readonly direct: WebGPUDirect | undefined;
   private dispatches = 0;
   private uploads = 0;
   private reads = 0;
@@ -121,6 +151,10 @@ export class GpujsBackend implements Backend {
     this.isAsync = isAsyncMode(mode, threads);
     this.cache = new KernelCache(gpu, { asyncMode: mode === 'webasm' && threads });
     this.inverse = new InverseIndexCache((table) => this.uploadFloats(table));
+    this.direct =
+      mode === 'webgpu' && options.webgpuDevice !== undefined
+        ? new WebGPUDirect(options.webgpuDevice as GPUDeviceLike)
+        : undefined;
     if (mode === 'headlessgl' || mode === 'webgpu')
       this.dispose = (handle) => {
         this.inverse.release(handle as object);
@@ -141,6 +175,20 @@ export class GpujsBackend implements Backend {
         // Empty tensors: nothing to compute, three empty results.
         return [0, 1, 2].map(() => DeviceArray.ready(0, EMPTY)) as [unknown, unknown, unknown];
       };
+  }
+
+  /**
+   * True when WebGPU kernels run through {@link WebGPUDirect} rather than gpu.js's runner. Uploads then write
+   * device memory directly instead of dispatching a copy kernel.
+   */
+  get directDispatch(): boolean {
+    return this.direct !== undefined;
+  }
+
+  /** The direct WebGPU dispatcher's totals (submits, bind groups, pipelines, arena bytes); undefined elsewhere. */
+  get webgpuStats(): (DirectCounters & { arenaBytes: number }) | undefined {
+    const d = this.direct;
+    return d ? { ...d.counters, arenaBytes: d.arenaBytes } : undefined;
   }
 
   /** True when elementwise chains run as fused kernels. */
@@ -174,6 +222,7 @@ export class GpujsBackend implements Backend {
 
   /** Releases every kernel and the gpu.js instance (its GL context or worker pool). */
   async destroy(): Promise<void> {
+    this.direct?.clear();
     this.cache.clear();
     await this.gpu.destroy();
   }
@@ -390,6 +439,7 @@ export class GpujsBackend implements Backend {
     this.countUpload(n);
     // webasm and cpu keep tensors in host memory: the host array is the upload.
     if (this.hostMemory) return DeviceArray.ready(n, host);
+    if (this.direct) return DeviceArray.ready(n, this.direct.upload(host));
     const spec: KernelSpec = { ...copySpec(n, 'float32'), key: `upload|${n}` };
     return this.dispatch(spec, n, [], [], [host]);
   }
@@ -447,23 +497,29 @@ export class GpujsBackend implements Backend {
     const argSizes = [...hostArrays.map((h) => h.length), ...inputs.map((a) => a.size)];
     const kernel = this.cache.get(spec, outSize, argSizes);
     this.dispatches++;
+    const direct = this.direct;
+    const run = direct
+      ? (values: readonly DeviceValue[]) =>
+          direct.run(kernel, outSize, [...hostArrays, ...values, ...scalars])
+      : (values: readonly DeviceValue[]) =>
+          kernel(...hostArrays, ...values, ...scalars) as DeviceValue | Promise<DeviceValue>;
     const present = inputs.every((a) => !a.isPending);
-    if (!this.isAsync && present) {
-      const values = inputs.map((a) => a.value as DeviceValue);
-      return DeviceArray.from(outSize, kernel(...hostArrays, ...values, ...scalars) as DeviceValue);
-    }
-    for (const a of inputs) a.pin();
-    const run = (values: readonly DeviceValue[]) =>
-      kernel(...hostArrays, ...values, ...scalars) as DeviceValue | Promise<DeviceValue>;
+    if (!this.isAsync && present)
+      return DeviceArray.from(outSize, run(inputs.map((a) => a.value as DeviceValue)));
     let work: Promise<DeviceValue>;
     if (present) {
       // Submit now, not a microtask later: WebGPU then queues kernels in dispatch order.
+      let out: DeviceValue | Promise<DeviceValue>;
       try {
-        work = Promise.resolve(run(inputs.map((a) => a.value as DeviceValue)));
+        out = run(inputs.map((a) => a.value as DeviceValue));
       } catch (e) {
-        work = Promise.reject(e);
+        out = Promise.reject(e);
       }
+      // The direct WebGPU path returns its result at once for a built kernel: nothing to wait for or pin.
+      if (!(out instanceof Promise)) return DeviceArray.ready(outSize, out);
+      work = out;
     } else work = Promise.all(inputs.map((a) => a.resolve())).then(run);
+    for (const a of inputs) a.pin();
     const unpin = () => {
       for (const a of inputs) a.unpin();
     };

@@ -26,6 +26,8 @@ export interface GpujsModule {
     isWebGPUAvailable(): Promise<boolean>;
   };
   WebAssemblyKernel: { readonly isSIMDSupported: boolean; readonly isThreadsSupported: boolean };
+  /** The one WebGPU device every gpu.js webgpu kernel is built on (gpu.js 2.24's module-level singleton). */
+  WebGPUContext?: { acquire(): Promise<{ readonly device: unknown }> };
 }
 
 let cached: GpujsModule | undefined;

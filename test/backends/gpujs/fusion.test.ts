@@ -84,7 +84,9 @@ function dispatches(b: GpujsBackend): number {
  */
 function kernels(b: GpujsBackend): number {
   const c = b.counters;
-  return c.dispatches - (b.mode === 'webgpu' || b.mode === 'headlessgl' ? c.uploads : 0);
+  // Uploads run a copy kernel on headless-gl, and on WebGPU through gpu.js's runner (not the direct path).
+  const uploadsDispatch = b.mode === 'headlessgl' || (b.mode === 'webgpu' && !b.directDispatch);
+  return c.dispatches - (uploadsDispatch ? c.uploads : 0);
 }
 
 describe('fusion switch', () => {

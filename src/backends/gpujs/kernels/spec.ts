@@ -28,3 +28,25 @@ export function lit(x: number): string {
   if (!Number.isFinite(x)) throw new RangeError(`kernel literal must be finite, got ${x}`);
   return Number.isInteger(x) ? `${x}.0` : `${x}`;
 }
+
+/** Most specs one memoized builder keeps (a training step uses a few hundred; past this the cache restarts). */
+const MEMO_SPECS = 4096;
+
+/**
+ * `build` with its specs kept by argument values: generating a kernel's source costs more than running a
+ * small kernel, and a training step asks for the same few hundred specs every iteration. The arguments must
+ * be JSON-serialisable (shapes, numbers, strings), which every spec builder's are.
+ */
+export function memoSpec<A extends unknown[]>(build: (...args: A) => KernelSpec): (...args: A) => KernelSpec {
+  const cache = new Map<string, KernelSpec>();
+  return (...args: A) => {
+    const key = JSON.stringify(args);
+    let spec = cache.get(key);
+    if (!spec) {
+      if (cache.size >= MEMO_SPECS) cache.clear();
+      spec = build(...args);
+      cache.set(key, spec);
+    }
+    return spec;
+  };
+}

@@ -159,25 +159,89 @@ export class LazyArray {
 
 /**
  * The same expression read as `shape` (a reshape of the tensor holding it), or undefined when that needs the
- * value materialized first. Two reshapes keep every leaf a broadcast of the new shape: one that only inserts
- * or drops size-1 axes (each leaf gets the same axes inserted or dropped), and any reshape of an expression
- * with no broadcast inside (every leaf has the expression's shape, so it is a function of the flat index).
+ * value materialized first. The reshape splits both shapes into groups of consecutive axes of equal size
+ * (`[2, 3, 3, 64]` as `[2, 576]`: `[2] -> [2]`, `[3, 3, 64] -> [576]`); each leaf (and reduction) stays a
+ * broadcast of the new shape when, within every group, it either has all of the old axes or none of them
+ * (all size 1): it then gets the new group's axes, or 1s. This covers inserting or dropping size-1 axes, any
+ * reshape of a broadcast-free expression, and merging axes around a broadcast (a per-task, per-channel
+ * statistic `[2, 1, 1, 1, 64]` of `[2, 5, 3, 3, 64]` read as `[2, 45, 64]`).
  */
 export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   const expr = lazy.expr;
   if (!expr) return undefined;
-  const leafShape = unitAxesMap(lazy.shape, shape) ?? flatMap(lazy, shape);
-  if (!leafShape) return undefined;
+  const groups = axisGroups(lazy.shape, shape);
+  if (!groups) return undefined;
+  const mapped = new Map<Expr, Shape>();
+  for (const n of outerNodesOf(expr)) {
+    if (n.kind !== 'leaf' && n.kind !== 'reduce') continue;
+    const s = regroup(n.shape, lazy.shape, shape, groups);
+    if (!s) return undefined;
+    mapped.set(n, s);
+  }
   const memo = new Map<Expr, Expr>();
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
-    r =
-      e.kind === 'leaf' || e.kind === 'reduce' ? { ...e, shape: leafShape(e.shape) } : withChildren(e, walk);
+    r = e.kind === 'leaf' || e.kind === 'reduce' ? { ...e, shape: mapped.get(e)! } : withChildren(e, walk);
     memo.set(e, r);
     return r;
   };
   return walk(expr);
+}
+
+/**
+ * `from` and `to` (of the same, non-zero size) as runs of consecutive axes of equal size, in order: pairs of
+ * axis lists, either of which may be empty for a trailing size-1 axis. Undefined when the sizes differ.
+ */
+function axisGroups(from: Shape, to: Shape): [number[], number[]][] | undefined {
+  if (sizeOf(from) !== sizeOf(to) || sizeOf(from) === 0) return undefined;
+  const groups: [number[], number[]][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < from.length || j < to.length) {
+    const gi: number[] = [];
+    const gj: number[] = [];
+    let a = 1;
+    let b = 1;
+    if (i < from.length) {
+      gi.push(i);
+      a = from[i++]!;
+    }
+    if (j < to.length) {
+      gj.push(j);
+      b = to[j++]!;
+    }
+    while (a !== b) {
+      if (a < b) {
+        gi.push(i);
+        a *= from[i++]!;
+      } else {
+        gj.push(j);
+        b *= to[j++]!;
+      }
+    }
+    groups.push([gi, gj]);
+  }
+  return groups;
+}
+
+/**
+ * The shape of a read (`leaf`, broadcasting to `from`) under the reshape of `from` to `to` split as `groups`:
+ * per group, `to`'s axes where the read has all of `from`'s, 1s where it has none; undefined otherwise.
+ */
+function regroup(
+  leaf: Shape,
+  from: Shape,
+  to: Shape,
+  groups: readonly (readonly [number[], number[]])[],
+): Shape | undefined {
+  const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
+  const out = Array<number>(to.length).fill(1);
+  for (const [gi, gj] of groups) {
+    if (gi.every((d) => padded[d] === from[d])) for (const d of gj) out[d] = to[d]!;
+    else if (!gi.every((d) => padded[d] === 1)) return undefined;
+  }
+  return out;
 }
 
 /**
@@ -199,31 +263,6 @@ export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
     case 'where':
       return { ...e, c: f(e.c), a: f(e.a), b: f(e.b) };
   }
-}
-
-/**
- * When `to` is `from` with size-1 axes inserted or dropped, the map of a leaf shape (broadcasting to `from`)
- * to one broadcasting to `to` the same way: its non-unit axes move with `from`'s, every other axis is 1.
- */
-function unitAxesMap(from: Shape, to: Shape): ((leaf: Shape) => Shape) | undefined {
-  const pf = from.flatMap((d, i) => (d === 1 ? [] : [i]));
-  const pt = to.flatMap((d, i) => (d === 1 ? [] : [i]));
-  if (pf.length !== pt.length || pf.some((p, k) => from[p] !== to[pt[k]!])) return undefined;
-  return (leaf) => {
-    const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
-    const out = Array<number>(to.length).fill(1);
-    pf.forEach((p, k) => {
-      out[pt[k]!] = padded[p]!;
-    });
-    return out;
-  };
-}
-
-/** For an expression whose every leaf (and reduction) has its own shape: every one takes the new shape. */
-function flatMap(lazy: LazyArray, shape: Shape): ((leaf: Shape) => Shape) | undefined {
-  for (const n of outerNodesOf(lazy.expr!))
-    if ((n.kind === 'leaf' || n.kind === 'reduce') && !sameShape(n.shape, lazy.shape)) return undefined;
-  return () => shape;
 }
 
 /** Every node reachable from `e`, the operands of reductions included (what a kernel computing it holds). */

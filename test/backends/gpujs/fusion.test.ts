@@ -220,6 +220,33 @@ for (const mode of modesUnderTest()) {
       expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} unit-axis reshape`);
     });
 
+    it('inlines a pending value whose reshape merges axes around a broadcast (a per-channel statistic), into a matmul', async () => {
+      const b = await backendFor(mode);
+      const r = rng(26);
+      const [xv, sv, wv] = [
+        randomValues(r, 2 * 5 * 3 * 4),
+        randomValues(r, 2 * 4),
+        randomValues(r, 2 * 4 * 3),
+      ];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 5, 3, 4] = x * s, s a per-task, per-channel [2, 1, 1, 4]: read as [2, 15, 4], s must become
+        // [2, 1, 4] (the merged axes are all broadcast), then multiplied by w [2, 4, 3].
+        const x = put(B, xv, [2, 5, 3, 4], dt);
+        const s = put(B, sv, [2, 1, 1, 4], dt);
+        const p = B.binary('mul', x, s, [2, 5, 3, 4]);
+        return kt(
+          B.matmul(kt(p, [2, 15, 4], dt), put(B, wv, [2, 4, 3], dt), false, false, [2, 15, 3]),
+          [2, 15, 3],
+          dt,
+        );
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // One fused matmul: the product is computed inside its loop, not by a kernel of its own first.
+      expect(kernels(b) - start).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} merged-axes reshape`);
+    });
+
     it('sums a pending value in one kernel (the producer runs inside the reduction), over any axes', async () => {
       const b = await backendFor(mode);
       const r = rng(17);

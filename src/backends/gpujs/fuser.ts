@@ -72,12 +72,25 @@ interface Operand {
 const EMPTY = new Float32Array(0);
 
 /**
+ * Results over one shape that one kernel computes together, one segment each, when first needed (see
+ * {@link Fuser.adamMoments}): until then each member is an ordinary pending expression, and an elementwise
+ * consumer of a member of the same shape (the parameter update `p + u`) may join as one more segment.
+ */
+interface SegmentGroup {
+  readonly shape: Shape;
+  readonly members: LazyArray[];
+}
+
+/**
  * Elementwise fusion for the gpu.js backend: the elementwise kernels build {@link LazyArray} expressions, and
  * {@link Fuser.array} is the one place where a pending value becomes a device array (one generated kernel for
  * the whole expression). Every non-elementwise kernel reads its inputs through it.
  */
 export class Fuser {
   private epoch = 0;
+  /** Groups not computed yet, and the group of each of their members. */
+  private readonly groups = new Set<SegmentGroup>();
+  private readonly groupOf = new WeakMap<LazyArray, SegmentGroup>();
 
   /**
    * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
@@ -95,6 +108,8 @@ export class Fuser {
    * pending from before it are materialized before they feed a new expression (see `operand`).
    */
   advance(): void {
+    // A step's optimizer results are computed before they become last step's values.
+    for (const g of [...this.groups]) this.runGroup(g);
     this.epoch++;
   }
 
@@ -114,6 +129,7 @@ export class Fuser {
   segment(t: KernelTensor): { array: DeviceArray; offset: number } | undefined {
     const h = t.handle;
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    this.runGroupOf(h);
     const e = h.expr!;
     if (e.kind !== 'leaf' || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
     return { array: e.array, offset: e.offset ?? 0 };
@@ -257,10 +273,11 @@ export class Fuser {
   }
 
   /**
-   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with three segments, the
-   * composition's operations in its order; each result is a pending read of its segment, so the next step's
-   * update and the parameter update read them in place, and only a consumer that needs an array of its own
-   * copies one out.
+   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with a segment each, the
+   * composition's operations in its order, run when one of them is first needed (at the latest, at the
+   * step's read). The parameter update `p + u` built before then joins the kernel as a fourth segment. Each
+   * result then is a pending read of its segment, so the next step's update and forward pass read them in
+   * place, and only a consumer that needs an array of its own copies one out.
    */
   adamMoments(
     g: KernelTensor,
@@ -292,14 +309,17 @@ export class Fuser {
         scalars <= this.limits.scalars &&
         nodes.size <= this.limits.nodes
       ) {
-        const out = this.run(fusedSegmentsCall([mNew, vNew, u], shape), 3 * size);
-        const views = [0, 1, 2].map((k) => {
-          const view: Expr = { kind: 'leaf', array: out, shape, offset: k * size };
-          return new LazyArray(view, shape, new Set([view]), new Set([out]), this.epoch);
-        });
-        // The views pin the output; it is released once all three are (dispose waits for pins).
-        out.dispose();
-        return views as [LazyArray, LazyArray, LazyArray];
+        const group: SegmentGroup = { shape, members: [] };
+        for (const root of [mNew, vNew, u]) {
+          const rootNodes = nodesOf(root);
+          const rootLeaves = new Set<DeviceArray>();
+          for (const n of rootNodes) if (n.kind === 'leaf') rootLeaves.add(n.array);
+          const member = new LazyArray(root, shape, rootNodes, rootLeaves, this.epoch);
+          group.members.push(member);
+          this.groupOf.set(member, group);
+        }
+        this.groups.add(group);
+        return group.members as [LazyArray, LazyArray, LazyArray];
       }
       const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
       // Unreachable: three plain arrays and the update's 15 nodes fit the limits.
@@ -307,6 +327,93 @@ export class Fuser {
       const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
       ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
     }
+  }
+
+  /**
+   * `make(inputs)` as one more member of a group not computed yet, where one input is a member of it and
+   * the result has its shape (the parameter update `p + u` of Adam's step `u`): undefined where some other
+   * input is pending (beyond a constant or a bare read) or the group's kernel would exceed the limits.
+   */
+  private join(
+    inputs: readonly KernelTensor[],
+    outShape: Shape,
+    make: (xs: Expr[]) => Expr,
+  ): LazyArray | undefined {
+    let group: SegmentGroup | undefined;
+    for (const t of inputs) {
+      const h = t.handle;
+      if (!(h instanceof LazyArray) || h.isReleased) continue;
+      const g = this.groupOf.get(h);
+      if (g && this.groups.has(g)) group = g;
+    }
+    if (!group || !sameShape(outShape, group.shape)) return undefined;
+    const exprs: Expr[] = [];
+    for (const t of inputs) {
+      const h = t.handle;
+      if (!(h instanceof LazyArray) || h.array || h.isReleased) {
+        exprs.push({ kind: 'leaf', array: this.array(t), shape: t.shape });
+        continue;
+      }
+      const e = h.expr!;
+      const sameGroup = this.groupOf.get(h) === group;
+      if (e.kind !== 'const' && !((sameGroup || e.kind === 'leaf') && sameShape(h.shape, t.shape)))
+        return undefined;
+      if (!sameGroup && this.groupOf.has(h) && e.kind !== 'leaf') return undefined;
+      exprs.push(e);
+    }
+    const expr = make(exprs);
+    const roots = [...group.members.filter((m) => !m.isReleased).map((m) => m.expr!), expr];
+    const all = new Set<Expr>();
+    for (const r of roots) nodesOf(r, all);
+    let arrays = 0;
+    let scalars = 0;
+    const seen = new Set<DeviceArray>();
+    for (const n of all) {
+      if (n.kind === 'const') scalars++;
+      else if (n.kind === 'leaf' && !seen.has(n.array)) {
+        seen.add(n.array);
+        arrays++;
+      }
+    }
+    if (arrays > this.limits.arrays || scalars > this.limits.scalars || all.size > this.limits.nodes)
+      return undefined;
+    const nodes = nodesOf(expr);
+    const leaves = new Set<DeviceArray>();
+    for (const n of nodes) if (n.kind === 'leaf') leaves.add(n.array);
+    const lazy = new LazyArray(expr, outShape, nodes, leaves, this.epoch);
+    group.members.push(lazy);
+    this.groupOf.set(lazy, group);
+    return lazy;
+  }
+
+  /** Runs the group `h` belongs to, if it has not run yet. */
+  private runGroupOf(h: LazyArray): void {
+    const g = this.groupOf.get(h);
+    if (g && this.groups.has(g)) this.runGroup(g);
+  }
+
+  /**
+   * Computes the members of a group still wanted (not released) in one kernel, one segment each, and turns
+   * each into a pending read of its segment, which consumers inline (across steps too).
+   */
+  private runGroup(g: SegmentGroup): void {
+    this.groups.delete(g);
+    const live = g.members.filter((m) => !m.isReleased && !m.array);
+    if (live.length === 0) return;
+    const size = sizeOf(g.shape);
+    const out = this.run(
+      fusedSegmentsCall(
+        live.map((m) => m.expr!),
+        g.shape,
+      ),
+      live.length * size,
+    );
+    live.forEach((m, k) => {
+      const view: Expr = { kind: 'leaf', array: out, shape: g.shape, offset: k * size };
+      m.rebase(view, new Set([view]), new Set([out]));
+    });
+    // The views pin the output; it is released once all of them are (dispose waits for pins).
+    out.dispose();
   }
 
   /** True for a handle still holding an uncomputed expression. */
@@ -345,6 +452,7 @@ export class Fuser {
   private materialize(h: LazyArray): DeviceArray {
     if (h.isReleased) throw new GpujsDisposedError(this.backendName);
     if (h.array) return h.array;
+    this.runGroupOf(h);
     const out = this.run(fusedCall(h.expr!, h.shape), h.size);
     h.settle(out);
     return out;
@@ -356,6 +464,8 @@ export class Fuser {
    */
   private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
+    const joined = this.join(inputs, outShape, make);
+    if (joined) return joined;
     const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape)));
     for (;;) {
       const nodes = new Set<Expr>();
@@ -388,6 +498,8 @@ export class Fuser {
   private operand(t: KernelTensor): Operand {
     const h = t.handle;
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
+    // A member of a group is read as its segment: the group's kernel runs first.
+    this.runGroupOf(h);
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
     // step, and every step would compile a new, longer kernel. A constant cannot grow, nor can a bare read of

@@ -141,6 +141,18 @@ export class LazyArray {
     this.release();
   }
 
+  /**
+   * Replaces the pending expression by an equivalent one over other arrays (a read of the segment of a kernel
+   * that computed it along with others), pinning the new leaves and letting go of the old ones.
+   */
+  rebase(expr: Expr, nodes: ReadonlySet<Expr>, leaves: ReadonlySet<DeviceArray>): void {
+    for (const a of leaves) a.pin();
+    for (const a of this.leaves_) a.unpin();
+    this.expr_ = expr;
+    this.nodes_ = nodes;
+    this.leaves_ = leaves;
+  }
+
   /** Gives back the computed array, or the pins on the leaves if it was never computed. */
   dispose(): void {
     if (this.disposed) return;

@@ -442,6 +442,52 @@ for (const mode of modesUnderTest()) {
       );
     });
 
+    it("computes the parameter update p + u in Adam's kernel, and the next step reads the new parameters in place", async () => {
+      const b = await backendFor(mode);
+      const r = rng(27);
+      const shape = [4, 3];
+      const [pv, gv, mv] = [randomValues(r, 12), randomValues(r, 12), randomValues(r, 12)];
+      const vv = randomValues(r, 12, 0, 1);
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 0, epsHat: 1e-8, scale: -0.01 };
+      const update = (B: Backend, dt: DType) => {
+        const t = (h: unknown) => kt(h, shape, dt);
+        const [hm, hv, hu] = B.adamMoments!(
+          put(B, gv, shape, dt),
+          put(B, mv, shape, dt),
+          put(B, vv, shape, dt),
+          c,
+        );
+        // applyUpdates: p + u.
+        const p = t(B.binary('add', put(B, pv, shape, dt), t(hu), shape));
+        return { m: t(hm), v: t(hv), u: t(hu), p };
+      };
+      const before = kernels(b);
+      const got = update(b, 'float32');
+      const ref = update(cpu, 'float64');
+      expectClose(await b.read(got.p), cpu.readSync(ref.p), { rtol: 1e-5, atol: 1e-7 }, `${mode} p + u`);
+      // One kernel: the moments, the step and the new parameters, each a segment of its output.
+      expect(kernels(b) - before).toBe(1);
+      for (const k of ['m', 'v', 'u'] as const)
+        expectClose(
+          await b.read(got[k]),
+          cpu.readSync(ref[k]),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      expect(kernels(b) - before).toBe(1);
+      // The next step (after the reads) reads the parameters in place: 2p is one kernel, no copy of p first.
+      const twice = (B: Backend, p: KernelTensor, dt: DType) =>
+        kt(B.binary('mul', p, kt(B.fill([], 2, dt), [], dt), shape), shape, dt);
+      const doubled = await b.read(twice(b, got.p, 'float32'));
+      expect(kernels(b) - before).toBe(2);
+      expectClose(
+        doubled,
+        cpu.readSync(twice(cpu, ref.p, 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} 2p`,
+      );
+    });
+
     it('has no fused Adam kernel with fusion off (the composed ops run)', async () => {
       const off = await createGpujsBackend(mode, { fusion: false });
       try {

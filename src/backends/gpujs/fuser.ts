@@ -13,12 +13,13 @@ import {
 import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
 import {
   type Expr,
+  evaluatedNodesOf,
   LazyArray,
   nodesOf,
-  outerNodesOf,
   type ReduceExpr,
   reshapeExpr,
   sameShape,
+  type ViewMap,
   withChildren,
 } from './lazy.js';
 
@@ -165,6 +166,20 @@ export class Fuser {
   cast(x: KernelTensor, dtype: DType): unknown {
     const truncate = dtype === 'int32' && x.dtype !== 'int32';
     return this.build([x], x.shape, ([e]) => (truncate ? { kind: 'trunc', x: e! } : e!));
+  }
+
+  /**
+   * A slice, transpose (`strided`) or constant padding (`pad`) of `x` into `outShape` as a pending view, which
+   * its consumer computes where it reads it (a kernel of its own only for a consumer that needs an array).
+   */
+  view(x: KernelTensor, outShape: Shape, map: ViewMap): unknown {
+    if (sizeOf(x.shape) === 0) return undefined;
+    return this.build(
+      [x],
+      outShape,
+      ([e]) => ({ kind: 'view', x: e!, inShape: x.shape, outShape, map, shape: outShape }),
+      map.kind === 'pad' ? 2 : 1,
+    );
   }
 
   /** Broadcasts compose with elementwise reads, so a broadcast copy is just the operand read at `shape`. */
@@ -431,7 +446,7 @@ export class Fuser {
   private fitReductions(o: Operand, shape: Shape, work: number): Operand {
     if (!o.lazy) return o;
     const costly = new Map<Expr, Expr>();
-    for (const n of outerNodesOf(o.expr)) {
+    for (const n of evaluatedNodesOf(o.expr)) {
       if (n.kind !== 'reduce') continue;
       // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
       if (Math.max(0, work - sizeOf(n.shape)) * loopSteps(n) <= REDUCE_INLINE_STEPS) continue;
@@ -461,8 +476,14 @@ export class Fuser {
   /**
    * A new pending value `make(operands)` of `outShape`. When the kernel it would become exceeds
    * {@link FUSION_LIMITS}, the largest pending operand is materialized first (its own kernel), until it fits.
+   * `added`: the nodes `make` adds (a padding's constant is a second one).
    */
-  private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
+  private build(
+    inputs: readonly KernelTensor[],
+    outShape: Shape,
+    make: (xs: Expr[]) => Expr,
+    added = 1,
+  ): unknown {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
     const joined = this.join(inputs, outShape, make);
     if (joined) return joined;
@@ -479,10 +500,11 @@ export class Fuser {
       if (
         leaves.size <= this.limits.arrays &&
         scalars + 1 <= this.limits.scalars &&
-        nodes.size + 1 <= this.limits.nodes
+        nodes.size + added <= this.limits.nodes
       ) {
         const expr = make(ops.map((o) => o.expr));
         nodes.add(expr);
+        if (expr.kind === 'view' && expr.map.kind === 'pad') nodes.add(expr.map.value);
         return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
       }
       let k = -1;
@@ -510,7 +532,18 @@ export class Fuser {
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);
     if (reshaped) return { expr: reshaped, nodes: nodesOf(reshaped), leaves: h.leaves, lazy: h };
-    return leaf(this.materialize(h), t.shape);
+    // Otherwise a view that reads it at the same flat index (a task axis merged with a broadcast one).
+    const view: Expr = {
+      kind: 'view',
+      x: h.expr!,
+      inShape: h.shape,
+      outShape: t.shape,
+      map: { kind: 'flat' },
+      shape: t.shape,
+    };
+    const nodes = new Set(h.nodes);
+    nodes.add(view);
+    return { expr: view, nodes, leaves: h.leaves, lazy: h };
   }
 }
 
@@ -525,7 +558,8 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
   const walk = (n: Expr): Expr => {
     let r = memo.get(n);
     if (r) return r;
-    r = withChildren(n, walk);
+    // A view's operand is evaluated once per element read, so its reductions are replaced as well.
+    r = n.kind === 'view' ? { ...n, x: walk(n.x) } : withChildren(n, walk);
     memo.set(n, r);
     return r;
   };
@@ -538,6 +572,6 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
  */
 function loopSteps(n: ReduceExpr): number {
   let step = 1;
-  for (const m of outerNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
+  for (const m of evaluatedNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
   return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step;
 }

@@ -22,7 +22,7 @@ import { CONCAT_MAX_INPUTS, concatSpec, padSpec, stridedCopySpec } from './kerne
 import { matmulSpec } from './kernels/matmul.js';
 import { partialReduceSpec, reduceSpec } from './kernels/reduce.js';
 import type { KernelSpec } from './kernels/spec.js';
-import type { LazyArray } from './lazy.js';
+import type { LazyArray, ViewMap } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
 
 /** Options of a gpu.js backend. */
@@ -339,6 +339,7 @@ export class GpujsBackend implements Backend {
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
     const outSize = sizeOf(x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]));
     if (sizeOf(x.shape) === 0) return this.dispatch(fillSpec(outSize), outSize, [], [value]);
+    if (this.fuser) return this.fuser.view(x, outShapeOf(x.shape, paddings), padMap(paddings, value));
     return this.dispatch(padSpec(x.shape, paddings), outSize, [this.arr(x)], [value]);
   }
 
@@ -376,6 +377,8 @@ export class GpujsBackend implements Backend {
   }
 
   private strided(x: KernelTensor, outShape: Shape, strides: readonly number[], base: number): unknown {
+    const view = this.fuser?.view(x, outShape, { kind: 'strided', strides: [...strides], base });
+    if (view !== undefined) return view;
     return this.dispatch(stridedCopySpec(outShape, strides, base), sizeOf(outShape), [this.arr(x)]);
   }
 
@@ -470,6 +473,20 @@ export class GpujsBackend implements Backend {
     work.then(unpin, unpin);
     return DeviceArray.from(outSize, work);
   }
+}
+
+/** The shape `shape` pads to. */
+function outShapeOf(shape: Shape, paddings: readonly (readonly [number, number])[]): Shape {
+  return shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+}
+
+/** A padding as a view's map: the pad value a constant node (a kernel argument). */
+function padMap(paddings: readonly (readonly [number, number])[], value: number): ViewMap {
+  return {
+    kind: 'pad',
+    paddings: paddings.map((p) => [p[0], p[1]] as const),
+    value: { kind: 'const', value },
+  };
 }
 
 /** A device value's floats on the host (a Promise only for WebGPU buffers). */

@@ -32,7 +32,35 @@ export type Expr =
   | { readonly kind: 'where'; readonly c: Expr; readonly a: Expr; readonly b: Expr }
   /** Float to int32: truncation toward zero. */
   | { readonly kind: 'trunc'; readonly x: Expr }
-  | ReduceExpr;
+  | ReduceExpr
+  | ViewExpr;
+
+/**
+ * Elements of `x` (an expression over `inShape`, in its own index space) rearranged into `outShape`: a
+ * reshape (`flat`: the same flat index), a slice or transpose (`strided`: the flat index `base + sum(c[d] *
+ * strides[d])` of output coordinates `c`), or a constant padding (`pad`: `value` outside). To the expression
+ * around it, it is read like a leaf of `shape` (`outShape`, or that with size-1 axes inserted or dropped by
+ * a reshape), so a slice, pad or reshape of a pending value is computed where a consumer reads it.
+ */
+export interface ViewExpr {
+  readonly kind: 'view';
+  readonly x: Expr;
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  readonly map: ViewMap;
+  readonly shape: Shape;
+}
+
+/** How a {@link ViewExpr} finds the element of its operand that one of its own elements is. */
+export type ViewMap =
+  | { readonly kind: 'flat' }
+  | { readonly kind: 'strided'; readonly strides: readonly number[]; readonly base: number }
+  | {
+      readonly kind: 'pad';
+      readonly paddings: readonly (readonly [number, number])[];
+      /** A constant node (a kernel argument), so pads of any value share a kernel. */
+      readonly value: Expr & { readonly kind: 'const' };
+    };
 
 /**
  * A reduction of `x` (an expression over `inShape`, in its own index space) over the sorted `axes`. To the
@@ -63,6 +91,7 @@ export function childrenOf(e: Expr): readonly Expr[] {
     case 'leaf':
     case 'const':
     case 'reduce':
+    case 'view':
       return [];
     case 'unary':
     case 'trunc':
@@ -185,7 +214,7 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   if (!groups) return undefined;
   const mapped = new Map<Expr, Shape>();
   for (const n of outerNodesOf(expr)) {
-    if (n.kind !== 'leaf' && n.kind !== 'reduce') continue;
+    if (n.kind !== 'leaf' && n.kind !== 'reduce' && n.kind !== 'view') continue;
     const s = regroup(n.shape, lazy.shape, shape, groups);
     if (!s) return undefined;
     mapped.set(n, s);
@@ -194,7 +223,10 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
-    r = e.kind === 'leaf' || e.kind === 'reduce' ? { ...e, shape: mapped.get(e)! } : withChildren(e, walk);
+    r =
+      e.kind === 'leaf' || e.kind === 'reduce' || e.kind === 'view'
+        ? { ...e, shape: mapped.get(e)! }
+        : withChildren(e, walk);
     memo.set(e, r);
     return r;
   };
@@ -266,6 +298,7 @@ export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
     case 'leaf':
     case 'const':
     case 'reduce':
+    case 'view':
       return e;
     case 'unary':
     case 'trunc':
@@ -282,11 +315,24 @@ export function nodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
   if (into.has(e)) return into;
   into.add(e);
   for (const c of childrenOf(e)) nodesOf(c, into);
-  if (e.kind === 'reduce') nodesOf(e.x, into);
+  if (e.kind === 'reduce' || e.kind === 'view') nodesOf(e.x, into);
+  if (e.kind === 'view' && e.map.kind === 'pad') into.add(e.map.value);
   return into;
 }
 
-/** The nodes of `e` in its own index space (reductions, not their operands). */
+/**
+ * The nodes a kernel evaluates once per evaluation of `e`: those in its own index space and, through views
+ * (which read one element of their operand per element), their operands' (reductions, not their operands).
+ */
+export function evaluatedNodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
+  if (into.has(e)) return into;
+  into.add(e);
+  for (const c of childrenOf(e)) evaluatedNodesOf(c, into);
+  if (e.kind === 'view') evaluatedNodesOf(e.x, into);
+  return into;
+}
+
+/** The nodes of `e` in its own index space (reductions and views, not their operands). */
 export function outerNodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
   if (into.has(e)) return into;
   into.add(e);

@@ -1,9 +1,15 @@
 import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
 import type { ReduceOp } from '../../backend.js';
 import type { DeviceArray } from '../device-array.js';
-import { childrenOf, type Expr, type ReduceExpr } from '../lazy.js';
+import { childrenOf, type Expr, type ReduceExpr, type ViewExpr } from '../lazy.js';
 import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
-import { collapseAxes, emitCoords, emitOperandIndices, linearIndex } from './index-math.js';
+import {
+  collapseAxes,
+  contiguousStrides,
+  emitCoords,
+  emitOperandIndices,
+  linearIndex,
+} from './index-math.js';
 import { type KernelSpec, kernelSource } from './spec.js';
 
 /** A fused kernel and the arguments of one call: device arrays (`x0..`), then floats (`v0..`). */
@@ -63,6 +69,7 @@ function emitElementReads(
 }
 
 function emitRead(r: Read, at: string, name: string, prefix: string, scalars: number[]): string[] {
+  if (r.view) return emitViewRead(r.view.node, r.view.plan, at, name, prefix, scalars);
   if (!r.reduce) return [`const ${name} = x${r.arg}[${at}];`];
   const { node, plan } = r.reduce;
   const inShape = node.inShape;
@@ -107,6 +114,82 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
     );
   }
   body.push(...loops.map(() => '}'), `const ${name} = ${acc};`);
+  return body;
+}
+
+/**
+ * Statements that set `name` to element `at` of a view (see `ViewExpr`): the flat index of its operand's
+ * element (or, for a padding, whether there is one), then the operand's reads and nodes there (temporaries
+ * named after `prefix`).
+ */
+function emitViewRead(
+  node: ViewExpr,
+  plan: ReadPlan,
+  at: string,
+  name: string,
+  prefix: string,
+  scalars: number[],
+): string[] {
+  const body = [`const ${prefix}i = ${at};`];
+  let flat = `${prefix}i`;
+  let cond: string | undefined;
+  let fill: string | undefined;
+  const map = node.map;
+  if (map.kind === 'strided') {
+    const { code, indices } = emitOperandIndices(
+      node.outShape,
+      [map.strides],
+      [map.base],
+      `${prefix}m`,
+      flat,
+    );
+    body.push(...code);
+    flat = indices[0]!;
+  } else if (map.kind === 'pad') {
+    fill = `v${scalars.length}`;
+    scalars.push(map.value.value);
+    const { code, coords } = emitCoords(flat, node.outShape, `${prefix}o`);
+    body.push(...code);
+    const conds: string[] = [];
+    const src = node.inShape.map((d, k) => {
+      const p = `${prefix}p${k}`;
+      body.push(`const ${p} = ${coords[k]} - ${map.paddings[k]![0]}.0;`);
+      conds.push(`${p} >= 0.0 && ${p} < ${d}.0`);
+      return p;
+    });
+    if (conds.length > 0) cond = conds.join(' && ');
+    flat = `${prefix}q`;
+    body.push(`const ${flat} = ${linearIndex(src, contiguousStrides(node.inShape))};`);
+  }
+  const inner: string[] = [];
+  let readVar: string[] = [];
+  if (plan.reads.length > 0) {
+    const { code, indices } = emitOperandIndices(
+      node.inShape,
+      plan.reads.map((rd) => rd.strides),
+      plan.reads.map((rd) => rd.offset),
+      `${prefix}k`,
+      flat,
+    );
+    inner.push(...code);
+    readVar = plan.reads.map((rd, q) => {
+      inner.push(...emitRead(rd, indices[q]!, `${prefix}r${q}`, `${prefix}u${q}`, scalars));
+      return `${prefix}r${q}`;
+    });
+  }
+  const { code, result } = emitNodes(plan, readVar, prefix, scalars);
+  inner.push(...code);
+  if (cond === undefined) {
+    body.push(...inner, `const ${name} = ${result};`);
+    return body;
+  }
+  body.push(
+    `let ${name} = ${fill};`,
+    `if (${cond}) {`,
+    ...inner.map((l) => `  ${l}`),
+    `  ${name} = ${result};`,
+    '}',
+  );
   return body;
 }
 
@@ -298,6 +381,7 @@ interface Read {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly reduce?: { readonly node: ReduceExpr; readonly plan: ReadPlan };
+  readonly view?: { readonly node: ViewExpr; readonly plan: ReadPlan };
 }
 
 /** The arrays a fused kernel binds and its distinct reads: one per (array, broadcast strides) pair. */
@@ -331,6 +415,13 @@ function planReads(
         offset: 0,
         reduce: { node: e, plan },
       });
+      continue;
+    }
+    if (e.kind === 'view') {
+      readOf.set(e, reads.length);
+      keys.push(`view ${reads.length}`);
+      const plan = planReads(e.x, e.inShape, arrays, argOf);
+      reads.push({ arg: -1, strides: broadcastStrides(e.shape, shape), offset: 0, view: { node: e, plan } });
       continue;
     }
     if (e.kind !== 'leaf') continue;
@@ -373,6 +464,7 @@ function emitNodes(
     switch (e.kind) {
       case 'leaf':
       case 'reduce':
+      case 'view':
         name.set(e, readVar[plan.readOf.get(e)!]!);
         continue;
       case 'const':

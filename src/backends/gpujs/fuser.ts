@@ -132,7 +132,7 @@ export class Fuser {
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
     this.runGroupOf(h);
     const e = h.expr!;
-    if (e.kind !== 'leaf' || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
+    if (e.kind !== 'leaf' || e.strides || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
     return { array: e.array, offset: e.offset ?? 0 };
   }
 
@@ -174,12 +174,41 @@ export class Fuser {
    */
   view(x: KernelTensor, outShape: Shape, map: ViewMap): unknown {
     if (sizeOf(x.shape) === 0) return undefined;
+    if (map.kind === 'strided') {
+      const read = this.stridedRead(x, outShape, map.strides, map.base);
+      if (read) return read;
+    }
     return this.build(
       [x],
       outShape,
       ([e]) => ({ kind: 'view', x: e!, inShape: x.shape, outShape, map, shape: outShape }),
       map.kind === 'pad' ? 2 : 1,
     );
+  }
+
+  /**
+   * A slice or transpose of an array (or of a pending bare read of one, in row-major order) as a pending
+   * read of that array with the copy's strides: no index arithmetic where it is read (inside a matmul's
+   * loop, a transposed operand is read as the plain matmul reads one).
+   */
+  private stridedRead(
+    x: KernelTensor,
+    outShape: Shape,
+    strides: readonly number[],
+    base: number,
+  ): LazyArray | undefined {
+    const h = x.handle;
+    let array: DeviceArray;
+    let offset = 0;
+    if (h instanceof LazyArray && !h.array && !h.isReleased) {
+      this.runGroupOf(h);
+      const e = h.expr!;
+      if (e.kind !== 'leaf' || e.strides || !sameShape(e.shape, h.shape)) return undefined;
+      array = e.array;
+      offset = e.offset ?? 0;
+    } else array = this.array(x);
+    const expr: Expr = { kind: 'leaf', array, shape: outShape, offset: offset + base, strides: [...strides] };
+    return new LazyArray(expr, outShape, new Set([expr]), new Set([array]), this.epoch);
   }
 
   /** Broadcasts compose with elementwise reads, so a broadcast copy is just the operand read at `shape`. */
@@ -258,6 +287,12 @@ export class Fuser {
     const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
     // Every operand element is evaluated once per step of every dot product that reads it.
     const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape) * k));
+    // A view's index arithmetic (coordinates, bounds) would run at every step of the dot products: an
+    // operand with one is computed first (a strided read of an array is a plain leaf and stays inlined).
+    ops.forEach((o, i) => {
+      if (o.lazy && [...o.nodes].some((n) => n.kind === 'view'))
+        ops[i] = leaf(this.materialize(o.lazy), inputs[i]!.shape);
+    });
     for (;;) {
       const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
       if (lazy.length === 0) return undefined;

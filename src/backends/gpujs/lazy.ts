@@ -18,6 +18,11 @@ export type Expr =
        * results, such as Adam's moments, read in place.
        */
       readonly offset?: number;
+      /**
+       * Strides of `array` along the axes of `shape` where it is not read in row-major order (a slice or
+       * transpose of an array, read in place): element `c` is `array[offset + sum(c[d] * strides[d])]`.
+       */
+      readonly strides?: readonly number[];
     }
   /** A float passed as a kernel argument, so fills of any value share one kernel. */
   | { readonly kind: 'const'; readonly value: number }
@@ -212,21 +217,24 @@ export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   if (!expr) return undefined;
   const groups = axisGroups(lazy.shape, shape);
   if (!groups) return undefined;
-  const mapped = new Map<Expr, Shape>();
+  const mapped = new Map<Expr, Expr>();
   for (const n of outerNodesOf(expr)) {
+    if (n.kind === 'leaf' && n.strides) {
+      const s = regroupStrided(n.shape, n.strides, lazy.shape, shape, groups);
+      if (!s) return undefined;
+      mapped.set(n, { ...n, ...s });
+      continue;
+    }
     if (n.kind !== 'leaf' && n.kind !== 'reduce' && n.kind !== 'view') continue;
     const s = regroup(n.shape, lazy.shape, shape, groups);
     if (!s) return undefined;
-    mapped.set(n, s);
+    mapped.set(n, { ...n, shape: s });
   }
   const memo = new Map<Expr, Expr>();
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
-    r =
-      e.kind === 'leaf' || e.kind === 'reduce' || e.kind === 'view'
-        ? { ...e, shape: mapped.get(e)! }
-        : withChildren(e, walk);
+    r = mapped.get(e) ?? withChildren(e, walk);
     memo.set(e, r);
     return r;
   };
@@ -308,6 +316,40 @@ export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
     case 'where':
       return { ...e, c: f(e.c), a: f(e.a), b: f(e.b) };
   }
+}
+
+/**
+ * {@link regroup} for a leaf with explicit strides: within a group whose axes it has, those (the non-unit
+ * ones) must be one run of memory (each stride the next one's times its size), which the new axes then split
+ * row-major; undefined otherwise (a transposed pair merged).
+ */
+function regroupStrided(
+  leaf: Shape,
+  strides: readonly number[],
+  from: Shape,
+  to: Shape,
+  groups: readonly (readonly [number[], number[]])[],
+): { shape: Shape; strides: number[] } | undefined {
+  const lead = from.length - leaf.length;
+  const padded = [...Array<number>(lead).fill(1), ...leaf];
+  const paddedStrides = [...Array<number>(lead).fill(0), ...strides];
+  const shape = Array<number>(to.length).fill(1);
+  const out = Array<number>(to.length).fill(0);
+  for (const [gi, gj] of groups) {
+    if (gi.every((d) => padded[d] === from[d])) {
+      const axes = gi.filter((d) => from[d] !== 1);
+      for (let k = 0; k + 1 < axes.length; k++)
+        if (paddedStrides[axes[k]!] !== paddedStrides[axes[k + 1]!]! * from[axes[k + 1]!]!) return undefined;
+      let inner = axes.length > 0 ? paddedStrides[axes.at(-1)!]! : 0;
+      for (let k = gj.length - 1; k >= 0; k--) {
+        const d = gj[k]!;
+        shape[d] = to[d]!;
+        out[d] = inner;
+        inner *= to[d]!;
+      }
+    } else if (!gi.every((d) => padded[d] === 1)) return undefined;
+  }
+  return { shape, strides: out };
 }
 
 /** Every node reachable from `e`, the operands of reductions included (what a kernel computing it holds). */

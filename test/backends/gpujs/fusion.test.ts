@@ -312,6 +312,75 @@ for (const mode of modesUnderTest()) {
       expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} merged task axis`);
     });
 
+    it('reads a slice or transpose of an array in place, by strides (no index arithmetic, inside a matmul too)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(30);
+      const [av, wv, xv, yv] = [
+        randomValues(r, 24),
+        randomValues(r, 20),
+        randomValues(r, 24),
+        randomValues(r, 12),
+      ];
+      const sources: string[] = [];
+      const target = b as unknown as { dispatch: (...args: unknown[]) => unknown };
+      const dispatch = target.dispatch;
+      target.dispatch = (...args: unknown[]) => {
+        const spec = args[0] as { key: string; source: string };
+        // Uploads are kernels too on headlessgl and WebGPU.
+        if (!spec.key.startsWith('upload|')) sources.push(spec.source);
+        return dispatch.apply(b, args);
+      };
+      try {
+        // A transposed array [2, 4, 3] -> [2, 3, 4] times w [4, 5]: one matmul kernel, no division in its loop.
+        const product = (B: Backend, dt: DType) =>
+          kt(
+            B.matmul(
+              kt(B.transpose(put(B, av, [2, 4, 3], dt), [0, 2, 1]), [2, 3, 4], dt),
+              put(B, wv, [4, 5], dt),
+              false,
+              false,
+              [2, 3, 5],
+            ),
+            [2, 3, 5],
+            dt,
+          );
+        sources.length = 0;
+        const got = await b.read(product(b, 'float32'));
+        expect(sources.length).toBe(1);
+        expect(sources[0]!.slice(sources[0]!.indexOf('for (let p'))).not.toContain('Math.floor');
+        expectClose(got, cpu.readSync(product(cpu, 'float64')), TOL, `${mode} transposed operand`);
+        // Rows 1..2 of x [4, 6], read as [12] (a slice's rows are one run of memory), plus y: one kernel, no
+        // coordinates at all.
+        const rows = (B: Backend, dt: DType) => {
+          const s = kt(B.slice(put(B, xv, [4, 6], dt), [1, 0], [2, 6]), [12], dt);
+          return kt(B.binary('add', s, put(B, yv, [12], dt), [12]), [12], dt);
+        };
+        sources.length = 0;
+        const gotRows = await b.read(rows(b, 'float32'));
+        expect(sources.length).toBe(1);
+        expect(sources[0]).not.toContain('Math.floor');
+        expectClose(gotRows, cpu.readSync(rows(cpu, 'float64')), TOL, `${mode} sliced rows`);
+      } finally {
+        target.dispatch = dispatch;
+      }
+    });
+
+    it('computes a matmul operand first where a view would put index arithmetic in its loop', async () => {
+      const b = await backendFor(mode);
+      const r = rng(31);
+      const [xv, sv, wv] = [randomValues(r, 2 * 5 * 4), randomValues(r, 2 * 4), randomValues(r, 4 * 3)];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 5, 4] = x * s with a per-task s [2, 1, 4], read as [10, 4]: a view (coordinates per element).
+        const p = B.binary('mul', put(B, xv, [2, 5, 4], dt), put(B, sv, [2, 1, 4], dt), [2, 5, 4]);
+        return kt(B.matmul(kt(p, [10, 4], dt), put(B, wv, [4, 3], dt), false, false, [10, 3]), [10, 3], dt);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // The product, then the plain matmul.
+      expect(kernels(b) - before).toBe(2);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} view operand`);
+    });
+
     it('sums a pending value in one kernel (the producer runs inside the reduction), over any axes', async () => {
       const b = await backendFor(mode);
       const r = rng(17);

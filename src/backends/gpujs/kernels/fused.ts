@@ -431,7 +431,7 @@ function planReads(
       argOf.set(e.array, arg);
       arrays.push(e.array);
     }
-    const strides = broadcastStrides(e.shape, shape);
+    const strides = e.strides ? leafStrides(e.shape, e.strides, shape) : broadcastStrides(e.shape, shape);
     const offset = e.offset ?? 0;
     const key = `${arg}|${strides.join(',')}+${offset}`;
     let r = keys.indexOf(key);
@@ -443,6 +443,15 @@ function planReads(
     readOf.set(e, r);
   }
   return { order, arrays, reads, readOf };
+}
+
+/** {@link broadcastStrides} for a leaf whose own strides are given (see the leaf's `strides`). */
+function leafStrides(leaf: Shape, own: readonly number[], out: Shape): number[] {
+  const lead = out.length - leaf.length;
+  return out.map((d, j) => {
+    const k = j - lead;
+    return k < 0 || (leaf[k] === 1 && d !== 1) ? 0 : own[k]!;
+  });
 }
 
 /**

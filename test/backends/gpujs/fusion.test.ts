@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
+import { MAX_FUSION_ARRAYS } from '../../../src/backends/gpujs/create.js';
 import {
   FUSION_LIMITS,
   fusionFromEnv,
@@ -109,7 +110,7 @@ describe('fusionArrays: the inputs one fused kernel may read', () => {
 
   it('one kernel for 9 inputs when the device binds 10 buffers, two with the default 7, same values', async () => {
     const wide = await createGpujsBackend('webasm', { fusionArrays: 9 });
-    const narrow = await createGpujsBackend('webasm');
+    const narrow = await createGpujsBackend('webasm', { fusionArrays: FUSION_LIMITS.arrays });
     try {
       const a = await sumOf(wide, 9);
       const b = await sumOf(narrow, 9);
@@ -119,6 +120,18 @@ describe('fusionArrays: the inputs one fused kernel may read', () => {
     } finally {
       await wide.destroy();
       await narrow.destroy();
+    }
+  });
+
+  it('the host modes (which bind nothing) read as many arrays as WebGPU at most: one kernel for 15 inputs', async () => {
+    for (const mode of ['webasm', 'cpu'] as const) {
+      const b = await createGpujsBackend(mode);
+      try {
+        expect((await sumOf(b, MAX_FUSION_ARRAYS)).used).toBe(1);
+        expect((await sumOf(b, MAX_FUSION_ARRAYS + 1)).used).toBe(2);
+      } finally {
+        await b.destroy();
+      }
     }
   });
 });
@@ -166,7 +179,7 @@ for (const mode of modesUnderTest()) {
     it('splits chains at the kernel bounds without changing values', async () => {
       const b = await backendFor(mode);
       const r = rng(13);
-      const arrays = FUSION_LIMITS.arrays + 3;
+      const arrays = MAX_FUSION_ARRAYS + 3;
       const vals = Array.from({ length: arrays }, () => randomValues(r, 9, -1, 1));
       const n = 2 * FUSION_LIMITS.nodes;
       const before = dispatches(b);

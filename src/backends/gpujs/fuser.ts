@@ -6,6 +6,7 @@ import { GpujsDisposedError } from './errors.js';
 import {
   type FusedCall,
   fusedCall,
+  fusedGatherCall,
   fusedMatmulCall,
   fusedPartialCall,
   fusedSegmentsCall,
@@ -320,6 +321,35 @@ export class Fuser {
       const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
       ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
     }
+  }
+
+  /**
+   * `gather` of a pending value as one kernel that computes it where it reads it (im2col patches of a padded,
+   * normalized feature map), or undefined where the backend's own gather should run: the input is an array,
+   * the kernel would exceed the limits, or recomputing the value for every element read (each is read once
+   * per window holding it) would exceed {@link MATMUL_INLINE_BUDGET}.
+   */
+  gather(x: KernelTensor, indices: KernelTensor, axis: number, outSize: number): DeviceArray | undefined {
+    if (!this.isPending(x) || sizeOf(x.shape) === 0 || outSize === 0) return undefined;
+    const o = this.fitReductions(this.operand(x), x.shape, outSize);
+    if (!o.lazy) return undefined;
+    let scalars = 0;
+    let work = 0;
+    for (const n of o.nodes) {
+      if (n.kind === 'const') scalars++;
+      else if (n.kind !== 'leaf') work++;
+    }
+    for (const n of o.nodes) if (n.kind === 'reduce') work += loopSteps(n);
+    const idx = this.array(indices);
+    const arrays = o.leaves.has(idx) ? o.leaves.size : o.leaves.size + 1;
+    if (
+      arrays > this.limits.arrays ||
+      scalars > this.limits.scalars ||
+      o.nodes.size > this.limits.nodes ||
+      outSize * work > MATMUL_INLINE_BUDGET
+    )
+      return undefined;
+    return this.run(fusedGatherCall(o.expr, x.shape, idx, sizeOf(indices.shape), axis), outSize);
   }
 
   /**

@@ -347,6 +347,8 @@ export class GpujsBackend implements Backend {
     const ni = sizeOf(indices.shape);
     const outSize = (sizeOf(x.shape) / (x.shape[axis]! || 1)) * ni;
     if (sizeOf(x.shape) === 0 || ni === 0) return this.dispatch(fillSpec(outSize), outSize, [], [0]);
+    const fused = this.fuser?.gather(x, indices, axis, outSize);
+    if (fused) return fused;
     return this.dispatch(gatherSpec(x.shape, ni, axis), outSize, [this.arr(x), this.arr(indices)]);
   }
 

@@ -118,6 +118,43 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
 }
 
 /**
+ * gather (see `gatherSpec`) of the expression `root` over `xShape`: output `[outer, ni, inner]` is the
+ * expression at `(o * dim + idx[t]) * inner + j`, computed there (0 for an index out of range), so a pending
+ * value (a padded feature map) is gathered (into im2col patches) without a kernel of its own first.
+ */
+export function fusedGatherCall(
+  root: Expr,
+  xShape: Shape,
+  indices: DeviceArray,
+  ni: number,
+  axis: number,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plan = planReads(root, xShape, arrays, argOf);
+  let ia = argOf.get(indices);
+  if (ia === undefined) {
+    ia = arrays.length;
+    arrays.push(indices);
+  }
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= xShape[d]!;
+  for (let d = axis + 1; d < xShape.length; d++) inner *= xShape[d]!;
+  const dim = xShape[axis]!;
+  const { code, coords } = emitCoords('i', [outer, ni, inner], 'o');
+  const [o, t, j] = coords as [string, string, string];
+  const body = [...code, `const ix = x${ia}[${t}];`, 'let out = 0.0;'];
+  const scalars: number[] = [];
+  const inside = [`const q = (${o} * ${dim}.0 + ix) * ${inner}.0 + ${j};`];
+  const readVar = emitElementReads(plan, xShape, 'q', inside, scalars);
+  const nodes = emitNodes(plan, readVar, '', scalars);
+  inside.push(...nodes.code, `out = ${nodes.result};`);
+  body.push(`if (ix >= 0.0 && ix < ${dim}.0) {`, ...inside.map((l) => `  ${l}`), '}', 'return out;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
  * Statements that set `name` to element `at` of a view (see `ViewExpr`): the flat index of its operand's
  * element (or, for a padding, whether there is one), then the operand's reads and nodes there (temporaries
  * named after `prefix`).

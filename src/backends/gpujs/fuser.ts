@@ -9,6 +9,7 @@ import {
   fusedGatherCall,
   fusedMatmulCall,
   fusedPartialCall,
+  fusedScatterAddInverseCall,
   fusedSegmentsCall,
 } from './kernels/fused.js';
 import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
@@ -350,6 +351,31 @@ export class Fuser {
     )
       return undefined;
     return this.run(fusedGatherCall(o.expr, x.shape, idx, sizeOf(indices.shape), axis), outSize);
+  }
+
+  /**
+   * scatterAdd through an inverse index (`table`, see `scatterAddInverseSpec`) of pending `updates` as one
+   * kernel that computes each update where its output sums it (each is read once), or undefined where the
+   * backend's own kernel should run: the updates are an array, or the kernel would exceed the limits.
+   */
+  scatterAddInverse(
+    updates: KernelTensor,
+    table: DeviceArray,
+    outShape: Shape,
+    ni: number,
+    axis: number,
+    maxDegree: number,
+  ): DeviceArray | undefined {
+    if (!this.isPending(updates)) return undefined;
+    const o = this.fitReductions(this.operand(updates), updates.shape, sizeOf(updates.shape));
+    if (!o.lazy) return undefined;
+    let scalars = 0;
+    for (const n of o.nodes) if (n.kind === 'const') scalars++;
+    const arrays = o.leaves.has(table) ? o.leaves.size : o.leaves.size + 1;
+    if (arrays > this.limits.arrays || scalars > this.limits.scalars || o.nodes.size > this.limits.nodes)
+      return undefined;
+    const call = fusedScatterAddInverseCall(o.expr, updates.shape, table, outShape, ni, axis, maxDegree);
+    return this.run(call, sizeOf(outShape));
   }
 
   /**

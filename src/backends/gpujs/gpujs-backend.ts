@@ -362,6 +362,15 @@ export class GpujsBackend implements Backend {
     if (inverse) {
       if (inverse.maxDegree === 0) return this.dispatch(fillSpec(n), n, [], [0]);
       this.scatterLoopSteps += n * inverse.maxDegree;
+      const fused = this.fuser?.scatterAddInverse(
+        updates,
+        inverse.table,
+        outShape,
+        ni,
+        axis,
+        inverse.maxDegree,
+      );
+      if (fused) return fused;
       const spec = scatterAddInverseSpec(outShape, ni, axis, inverse.maxDegree);
       return this.dispatch(spec, n, [this.arr(updates), inverse.table]);
     }

@@ -350,6 +350,29 @@ for (const mode of modesUnderTest()) {
       expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} fused gather`);
     });
 
+    it('scatter-adds pending updates in one kernel (each update computed where its output sums it)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(33);
+      const [uv, cv] = [randomValues(r, 2 * 6 * 2), randomValues(r, 2)];
+      // Positions 0..3 with duplicates and a gap: rows 1 and 3 get two updates each, row 2 none.
+      const idx = Int32Array.from([3, 1, 0, 1, 3, 3]);
+      const build = (B: Backend, dt: DType) => {
+        const t = (h: unknown, s: Shape) => kt(h, s, dt);
+        const u = t(
+          B.unary(
+            'tanh',
+            t(B.binary('mul', put(B, uv, [2, 6, 2], dt), put(B, cv, [2], dt), [2, 6, 2]), [2, 6, 2]),
+          ),
+          [2, 6, 2],
+        );
+        return t(B.scatterAdd(u, put(B, idx, [6], 'int32'), 1, [2, 4, 2]), [2, 4, 2]);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} fused scatterAdd`);
+    });
+
     it('reads a pending value through a reshape that merges a task axis with a broadcast one (a view), one kernel', async () => {
       const b = await backendFor(mode);
       const r = rng(29);

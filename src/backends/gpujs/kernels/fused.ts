@@ -155,6 +155,52 @@ export function fusedGatherCall(
 }
 
 /**
+ * scatterAdd through an inverse index (see `scatterAddInverseSpec`, the table bound like it) of the expression
+ * `root` over `updShape`: each output sums the expression at its contributing positions, computed there. Every
+ * update is read by exactly one output, so nothing is computed twice.
+ */
+export function fusedScatterAddInverseCall(
+  root: Expr,
+  updShape: Shape,
+  table: DeviceArray,
+  outShape: Shape,
+  ni: number,
+  axis: number,
+  maxDegree: number,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plan = planReads(root, updShape, arrays, argOf);
+  let ta = argOf.get(table);
+  if (ta === undefined) {
+    ta = arrays.length;
+    arrays.push(table);
+  }
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= outShape[d]!;
+  for (let d = axis + 1; d < outShape.length; d++) inner *= outShape[d]!;
+  const dim = outShape[axis]!;
+  const { code, coords } = emitCoords('i', [outer, dim, inner], 'o');
+  const [o, d, j] = coords as [string, string, string];
+  const body = [
+    ...code,
+    `const ts = x${ta}[${d}];`,
+    `const tc = x${ta}[${d} + 1.0] - ts;`,
+    'let acc = 0.0;',
+    `for (let m = 0; m < ${maxDegree}; m++) {`,
+    '  if (m < tc) {',
+  ];
+  const scalars: number[] = [];
+  const inside = [`const q = (${o} * ${ni}.0 + x${ta}[${dim + 1}.0 + ts + m]) * ${inner}.0 + ${j};`];
+  const readVar = emitElementReads(plan, updShape, 'q', inside, scalars);
+  const nodes = emitNodes(plan, readVar, '', scalars);
+  inside.push(...nodes.code, `acc = acc + ${nodes.result};`);
+  body.push(...inside.map((l) => `    ${l}`), '  }', '}', 'return acc;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
  * Statements that set `name` to element `at` of a view (see `ViewExpr`): the flat index of its operand's
  * element (or, for a padding, whether there is one), then the operand's reads and nodes there (temporaries
  * named after `prefix`).

@@ -7,6 +7,7 @@ import {
   type FusedCall,
   fusedCall,
   fusedGatherCall,
+  fusedGroupsCall,
   fusedMatmulCall,
   fusedPartialCall,
   fusedScatterAddInverseCall,
@@ -111,8 +112,9 @@ export class Fuser {
    * pending from before it are materialized before they feed a new expression (see `operand`).
    */
   advance(): void {
-    // A step's optimizer results are computed before they become last step's values.
-    for (const g of [...this.groups]) this.runGroup(g);
+    // A step's optimizer results are computed before they become last step's values, as few kernels as
+    // the limits allow.
+    this.runGroups([...this.groups]);
     this.epoch++;
   }
 
@@ -503,9 +505,71 @@ export class Fuser {
    * each into a pending read of its segment, which consumers inline (across steps too).
    */
   private runGroup(g: SegmentGroup): void {
-    this.groups.delete(g);
-    const live = g.members.filter((m) => !m.isReleased && !m.array);
-    if (live.length === 0) return;
+    this.runGroups([g]);
+  }
+
+  /**
+   * Runs groups not yet run, several in one kernel (see `fusedGroupsCall`) as far as the limits allow, in
+   * the order given.
+   */
+  private runGroups(groups: readonly SegmentGroup[]): void {
+    let batch: { g: SegmentGroup; live: LazyArray[] }[] = [];
+    const arrays = new Set<DeviceArray>();
+    let scalars = 0;
+    let nodes = 0;
+    const flush = () => {
+      if (batch.length === 1) this.runOne(batch[0]!.g, batch[0]!.live);
+      else if (batch.length > 1) {
+        const out = this.run(
+          fusedGroupsCall(batch.map((b) => ({ roots: b.live.map((m) => m.expr!), shape: b.g.shape }))),
+          batch.reduce((t, b) => t + b.live.length * sizeOf(b.g.shape), 0),
+        );
+        let offset = 0;
+        for (const b of batch) {
+          const size = sizeOf(b.g.shape);
+          for (const m of b.live) {
+            const view: Expr = { kind: 'leaf', array: out, shape: b.g.shape, offset };
+            m.rebase(view, new Set([view]), new Set([out]));
+            offset += size;
+          }
+        }
+        out.dispose();
+      }
+      batch = [];
+      arrays.clear();
+      scalars = 0;
+      nodes = 0;
+    };
+    for (const g of groups) {
+      if (!this.groups.delete(g)) continue;
+      const live = g.members.filter((m) => !m.isReleased && !m.array);
+      if (live.length === 0) continue;
+      const own = new Set<Expr>();
+      for (const m of live) nodesOf(m.expr!, own);
+      const leaves = new Set<DeviceArray>();
+      let consts = 0;
+      for (const n of own) {
+        if (n.kind === 'leaf') leaves.add(n.array);
+        else if (n.kind === 'const') consts++;
+      }
+      const union = new Set([...arrays, ...leaves]);
+      if (
+        batch.length > 0 &&
+        (union.size > this.limits.arrays ||
+          scalars + consts > this.limits.scalars ||
+          nodes + own.size > this.limits.nodes)
+      )
+        flush();
+      batch.push({ g, live });
+      for (const l of leaves) arrays.add(l);
+      scalars += consts;
+      nodes += own.size;
+    }
+    flush();
+  }
+
+  /** Runs one group (already taken off the pending set) on its own: one segment per live member. */
+  private runOne(g: SegmentGroup, live: readonly LazyArray[]): void {
     const size = sizeOf(g.shape);
     const out = this.run(
       fusedSegmentsCall(

@@ -30,7 +30,7 @@ import {
   tanh,
 } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
-import type { Shape } from '../../../src/tensor/shape.js';
+import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
 import { backendFor, cpu, expectClose, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 /** Elementwise float32 math is within a few ulps per op; these chains are ≤ 60 ops of moderate magnitude. */
@@ -719,6 +719,36 @@ for (const mode of modesUnderTest()) {
         { rtol: 1e-5, atol: 1e-7 },
         `${mode} 2p`,
       );
+    });
+
+    it("computes the Adam updates of several parameters (of different shapes) in one kernel at the step's read", async () => {
+      const b = await backendFor(mode);
+      const r = rng(34);
+      const shapes = [[3, 2], [4]];
+      const vals = shapes.map((s) => [randomValues(r, sizeOf(s)), randomValues(r, sizeOf(s))] as const);
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 0, epsHat: 1e-8, scale: -0.01 };
+      const update = (B: Backend, dt: DType) =>
+        shapes.flatMap((shape, k) => {
+          const t = (h: unknown) => kt(h, shape, dt);
+          const zero = () => t(B.fill(shape, 0, dt));
+          const [hm, hv, hu] = B.adamMoments!(put(B, vals[k]![0], shape, dt), zero(), zero(), c);
+          const p = t(B.binary('add', put(B, vals[k]![1], shape, dt), t(hu), shape));
+          return [t(hm), t(hv), t(hu), p];
+        });
+      const before = kernels(b);
+      const got = update(b, 'float32');
+      const ref = update(cpu, 'float64');
+      // A read ends the step: both parameters' moments, steps and new values in one kernel.
+      await b.read(put(b, Float32Array.from([1, 2]), [2]));
+      expect(kernels(b) - before).toBe(1);
+      for (let k = 0; k < got.length; k++)
+        expectClose(
+          await b.read(got[k]!),
+          cpu.readSync(ref[k]!),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      expect(kernels(b) - before).toBe(1);
     });
 
     it('has no fused Adam kernel with fusion off (the composed ops run)', async () => {

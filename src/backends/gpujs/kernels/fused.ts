@@ -52,19 +52,20 @@ function emitElementReads(
   flat: string,
   body: string[],
   scalars: number[],
+  prefix = '',
 ): string[] {
   if (plan.reads.length === 0) return [];
   const { code, indices } = emitOperandIndices(
     shape,
     plan.reads.map((r) => r.strides),
     plan.reads.map((r) => r.offset),
-    'k',
+    `${prefix}k`,
     flat,
   );
   body.push(...code);
   return plan.reads.map((r, k) => {
-    body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
-    return `r${k}`;
+    body.push(...emitRead(r, indices[k]!, `${prefix}r${k}`, `${prefix}u${k}`, scalars));
+    return `${prefix}r${k}`;
   });
 }
 
@@ -358,6 +359,37 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
     body.push(`if (${seg} < ${s}.5) { out = ${name.get(roots[s]!)}; }`);
   body.push('return out;');
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+/**
+ * Several groups of {@link fusedSegmentsCall} (each its roots over its own shape) as one kernel whose output
+ * holds the groups one after another: every parameter's Adam update of a step in a few dispatches instead of
+ * one each. A thread computes only its own group's nodes (one branch per group, temporaries named `g${k}..`).
+ */
+export function fusedGroupsCall(groups: readonly { roots: readonly Expr[]; shape: Shape }[]): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plans = groups.map((g) => planReads(g.roots, g.shape, arrays, argOf));
+  const body = ['let out = 0.0;'];
+  const scalars: number[] = [];
+  let start = 0;
+  groups.forEach((g, k) => {
+    const n = g.shape.reduce((p, d) => p * d, 1);
+    const end = start + g.roots.length * n;
+    const p = `g${k}`;
+    const inner = [`const ${p}l = i - ${start}.0;`];
+    const { code: segCode, coords } = emitCoords(`${p}l`, [g.roots.length, n], `${p}s`);
+    inner.push(...segCode);
+    const readVar = emitElementReads(plans[k]!, g.shape, coords[1]!, inner, scalars, p);
+    const { code, name } = emitNodes(plans[k]!, readVar, p, scalars);
+    inner.push(...code, `out = ${name.get(g.roots.at(-1)!)};`);
+    for (let s = g.roots.length - 2; s >= 0; s--)
+      inner.push(`if (${coords[0]} < ${s}.5) { out = ${name.get(g.roots[s]!)}; }`);
+    body.push(`if (i >= ${start}.0 && i < ${end}.0) {`, ...inner.map((l) => `  ${l}`), '}');
+    start = end;
+  });
+  body.push('return out;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
 }
 
 /**

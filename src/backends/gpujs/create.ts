@@ -16,14 +16,21 @@ export async function createGpujsBackend(
   return new GpujsBackend(mode, new GPU({ mode }), { ...(await deviceOptions(mode)), ...options });
 }
 
-/** Most inputs of a fused kernel on WebGPU, however many storage buffers the adapter binds. */
-const MAX_FUSION_ARRAYS = 15;
+/**
+ * Most inputs of a fused kernel on WebGPU, however many storage buffers the adapter binds, and on the host
+ * modes.
+ */
+export const MAX_FUSION_ARRAYS = 15;
 
 /**
- * What the device allows beyond the defaults: on WebGPU, fused kernels with as many inputs as it binds, and
- * gpu.js's device for the direct dispatcher.
+ * What the device allows beyond the defaults: on WebGPU, fused kernels with as many inputs as it binds; on
+ * webasm and cpu, whose kernels are functions of host arrays and bind nothing, as many as WebGPU's most
+ * (fewer kernel boundaries where a second-order step's expressions read many arrays: conv4's batch norm).
+ * WebGL keeps the default (8 texture units guaranteed). On WebGPU, also gpu.js's device for the direct
+ * dispatcher.
  */
 async function deviceOptions(mode: GpujsMode): Promise<GpujsBackendOptions> {
+  if (mode === 'webasm' || mode === 'cpu') return { fusionArrays: MAX_FUSION_ARRAYS };
   if (mode !== 'webgpu') return {};
   const env = await installWebGPU();
   if (!env.ok) return {};

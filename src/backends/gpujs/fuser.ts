@@ -6,19 +6,23 @@ import { GpujsDisposedError } from './errors.js';
 import {
   type FusedCall,
   fusedCall,
+  fusedGatherCall,
+  fusedGroupsCall,
   fusedMatmulCall,
   fusedPartialCall,
+  fusedScatterAddInverseCall,
   fusedSegmentsCall,
 } from './kernels/fused.js';
 import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
 import {
   type Expr,
+  evaluatedNodesOf,
   LazyArray,
   nodesOf,
-  outerNodesOf,
   type ReduceExpr,
   reshapeExpr,
   sameShape,
+  type ViewMap,
   withChildren,
 } from './lazy.js';
 
@@ -72,12 +76,25 @@ interface Operand {
 const EMPTY = new Float32Array(0);
 
 /**
+ * Results over one shape that one kernel computes together, one segment each, when first needed (see
+ * {@link Fuser.adamMoments}): until then each member is an ordinary pending expression, and an elementwise
+ * consumer of a member of the same shape (the parameter update `p + u`) may join as one more segment.
+ */
+interface SegmentGroup {
+  readonly shape: Shape;
+  readonly members: LazyArray[];
+}
+
+/**
  * Elementwise fusion for the gpu.js backend: the elementwise kernels build {@link LazyArray} expressions, and
  * {@link Fuser.array} is the one place where a pending value becomes a device array (one generated kernel for
  * the whole expression). Every non-elementwise kernel reads its inputs through it.
  */
 export class Fuser {
   private epoch = 0;
+  /** Groups not computed yet, and the group of each of their members. */
+  private readonly groups = new Set<SegmentGroup>();
+  private readonly groupOf = new WeakMap<LazyArray, SegmentGroup>();
 
   /**
    * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
@@ -95,6 +112,9 @@ export class Fuser {
    * pending from before it are materialized before they feed a new expression (see `operand`).
    */
   advance(): void {
+    // A step's optimizer results are computed before they become last step's values, as few kernels as
+    // the limits allow.
+    this.runGroups([...this.groups]);
     this.epoch++;
   }
 
@@ -114,8 +134,9 @@ export class Fuser {
   segment(t: KernelTensor): { array: DeviceArray; offset: number } | undefined {
     const h = t.handle;
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return undefined;
+    this.runGroupOf(h);
     const e = h.expr!;
-    if (e.kind !== 'leaf' || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
+    if (e.kind !== 'leaf' || e.strides || sizeOf(e.shape) !== h.size || e.array.isReleased) return undefined;
     return { array: e.array, offset: e.offset ?? 0 };
   }
 
@@ -149,6 +170,49 @@ export class Fuser {
   cast(x: KernelTensor, dtype: DType): unknown {
     const truncate = dtype === 'int32' && x.dtype !== 'int32';
     return this.build([x], x.shape, ([e]) => (truncate ? { kind: 'trunc', x: e! } : e!));
+  }
+
+  /**
+   * A slice, transpose (`strided`) or constant padding (`pad`) of `x` into `outShape` as a pending view, which
+   * its consumer computes where it reads it (a kernel of its own only for a consumer that needs an array).
+   */
+  view(x: KernelTensor, outShape: Shape, map: ViewMap): unknown {
+    if (sizeOf(x.shape) === 0) return undefined;
+    if (map.kind === 'strided') {
+      const read = this.stridedRead(x, outShape, map.strides, map.base);
+      if (read) return read;
+    }
+    return this.build(
+      [x],
+      outShape,
+      ([e]) => ({ kind: 'view', x: e!, inShape: x.shape, outShape, map, shape: outShape }),
+      map.kind === 'pad' ? 2 : 1,
+    );
+  }
+
+  /**
+   * A slice or transpose of an array (or of a pending bare read of one, in row-major order) as a pending
+   * read of that array with the copy's strides: no index arithmetic where it is read (inside a matmul's
+   * loop, a transposed operand is read as the plain matmul reads one).
+   */
+  private stridedRead(
+    x: KernelTensor,
+    outShape: Shape,
+    strides: readonly number[],
+    base: number,
+  ): LazyArray | undefined {
+    const h = x.handle;
+    let array: DeviceArray;
+    let offset = 0;
+    if (h instanceof LazyArray && !h.array && !h.isReleased) {
+      this.runGroupOf(h);
+      const e = h.expr!;
+      if (e.kind !== 'leaf' || e.strides || !sameShape(e.shape, h.shape)) return undefined;
+      array = e.array;
+      offset = e.offset ?? 0;
+    } else array = this.array(x);
+    const expr: Expr = { kind: 'leaf', array, shape: outShape, offset: offset + base, strides: [...strides] };
+    return new LazyArray(expr, outShape, new Set([expr]), new Set([array]), this.epoch);
   }
 
   /** Broadcasts compose with elementwise reads, so a broadcast copy is just the operand read at `shape`. */
@@ -227,6 +291,12 @@ export class Fuser {
     const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
     // Every operand element is evaluated once per step of every dot product that reads it.
     const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape) * k));
+    // A view's index arithmetic (coordinates, bounds) would run at every step of the dot products: an
+    // operand with one is computed first (a strided read of an array is a plain leaf and stays inlined).
+    ops.forEach((o, i) => {
+      if (o.lazy && [...o.nodes].some((n) => n.kind === 'view'))
+        ops[i] = leaf(this.materialize(o.lazy), inputs[i]!.shape);
+    });
     for (;;) {
       const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
       if (lazy.length === 0) return undefined;
@@ -257,10 +327,65 @@ export class Fuser {
   }
 
   /**
-   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with three segments, the
-   * composition's operations in its order; each result is a pending read of its segment, so the next step's
-   * update and the parameter update read them in place, and only a consumer that needs an array of its own
-   * copies one out.
+   * `gather` of a pending value as one kernel that computes it where it reads it (im2col patches of a padded,
+   * normalized feature map), or undefined where the backend's own gather should run: the input is an array,
+   * the kernel would exceed the limits, or recomputing the value for every element read (each is read once
+   * per window holding it) would exceed {@link MATMUL_INLINE_BUDGET}.
+   */
+  gather(x: KernelTensor, indices: KernelTensor, axis: number, outSize: number): DeviceArray | undefined {
+    if (!this.isPending(x) || sizeOf(x.shape) === 0 || outSize === 0) return undefined;
+    const o = this.fitReductions(this.operand(x), x.shape, outSize);
+    if (!o.lazy) return undefined;
+    let scalars = 0;
+    let work = 0;
+    for (const n of o.nodes) {
+      if (n.kind === 'const') scalars++;
+      else if (n.kind !== 'leaf') work++;
+    }
+    for (const n of o.nodes) if (n.kind === 'reduce') work += loopSteps(n);
+    const idx = this.array(indices);
+    const arrays = o.leaves.has(idx) ? o.leaves.size : o.leaves.size + 1;
+    if (
+      arrays > this.limits.arrays ||
+      scalars > this.limits.scalars ||
+      o.nodes.size > this.limits.nodes ||
+      outSize * work > MATMUL_INLINE_BUDGET
+    )
+      return undefined;
+    return this.run(fusedGatherCall(o.expr, x.shape, idx, sizeOf(indices.shape), axis), outSize);
+  }
+
+  /**
+   * scatterAdd through an inverse index (`table`, see `scatterAddInverseSpec`) of pending `updates` as one
+   * kernel that computes each update where its output sums it (each is read once), or undefined where the
+   * backend's own kernel should run: the updates are an array, or the kernel would exceed the limits.
+   */
+  scatterAddInverse(
+    updates: KernelTensor,
+    table: DeviceArray,
+    outShape: Shape,
+    ni: number,
+    axis: number,
+    maxDegree: number,
+  ): DeviceArray | undefined {
+    if (!this.isPending(updates)) return undefined;
+    const o = this.fitReductions(this.operand(updates), updates.shape, sizeOf(updates.shape));
+    if (!o.lazy) return undefined;
+    let scalars = 0;
+    for (const n of o.nodes) if (n.kind === 'const') scalars++;
+    const arrays = o.leaves.has(table) ? o.leaves.size : o.leaves.size + 1;
+    if (arrays > this.limits.arrays || scalars > this.limits.scalars || o.nodes.size > this.limits.nodes)
+      return undefined;
+    const call = fusedScatterAddInverseCall(o.expr, updates.shape, table, outShape, ni, axis, maxDegree);
+    return this.run(call, sizeOf(outShape));
+  }
+
+  /**
+   * Adam's `m'`, `v'` and step `u` (see `Backend.adamMoments`) as one kernel with a segment each, the
+   * composition's operations in its order, run when one of them is first needed (at the latest, at the
+   * step's read). The parameter update `p + u` built before then joins the kernel as a fourth segment. Each
+   * result then is a pending read of its segment, so the next step's update and forward pass read them in
+   * place, and only a consumer that needs an array of its own copies one out.
    */
   adamMoments(
     g: KernelTensor,
@@ -292,14 +417,17 @@ export class Fuser {
         scalars <= this.limits.scalars &&
         nodes.size <= this.limits.nodes
       ) {
-        const out = this.run(fusedSegmentsCall([mNew, vNew, u], shape), 3 * size);
-        const views = [0, 1, 2].map((k) => {
-          const view: Expr = { kind: 'leaf', array: out, shape, offset: k * size };
-          return new LazyArray(view, shape, new Set([view]), new Set([out]), this.epoch);
-        });
-        // The views pin the output; it is released once all three are (dispose waits for pins).
-        out.dispose();
-        return views as [LazyArray, LazyArray, LazyArray];
+        const group: SegmentGroup = { shape, members: [] };
+        for (const root of [mNew, vNew, u]) {
+          const rootNodes = nodesOf(root);
+          const rootLeaves = new Set<DeviceArray>();
+          for (const n of rootNodes) if (n.kind === 'leaf') rootLeaves.add(n.array);
+          const member = new LazyArray(root, shape, rootNodes, rootLeaves, this.epoch);
+          group.members.push(member);
+          this.groupOf.set(member, group);
+        }
+        this.groups.add(group);
+        return group.members as [LazyArray, LazyArray, LazyArray];
       }
       const lazy = ops.flatMap((o, i) => (o.lazy ? [i] : []));
       // Unreachable: three plain arrays and the update's 15 nodes fit the limits.
@@ -307,6 +435,155 @@ export class Fuser {
       const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
       ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
     }
+  }
+
+  /**
+   * `make(inputs)` as one more member of a group not computed yet, where one input is a member of it and
+   * the result has its shape (the parameter update `p + u` of Adam's step `u`): undefined where some other
+   * input is pending (beyond a constant or a bare read) or the group's kernel would exceed the limits.
+   */
+  private join(
+    inputs: readonly KernelTensor[],
+    outShape: Shape,
+    make: (xs: Expr[]) => Expr,
+  ): LazyArray | undefined {
+    let group: SegmentGroup | undefined;
+    for (const t of inputs) {
+      const h = t.handle;
+      if (!(h instanceof LazyArray) || h.isReleased) continue;
+      const g = this.groupOf.get(h);
+      if (g && this.groups.has(g)) group = g;
+    }
+    if (!group || !sameShape(outShape, group.shape)) return undefined;
+    const exprs: Expr[] = [];
+    for (const t of inputs) {
+      const h = t.handle;
+      if (!(h instanceof LazyArray) || h.array || h.isReleased) {
+        exprs.push({ kind: 'leaf', array: this.array(t), shape: t.shape });
+        continue;
+      }
+      const e = h.expr!;
+      const sameGroup = this.groupOf.get(h) === group;
+      if (e.kind !== 'const' && !((sameGroup || e.kind === 'leaf') && sameShape(h.shape, t.shape)))
+        return undefined;
+      if (!sameGroup && this.groupOf.has(h) && e.kind !== 'leaf') return undefined;
+      exprs.push(e);
+    }
+    const expr = make(exprs);
+    const roots = [...group.members.filter((m) => !m.isReleased).map((m) => m.expr!), expr];
+    const all = new Set<Expr>();
+    for (const r of roots) nodesOf(r, all);
+    let arrays = 0;
+    let scalars = 0;
+    const seen = new Set<DeviceArray>();
+    for (const n of all) {
+      if (n.kind === 'const') scalars++;
+      else if (n.kind === 'leaf' && !seen.has(n.array)) {
+        seen.add(n.array);
+        arrays++;
+      }
+    }
+    if (arrays > this.limits.arrays || scalars > this.limits.scalars || all.size > this.limits.nodes)
+      return undefined;
+    const nodes = nodesOf(expr);
+    const leaves = new Set<DeviceArray>();
+    for (const n of nodes) if (n.kind === 'leaf') leaves.add(n.array);
+    const lazy = new LazyArray(expr, outShape, nodes, leaves, this.epoch);
+    group.members.push(lazy);
+    this.groupOf.set(lazy, group);
+    return lazy;
+  }
+
+  /** Runs the group `h` belongs to, if it has not run yet. */
+  private runGroupOf(h: LazyArray): void {
+    const g = this.groupOf.get(h);
+    if (g && this.groups.has(g)) this.runGroup(g);
+  }
+
+  /**
+   * Computes the members of a group still wanted (not released) in one kernel, one segment each, and turns
+   * each into a pending read of its segment, which consumers inline (across steps too).
+   */
+  private runGroup(g: SegmentGroup): void {
+    this.runGroups([g]);
+  }
+
+  /**
+   * Runs groups not yet run, several in one kernel (see `fusedGroupsCall`) as far as the limits allow, in
+   * the order given.
+   */
+  private runGroups(groups: readonly SegmentGroup[]): void {
+    let batch: { g: SegmentGroup; live: LazyArray[] }[] = [];
+    const arrays = new Set<DeviceArray>();
+    let scalars = 0;
+    let nodes = 0;
+    const flush = () => {
+      if (batch.length === 1) this.runOne(batch[0]!.g, batch[0]!.live);
+      else if (batch.length > 1) {
+        const out = this.run(
+          fusedGroupsCall(batch.map((b) => ({ roots: b.live.map((m) => m.expr!), shape: b.g.shape }))),
+          batch.reduce((t, b) => t + b.live.length * sizeOf(b.g.shape), 0),
+        );
+        let offset = 0;
+        for (const b of batch) {
+          const size = sizeOf(b.g.shape);
+          for (const m of b.live) {
+            const view: Expr = { kind: 'leaf', array: out, shape: b.g.shape, offset };
+            m.rebase(view, new Set([view]), new Set([out]));
+            offset += size;
+          }
+        }
+        out.dispose();
+      }
+      batch = [];
+      arrays.clear();
+      scalars = 0;
+      nodes = 0;
+    };
+    for (const g of groups) {
+      if (!this.groups.delete(g)) continue;
+      const live = g.members.filter((m) => !m.isReleased && !m.array);
+      if (live.length === 0) continue;
+      const own = new Set<Expr>();
+      for (const m of live) nodesOf(m.expr!, own);
+      const leaves = new Set<DeviceArray>();
+      let consts = 0;
+      for (const n of own) {
+        if (n.kind === 'leaf') leaves.add(n.array);
+        else if (n.kind === 'const') consts++;
+      }
+      const union = new Set([...arrays, ...leaves]);
+      if (
+        batch.length > 0 &&
+        (union.size > this.limits.arrays ||
+          scalars + consts > this.limits.scalars ||
+          nodes + own.size > this.limits.nodes)
+      )
+        flush();
+      batch.push({ g, live });
+      for (const l of leaves) arrays.add(l);
+      scalars += consts;
+      nodes += own.size;
+    }
+    flush();
+  }
+
+  /** Runs one group (already taken off the pending set) on its own: one segment per live member. */
+  private runOne(g: SegmentGroup, live: readonly LazyArray[]): void {
+    const size = sizeOf(g.shape);
+    const out = this.run(
+      fusedSegmentsCall(
+        live.map((m) => m.expr!),
+        g.shape,
+      ),
+      live.length * size,
+    );
+    live.forEach((m, k) => {
+      const view: Expr = { kind: 'leaf', array: out, shape: g.shape, offset: k * size };
+      m.rebase(view, new Set([view]), new Set([out]));
+    });
+    // The views pin the output; it is released once all of them are (dispose waits for pins).
+    out.dispose();
   }
 
   /** True for a handle still holding an uncomputed expression. */
@@ -324,7 +601,7 @@ export class Fuser {
   private fitReductions(o: Operand, shape: Shape, work: number): Operand {
     if (!o.lazy) return o;
     const costly = new Map<Expr, Expr>();
-    for (const n of outerNodesOf(o.expr)) {
+    for (const n of evaluatedNodesOf(o.expr)) {
       if (n.kind !== 'reduce') continue;
       // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
       if (Math.max(0, work - sizeOf(n.shape)) * loopSteps(n) <= REDUCE_INLINE_STEPS) continue;
@@ -345,6 +622,7 @@ export class Fuser {
   private materialize(h: LazyArray): DeviceArray {
     if (h.isReleased) throw new GpujsDisposedError(this.backendName);
     if (h.array) return h.array;
+    this.runGroupOf(h);
     const out = this.run(fusedCall(h.expr!, h.shape), h.size);
     h.settle(out);
     return out;
@@ -353,9 +631,17 @@ export class Fuser {
   /**
    * A new pending value `make(operands)` of `outShape`. When the kernel it would become exceeds
    * {@link FUSION_LIMITS}, the largest pending operand is materialized first (its own kernel), until it fits.
+   * `added`: the nodes `make` adds (a padding's constant is a second one).
    */
-  private build(inputs: readonly KernelTensor[], outShape: Shape, make: (xs: Expr[]) => Expr): unknown {
+  private build(
+    inputs: readonly KernelTensor[],
+    outShape: Shape,
+    make: (xs: Expr[]) => Expr,
+    added = 1,
+  ): unknown {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
+    const joined = this.join(inputs, outShape, make);
+    if (joined) return joined;
     const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape)));
     for (;;) {
       const nodes = new Set<Expr>();
@@ -369,10 +655,11 @@ export class Fuser {
       if (
         leaves.size <= this.limits.arrays &&
         scalars + 1 <= this.limits.scalars &&
-        nodes.size + 1 <= this.limits.nodes
+        nodes.size + added <= this.limits.nodes
       ) {
         const expr = make(ops.map((o) => o.expr));
         nodes.add(expr);
+        if (expr.kind === 'view' && expr.map.kind === 'pad') nodes.add(expr.map.value);
         return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
       }
       let k = -1;
@@ -388,6 +675,8 @@ export class Fuser {
   private operand(t: KernelTensor): Operand {
     const h = t.handle;
     if (!(h instanceof LazyArray) || h.array || h.isReleased) return leaf(this.array(t), t.shape);
+    // A member of a group is read as its segment: the group's kernel runs first.
+    this.runGroupOf(h);
     // A value still pending from before the last read (an optimizer state, the updated parameters) is
     // computed on its own rather than inlined: inlined, the state's expression would grow by one update per
     // step, and every step would compile a new, longer kernel. A constant cannot grow, nor can a bare read of
@@ -398,7 +687,18 @@ export class Fuser {
     // Read under another shape (a reshape shares the handle): fine for a broadcast-free expression only.
     const reshaped = reshapeExpr(h, t.shape);
     if (reshaped) return { expr: reshaped, nodes: nodesOf(reshaped), leaves: h.leaves, lazy: h };
-    return leaf(this.materialize(h), t.shape);
+    // Otherwise a view that reads it at the same flat index (a task axis merged with a broadcast one).
+    const view: Expr = {
+      kind: 'view',
+      x: h.expr!,
+      inShape: h.shape,
+      outShape: t.shape,
+      map: { kind: 'flat' },
+      shape: t.shape,
+    };
+    const nodes = new Set(h.nodes);
+    nodes.add(view);
+    return { expr: view, nodes, leaves: h.leaves, lazy: h };
   }
 }
 
@@ -413,7 +713,8 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
   const walk = (n: Expr): Expr => {
     let r = memo.get(n);
     if (r) return r;
-    r = withChildren(n, walk);
+    // A view's operand is evaluated once per element read, so its reductions are replaced as well.
+    r = n.kind === 'view' ? { ...n, x: walk(n.x) } : withChildren(n, walk);
     memo.set(n, r);
     return r;
   };
@@ -426,6 +727,6 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
  */
 function loopSteps(n: ReduceExpr): number {
   let step = 1;
-  for (const m of outerNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
+  for (const m of evaluatedNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
   return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step;
 }

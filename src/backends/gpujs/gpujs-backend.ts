@@ -23,7 +23,7 @@ import { CONCAT_MAX_INPUTS } from './kernels/layout.js';
 import * as matmulKernels from './kernels/matmul.js';
 import { reduceSpec as buildReduceSpec, partialReduceSpec } from './kernels/reduce.js';
 import { type KernelSpec, memoSpec } from './kernels/spec.js';
-import type { LazyArray } from './lazy.js';
+import type { LazyArray, ViewMap } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
 import { type DirectCounters, type GPUDeviceLike, WebGPUDirect } from './webgpu-direct.js';
 
@@ -388,6 +388,7 @@ export class GpujsBackend implements Backend {
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
     const outSize = sizeOf(x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]));
     if (sizeOf(x.shape) === 0) return this.dispatch(fillSpec(outSize), outSize, [], [value]);
+    if (this.fuser) return this.fuser.view(x, outShapeOf(x.shape, paddings), padMap(paddings, value));
     return this.dispatch(padSpec(x.shape, paddings), outSize, [this.arr(x)], [value]);
   }
 
@@ -395,6 +396,8 @@ export class GpujsBackend implements Backend {
     const ni = sizeOf(indices.shape);
     const outSize = (sizeOf(x.shape) / (x.shape[axis]! || 1)) * ni;
     if (sizeOf(x.shape) === 0 || ni === 0) return this.dispatch(fillSpec(outSize), outSize, [], [0]);
+    const fused = this.fuser?.gather(x, indices, axis, outSize);
+    if (fused) return fused;
     return this.dispatch(gatherSpec(x.shape, ni, axis), outSize, [this.arr(x), this.arr(indices)]);
   }
 
@@ -408,6 +411,15 @@ export class GpujsBackend implements Backend {
     if (inverse) {
       if (inverse.maxDegree === 0) return this.dispatch(fillSpec(n), n, [], [0]);
       this.scatterLoopSteps += n * inverse.maxDegree;
+      const fused = this.fuser?.scatterAddInverse(
+        updates,
+        inverse.table,
+        outShape,
+        ni,
+        axis,
+        inverse.maxDegree,
+      );
+      if (fused) return fused;
       const spec = scatterAddInverseSpec(outShape, ni, axis, inverse.maxDegree);
       return this.dispatch(spec, n, [this.arr(updates), inverse.table]);
     }
@@ -425,6 +437,8 @@ export class GpujsBackend implements Backend {
   }
 
   private strided(x: KernelTensor, outShape: Shape, strides: readonly number[], base: number): unknown {
+    const view = this.fuser?.view(x, outShape, { kind: 'strided', strides: [...strides], base });
+    if (view !== undefined) return view;
     return this.dispatch(stridedCopySpec(outShape, strides, base), sizeOf(outShape), [this.arr(x)]);
   }
 
@@ -526,6 +540,20 @@ export class GpujsBackend implements Backend {
     work.then(unpin, unpin);
     return DeviceArray.from(outSize, work);
   }
+}
+
+/** The shape `shape` pads to. */
+function outShapeOf(shape: Shape, paddings: readonly (readonly [number, number])[]): Shape {
+  return shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+}
+
+/** A padding as a view's map: the pad value a constant node (a kernel argument). */
+function padMap(paddings: readonly (readonly [number, number])[], value: number): ViewMap {
+  return {
+    kind: 'pad',
+    paddings: paddings.map((p) => [p[0], p[1]] as const),
+    value: { kind: 'const', value },
+  };
 }
 
 /** A device value's floats on the host (a Promise only for WebGPU buffers). */

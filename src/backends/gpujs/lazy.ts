@@ -18,6 +18,11 @@ export type Expr =
        * results, such as Adam's moments, read in place.
        */
       readonly offset?: number;
+      /**
+       * Strides of `array` along the axes of `shape` where it is not read in row-major order (a slice or
+       * transpose of an array, read in place): element `c` is `array[offset + sum(c[d] * strides[d])]`.
+       */
+      readonly strides?: readonly number[];
     }
   /** A float passed as a kernel argument, so fills of any value share one kernel. */
   | { readonly kind: 'const'; readonly value: number }
@@ -32,7 +37,35 @@ export type Expr =
   | { readonly kind: 'where'; readonly c: Expr; readonly a: Expr; readonly b: Expr }
   /** Float to int32: truncation toward zero. */
   | { readonly kind: 'trunc'; readonly x: Expr }
-  | ReduceExpr;
+  | ReduceExpr
+  | ViewExpr;
+
+/**
+ * Elements of `x` (an expression over `inShape`, in its own index space) rearranged into `outShape`: a
+ * reshape (`flat`: the same flat index), a slice or transpose (`strided`: the flat index `base + sum(c[d] *
+ * strides[d])` of output coordinates `c`), or a constant padding (`pad`: `value` outside). To the expression
+ * around it, it is read like a leaf of `shape` (`outShape`, or that with size-1 axes inserted or dropped by
+ * a reshape), so a slice, pad or reshape of a pending value is computed where a consumer reads it.
+ */
+export interface ViewExpr {
+  readonly kind: 'view';
+  readonly x: Expr;
+  readonly inShape: Shape;
+  readonly outShape: Shape;
+  readonly map: ViewMap;
+  readonly shape: Shape;
+}
+
+/** How a {@link ViewExpr} finds the element of its operand that one of its own elements is. */
+export type ViewMap =
+  | { readonly kind: 'flat' }
+  | { readonly kind: 'strided'; readonly strides: readonly number[]; readonly base: number }
+  | {
+      readonly kind: 'pad';
+      readonly paddings: readonly (readonly [number, number])[];
+      /** A constant node (a kernel argument), so pads of any value share a kernel. */
+      readonly value: Expr & { readonly kind: 'const' };
+    };
 
 /**
  * A reduction of `x` (an expression over `inShape`, in its own index space) over the sorted `axes`. To the
@@ -63,6 +96,7 @@ export function childrenOf(e: Expr): readonly Expr[] {
     case 'leaf':
     case 'const':
     case 'reduce':
+    case 'view':
       return [];
     case 'unary':
     case 'trunc':
@@ -141,6 +175,18 @@ export class LazyArray {
     this.release();
   }
 
+  /**
+   * Replaces the pending expression by an equivalent one over other arrays (a read of the segment of a kernel
+   * that computed it along with others), pinning the new leaves and letting go of the old ones.
+   */
+  rebase(expr: Expr, nodes: ReadonlySet<Expr>, leaves: ReadonlySet<DeviceArray>): void {
+    for (const a of leaves) a.pin();
+    for (const a of this.leaves_) a.unpin();
+    this.expr_ = expr;
+    this.nodes_ = nodes;
+    this.leaves_ = leaves;
+  }
+
   /** Gives back the computed array, or the pins on the leaves if it was never computed. */
   dispose(): void {
     if (this.disposed) return;
@@ -159,25 +205,95 @@ export class LazyArray {
 
 /**
  * The same expression read as `shape` (a reshape of the tensor holding it), or undefined when that needs the
- * value materialized first. Two reshapes keep every leaf a broadcast of the new shape: one that only inserts
- * or drops size-1 axes (each leaf gets the same axes inserted or dropped), and any reshape of an expression
- * with no broadcast inside (every leaf has the expression's shape, so it is a function of the flat index).
+ * value materialized first. The reshape splits both shapes into groups of consecutive axes of equal size
+ * (`[2, 3, 3, 64]` as `[2, 576]`: `[2] -> [2]`, `[3, 3, 64] -> [576]`); each leaf (and reduction) stays a
+ * broadcast of the new shape when, within every group, it either has all of the old axes or none of them
+ * (all size 1): it then gets the new group's axes, or 1s. This covers inserting or dropping size-1 axes, any
+ * reshape of a broadcast-free expression, and merging axes around a broadcast (a per-task, per-channel
+ * statistic `[2, 1, 1, 1, 64]` of `[2, 5, 3, 3, 64]` read as `[2, 45, 64]`).
  */
 export function reshapeExpr(lazy: LazyArray, shape: Shape): Expr | undefined {
   const expr = lazy.expr;
   if (!expr) return undefined;
-  const leafShape = unitAxesMap(lazy.shape, shape) ?? flatMap(lazy, shape);
-  if (!leafShape) return undefined;
+  const groups = axisGroups(lazy.shape, shape);
+  if (!groups) return undefined;
+  const mapped = new Map<Expr, Expr>();
+  for (const n of outerNodesOf(expr)) {
+    if (n.kind === 'leaf' && n.strides) {
+      const s = regroupStrided(n.shape, n.strides, lazy.shape, shape, groups);
+      if (!s) return undefined;
+      mapped.set(n, { ...n, ...s });
+      continue;
+    }
+    if (n.kind !== 'leaf' && n.kind !== 'reduce' && n.kind !== 'view') continue;
+    const s = regroup(n.shape, lazy.shape, shape, groups);
+    if (!s) return undefined;
+    mapped.set(n, { ...n, shape: s });
+  }
   const memo = new Map<Expr, Expr>();
   const walk = (e: Expr): Expr => {
     let r = memo.get(e);
     if (r) return r;
-    r =
-      e.kind === 'leaf' || e.kind === 'reduce' ? { ...e, shape: leafShape(e.shape) } : withChildren(e, walk);
+    r = mapped.get(e) ?? withChildren(e, walk);
     memo.set(e, r);
     return r;
   };
   return walk(expr);
+}
+
+/**
+ * `from` and `to` (of the same, non-zero size) as runs of consecutive axes of equal size, in order: pairs of
+ * axis lists, either of which may be empty for a trailing size-1 axis. Undefined when the sizes differ.
+ */
+function axisGroups(from: Shape, to: Shape): [number[], number[]][] | undefined {
+  if (sizeOf(from) !== sizeOf(to) || sizeOf(from) === 0) return undefined;
+  const groups: [number[], number[]][] = [];
+  let i = 0;
+  let j = 0;
+  while (i < from.length || j < to.length) {
+    const gi: number[] = [];
+    const gj: number[] = [];
+    let a = 1;
+    let b = 1;
+    if (i < from.length) {
+      gi.push(i);
+      a = from[i++]!;
+    }
+    if (j < to.length) {
+      gj.push(j);
+      b = to[j++]!;
+    }
+    while (a !== b) {
+      if (a < b) {
+        gi.push(i);
+        a *= from[i++]!;
+      } else {
+        gj.push(j);
+        b *= to[j++]!;
+      }
+    }
+    groups.push([gi, gj]);
+  }
+  return groups;
+}
+
+/**
+ * The shape of a read (`leaf`, broadcasting to `from`) under the reshape of `from` to `to` split as `groups`:
+ * per group, `to`'s axes where the read has all of `from`'s, 1s where it has none; undefined otherwise.
+ */
+function regroup(
+  leaf: Shape,
+  from: Shape,
+  to: Shape,
+  groups: readonly (readonly [number[], number[]])[],
+): Shape | undefined {
+  const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
+  const out = Array<number>(to.length).fill(1);
+  for (const [gi, gj] of groups) {
+    if (gi.every((d) => padded[d] === from[d])) for (const d of gj) out[d] = to[d]!;
+    else if (!gi.every((d) => padded[d] === 1)) return undefined;
+  }
+  return out;
 }
 
 /**
@@ -190,6 +306,7 @@ export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
     case 'leaf':
     case 'const':
     case 'reduce':
+    case 'view':
       return e;
     case 'unary':
     case 'trunc':
@@ -202,28 +319,37 @@ export function withChildren(e: Expr, f: (operand: Expr) => Expr): Expr {
 }
 
 /**
- * When `to` is `from` with size-1 axes inserted or dropped, the map of a leaf shape (broadcasting to `from`)
- * to one broadcasting to `to` the same way: its non-unit axes move with `from`'s, every other axis is 1.
+ * {@link regroup} for a leaf with explicit strides: within a group whose axes it has, those (the non-unit
+ * ones) must be one run of memory (each stride the next one's times its size), which the new axes then split
+ * row-major; undefined otherwise (a transposed pair merged).
  */
-function unitAxesMap(from: Shape, to: Shape): ((leaf: Shape) => Shape) | undefined {
-  const pf = from.flatMap((d, i) => (d === 1 ? [] : [i]));
-  const pt = to.flatMap((d, i) => (d === 1 ? [] : [i]));
-  if (pf.length !== pt.length || pf.some((p, k) => from[p] !== to[pt[k]!])) return undefined;
-  return (leaf) => {
-    const padded = [...Array<number>(from.length - leaf.length).fill(1), ...leaf];
-    const out = Array<number>(to.length).fill(1);
-    pf.forEach((p, k) => {
-      out[pt[k]!] = padded[p]!;
-    });
-    return out;
-  };
-}
-
-/** For an expression whose every leaf (and reduction) has its own shape: every one takes the new shape. */
-function flatMap(lazy: LazyArray, shape: Shape): ((leaf: Shape) => Shape) | undefined {
-  for (const n of outerNodesOf(lazy.expr!))
-    if ((n.kind === 'leaf' || n.kind === 'reduce') && !sameShape(n.shape, lazy.shape)) return undefined;
-  return () => shape;
+function regroupStrided(
+  leaf: Shape,
+  strides: readonly number[],
+  from: Shape,
+  to: Shape,
+  groups: readonly (readonly [number[], number[]])[],
+): { shape: Shape; strides: number[] } | undefined {
+  const lead = from.length - leaf.length;
+  const padded = [...Array<number>(lead).fill(1), ...leaf];
+  const paddedStrides = [...Array<number>(lead).fill(0), ...strides];
+  const shape = Array<number>(to.length).fill(1);
+  const out = Array<number>(to.length).fill(0);
+  for (const [gi, gj] of groups) {
+    if (gi.every((d) => padded[d] === from[d])) {
+      const axes = gi.filter((d) => from[d] !== 1);
+      for (let k = 0; k + 1 < axes.length; k++)
+        if (paddedStrides[axes[k]!] !== paddedStrides[axes[k + 1]!]! * from[axes[k + 1]!]!) return undefined;
+      let inner = axes.length > 0 ? paddedStrides[axes.at(-1)!]! : 0;
+      for (let k = gj.length - 1; k >= 0; k--) {
+        const d = gj[k]!;
+        shape[d] = to[d]!;
+        out[d] = inner;
+        inner *= to[d]!;
+      }
+    } else if (!gi.every((d) => padded[d] === 1)) return undefined;
+  }
+  return { shape, strides: out };
 }
 
 /** Every node reachable from `e`, the operands of reductions included (what a kernel computing it holds). */
@@ -231,11 +357,24 @@ export function nodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
   if (into.has(e)) return into;
   into.add(e);
   for (const c of childrenOf(e)) nodesOf(c, into);
-  if (e.kind === 'reduce') nodesOf(e.x, into);
+  if (e.kind === 'reduce' || e.kind === 'view') nodesOf(e.x, into);
+  if (e.kind === 'view' && e.map.kind === 'pad') into.add(e.map.value);
   return into;
 }
 
-/** The nodes of `e` in its own index space (reductions, not their operands). */
+/**
+ * The nodes a kernel evaluates once per evaluation of `e`: those in its own index space and, through views
+ * (which read one element of their operand per element), their operands' (reductions, not their operands).
+ */
+export function evaluatedNodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
+  if (into.has(e)) return into;
+  into.add(e);
+  for (const c of childrenOf(e)) evaluatedNodesOf(c, into);
+  if (e.kind === 'view') evaluatedNodesOf(e.x, into);
+  return into;
+}
+
+/** The nodes of `e` in its own index space (reductions and views, not their operands). */
 export function outerNodesOf(e: Expr, into = new Set<Expr>()): Set<Expr> {
   if (into.has(e)) return into;
   into.add(e);

@@ -9,6 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
+import { MAX_FUSION_ARRAYS } from '../../../src/backends/gpujs/create.js';
 import {
   FUSION_LIMITS,
   fusionFromEnv,
@@ -29,7 +30,7 @@ import {
   tanh,
 } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
-import type { Shape } from '../../../src/tensor/shape.js';
+import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
 import { backendFor, cpu, expectClose, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 /** Elementwise float32 math is within a few ulps per op; these chains are ≤ 60 ops of moderate magnitude. */
@@ -111,7 +112,7 @@ describe('fusionArrays: the inputs one fused kernel may read', () => {
 
   it('one kernel for 9 inputs when the device binds 10 buffers, two with the default 7, same values', async () => {
     const wide = await createGpujsBackend('webasm', { fusionArrays: 9 });
-    const narrow = await createGpujsBackend('webasm');
+    const narrow = await createGpujsBackend('webasm', { fusionArrays: FUSION_LIMITS.arrays });
     try {
       const a = await sumOf(wide, 9);
       const b = await sumOf(narrow, 9);
@@ -121,6 +122,18 @@ describe('fusionArrays: the inputs one fused kernel may read', () => {
     } finally {
       await wide.destroy();
       await narrow.destroy();
+    }
+  });
+
+  it('the host modes (which bind nothing) read as many arrays as WebGPU at most: one kernel for 15 inputs', async () => {
+    for (const mode of ['webasm', 'cpu'] as const) {
+      const b = await createGpujsBackend(mode);
+      try {
+        expect((await sumOf(b, MAX_FUSION_ARRAYS)).used).toBe(1);
+        expect((await sumOf(b, MAX_FUSION_ARRAYS + 1)).used).toBe(2);
+      } finally {
+        await b.destroy();
+      }
     }
   });
 });
@@ -168,7 +181,8 @@ for (const mode of modesUnderTest()) {
     it('splits chains at the kernel bounds without changing values', async () => {
       const b = await backendFor(mode);
       const r = rng(13);
-      const arrays = FUSION_LIMITS.arrays + 3;
+      // More arrays than a kernel may read (the host modes read up to WebGPU's most).
+      const arrays = (mode === 'webasm' || mode === 'cpu' ? MAX_FUSION_ARRAYS : FUSION_LIMITS.arrays) + 3;
       const vals = Array.from({ length: arrays }, () => randomValues(r, 9, -1, 1));
       const n = 2 * FUSION_LIMITS.nodes;
       const before = dispatches(b);
@@ -220,6 +234,230 @@ for (const mode of modesUnderTest()) {
       const got = await b.read(out);
       expect(dispatches(b) - before).toBe(1);
       expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} unit-axis reshape`);
+    });
+
+    it('inlines a pending value whose reshape merges axes around a broadcast (a per-channel statistic), into a matmul', async () => {
+      const b = await backendFor(mode);
+      const r = rng(26);
+      const [xv, sv, wv] = [
+        randomValues(r, 2 * 5 * 3 * 4),
+        randomValues(r, 2 * 4),
+        randomValues(r, 2 * 4 * 3),
+      ];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 5, 3, 4] = x * s, s a per-task, per-channel [2, 1, 1, 4]: read as [2, 15, 4], s must become
+        // [2, 1, 4] (the merged axes are all broadcast), then multiplied by w [2, 4, 3].
+        const x = put(B, xv, [2, 5, 3, 4], dt);
+        const s = put(B, sv, [2, 1, 1, 4], dt);
+        const p = B.binary('mul', x, s, [2, 5, 3, 4]);
+        return kt(
+          B.matmul(kt(p, [2, 15, 4], dt), put(B, wv, [2, 4, 3], dt), false, false, [2, 15, 3]),
+          [2, 15, 3],
+          dt,
+        );
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // One fused matmul: the product is computed inside its loop, not by a kernel of its own first.
+      expect(kernels(b) - start).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} merged-axes reshape`);
+    });
+
+    it('computes slices, transposes and pads (of pending values and arrays) where their consumer reads them, one kernel', async () => {
+      const b = await backendFor(mode);
+      const r = rng(28);
+      const [xv, yv, rowv] = [randomValues(r, 4 * 6), randomValues(r, 3 * 5), randomValues(r, 6)];
+      const build = (B: Backend, dt: DType, fill: number) => {
+        const t = (h: unknown, s: Shape) => kt(h, s, dt);
+        // A pending [4, 6] value, sliced to [2, 4] from [1, 1], transposed to [4, 2] and padded to [5, 3].
+        const x = t(
+          B.unary('tanh', t(B.binary('mul', put(B, xv, [4, 6], dt), put(B, rowv, [6], dt), [4, 6]), [4, 6])),
+          [4, 6],
+        );
+        const s = t(B.slice(x, [1, 1], [2, 4]), [2, 4]);
+        const tr = t(B.transpose(s, [1, 0]), [4, 2]);
+        const padded = t(
+          B.pad(
+            tr,
+            [
+              [0, 1],
+              [1, 0],
+            ],
+            fill,
+          ),
+          [5, 3],
+        );
+        // An array padded (a plain input), then both summed elementwise.
+        const y = t(B.slice(put(B, yv, [3, 5], dt), [0, 0], [3, 3]), [3, 3]);
+        const py = t(
+          B.pad(
+            y,
+            [
+              [1, 1],
+              [0, 0],
+            ],
+            0,
+          ),
+          [5, 3],
+        );
+        return t(B.binary('add', padded, py, [5, 3]), [5, 3]);
+      };
+      for (const fill of [0.5, -3]) {
+        const before = kernels(b);
+        const out = build(b, 'float32', fill);
+        expect(kernels(b) - before).toBe(0);
+        const got = await b.read(out);
+        expect(kernels(b) - before).toBe(1);
+        expectClose(got, cpu.readSync(build(cpu, 'float64', fill)), TOL, `${mode} views (pad ${fill})`);
+      }
+    });
+
+    it('gathers a pending value (im2col of a padded, scaled map) in one kernel, computing it where it reads it', async () => {
+      const b = await backendFor(mode);
+      const r = rng(32);
+      const [xv, cv] = [randomValues(r, 2 * 3 * 3 * 2), randomValues(r, 2)];
+      // Taps of 2x2 windows over the 4x4 padded map, flattened: [9 windows, 4 taps] of positions.
+      const idx = Int32Array.from({ length: 36 }, (_, k) => {
+        const [p, q] = [Math.floor(k / 4), k % 4];
+        return (Math.floor(p / 3) + Math.floor(q / 2)) * 4 + (p % 3) + (q % 2);
+      });
+      const build = (B: Backend, dt: DType) => {
+        const t = (h: unknown, s: Shape) => kt(h, s, dt);
+        // relu(x * c) over [2, 3, 3, 2] (c per channel), padded to [2, 4, 4, 2], read as [2, 16, 2].
+        const y = t(
+          B.unary(
+            'relu',
+            t(B.binary('mul', put(B, xv, [2, 3, 3, 2], dt), put(B, cv, [2], dt), [2, 3, 3, 2]), [2, 3, 3, 2]),
+          ),
+          [2, 3, 3, 2],
+        );
+        const padded = t(
+          B.pad(
+            y,
+            [
+              [0, 0],
+              [0, 1],
+              [1, 0],
+              [0, 0],
+            ],
+            0,
+          ),
+          [2, 16, 2],
+        );
+        return t(B.gather(padded, put(B, idx, [9, 4], 'int32'), 1), [2, 36, 2]);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} fused gather`);
+    });
+
+    it('scatter-adds pending updates in one kernel (each update computed where its output sums it)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(33);
+      const [uv, cv] = [randomValues(r, 2 * 6 * 2), randomValues(r, 2)];
+      // Positions 0..3 with duplicates and a gap: rows 1 and 3 get two updates each, row 2 none.
+      const idx = Int32Array.from([3, 1, 0, 1, 3, 3]);
+      const build = (B: Backend, dt: DType) => {
+        const t = (h: unknown, s: Shape) => kt(h, s, dt);
+        const u = t(
+          B.unary(
+            'tanh',
+            t(B.binary('mul', put(B, uv, [2, 6, 2], dt), put(B, cv, [2], dt), [2, 6, 2]), [2, 6, 2]),
+          ),
+          [2, 6, 2],
+        );
+        return t(B.scatterAdd(u, put(B, idx, [6], 'int32'), 1, [2, 4, 2]), [2, 4, 2]);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} fused scatterAdd`);
+    });
+
+    it('reads a pending value through a reshape that merges a task axis with a broadcast one (a view), one kernel', async () => {
+      const b = await backendFor(mode);
+      const r = rng(29);
+      const [xv, sv] = [randomValues(r, 2 * 5 * 3 * 4), randomValues(r, 2 * 4)];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 5, 3, 4] = x * s with a per-task s [2, 1, 1, 4], read as [10, 3, 4]: s has no shape there.
+        const p = B.binary('mul', put(B, xv, [2, 5, 3, 4], dt), put(B, sv, [2, 1, 1, 4], dt), [2, 5, 3, 4]);
+        const m = kt(B.reduce('max', kt(p, [10, 3, 4], dt), [1]), [10, 4], dt);
+        return kt(B.unary('neg', m), [10, 4], dt);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - before).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} merged task axis`);
+    });
+
+    it('reads a slice or transpose of an array in place, by strides (no index arithmetic, inside a matmul too)', async () => {
+      const b = await backendFor(mode);
+      const r = rng(30);
+      const [av, wv, xv, yv] = [
+        randomValues(r, 24),
+        randomValues(r, 20),
+        randomValues(r, 24),
+        randomValues(r, 12),
+      ];
+      const sources: string[] = [];
+      const target = b as unknown as { dispatch: (...args: unknown[]) => unknown };
+      const dispatch = target.dispatch;
+      target.dispatch = (...args: unknown[]) => {
+        const spec = args[0] as { key: string; source: string };
+        // Uploads are kernels too on headlessgl and WebGPU.
+        if (!spec.key.startsWith('upload|')) sources.push(spec.source);
+        return dispatch.apply(b, args);
+      };
+      try {
+        // A transposed array [2, 4, 3] -> [2, 3, 4] times w [4, 5]: one matmul kernel, no division in its loop.
+        const product = (B: Backend, dt: DType) =>
+          kt(
+            B.matmul(
+              kt(B.transpose(put(B, av, [2, 4, 3], dt), [0, 2, 1]), [2, 3, 4], dt),
+              put(B, wv, [4, 5], dt),
+              false,
+              false,
+              [2, 3, 5],
+            ),
+            [2, 3, 5],
+            dt,
+          );
+        sources.length = 0;
+        const got = await b.read(product(b, 'float32'));
+        expect(sources.length).toBe(1);
+        expect(sources[0]!.slice(sources[0]!.indexOf('for (let p'))).not.toContain('Math.floor');
+        expectClose(got, cpu.readSync(product(cpu, 'float64')), TOL, `${mode} transposed operand`);
+        // Rows 1..2 of x [4, 6], read as [12] (a slice's rows are one run of memory), plus y: one kernel, no
+        // coordinates at all.
+        const rows = (B: Backend, dt: DType) => {
+          const s = kt(B.slice(put(B, xv, [4, 6], dt), [1, 0], [2, 6]), [12], dt);
+          return kt(B.binary('add', s, put(B, yv, [12], dt), [12]), [12], dt);
+        };
+        sources.length = 0;
+        const gotRows = await b.read(rows(b, 'float32'));
+        expect(sources.length).toBe(1);
+        expect(sources[0]).not.toContain('Math.floor');
+        expectClose(gotRows, cpu.readSync(rows(cpu, 'float64')), TOL, `${mode} sliced rows`);
+      } finally {
+        target.dispatch = dispatch;
+      }
+    });
+
+    it('computes a matmul operand first where a view would put index arithmetic in its loop', async () => {
+      const b = await backendFor(mode);
+      const r = rng(31);
+      const [xv, sv, wv] = [randomValues(r, 2 * 5 * 4), randomValues(r, 2 * 4), randomValues(r, 4 * 3)];
+      const build = (B: Backend, dt: DType) => {
+        // [2, 5, 4] = x * s with a per-task s [2, 1, 4], read as [10, 4]: a view (coordinates per element).
+        const p = B.binary('mul', put(B, xv, [2, 5, 4], dt), put(B, sv, [2, 1, 4], dt), [2, 5, 4]);
+        return kt(B.matmul(kt(p, [10, 4], dt), put(B, wv, [4, 3], dt), false, false, [10, 3]), [10, 3], dt);
+      };
+      const before = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // The product, then the plain matmul.
+      expect(kernels(b) - before).toBe(2);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), TOL, `${mode} view operand`);
     });
 
     it('sums a pending value in one kernel (the producer runs inside the reduction), over any axes', async () => {
@@ -405,16 +643,114 @@ for (const mode of modesUnderTest()) {
         );
       // m2, v2, u2 read in place; p is one more kernel.
       expect(kernels(b) - before).toBe(3);
-      // A consumer that needs an array of its own (a transpose) gets a copy of the segment.
+      // A transpose is a view: computed where it is read, here by the read's one kernel, from the segment.
       const mid = kernels(b);
       const tr = kt(b.transpose(got.m2, [1, 0]), [5, 3]);
-      expect(kernels(b) - mid).toBe(2);
+      expect(kernels(b) - mid).toBe(0);
       expectClose(
         await b.read(tr),
         cpu.readSync(kt(cpu.transpose(ref.m2, [1, 0]), [5, 3], 'float64')),
         { rtol: 1e-5, atol: 1e-7 },
         `${mode} adam m2 transposed`,
       );
+      expect(kernels(b) - mid).toBe(1);
+      // A gather reads the segment in place as well (one kernel).
+      const rows = Int32Array.from([2, 0]);
+      const before2 = kernels(b);
+      const gathered = kt(b.gather(got.m2, put(b, rows, [2], 'int32'), 0), [2, 5]);
+      expect(kernels(b) - before2).toBe(1);
+      expectClose(
+        await b.read(gathered),
+        cpu.readSync(kt(cpu.gather(ref.m2, put(cpu, rows, [2], 'int32'), 0), [2, 5], 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} adam m2 gathered`,
+      );
+      // A consumer that needs an array of its own (a concat) gets a copy of the segment.
+      const before3 = kernels(b);
+      const joined = kt(b.concat([got.m2, got.v2], 0), [6, 5]);
+      expect(kernels(b) - before3).toBe(3);
+      expectClose(
+        await b.read(joined),
+        cpu.readSync(kt(cpu.concat([ref.m2, ref.v2], 0), [6, 5], 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} adam m2, v2 joined`,
+      );
+    });
+
+    it("computes the parameter update p + u in Adam's kernel, and the next step reads the new parameters in place", async () => {
+      const b = await backendFor(mode);
+      const r = rng(27);
+      const shape = [4, 3];
+      const [pv, gv, mv] = [randomValues(r, 12), randomValues(r, 12), randomValues(r, 12)];
+      const vv = randomValues(r, 12, 0, 1);
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 0, epsHat: 1e-8, scale: -0.01 };
+      const update = (B: Backend, dt: DType) => {
+        const t = (h: unknown) => kt(h, shape, dt);
+        const [hm, hv, hu] = B.adamMoments!(
+          put(B, gv, shape, dt),
+          put(B, mv, shape, dt),
+          put(B, vv, shape, dt),
+          c,
+        );
+        // applyUpdates: p + u.
+        const p = t(B.binary('add', put(B, pv, shape, dt), t(hu), shape));
+        return { m: t(hm), v: t(hv), u: t(hu), p };
+      };
+      const before = kernels(b);
+      const got = update(b, 'float32');
+      const ref = update(cpu, 'float64');
+      expectClose(await b.read(got.p), cpu.readSync(ref.p), { rtol: 1e-5, atol: 1e-7 }, `${mode} p + u`);
+      // One kernel: the moments, the step and the new parameters, each a segment of its output.
+      expect(kernels(b) - before).toBe(1);
+      for (const k of ['m', 'v', 'u'] as const)
+        expectClose(
+          await b.read(got[k]),
+          cpu.readSync(ref[k]),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      expect(kernels(b) - before).toBe(1);
+      // The next step (after the reads) reads the parameters in place: 2p is one kernel, no copy of p first.
+      const twice = (B: Backend, p: KernelTensor, dt: DType) =>
+        kt(B.binary('mul', p, kt(B.fill([], 2, dt), [], dt), shape), shape, dt);
+      const doubled = await b.read(twice(b, got.p, 'float32'));
+      expect(kernels(b) - before).toBe(2);
+      expectClose(
+        doubled,
+        cpu.readSync(twice(cpu, ref.p, 'float64')),
+        { rtol: 1e-5, atol: 1e-7 },
+        `${mode} 2p`,
+      );
+    });
+
+    it("computes the Adam updates of several parameters (of different shapes) in one kernel at the step's read", async () => {
+      const b = await backendFor(mode);
+      const r = rng(34);
+      const shapes = [[3, 2], [4]];
+      const vals = shapes.map((s) => [randomValues(r, sizeOf(s)), randomValues(r, sizeOf(s))] as const);
+      const c = { s1: 0.1, s2: 0.001, epsRoot: 0, epsHat: 1e-8, scale: -0.01 };
+      const update = (B: Backend, dt: DType) =>
+        shapes.flatMap((shape, k) => {
+          const t = (h: unknown) => kt(h, shape, dt);
+          const zero = () => t(B.fill(shape, 0, dt));
+          const [hm, hv, hu] = B.adamMoments!(put(B, vals[k]![0], shape, dt), zero(), zero(), c);
+          const p = t(B.binary('add', put(B, vals[k]![1], shape, dt), t(hu), shape));
+          return [t(hm), t(hv), t(hu), p];
+        });
+      const before = kernels(b);
+      const got = update(b, 'float32');
+      const ref = update(cpu, 'float64');
+      // A read ends the step: both parameters' moments, steps and new values in one kernel.
+      await b.read(put(b, Float32Array.from([1, 2]), [2]));
+      expect(kernels(b) - before).toBe(1);
+      for (let k = 0; k < got.length; k++)
+        expectClose(
+          await b.read(got[k]!),
+          cpu.readSync(ref[k]!),
+          { rtol: 1e-5, atol: 1e-7 },
+          `${mode} adam ${k}`,
+        );
+      expect(kernels(b) - before).toBe(1);
     });
 
     it('has no fused Adam kernel with fusion off (the composed ops run)', async () => {

@@ -1,9 +1,15 @@
 import { broadcastStrides, type Shape } from '../../../tensor/shape.js';
 import type { ReduceOp } from '../../backend.js';
 import type { DeviceArray } from '../device-array.js';
-import { childrenOf, type Expr, type ReduceExpr } from '../lazy.js';
+import { childrenOf, type Expr, type ReduceExpr, type ViewExpr } from '../lazy.js';
 import { BINARY_BODY, UNARY_BODY } from './elementwise.js';
-import { collapseAxes, emitCoords, emitOperandIndices, linearIndex } from './index-math.js';
+import {
+  collapseAxes,
+  contiguousStrides,
+  emitCoords,
+  emitOperandIndices,
+  linearIndex,
+} from './index-math.js';
 import { type KernelSpec, kernelSource } from './spec.js';
 
 /** A fused kernel and the arguments of one call: device arrays (`x0..`), then floats (`v0..`). */
@@ -46,23 +52,25 @@ function emitElementReads(
   flat: string,
   body: string[],
   scalars: number[],
+  prefix = '',
 ): string[] {
   if (plan.reads.length === 0) return [];
   const { code, indices } = emitOperandIndices(
     shape,
     plan.reads.map((r) => r.strides),
     plan.reads.map((r) => r.offset),
-    'k',
+    `${prefix}k`,
     flat,
   );
   body.push(...code);
   return plan.reads.map((r, k) => {
-    body.push(...emitRead(r, indices[k]!, `r${k}`, `u${k}`, scalars));
-    return `r${k}`;
+    body.push(...emitRead(r, indices[k]!, `${prefix}r${k}`, `${prefix}u${k}`, scalars));
+    return `${prefix}r${k}`;
   });
 }
 
 function emitRead(r: Read, at: string, name: string, prefix: string, scalars: number[]): string[] {
+  if (r.view) return emitViewRead(r.view.node, r.view.plan, at, name, prefix, scalars);
   if (!r.reduce) return [`const ${name} = x${r.arg}[${at}];`];
   const { node, plan } = r.reduce;
   const inShape = node.inShape;
@@ -107,6 +115,165 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
     );
   }
   body.push(...loops.map(() => '}'), `const ${name} = ${acc};`);
+  return body;
+}
+
+/**
+ * gather (see `gatherSpec`) of the expression `root` over `xShape`: output `[outer, ni, inner]` is the
+ * expression at `(o * dim + idx[t]) * inner + j`, computed there (0 for an index out of range), so a pending
+ * value (a padded feature map) is gathered (into im2col patches) without a kernel of its own first.
+ */
+export function fusedGatherCall(
+  root: Expr,
+  xShape: Shape,
+  indices: DeviceArray,
+  ni: number,
+  axis: number,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plan = planReads(root, xShape, arrays, argOf);
+  let ia = argOf.get(indices);
+  if (ia === undefined) {
+    ia = arrays.length;
+    arrays.push(indices);
+  }
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= xShape[d]!;
+  for (let d = axis + 1; d < xShape.length; d++) inner *= xShape[d]!;
+  const dim = xShape[axis]!;
+  const { code, coords } = emitCoords('i', [outer, ni, inner], 'o');
+  const [o, t, j] = coords as [string, string, string];
+  const body = [...code, `const ix = x${ia}[${t}];`, 'let out = 0.0;'];
+  const scalars: number[] = [];
+  const inside = [`const q = (${o} * ${dim}.0 + ix) * ${inner}.0 + ${j};`];
+  const readVar = emitElementReads(plan, xShape, 'q', inside, scalars);
+  const nodes = emitNodes(plan, readVar, '', scalars);
+  inside.push(...nodes.code, `out = ${nodes.result};`);
+  body.push(`if (ix >= 0.0 && ix < ${dim}.0) {`, ...inside.map((l) => `  ${l}`), '}', 'return out;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
+ * scatterAdd through an inverse index (see `scatterAddInverseSpec`, the table bound like it) of the expression
+ * `root` over `updShape`: each output sums the expression at its contributing positions, computed there. Every
+ * update is read by exactly one output, so nothing is computed twice.
+ */
+export function fusedScatterAddInverseCall(
+  root: Expr,
+  updShape: Shape,
+  table: DeviceArray,
+  outShape: Shape,
+  ni: number,
+  axis: number,
+  maxDegree: number,
+): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plan = planReads(root, updShape, arrays, argOf);
+  let ta = argOf.get(table);
+  if (ta === undefined) {
+    ta = arrays.length;
+    arrays.push(table);
+  }
+  let outer = 1;
+  let inner = 1;
+  for (let d = 0; d < axis; d++) outer *= outShape[d]!;
+  for (let d = axis + 1; d < outShape.length; d++) inner *= outShape[d]!;
+  const dim = outShape[axis]!;
+  const { code, coords } = emitCoords('i', [outer, dim, inner], 'o');
+  const [o, d, j] = coords as [string, string, string];
+  const body = [
+    ...code,
+    `const ts = x${ta}[${d}];`,
+    `const tc = x${ta}[${d} + 1.0] - ts;`,
+    'let acc = 0.0;',
+    `for (let m = 0; m < ${maxDegree}; m++) {`,
+    '  if (m < tc) {',
+  ];
+  const scalars: number[] = [];
+  const inside = [`const q = (${o} * ${ni}.0 + x${ta}[${dim + 1}.0 + ts + m]) * ${inner}.0 + ${j};`];
+  const readVar = emitElementReads(plan, updShape, 'q', inside, scalars);
+  const nodes = emitNodes(plan, readVar, '', scalars);
+  inside.push(...nodes.code, `acc = acc + ${nodes.result};`);
+  body.push(...inside.map((l) => `    ${l}`), '  }', '}', 'return acc;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+}
+
+/**
+ * Statements that set `name` to element `at` of a view (see `ViewExpr`): the flat index of its operand's
+ * element (or, for a padding, whether there is one), then the operand's reads and nodes there (temporaries
+ * named after `prefix`).
+ */
+function emitViewRead(
+  node: ViewExpr,
+  plan: ReadPlan,
+  at: string,
+  name: string,
+  prefix: string,
+  scalars: number[],
+): string[] {
+  const body = [`const ${prefix}i = ${at};`];
+  let flat = `${prefix}i`;
+  let cond: string | undefined;
+  let fill: string | undefined;
+  const map = node.map;
+  if (map.kind === 'strided') {
+    const { code, indices } = emitOperandIndices(
+      node.outShape,
+      [map.strides],
+      [map.base],
+      `${prefix}m`,
+      flat,
+    );
+    body.push(...code);
+    flat = indices[0]!;
+  } else if (map.kind === 'pad') {
+    fill = `v${scalars.length}`;
+    scalars.push(map.value.value);
+    const { code, coords } = emitCoords(flat, node.outShape, `${prefix}o`);
+    body.push(...code);
+    const conds: string[] = [];
+    const src = node.inShape.map((d, k) => {
+      const p = `${prefix}p${k}`;
+      body.push(`const ${p} = ${coords[k]} - ${map.paddings[k]![0]}.0;`);
+      conds.push(`${p} >= 0.0 && ${p} < ${d}.0`);
+      return p;
+    });
+    if (conds.length > 0) cond = conds.join(' && ');
+    flat = `${prefix}q`;
+    body.push(`const ${flat} = ${linearIndex(src, contiguousStrides(node.inShape))};`);
+  }
+  const inner: string[] = [];
+  let readVar: string[] = [];
+  if (plan.reads.length > 0) {
+    const { code, indices } = emitOperandIndices(
+      node.inShape,
+      plan.reads.map((rd) => rd.strides),
+      plan.reads.map((rd) => rd.offset),
+      `${prefix}k`,
+      flat,
+    );
+    inner.push(...code);
+    readVar = plan.reads.map((rd, q) => {
+      inner.push(...emitRead(rd, indices[q]!, `${prefix}r${q}`, `${prefix}u${q}`, scalars));
+      return `${prefix}r${q}`;
+    });
+  }
+  const { code, result } = emitNodes(plan, readVar, prefix, scalars);
+  inner.push(...code);
+  if (cond === undefined) {
+    body.push(...inner, `const ${name} = ${result};`);
+    return body;
+  }
+  body.push(
+    `let ${name} = ${fill};`,
+    `if (${cond}) {`,
+    ...inner.map((l) => `  ${l}`),
+    `  ${name} = ${result};`,
+    '}',
+  );
   return body;
 }
 
@@ -192,6 +359,37 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
     body.push(`if (${seg} < ${s}.5) { out = ${name.get(roots[s]!)}; }`);
   body.push('return out;');
   return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+}
+
+/**
+ * Several groups of {@link fusedSegmentsCall} (each its roots over its own shape) as one kernel whose output
+ * holds the groups one after another: every parameter's Adam update of a step in a few dispatches instead of
+ * one each. A thread computes only its own group's nodes (one branch per group, temporaries named `g${k}..`).
+ */
+export function fusedGroupsCall(groups: readonly { roots: readonly Expr[]; shape: Shape }[]): FusedCall {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plans = groups.map((g) => planReads(g.roots, g.shape, arrays, argOf));
+  const body = ['let out = 0.0;'];
+  const scalars: number[] = [];
+  let start = 0;
+  groups.forEach((g, k) => {
+    const n = g.shape.reduce((p, d) => p * d, 1);
+    const end = start + g.roots.length * n;
+    const p = `g${k}`;
+    const inner = [`const ${p}l = i - ${start}.0;`];
+    const { code: segCode, coords } = emitCoords(`${p}l`, [g.roots.length, n], `${p}s`);
+    inner.push(...segCode);
+    const readVar = emitElementReads(plans[k]!, g.shape, coords[1]!, inner, scalars, p);
+    const { code, name } = emitNodes(plans[k]!, readVar, p, scalars);
+    inner.push(...code, `out = ${name.get(g.roots.at(-1)!)};`);
+    for (let s = g.roots.length - 2; s >= 0; s--)
+      inner.push(`if (${coords[0]} < ${s}.5) { out = ${name.get(g.roots[s]!)}; }`);
+    body.push(`if (i >= ${start}.0 && i < ${end}.0) {`, ...inner.map((l) => `  ${l}`), '}');
+    start = end;
+  });
+  body.push('return out;');
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
 }
 
 /**
@@ -298,6 +496,7 @@ interface Read {
   readonly strides: readonly number[];
   readonly offset: number;
   readonly reduce?: { readonly node: ReduceExpr; readonly plan: ReadPlan };
+  readonly view?: { readonly node: ViewExpr; readonly plan: ReadPlan };
 }
 
 /** The arrays a fused kernel binds and its distinct reads: one per (array, broadcast strides) pair. */
@@ -333,6 +532,13 @@ function planReads(
       });
       continue;
     }
+    if (e.kind === 'view') {
+      readOf.set(e, reads.length);
+      keys.push(`view ${reads.length}`);
+      const plan = planReads(e.x, e.inShape, arrays, argOf);
+      reads.push({ arg: -1, strides: broadcastStrides(e.shape, shape), offset: 0, view: { node: e, plan } });
+      continue;
+    }
     if (e.kind !== 'leaf') continue;
     let arg = argOf.get(e.array);
     if (arg === undefined) {
@@ -340,7 +546,7 @@ function planReads(
       argOf.set(e.array, arg);
       arrays.push(e.array);
     }
-    const strides = broadcastStrides(e.shape, shape);
+    const strides = e.strides ? leafStrides(e.shape, e.strides, shape) : broadcastStrides(e.shape, shape);
     const offset = e.offset ?? 0;
     const key = `${arg}|${strides.join(',')}+${offset}`;
     let r = keys.indexOf(key);
@@ -352,6 +558,15 @@ function planReads(
     readOf.set(e, r);
   }
   return { order, arrays, reads, readOf };
+}
+
+/** {@link broadcastStrides} for a leaf whose own strides are given (see the leaf's `strides`). */
+function leafStrides(leaf: Shape, own: readonly number[], out: Shape): number[] {
+  const lead = out.length - leaf.length;
+  return out.map((d, j) => {
+    const k = j - lead;
+    return k < 0 || (leaf[k] === 1 && d !== 1) ? 0 : own[k]!;
+  });
 }
 
 /**
@@ -373,6 +588,7 @@ function emitNodes(
     switch (e.kind) {
       case 'leaf':
       case 'reduce':
+      case 'view':
         name.set(e, readVar[plan.readOf.get(e)!]!);
         continue;
       case 'const':

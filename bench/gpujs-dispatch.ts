@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     );
   }
   await (b as { destroy?: () => Promise<void> }).destroy?.();
+  // Dawn keeps the process alive for minutes after its device is done with (gpu.js's runner as well).
+  process.exit(0);
 }
 
 await main();

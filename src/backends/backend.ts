@@ -137,9 +137,9 @@ export interface Backend {
   dispose?(handle: unknown): void;
   /**
    * Takes back a handle that no tensor will use again, to reuse its memory for later results; called by a
-   * release scope (src/ops/releaseScope.ts) for the storages it created. Absent on gpu.js (device storage is
-   * freed by the storage finaliser through {@link Backend.dispose}, and nothing reuses it yet); release scopes
-   * are then no-ops.
+   * release scope (src/ops/releaseScope.ts) for the storages it created. Absent on gpu.js but for WebGPU's
+   * direct path, whose buffer pool takes them (elsewhere device storage is freed by the storage finaliser
+   * through {@link Backend.dispose}, and nothing reuses it); release scopes are then no-ops.
    */
   recycle?(handle: unknown): void;
 

@@ -112,6 +112,13 @@ export class GpujsBackend implements Backend {
    * keep them alive until a finaliser task runs, which a synchronous training loop never lets happen.
    */
   readonly dispose?: (handle: unknown) => void;
+  /**
+   * WebGPU's direct path only: a release scope's intermediates go back to the buffer pool when the scope ends
+   * (as {@link GpujsBackend.dispose} does, which defers while a pending kernel or fused expression still reads
+   * them), rather than whenever the garbage collector finds their tensors: the next iteration's outputs
+   * reuse them instead of creating buffers.
+   */
+  readonly recycle?: (handle: unknown) => void;
   private readonly cache: KernelCache;
   /** scatterAdd's inverse indices, per index tensor storage. */
   private readonly inverse: InverseIndexCache;
@@ -160,6 +167,7 @@ export class GpujsBackend implements Backend {
         this.inverse.release(handle as object);
         (handle as DeviceArray | LazyArray).dispose();
       };
+    if (this.direct) this.recycle = this.dispose;
     this.fuser =
       (options.fusion ?? fusionFromEnv()) === true
         ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name, {
@@ -185,10 +193,13 @@ export class GpujsBackend implements Backend {
     return this.direct !== undefined;
   }
 
-  /** The direct WebGPU dispatcher's totals (submits, bind groups, pipelines, arena bytes); undefined elsewhere. */
-  get webgpuStats(): (DirectCounters & { arenaBytes: number }) | undefined {
+  /**
+   * The direct WebGPU dispatcher's totals (submits, bind groups and pipelines created, output buffers reused
+   * from the pool or made); undefined elsewhere.
+   */
+  get webgpuStats(): (DirectCounters & { poolHits: number; poolMisses: number }) | undefined {
     const d = this.direct;
-    return d ? { ...d.counters, arenaBytes: d.arenaBytes } : undefined;
+    return d ? { ...d.counters, poolHits: d.poolStats.hits, poolMisses: d.poolStats.misses } : undefined;
   }
 
   /** True when elementwise chains run as fused kernels. */

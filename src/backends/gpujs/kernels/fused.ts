@@ -10,6 +10,7 @@ import {
   emitOperandIndices,
   linearIndex,
 } from './index-math.js';
+import { around } from './indexing.js';
 import { type KernelSpec, kernelSource } from './spec.js';
 
 /** A fused kernel and the arguments of one call: device arrays (`x0..`), then floats (`v0..`). */
@@ -119,6 +120,26 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
 }
 
 /**
+ * The read plan of `root` over `shape` (see planReads), plus one more array the kernel reads itself (gather's
+ * indices, scatter's inverse table): its argument index, shared with the plan's if the expression reads it too.
+ */
+function planReadsWith(
+  root: Expr,
+  shape: Shape,
+  array: DeviceArray,
+): { arrays: DeviceArray[]; plan: ReturnType<typeof planReads>; extra: number } {
+  const arrays: DeviceArray[] = [];
+  const argOf = new Map<DeviceArray, number>();
+  const plan = planReads(root, shape, arrays, argOf);
+  let extra = argOf.get(array);
+  if (extra === undefined) {
+    extra = arrays.length;
+    arrays.push(array);
+  }
+  return { arrays, plan, extra };
+}
+
+/**
  * gather (see `gatherSpec`) of the expression `root` over `xShape`: output `[outer, ni, inner]` is the
  * expression at `(o * dim + idx[t]) * inner + j`, computed there (0 for an index out of range), so a pending
  * value (a padded feature map) is gathered (into im2col patches) without a kernel of its own first.
@@ -130,19 +151,8 @@ export function fusedGatherCall(
   ni: number,
   axis: number,
 ): FusedCall {
-  const arrays: DeviceArray[] = [];
-  const argOf = new Map<DeviceArray, number>();
-  const plan = planReads(root, xShape, arrays, argOf);
-  let ia = argOf.get(indices);
-  if (ia === undefined) {
-    ia = arrays.length;
-    arrays.push(indices);
-  }
-  let outer = 1;
-  let inner = 1;
-  for (let d = 0; d < axis; d++) outer *= xShape[d]!;
-  for (let d = axis + 1; d < xShape.length; d++) inner *= xShape[d]!;
-  const dim = xShape[axis]!;
+  const { arrays, plan, extra: ia } = planReadsWith(root, xShape, indices);
+  const [outer, dim, inner] = around(xShape, axis);
   const { code, coords } = emitCoords('i', [outer, ni, inner], 'o');
   const [o, t, j] = coords as [string, string, string];
   const body = [...code, `const ix = x${ia}[${t}];`, 'let out = 0.0;'];
@@ -169,19 +179,8 @@ export function fusedScatterAddInverseCall(
   axis: number,
   maxDegree: number,
 ): FusedCall {
-  const arrays: DeviceArray[] = [];
-  const argOf = new Map<DeviceArray, number>();
-  const plan = planReads(root, updShape, arrays, argOf);
-  let ta = argOf.get(table);
-  if (ta === undefined) {
-    ta = arrays.length;
-    arrays.push(table);
-  }
-  let outer = 1;
-  let inner = 1;
-  for (let d = 0; d < axis; d++) outer *= outShape[d]!;
-  for (let d = axis + 1; d < outShape.length; d++) inner *= outShape[d]!;
-  const dim = outShape[axis]!;
+  const { arrays, plan, extra: ta } = planReadsWith(root, updShape, table);
+  const [outer, dim, inner] = around(outShape, axis);
   const { code, coords } = emitCoords('i', [outer, dim, inner], 'o');
   const [o, d, j] = coords as [string, string, string];
   const body = [

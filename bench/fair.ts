@@ -21,6 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NativeBlasStatus } from '../src/backends/cpu/native/blas.js';
 import { Rng } from '../src/index.js';
 import { sinusoidSource } from '../src/meta/tasks.js';
 import { randomEpisodes } from '../test/meta/fixtures.js';
@@ -72,6 +73,33 @@ const PIN = pinPrefix();
 
 const ONE_THREAD = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 
+/**
+ * The environment both tools' processes start from: the parent's, with OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE removed. This machine type sets them (Haswell kernels, a 512 KiB L2), which slows
+ * OpenBLAS down; PyTorch and metatape's native matmul (`npm run setup:native`) load the same library, so
+ * both get it at its best.
+ */
+export function blasEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
+/** Which matmul metatape's workers run: the native BLAS (library, core) or why not, in their environment. */
+function metatapeMatmul(): string {
+  const probe =
+    "import('./src/backends/cpu/native/blas.ts').then((m) => console.log(JSON.stringify(m.nativeBlasStatus)))";
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', probe], {
+    encoding: 'utf8',
+    env: blasEnv({ ...process.env, ...ONE_THREAD }),
+    cwd: join(here, '..'),
+  });
+  if (r.status !== 0) return `unknown (${r.stderr.trim().split('\n')[0]})`;
+  const s = JSON.parse(r.stdout.trim()) as NativeBlasStatus;
+  return s.active ? `native BLAS ${s.library} (${s.config})` : `WebAssembly SIMD (native BLAS ${s.reason})`;
+}
+
 function spawnJson(cmd: string, args: string[], env: NodeJS.ProcessEnv): Measure {
   const full = [...PIN, cmd, ...args];
   const r = spawnSync(full[0]!, full.slice(1), { encoding: 'utf8', env, maxBuffer: 1 << 24 });
@@ -96,10 +124,7 @@ export function baseline(): Baseline | null {
     baselineWhy = `no ${PYTHON}: ${install}`;
     return null;
   }
-  const env: NodeJS.ProcessEnv = { ...process.env, ...ONE_THREAD };
-  // These slow OpenBLAS down on this machine type; unset for the torch process only.
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
+  const env = blasEnv({ ...process.env, ...ONE_THREAD });
   const serial = SERIAL_OPENBLAS.find((p) => existsSync(p));
   let note = '';
   if (serial) {
@@ -175,7 +200,7 @@ function pairedRun(dir: string, job: string, iterations: number, torch: Baseline
   const pt: Measure[] = [];
   const tsxArgs = ['--import', 'tsx', join(here, 'fairWorker.ts'), dir, job, String(iterations)];
   for (let r = 0; r < ROUNDS; r++) {
-    mt.push(spawnJson(process.execPath, tsxArgs, { ...process.env, ...ONE_THREAD }));
+    mt.push(spawnJson(process.execPath, tsxArgs, blasEnv({ ...process.env, ...ONE_THREAD })));
     if (torch)
       pt.push(
         spawnJson(
@@ -269,6 +294,7 @@ function contextRows(torch: Baseline | null): BenchRow[] {
       value: `${ROUNDS} rounds round-robin, fresh process per round; medians (min-max)`,
       ratio: 'ratio = metatape / PyTorch (paired medians)',
     },
+    { figure: 'metatape matmul', work: metatapeMatmul(), value: '', ratio: '' },
   ];
   if (torch)
     rows.push({
@@ -379,7 +405,7 @@ export function benchFairMemory(): BenchRow[] {
       const m = spawnJson(
         process.execPath,
         ['--expose-gc', '--import', 'tsx', join(here, 'fairWorker.ts'), dir, j.job, String(iterations)],
-        { ...process.env, ...ONE_THREAD, BENCH_MEMORY_EVERY: String(every) },
+        blasEnv({ ...process.env, ...ONE_THREAD, BENCH_MEMORY_EVERY: String(every) }),
       );
       const samples = m.memory ?? [];
       if (samples.length < 2) throw new Error(`${j.job}: the worker returned no memory samples`);

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baseline, baselineWhy, cpuModel, median, writeFixture } from './fair.js';
+import { baseline, baselineWhy, blasEnv, cpuModel, median, writeFixture } from './fair.js';
 import type { BenchRow } from './table.js';
 import type { perIteration } from './threadProbe.js';
 
@@ -50,7 +50,7 @@ function pinPrefix(): string[] {
 
 /** Environment for `threads` threads: OpenMP and BLAS pools sized to match (metatape ignores them). */
 const threadEnv = (base: NodeJS.ProcessEnv, threads: number): NodeJS.ProcessEnv => ({
-  ...base,
+  ...blasEnv(base),
   OMP_NUM_THREADS: String(threads),
   OPENBLAS_NUM_THREADS: String(threads),
   MKL_NUM_THREADS: String(threads),

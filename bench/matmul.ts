@@ -1,5 +1,13 @@
 import { pathToFileURL } from 'node:url';
-import { matmulKernel, matmulKernelJs, WASM_MIN_MACS } from '../src/backends/cpu/matmul.js';
+import {
+  matmulKernel,
+  matmulKernelJs,
+  matmulKernelNative,
+  matmulKernelWasm,
+  NATIVE_MIN_MACS,
+  WASM_MIN_MACS,
+} from '../src/backends/cpu/matmul.js';
+import { nativeBlas, nativeBlasStatus } from '../src/backends/cpu/native/blas.js';
 
 /** One benchmarked product: operand shapes as the CPU backend receives them. */
 interface Case {
@@ -89,8 +97,9 @@ function measure(kernel: Kernel, c: Case, minMs: number): number {
 }
 
 /**
- * The float32 `matmulKernel` (WebAssembly SIMD from {@link WASM_MIN_MACS} multiply-adds per call) against
- * the pure-JS `matmulKernelJs` on the MAML shapes and square 64/128/256.
+ * The float32 `matmulKernel` (the native BLAS from {@link NATIVE_MIN_MACS} multiply-adds per call where
+ * `npm run setup:native` built it, else WebAssembly SIMD from {@link WASM_MIN_MACS}) against the pure-JS
+ * `matmulKernelJs` on the MAML shapes and square 64/128/256, with each kernel's own figure beside it.
  */
 export async function benchMatmul(): Promise<
   { figure: string; work: string; value: string; ratio: string }[]
@@ -100,13 +109,17 @@ export async function benchMatmul(): Promise<
     const { macs } = geometry(c);
     const js = measure(matmulKernelJs, c, 300);
     const current = measure(matmulKernel, c, 300);
-    const path = macs >= WASM_MIN_MACS ? 'wasm' : 'js';
+    const wasm = measure(matmulKernelWasm as Kernel, c, 300);
+    const native = nativeBlas === undefined ? undefined : measure(matmulKernelNative, c, 300);
+    const path =
+      native !== undefined && macs >= NATIVE_MIN_MACS ? 'native' : macs >= WASM_MIN_MACS ? 'wasm' : 'js';
+    const each = `wasm ${wasm.toFixed(2)}, ${native === undefined ? `native: ${nativeBlasStatus.reason}` : `native ${native.toFixed(2)}`}, js ${js.toFixed(2)}`;
     const ta = c.transposeA ? 'ᵀ' : '';
     const tb = c.transposeB ? 'ᵀ' : '';
     rows.push({
       figure: `matmul ${c.name}`,
       work: `[${c.aShape}]${ta} x [${c.bShape}]${tb}, ${macs} MAC (${path})`,
-      value: `${current.toFixed(2)} GFLOP/s (js ${js.toFixed(2)})`,
+      value: `${current.toFixed(2)} GFLOP/s (${each})`,
       ratio: `${(current / js).toFixed(2)}x`,
     });
     // Let the event loop breathe between cases when run inside a larger bench.

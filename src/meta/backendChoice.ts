@@ -1,3 +1,4 @@
+import { nativeBlasStatus } from '../backends/cpu/native/blas.js';
 import type { ModeProbe } from '../backends/gpujs/probe.js';
 
 /** The gpu.js family as loaded on demand (`import('../backends/gpujs/index.js')`). */
@@ -35,7 +36,9 @@ export async function resolveBackend(
 }
 
 /** What the cpu backend runs on, as run logs and `metatape doctor` name it. */
-export const CPU_DEVICE = 'host CPU (typed arrays, WebAssembly SIMD matmul)';
+export const CPU_DEVICE = nativeBlasStatus.active
+  ? `host CPU (typed arrays, WebAssembly SIMD kernels, matmul on ${nativeBlasStatus.library})`
+  : `host CPU (typed arrays, WebAssembly SIMD kernels and matmul; native BLAS matmul ${nativeBlasStatus.reason})`;
 
 /** The backend a run uses, why, and the device behind it (so every run log proves where it ran). */
 export interface BackendChoice {

@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape } from '../../tensor/shape.js';
+import { nativeBlas } from './native/blas.js';
 import { GEMM_BLOCK, matmulWasm } from './wasm/matmulWasm.js';
 
 /**
@@ -9,6 +10,14 @@ import { GEMM_BLOCK, matmulWasm } from './wasm/matmulWasm.js';
  * x86-64 / Node 20 (Zen 4): a 1x1x1 product is about even, 2x4x4 1.5x and 4x4x4 2.3x faster in wasm, 8x8x8 4x.
  */
 export const WASM_MIN_MACS = 16;
+
+/**
+ * Multiply-adds per call from which products go to the native BLAS when it is built (`npm run
+ * setup:native`). Below it the fixed cost of a call (about 0.55 µs, Node-API argument checks and OpenBLAS's own) outweighs
+ * its faster loops: with 40x40x10 (16,000 multiply-adds) the two are about even on this machine type
+ * (`npx tsx bench/matmul-native.ts`).
+ */
+export const NATIVE_MIN_MACS = 512;
 
 /**
  * Batched matrix product with broadcast batch axes. Per matrix: `C[m,n] = sum_k A[m,k] B[k,n]` where a
@@ -27,7 +36,9 @@ export function matmulKernel(
   outShape: Shape,
 ): void {
   const macs = out.length * (transposeA ? aShape.at(-2)! : aShape.at(-1)!);
-  if (
+  if (nativeBlas !== undefined && macs >= NATIVE_MIN_MACS && sameFloatType(a, b, out)) {
+    matmulKernelNative(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
+  } else if (
     matmulWasm !== undefined &&
     macs >= WASM_MIN_MACS &&
     a instanceof Float32Array &&
@@ -39,6 +50,72 @@ export function matmulKernel(
     matmulKernelJs(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
   }
 }
+
+function sameFloatType(a: TypedArray, b: TypedArray, out: TypedArray): boolean {
+  return (
+    (a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) ||
+    (a instanceof Float64Array && b instanceof Float64Array && out instanceof Float64Array)
+  );
+}
+
+/**
+ * {@link matmulKernel} on the native BLAS (float32 or float64, all three arrays of one type): no copies, the
+ * BLAS reads the operands where they are. Batch matrices of a row-major A that share one B go as a single
+ * taller product, as in {@link matmulKernelWasm}.
+ */
+export function matmulKernelNative(
+  a: TypedArray,
+  aShape: Shape,
+  b: TypedArray,
+  bShape: Shape,
+  transposeA: boolean,
+  transposeB: boolean,
+  out: TypedArray,
+  outShape: Shape,
+): void {
+  const blas = nativeBlas;
+  if (blas === undefined) throw new Error('matmulKernelNative: the native BLAS is not loaded');
+  const r = outShape.length;
+  const m = outShape[r - 2]!;
+  const n = outShape[r - 1]!;
+  const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
+  if (out.length === 0) return;
+  if (k === 0) {
+    out.fill(0);
+    return;
+  }
+  const batches = out.length / (m * n);
+  const offsets = batches === 1 ? SINGLE : matrixOffsets(aShape, bShape, outShape.slice(0, r - 2));
+  let rows = m;
+  let products = batches;
+  if (batches > 1 && !transposeA && stacks(offsets, m * k)) {
+    rows = m * batches;
+    products = 1;
+  }
+  if (pairs.length < 2 * products) pairs = new Float64Array(2 * products);
+  for (let t = 0; t < products; t++) {
+    pairs[2 * t] = offsets.a[t]!;
+    pairs[2 * t + 1] = offsets.b[t]!;
+  }
+  blas.gemm(
+    a as Float32Array | Float64Array,
+    b as Float32Array | Float64Array,
+    out as Float32Array | Float64Array,
+    rows,
+    n,
+    k,
+    transposeA,
+    transposeB,
+    pairs,
+    products,
+  );
+}
+
+/**
+ * The (A, B) offset pairs handed to the native gemm, reused from call to call: a fresh typed array per call
+ * cost about a third of a small product's time.
+ */
+let pairs = new Float64Array(2);
 
 /**
  * Rounds a byte offset up to 16, the SIMD vector size, so every region starts vector-aligned. Arithmetic, not

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   matmulKernel,
   matmulKernelJs,
+  matmulKernelNative,
   matmulKernelWasm,
+  NATIVE_MIN_MACS,
   WASM_MIN_MACS,
 } from '../../../src/backends/cpu/matmul.js';
+import { nativeBlas, nativeBlasStatus } from '../../../src/backends/cpu/native/blas.js';
 import { matmulWasm } from '../../../src/backends/cpu/wasm/matmulWasm.js';
 import type { TypedArray } from '../../../src/tensor/dtype.js';
 import { broadcastStrides } from '../../../src/tensor/shape.js';
@@ -174,6 +177,8 @@ const KERNELS: [string, Kernel][] = [
   ['matmulKernel', matmulKernel],
   ['matmulKernelWasm', matmulKernelWasm as Kernel],
   ['matmulKernelJs', matmulKernelJs],
+  // The optional native BLAS path (`npm run setup:native`): checked on every shape where it is built.
+  ...(nativeBlas === undefined ? [] : ([['matmulKernelNative', matmulKernelNative]] as [string, Kernel][])),
 ];
 
 describe('matmul kernels against a float64 triple loop', () => {
@@ -256,4 +261,65 @@ describe('NaN and Inf propagate (no zero skipping)', () => {
       }
     });
   }
+});
+
+describe('the native BLAS matmul (npm run setup:native)', () => {
+  // CI builds the addon and sets METATAPE_REQUIRE_NATIVE_BLAS=1, so there an unbuilt or unloadable addon
+  // fails instead of skipping.
+  const required = process.env.METATAPE_REQUIRE_NATIVE_BLAS === '1';
+  it(`is loaded, or says why not (${nativeBlasStatus.active ? nativeBlasStatus.library : nativeBlasStatus.reason})`, () => {
+    if (required) expect(nativeBlasStatus.reason).toBeUndefined();
+    if (nativeBlasStatus.active) {
+      expect(nativeBlasStatus.library).toMatch(/blas/i);
+    } else {
+      expect(nativeBlasStatus.reason).toMatch(/not built|turned off|failed to load|no BLAS/);
+    }
+  });
+
+  const skip = nativeBlas === undefined ? `skipped: ${nativeBlasStatus.reason}` : '';
+  it.skipIf(nativeBlas === undefined)(
+    `float64 products match to double precision, all transposes ${skip}`,
+    () => {
+      for (const [, aShape, bShape] of SHAPES) {
+        for (const [ta, tb] of TRANSPOSES)
+          check(matmulKernelNative, stored(aShape, ta), stored(bShape, tb), ta, tb, 'float64');
+      }
+    },
+  );
+
+  it.skipIf(nativeBlas === undefined)(
+    `matmulKernel sends products from NATIVE_MIN_MACS on to it ${skip}`,
+    () => {
+      // The dispatcher's choice is visible only in timing, so check that both sides of the threshold agree
+      // with the reference: a product just above it goes native, one just below stays on wasm.
+      expect(16 * 32 * 32).toBeGreaterThanOrEqual(NATIVE_MIN_MACS);
+      check(matmulKernel, [16, 32], [32, 32], false, true);
+      check(matmulKernel, [2, 3], [3, 5], true, false, 'float64');
+    },
+  );
+
+  it.skipIf(nativeBlas === undefined)(`throws instead of reading past an operand ${skip}`, () => {
+    const blas = nativeBlas!;
+    const a = new Float32Array(12);
+    const b = new Float32Array(12);
+    const c = new Float32Array(9);
+    // A is 3x4 at offset 4: runs 4 floats past the end of a.
+    expect(() => blas.gemm(a, b, c, 3, 3, 4, false, false, Float64Array.of(4, 0), 1)).toThrow(
+      /past its array/,
+    );
+    expect(() =>
+      blas.gemm(a, b, new Float32Array(8), 3, 3, 4, false, false, Float64Array.of(0, 0), 1),
+    ).toThrow(/c is shorter/);
+    expect(() =>
+      blas.gemm(a, new Float64Array(12), c, 3, 3, 4, false, false, Float64Array.of(0, 0), 1),
+    ).toThrow(/one float type/);
+    // A view's offset is honoured: the product of two subarrays equals the product of copies.
+    const big = Float32Array.from({ length: 40 }, (_, i) => (i % 7) - 3);
+    const view = big.subarray(8, 20);
+    const out1 = new Float32Array(9);
+    const out2 = new Float32Array(9);
+    blas.gemm(view, b.fill(1), out1, 3, 3, 4, false, false, Float64Array.of(0, 0), 1);
+    blas.gemm(Float32Array.from(view), b, out2, 3, 3, 4, false, false, Float64Array.of(0, 0), 1);
+    expect(Array.from(out1)).toEqual(Array.from(out2));
+  });
 });

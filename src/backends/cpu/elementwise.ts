@@ -2,6 +2,14 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, collapseAxes, type Shape } from '../../tensor/shape.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { elementwiseWasm, WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
+import { type ElementwiseKernels, nativeElementwise } from './native/elementwise.js';
+
+/**
+ * The float32 SIMD loops the CPU backend runs from {@link WASM_MIN_ELEMENTS} elements on: the native addon's
+ * where `npm run setup:native` built it (no copies, the CPU's full vector width), else the WebAssembly ones;
+ * undefined only on an engine without WebAssembly SIMD, where the JS loops serve.
+ */
+export const simdElementwise: ElementwiseKernels | undefined = nativeElementwise ?? elementwiseWasm;
 
 /** Scalar formulas of the unary kernels, as JS expressions of `x`. */
 const UNARY_EXPR: Record<UnaryOp, string> = {
@@ -161,7 +169,7 @@ export function unaryKernel(op: UnaryOp, x: TypedArray, out: TypedArray): void {
   if (
     x.length >= WASM_MIN_ELEMENTS &&
     x instanceof Float32Array &&
-    elementwiseWasm?.unary(op, x, out as Float32Array)
+    simdElementwise?.unary(op, x, out as Float32Array)
   )
     return;
   unaryLoop(op)(x, out, x.length);
@@ -232,7 +240,7 @@ export function binaryKernel(
     (na === n || nb === n) &&
     (na === n || na === 1) &&
     (nb === n || nb === 1) &&
-    elementwiseWasm?.binary(op, a as Float32Array, b as Float32Array, out)
+    simdElementwise?.binary(op, a as Float32Array, b as Float32Array, out)
   )
     return;
   if (na === n && nb === n) {
@@ -255,7 +263,7 @@ export function binaryKernel(
   }
   const { shape, sa, sb } = collapseBroadcast(aShape, bShape, outShape);
   const rank = shape.length;
-  if (n >= WASM_MIN_ELEMENTS && out instanceof Float32Array && elementwiseWasm !== undefined) {
+  if (n >= WASM_MIN_ELEMENTS && out instanceof Float32Array && simdElementwise !== undefined) {
     // One operand full, the other a [p, r] block of rows repeated along q ([q, r] with p = 1): the bias add.
     const rows = (s: number[]) =>
       (rank === 2 || (rank === 3 && s[0] === shape[2])) && s[rank - 2] === 0 && s[rank - 1] === 1;
@@ -264,7 +272,7 @@ export function binaryKernel(
     if (
       full !== '' &&
       rows(full === 'a' ? sb : sa) &&
-      elementwiseWasm.binaryRows(
+      simdElementwise.binaryRows(
         op,
         (full === 'a' ? a : b) as Float32Array,
         (full === 'a' ? b : a) as Float32Array,

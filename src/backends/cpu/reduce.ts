@@ -1,7 +1,8 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { collapseAxes, type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
-import { elementwiseWasm, WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
+import { simdElementwise } from './elementwise.js';
+import { WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
@@ -42,9 +43,9 @@ export function reduceKernel(
     innerStride === 1 &&
     x.length >= WASM_MIN_ELEMENTS &&
     x instanceof Float32Array &&
-    elementwiseWasm !== undefined &&
+    simdElementwise !== undefined &&
     ((rank === 2 && os[0] === 0) || (rank === 3 && os[1] === 0 && os[0] === inner)) &&
-    elementwiseWasm.colsum(x, rank === 3 ? cs[0]! : 1, cs[rank - 2]!, inner, out as Float32Array)
+    simdElementwise.colsum(x, rank === 3 ? cs[0]! : 1, cs[rank - 2]!, inner, out as Float32Array)
   )
     return;
   const idx = new Array<number>(rank).fill(0);

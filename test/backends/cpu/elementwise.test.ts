@@ -8,6 +8,8 @@ import {
   WASM_MIN_ELEMENTS,
 } from '../../../src/backends/cpu/elementwiseWasm.js';
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
+import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
+import { nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
 import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
 import { broadcastShapes } from '../../../src/tensor/shape.js';
@@ -317,6 +319,117 @@ describe('ElementwiseWasm chunking', () => {
         }
       }
     }
+  });
+});
+
+describe('native elementwise kernels (npm run setup:native)', () => {
+  // CI builds the addon and sets METATAPE_REQUIRE_NATIVE=1: there a missing addon fails instead of skipping.
+  const why = nativeElementwise === undefined ? ` (skipped: ${nativeAddonReason})` : '';
+  it(`loads where required${why}`, () => {
+    if (process.env.METATAPE_REQUIRE_NATIVE === '1') expect(nativeAddonReason).toBeUndefined();
+    else expect(nativeElementwise !== undefined || nativeAddonReason !== undefined).toBe(true);
+  });
+  const e = nativeElementwise!;
+  const ops = ['add', 'sub', 'mul', 'div'] as const;
+  // Lengths around every vector width (4, 8, 16 floats) and the unrolled loops' steps, and a long one.
+  const lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 129, 1000, 70001];
+  const NATIVE_UREF: Record<string, (x: number) => number> = {
+    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
+    relu: (x) => (x > 0 ? x : 0),
+    step: (x) => (x > 0 ? 1 : 0),
+    neg: (x) => -x,
+    square: (x) => x * x,
+    sqrt: (x) => Math.sqrt(x),
+  };
+
+  it.skipIf(nativeElementwise === undefined)(
+    `binary and unary give the reference bit for bit, in place too${why}`,
+    () => {
+      const next = rng(41);
+      for (const n of lengths) {
+        for (const [na, nb] of [
+          [n, n],
+          [n, 1],
+          [1, n],
+        ] as const) {
+          if (na === 1 && nb === 1) continue;
+          const a = values('float32', na, next) as Float32Array;
+          const b = values('float32', nb, next) as Float32Array;
+          for (const op of ops) {
+            const got = new Float32Array(n);
+            const want = new Float32Array(n);
+            expect(e.binary(op, a, b, got)).toBe(true);
+            reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
+            expectSame(got, want, `native ${op} ${na} ${nb}`);
+            // out aliasing the full operand: the op in place.
+            const inPlace = Float32Array.from(na === n ? a : b);
+            expect(na === n ? e.binary(op, inPlace, b, inPlace) : e.binary(op, a, inPlace, inPlace)).toBe(
+              true,
+            );
+            expectSame(inPlace, want, `native ${op} in place ${na} ${nb}`);
+          }
+        }
+        const x = values('float32', n, next) as Float32Array;
+        x[0] = Number.NaN;
+        if (n > 2) x[1] = -0;
+        for (const [op, f] of Object.entries(NATIVE_UREF)) {
+          const got = new Float32Array(n);
+          expect(e.unary(op, x, got)).toBe(true);
+          expectSame(got, Float32Array.from(x, f), `native ${op} ${n}`);
+        }
+        expect(e.unary('tanh', x, new Float32Array(n))).toBe(false);
+      }
+    },
+  );
+
+  it.skipIf(nativeElementwise === undefined)(
+    `bias rows and column sums give the reference bit for bit${why}`,
+    () => {
+      const next = rng(43);
+      for (const [p, q, r] of [
+        [3, 2, 2],
+        [5, 3, 7],
+        [2, 9, 1],
+        [32, 5, 256],
+        [25, 10, 40],
+        [1, 3, 1030],
+      ] as [number, number, number][]) {
+        const full = values('float32', p * q * r, next) as Float32Array;
+        const rows = values('float32', p * r, next) as Float32Array;
+        for (const op of ops)
+          for (const rowsFirst of [false, true]) {
+            const got = new Float32Array(p * q * r);
+            const want = new Float32Array(p * q * r);
+            expect(e.binaryRows(op, full, rows, rowsFirst, p, q, r, got)).toBe(true);
+            if (rowsFirst) reference(op, rows, [p, 1, r], full, [p, q, r], want, [p, q, r]);
+            else reference(op, full, [p, q, r], rows, [p, 1, r], want, [p, q, r]);
+            expectSame(got, want, `native ${op} rows [${p}, ${q}, ${r}] ${rowsFirst}`);
+          }
+        const sums = new Float32Array(p * r);
+        expect(e.colsum(full, p, q, r, sums)).toBe(true);
+        // Rows added in order, rounding to float32 after each addition.
+        const want = new Float32Array(p * r);
+        for (let pi = 0; pi < p; pi++)
+          for (let qi = 0; qi < q; qi++)
+            for (let j = 0; j < r; j++) want[pi * r + j]! += full[(pi * q + qi) * r + j]!;
+        expectSame(sums, want, `native colsum [${p}, ${q}, ${r}]`);
+      }
+    },
+  );
+
+  it.skipIf(nativeElementwise === undefined)(`throws on operands of the wrong type or length${why}`, () => {
+    expect(() => e.binary('add', new Float32Array(4), new Float32Array(3), new Float32Array(4))).toThrow(
+      /length/,
+    );
+    expect(() =>
+      e.binary(
+        'add',
+        new Float64Array(4) as unknown as Float32Array,
+        new Float32Array(4),
+        new Float32Array(4),
+      ),
+    ).toThrow(/Float32Array/);
+    expect(() => e.colsum(new Float32Array(6), 1, 2, 4, new Float32Array(4))).toThrow(/p\*q\*r/);
   });
 });
 

@@ -264,9 +264,9 @@ describe('NaN and Inf propagate (no zero skipping)', () => {
 });
 
 describe('the native BLAS matmul (npm run setup:native)', () => {
-  // CI builds the addon and sets METATAPE_REQUIRE_NATIVE_BLAS=1, so there an unbuilt or unloadable addon
+  // CI builds the addon and sets METATAPE_REQUIRE_NATIVE=1, so there an unbuilt or unloadable addon
   // fails instead of skipping.
-  const required = process.env.METATAPE_REQUIRE_NATIVE_BLAS === '1';
+  const required = process.env.METATAPE_REQUIRE_NATIVE === '1';
   it(`is loaded, or says why not (${nativeBlasStatus.active ? nativeBlasStatus.library : nativeBlasStatus.reason})`, () => {
     if (required) expect(nativeBlasStatus.reason).toBeUndefined();
     if (nativeBlasStatus.active) {

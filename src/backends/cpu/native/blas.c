@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "native.h"
+
 /* CBLAS's enums (cblas.h), fixed by the standard: row-major, no-transpose, transpose. */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -88,12 +90,9 @@ static void open_blas(void) {
   }
 }
 
-#define CHECK(call)                                                        \
-  do {                                                                     \
-    if ((call) != napi_ok) {                                               \
-      napi_throw_error(env, NULL, "metatape native blas: " #call " failed"); \
-      return NULL;                                                         \
-    }                                                                      \
+#define CHECK(call)                                                          \
+  do {                                                                       \
+    if ((call) != napi_ok) return native_throw(env, "native blas: " #call " failed"); \
   } while (0)
 
 static napi_value make_string(napi_env env, const char *s) {
@@ -206,13 +205,13 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
-/* Each worker thread that imports the CPU backend loads the addon again; the library is opened once. */
-NAPI_MODULE_INIT() {
+/* Adds gemm and info to the module's exports; the library is opened once per process, whichever worker
+ * thread loads the addon first. */
+napi_status native_register_blas(napi_env env, napi_value exports) {
   pthread_once(&blas_once, open_blas);
-  napi_value fn;
-  CHECK(napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, gemm, NULL, &fn));
-  CHECK(napi_set_named_property(env, exports, "gemm", fn));
-  CHECK(napi_create_function(env, "info", NAPI_AUTO_LENGTH, info, NULL, &fn));
-  CHECK(napi_set_named_property(env, exports, "info", fn));
-  return exports;
+  const napi_property_descriptor fns[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"blasInfo", NULL, info, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

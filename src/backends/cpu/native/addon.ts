@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeBlas } from './blas.js';
+
+/**
+ * The optional native addon (addon.c, blas.c, elementwise.c), built by `npm run setup:native`: matmul on
+ * the system's BLAS and float32 elementwise loops on the tensors' own storage. Without it (nothing is
+ * compiled by `npm ci`) the CPU backend runs its WebAssembly SIMD kernels; `METATAPE_NATIVE=0` turns a
+ * built addon off.
+ */
+export interface NativeAddon extends NativeBlas {
+  /** The BLAS the addon opened (its path and build configuration), or why none. */
+  blasInfo(): { path?: string; config?: string; error?: string };
+  /** `out = a op b`, op 0-3 = add, sub, mul, div; a and b of out's length or 1 (not both 1). */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
+  /** `out = full op rows` (`rows op full` when rowsFirst); full and out [p, q, r], rows [p, r]. */
+  rows(
+    op: number,
+    full: Float32Array,
+    rows: Float32Array,
+    rowsFirst: boolean,
+    p: number,
+    q: number,
+    r: number,
+    out: Float32Array,
+  ): void;
+  /** `out = op(x)`, op 0-4 = relu, step, neg, square, sqrt. */
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  /** `out[p, r]` = the sum over q of `x[p, q, r]`, rows added in order in float32. */
+  colsum(x: Float32Array, p: number, q: number, r: number, out: Float32Array): void;
+}
+
+/** Where `npm run setup:native` puts the addon: build/native under the package root (src/ or dist/ alike). */
+export const NATIVE_ADDON_PATH = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'),
+  'build',
+  'native',
+  'metatape_native.node',
+);
+
+function load(): { addon?: NativeAddon; reason?: string } {
+  if (process.env.METATAPE_NATIVE === '0') return { reason: 'turned off (METATAPE_NATIVE=0)' };
+  if (!existsSync(NATIVE_ADDON_PATH)) return { reason: 'not built (npm run setup:native)' };
+  try {
+    return { addon: createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon };
+  } catch (err) {
+    // A stale build (another Node ABI or machine) must not break the backend: say why, keep wasm.
+    return { reason: `${NATIVE_ADDON_PATH} failed to load: ${(err as Error).message}` };
+  }
+}
+
+const loaded = load();
+
+/** The loaded addon, or undefined where it is not built, is turned off or failed to load. */
+export const nativeAddon: NativeAddon | undefined = loaded.addon;
+
+/** Why {@link nativeAddon} is undefined, when it is. */
+export const nativeAddonReason: string | undefined = loaded.reason;

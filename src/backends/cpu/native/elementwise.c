@@ -1,0 +1,203 @@
+/*
+ * Float32 elementwise loops of the native addon: the same ops, operand layouts and results (bit for bit,
+ * NaN and -0 included) as the WebAssembly SIMD loops in ../wasm/elementwise.wat, run on the tensors' own
+ * storage. The wasm loops must copy every operand into wasm memory and the result out again, which costs
+ * more than the arithmetic; here there is nothing to copy, and the loops are as wide as the CPU's vectors.
+ *
+ * Each loop is compiled for AVX-512, AVX2 and baseline x86-64 (GCC's target_clones; the loader picks one by
+ * the CPU it runs on), so an addon built on one machine runs on another. No -ffast-math: sums keep their
+ * order and every result rounds as the JS loops round it.
+ */
+#include <node_api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "native.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDE
+#endif
+
+/* Op codes, shared with elementwise.ts (NATIVE_BINARY_OPS / NATIVE_UNARY_OPS order). */
+enum { ADD, SUB, MUL, DIV };
+enum { RELU, STEP, NEG, SQUARE, SQRT };
+
+#define BINARY_LOOPS(name, expr)                                                                  \
+  WIDE static void name##_vv(const float *a, const float *b, float *o, \
+                             size_t n) {                                                          \
+    for (size_t i = 0; i < n; i++) {                                                              \
+      const float x = a[i], y = b[i];                                                             \
+      o[i] = expr;                                                                                \
+    }                                                                                             \
+  }                                                                                               \
+  WIDE static void name##_vs(const float *a, float y, float *o, size_t n) {     \
+    for (size_t i = 0; i < n; i++) {                                                              \
+      const float x = a[i];                                                                       \
+      o[i] = expr;                                                                                \
+    }                                                                                             \
+  }                                                                                               \
+  WIDE static void name##_sv(float x, const float *b, float *o, size_t n) {     \
+    for (size_t i = 0; i < n; i++) {                                                              \
+      const float y = b[i];                                                                       \
+      o[i] = expr;                                                                                \
+    }                                                                                             \
+  }                                                                                               \
+  /* full [p, q, r] op rows [p, r] repeated along q (rows_first: rows op full) */                 \
+  WIDE static void name##_rows(const float *full, const float *rows,            \
+                               float *o, size_t p, size_t q, size_t r, bool rows_first) { \
+    for (size_t pi = 0; pi < p; pi++)                                                             \
+      for (size_t qi = 0; qi < q; qi++) {                                                         \
+        const float *f = full + (pi * q + qi) * r;                                                \
+        const float *w = rows + pi * r;                                                           \
+        float *d = o + (pi * q + qi) * r;                                                         \
+        if (rows_first)                                                                           \
+          for (size_t j = 0; j < r; j++) {                                                        \
+            const float x = w[j], y = f[j];                                                       \
+            d[j] = expr;                                                                          \
+          }                                                                                       \
+        else                                                                                      \
+          for (size_t j = 0; j < r; j++) {                                                        \
+            const float x = f[j], y = w[j];                                                       \
+            d[j] = expr;                                                                          \
+          }                                                                                       \
+      }                                                                                           \
+  }
+
+BINARY_LOOPS(add, x + y)
+BINARY_LOOPS(sub, x - y)
+BINARY_LOOPS(mul, x * y)
+BINARY_LOOPS(div, x / y)
+
+#define UNARY_LOOP(name, expr)                                                         \
+  WIDE static void name(const float *a, float *o, size_t n) {        \
+    for (size_t i = 0; i < n; i++) {                                                   \
+      const float x = a[i];                                                            \
+      o[i] = expr;                                                                     \
+    }                                                                                  \
+  }
+
+UNARY_LOOP(relu_loop, x > 0.0f ? x : 0.0f)
+UNARY_LOOP(step_loop, x > 0.0f ? 1.0f : 0.0f)
+UNARY_LOOP(neg_loop, -x)
+UNARY_LOOP(square_loop, x *x)
+UNARY_LOOP(sqrt_loop, __builtin_sqrtf(x))
+
+/* out[p, r] = sum over q of x[p, q, r], adding the q rows in order in float32. */
+WIDE static void colsum_loop(const float *x, float *o, size_t p, size_t q, size_t r) {
+  for (size_t pi = 0; pi < p; pi++) {
+    float *d = o + pi * r;
+    const float *s = x + pi * q * r;
+    for (size_t j = 0; j < r; j++) d[j] = s[j];
+    for (size_t qi = 1; qi < q; qi++)
+      for (size_t j = 0; j < r; j++) d[j] += s[qi * r + j];
+  }
+}
+
+/*
+ * No `restrict`: out may be one of the operands (an op in place). GCC still vectorizes, checking for
+ * overlap once per call.
+ */
+
+/* binary(op, a, b, out): a and b each have out's length or length 1 (not both 1). */
+static napi_value binary(napi_env env, napi_callback_info cb) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t op;
+  size_t na, nb, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < ADD || op > DIV)
+    return native_throw(env, "binary: expected (op 0-3, a, b, out)");
+  float *a = native_f32(env, argv[1], &na);
+  float *b = native_f32(env, argv[2], &nb);
+  float *o = native_f32(env, argv[3], &n);
+  if (a == NULL || b == NULL || o == NULL || !((na == n && (nb == n || nb == 1)) || (na == 1 && nb == n)))
+    return native_throw(env, "binary: a, b and out must be Float32Arrays, a and b of out's length or 1");
+  static void (*const vv[])(const float *, const float *, float *, size_t) = {add_vv, sub_vv, mul_vv, div_vv};
+  static void (*const vs[])(const float *, float, float *, size_t) = {add_vs, sub_vs, mul_vs, div_vs};
+  static void (*const sv[])(float, const float *, float *, size_t) = {add_sv, sub_sv, mul_sv, div_sv};
+  if (na == n && nb == n) vv[op](a, b, o, n);
+  else if (na == n) vs[op](a, b[0], o, n);
+  else sv[op](a[0], b, o, n);
+  return NULL;
+}
+
+/* rows(op, full, rows, rowsFirst, p, q, r, out): full and out [p, q, r], rows [p, r]. */
+static napi_value rows(napi_env env, napi_callback_info cb) {
+  size_t argc = 8;
+  napi_value argv[8];
+  int32_t op;
+  bool rows_first;
+  int64_t dims[3];
+  size_t nf, nr, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 8 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < ADD || op > DIV ||
+      napi_get_value_bool(env, argv[3], &rows_first) != napi_ok)
+    return native_throw(env, "rows: expected (op 0-3, full, rows, rowsFirst, p, q, r, out)");
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_int64(env, argv[4 + i], &dims[i]) != napi_ok || dims[i] < 0)
+      return native_throw(env, "rows: p, q and r must be whole numbers");
+  float *f = native_f32(env, argv[1], &nf);
+  float *w = native_f32(env, argv[2], &nr);
+  float *o = native_f32(env, argv[7], &n);
+  const size_t p = (size_t)dims[0], q = (size_t)dims[1], r = (size_t)dims[2];
+  if (f == NULL || w == NULL || o == NULL || nf != p * q * r || n != nf || nr != p * r)
+    return native_throw(env, "rows: full and out must be Float32Arrays of p*q*r floats, rows of p*r");
+  static void (*const fns[])(const float *, const float *, float *, size_t, size_t, size_t, bool) = {
+      add_rows, sub_rows, mul_rows, div_rows};
+  fns[op](f, w, o, p, q, r, rows_first);
+  return NULL;
+}
+
+/* unary(op, x, out), equal lengths. */
+static napi_value unary(napi_env env, napi_callback_info cb) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t op;
+  size_t nx, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < RELU || op > SQRT)
+    return native_throw(env, "unary: expected (op 0-4, x, out)");
+  float *x = native_f32(env, argv[1], &nx);
+  float *o = native_f32(env, argv[2], &n);
+  if (x == NULL || o == NULL || nx != n)
+    return native_throw(env, "unary: x and out must be Float32Arrays of one length");
+  static void (*const fns[])(const float *, float *, size_t) = {relu_loop, step_loop, neg_loop,
+                                                                 square_loop, sqrt_loop};
+  fns[op](x, o, n);
+  return NULL;
+}
+
+/* colsum(x, p, q, r, out): x [p, q, r], out [p, r]; out must not alias x. */
+static napi_value colsum(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int64_t dims[3];
+  size_t nx, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
+    return native_throw(env, "colsum: expected (x, p, q, r, out)");
+  for (int i = 0; i < 3; i++)
+    if (napi_get_value_int64(env, argv[1 + i], &dims[i]) != napi_ok || dims[i] < 0)
+      return native_throw(env, "colsum: p, q and r must be whole numbers");
+  float *x = native_f32(env, argv[0], &nx);
+  float *o = native_f32(env, argv[4], &n);
+  const size_t p = (size_t)dims[0], q = (size_t)dims[1], r = (size_t)dims[2];
+  if (x == NULL || o == NULL || nx != p * q * r || n != p * r)
+    return native_throw(env, "colsum: x must be a Float32Array of p*q*r floats, out of p*r");
+  if (q == 0)
+    for (size_t i = 0; i < n; i++) o[i] = 0.0f;
+  else
+    colsum_loop(x, o, p, q, r);
+  return NULL;
+}
+
+napi_status native_register_elementwise(napi_env env, napi_value exports) {
+  const napi_property_descriptor fns[] = {
+      {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+      {"rows", NULL, rows, NULL, NULL, NULL, napi_default, NULL},
+      {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
+      {"colsum", NULL, colsum, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
+}

@@ -195,19 +195,25 @@ interface Paired {
 }
 
 /** Round-robin: metatape round r, then PyTorch round r, for ROUNDS rounds, each a fresh process. */
-function pairedRun(dir: string, job: string, iterations: number, torch: Baseline | null): Paired {
+function pairedRun(
+  dir: string,
+  job: string,
+  iterations: number,
+  warmup: number | undefined,
+  torch: Baseline | null,
+): Paired {
+  const warm = warmup === undefined ? {} : { BENCH_WARMUP: String(warmup) };
   const mt: Measure[] = [];
   const pt: Measure[] = [];
   const tsxArgs = ['--import', 'tsx', join(here, 'fairWorker.ts'), dir, job, String(iterations)];
   for (let r = 0; r < ROUNDS; r++) {
-    mt.push(spawnJson(process.execPath, tsxArgs, blasEnv({ ...process.env, ...ONE_THREAD })));
+    mt.push(spawnJson(process.execPath, tsxArgs, blasEnv({ ...process.env, ...ONE_THREAD, ...warm })));
     if (torch)
       pt.push(
-        spawnJson(
-          PYTHON,
-          [join(here, 'reference', 'fair_torch.py'), dir, job, String(iterations)],
-          torch.env,
-        ),
+        spawnJson(PYTHON, [join(here, 'reference', 'fair_torch.py'), dir, job, String(iterations)], {
+          ...torch.env,
+          ...warm,
+        }),
       );
   }
   return { mt, pt };
@@ -307,7 +313,8 @@ function contextRows(torch: Baseline | null): BenchRow[] {
   return rows;
 }
 
-type Job = { job: string; iterations: number; work: string };
+/** A row: the worker job, timed iterations, what it is, and warm-up iterations for both tools (scaled). */
+type Job = { job: string; iterations: number; work: string; warmup?: number };
 
 function runSection(jobs: Job[]): BenchRow[] {
   const torch = baseline();
@@ -319,8 +326,12 @@ function runSection(jobs: Job[]): BenchRow[] {
       const kind = j.job.split(':')[0]!;
       const iterations = Math.max(1, Math.round(j.iterations * SCALE));
       if (kind !== 'matmul') writeFixture(dir, kind as MetaJob['kind']);
-      const p = pairedRun(dir, j.job, iterations, torch);
-      rows.push(kind === 'matmul' ? matmulRow(j.work, p) : metaRow(`${j.work}, ${iterations} it/round`, p));
+      const warmup = j.warmup === undefined ? undefined : Math.max(1, Math.round(j.warmup * SCALE));
+      const p = pairedRun(dir, j.job, iterations, warmup, torch);
+      const after = warmup === undefined ? '' : ` after ${warmup} warm-up`;
+      rows.push(
+        kind === 'matmul' ? matmulRow(j.work, p) : metaRow(`${j.work}, ${iterations} it/round${after}`, p),
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -333,9 +344,16 @@ const SIN = 'sinusoid 1-40-40-1, K=10, 25 tasks batched, alpha 0.01, Adam 1e-3';
 
 export function benchFairMaml(): BenchRow[] {
   return runSection([
-    { job: 'sinusoid:2:1', iterations: 400, work: `MAML order 2, 1 inner step, ${SIN}` },
-    { job: 'sinusoid:1:1', iterations: 600, work: `MAML order 1, 1 inner step, ${SIN}` },
-    { job: 'sinusoid:2:10', iterations: 60, work: `MAML order 2, 10 inner steps, ${SIN}` },
+    // Warm-ups past the point where V8 stops optimizing metatape's per-iteration code (about 1000
+    // one-step and 400 ten-step iterations on this machine type), the same count for PyTorch.
+    { job: 'sinusoid:2:1', iterations: 600, warmup: 1000, work: `MAML order 2, 1 inner step, ${SIN}` },
+    { job: 'sinusoid:1:1', iterations: 1000, warmup: 1200, work: `MAML order 1, 1 inner step, ${SIN}` },
+    {
+      job: 'sinusoid:2:10',
+      iterations: 100,
+      warmup: 400,
+      work: `MAML order 2, 10 inner steps, ${SIN}`,
+    },
   ]);
 }
 
@@ -344,6 +362,7 @@ export function benchFairOmniglot(): BenchRow[] {
     {
       job: 'omniglot:2:1',
       iterations: 40,
+      warmup: 40,
       work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
     },
     ...CONV4,

@@ -183,7 +183,10 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
     return loss.item();
   };
   const losses: number[] = [];
-  const warm = Math.max(5, Math.ceil(iterations / 5));
+  // BENCH_WARMUP: set by bench/fair.ts for both tools alike. V8 keeps optimizing the per-iteration code for
+  // about 1000 sinusoid meta-iterations (background compiles share the one pinned core), so a short warm-up
+  // times the JIT rather than the steady state a real run spends its hours in.
+  const warm = Number(process.env.BENCH_WARMUP ?? Math.max(5, Math.ceil(iterations / 5)));
   for (let i = 0; i < warm; i++) losses.push(step());
   const probe0 = await snapshot(workers);
   const cpu0 = threadCpuMs();

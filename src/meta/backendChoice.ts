@@ -1,3 +1,4 @@
+import { nativeAddonReason } from '../backends/cpu/native/addon.js';
 import { nativeBlasStatus } from '../backends/cpu/native/blas.js';
 import type { ModeProbe } from '../backends/gpujs/probe.js';
 
@@ -36,9 +37,12 @@ export async function resolveBackend(
 }
 
 /** What the cpu backend runs on, as run logs and `metatape doctor` name it. */
-export const CPU_DEVICE = nativeBlasStatus.active
-  ? `host CPU (typed arrays, WebAssembly SIMD kernels, matmul on ${nativeBlasStatus.library})`
-  : `host CPU (typed arrays, WebAssembly SIMD kernels and matmul; native BLAS matmul ${nativeBlasStatus.reason})`;
+export const CPU_DEVICE =
+  nativeAddonReason !== undefined
+    ? `host CPU (typed arrays, WebAssembly SIMD kernels and matmul; native kernels ${nativeAddonReason})`
+    : nativeBlasStatus.active
+      ? `host CPU (typed arrays, native elementwise kernels, matmul on ${nativeBlasStatus.library})`
+      : `host CPU (typed arrays, native elementwise kernels, WebAssembly SIMD matmul: ${nativeBlasStatus.reason})`;
 
 /** The backend a run uses, why, and the device behind it (so every run log proves where it ran). */
 export interface BackendChoice {

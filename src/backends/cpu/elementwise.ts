@@ -285,6 +285,16 @@ export function binaryKernel(
     )
       return;
   }
+  // Any other broadcast: the native strided loop where the addon is built (batch norm's statistics,
+  // max-pool's window masks), else the JS loops below.
+  if (
+    n >= WASM_MIN_ELEMENTS &&
+    out instanceof Float32Array &&
+    a instanceof Float32Array &&
+    b instanceof Float32Array &&
+    simdElementwise?.binaryStrided?.(op, a, b, out, shape, sa, sb)
+  )
+    return;
   // rank >= 1 here: an output of size > 1 keeps at least one axis.
   const inner = shape[rank - 1]!;
   const ais = sa[rank - 1]!;

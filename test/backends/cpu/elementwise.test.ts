@@ -417,6 +417,46 @@ describe('native elementwise kernels (npm run setup:native)', () => {
     },
   );
 
+  it.skipIf(nativeElementwise === undefined)(
+    `any broadcast through strides gives the reference bit for bit${why}`,
+    () => {
+      const next = rng(47);
+      let cases = 0;
+      for (let trial = 0; cases < 150 && trial < 5000; trial++) {
+        const { outShape, aShape, bShape } = broadcastCase(next, 6, 7);
+        if (size(outShape) < WASM_MIN_ELEMENTS) continue;
+        cases++;
+        const a = values('float32', size(aShape), next) as Float32Array;
+        const b = values('float32', size(bShape), next) as Float32Array;
+        for (const op of BINARY_OPS) {
+          if (op === 'pow') continue; // no native loop: libm's powf rounds differently from Math.pow
+          const got = new Float32Array(size(outShape));
+          const want = new Float32Array(size(outShape));
+          binaryKernel(op, a, aShape, b, bShape, got, outShape);
+          reference(op, a, aShape, b, bShape, want, outShape);
+          expectSame(got, want, `native ${op} [${aShape}] [${bShape}] -> [${outShape}]`);
+        }
+      }
+      expect(cases).toBe(150);
+      // Max-pool's mask: x [2, 4, 2, 4, 2, 3] against its window maxima [2, 4, 1, 4, 1, 3], directly.
+      const x = values('float32', 2 * 4 * 2 * 4 * 2 * 3, next) as Float32Array;
+      const m = values('float32', 2 * 4 * 4 * 3, next) as Float32Array;
+      const shape = [2, 4, 2, 4, 2, 3];
+      const sa = [192, 48, 24, 6, 3, 1];
+      const sb = [48, 12, 0, 3, 0, 1];
+      const got = new Float32Array(x.length);
+      const want = new Float32Array(x.length);
+      expect(e.binaryStrided!('equal', x, m, got, shape, sa, sb)).toBe(true);
+      reference('equal', x, shape, m, [2, 4, 1, 4, 1, 3], want, shape);
+      expectSame(got, want, 'max-pool mask');
+      expect(e.binaryStrided!('pow', x, m, got, shape, sa, sb)).toBe(false);
+      // A stride that reaches past b throws instead of reading outside it.
+      expect(() => e.binaryStrided!('add', x, m, got, shape, sa, [48, 12, 0, 3, 0, 2])).toThrow(
+        /does not fit/,
+      );
+    },
+  );
+
   it.skipIf(nativeElementwise === undefined)(`throws on operands of the wrong type or length${why}`, () => {
     expect(() => e.binary('add', new Float32Array(4), new Float32Array(3), new Float32Array(4))).toThrow(
       /length/,

@@ -291,10 +291,13 @@ describe('the native BLAS matmul (npm run setup:native)', () => {
     `matmulKernel sends products from NATIVE_MIN_MACS on to it ${skip}`,
     () => {
       // The dispatcher's choice is visible only in timing, so check that both sides of the threshold agree
-      // with the reference: a product just above it goes native, one just below stays on wasm.
+      // with the reference: products above it go native (float32 and float64), below it wasm or JS.
       expect(16 * 32 * 32).toBeGreaterThanOrEqual(NATIVE_MIN_MACS);
-      check(matmulKernel, [16, 32], [32, 32], false, true);
-      check(matmulKernel, [2, 3], [3, 5], true, false, 'float64');
+      expect(4 * 4 * 4).toBeLessThan(NATIVE_MIN_MACS);
+      for (const dtype of ['float32', 'float64'] as const) {
+        check(matmulKernel, [16, 32], [32, 32], false, true, dtype);
+        check(matmulKernel, [4, 4], [4, 4], true, false, dtype);
+      }
     },
   );
 

@@ -26,6 +26,12 @@ export interface NativeAddon extends NativeBlas {
     r: number,
     out: Float32Array,
   ): void;
+  /**
+   * `out = a op b` through element strides (0 on a broadcast axis): op 0-11 = add, sub, mul, div, maximum,
+   * minimum, greater, greaterEqual, less, lessEqual, equal, notEqual; geometry = shape, a's strides, b's
+   * strides (rank each, at most 16); out contiguous over shape.
+   */
+  strided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array): void;
   /** `out = op(x)`, op 0-4 = relu, step, neg, square, sqrt. */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** `out[p, r]` = the sum over q of `x[p, q, r]`, rows added in order in float32. */

@@ -1,19 +1,21 @@
 /*
- * metatape's optional native matmul: a Node-API addon that hands float32 and float64 products to the
- * system's BLAS (OpenBLAS where installed), the library PyTorch's CPU build multiplies with.
+ * The native addon's matmul: float32 and float64 products handed to the system's BLAS (OpenBLAS where
+ * installed), the library PyTorch's CPU build multiplies with.
  *
  * Why a BLAS and not more hand-written kernels: WebAssembly SIMD is 128 bits wide with no fused
  * multiply-add, so metatape's wasm gemm tops out near a quarter of an AVX-512 OpenBLAS on one core.
  * OpenBLAS is kept, tuned per CPU at run time and already on most Linux machines that run PyTorch.
  *
  * The library is opened with dlopen at load, not linked: the addon builds without BLAS headers, and a
- * machine without a BLAS gets a clear "not found" from `available()` instead of a failed require.
+ * machine without a BLAS gets a clear "not found" from `blasInfo()` instead of a failed require.
  * Built by src/backends/cpu/native/build.mjs (`npm run setup:native`) with the system C compiler and
  * Node's own headers; nothing is downloaded.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#ifdef __linux__
 #include <link.h>
+#endif
 #include <node_api.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -77,11 +79,13 @@ static void open_blas(void) {
     /* One thread per call: parallelism is metatape's (worker threads), as PyTorch's bench runs it. */
     set_threads_fn set_threads = (set_threads_fn)dlsym(lib, "openblas_set_num_threads");
     if (set_threads != NULL) set_threads(1);
+    snprintf(library_path, sizeof library_path, "%s", name);
+#ifdef __linux__
+    /* The file the loader resolved the name to, so that the log says which library really runs. */
     struct link_map *map = NULL;
     if (dlinfo(lib, RTLD_DI_LINKMAP, &map) == 0 && map != NULL && map->l_name != NULL && map->l_name[0])
       snprintf(library_path, sizeof library_path, "%s", map->l_name);
-    else
-      snprintf(library_path, sizeof library_path, "%s", name);
+#endif
     get_config_fn config = (get_config_fn)dlsym(lib, "openblas_get_config");
     get_corename_fn corename = (get_corename_fn)dlsym(lib, "openblas_get_corename");
     snprintf(library_config, sizeof library_config, "%s%s%s", config ? config() : "",

@@ -95,6 +95,114 @@ WIDE static void colsum_loop(const float *x, float *o, size_t p, size_t q, size_
   }
 }
 
+/* Ops of strided(): every binary op but pow (libm's powf and Math.pow round differently). Codes follow
+ * elementwise.ts's STRIDED_CODES. */
+#define STRIDED_OPS(X)                 \
+  X(0, s_add, x + y)                   \
+  X(1, s_sub, x - y)                   \
+  X(2, s_mul, x * y)                   \
+  X(3, s_div, x / y)                   \
+  X(4, s_maximum, x >= y ? x : y)      \
+  X(5, s_minimum, x <= y ? x : y)      \
+  X(6, s_greater, x > y ? 1.0f : 0.0f) \
+  X(7, s_greater_equal, x >= y ? 1.0f : 0.0f) \
+  X(8, s_less, x < y ? 1.0f : 0.0f)    \
+  X(9, s_less_equal, x <= y ? 1.0f : 0.0f) \
+  X(10, s_equal, x == y ? 1.0f : 0.0f) \
+  X(11, s_not_equal, x != y ? 1.0f : 0.0f)
+#define STRIDED_COUNT 12
+
+/* One row of `inner` outputs, a and b stepping by ia and ib (each 0 or 1 in the fast cases). */
+#define STRIDED_ROW(code, name, expr)                                                          \
+  WIDE static void name(const float *a, const float *b, float *o, size_t inner, ptrdiff_t ia,  \
+                        ptrdiff_t ib) {                                                        \
+    if (ia == 1 && ib == 1)                                                                    \
+      for (size_t j = 0; j < inner; j++) {                                                     \
+        const float x = a[j], y = b[j];                                                        \
+        o[j] = expr;                                                                           \
+      }                                                                                        \
+    else if (ia == 1 && ib == 0) {                                                             \
+      const float y = b[0];                                                                    \
+      for (size_t j = 0; j < inner; j++) {                                                     \
+        const float x = a[j];                                                                  \
+        o[j] = expr;                                                                           \
+      }                                                                                        \
+    } else if (ia == 0 && ib == 1) {                                                           \
+      const float x = a[0];                                                                    \
+      for (size_t j = 0; j < inner; j++) {                                                     \
+        const float y = b[j];                                                                  \
+        o[j] = expr;                                                                           \
+      }                                                                                        \
+    } else                                                                                     \
+      for (size_t j = 0; j < inner; j++) {                                                     \
+        const float x = a[(ptrdiff_t)j * ia], y = b[(ptrdiff_t)j * ib];                        \
+        o[j] = expr;                                                                           \
+      }                                                                                        \
+  }
+#define STRIDED_FN(code, name, expr) name,
+STRIDED_OPS(STRIDED_ROW)
+typedef void (*strided_row_fn)(const float *, const float *, float *, size_t, ptrdiff_t, ptrdiff_t);
+static const strided_row_fn strided_rows[STRIDED_COUNT] = {STRIDED_OPS(STRIDED_FN)};
+
+#define MAX_RANK 16
+
+/*
+ * strided(op, a, b, out, geometry): out (contiguous, row-major over `shape`) = a op b, where a and b are
+ * read through element strides (0 along a broadcast axis). geometry is an Int32Array of 3*rank numbers:
+ * shape, then a's strides, then b's. Any broadcast the bias-row and scalar paths do not cover: batch norm's
+ * statistics, max-pool's window masks.
+ */
+static napi_value strided(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t op;
+  size_t na, nb, n, ng;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op >= STRIDED_COUNT)
+    return native_throw(env, "strided: expected (op 0-11, a, b, out, geometry)");
+  float *a = native_f32(env, argv[1], &na);
+  float *b = native_f32(env, argv[2], &nb);
+  float *o = native_f32(env, argv[3], &n);
+  napi_typedarray_type gt;
+  void *gdata = NULL;
+  if (a == NULL || b == NULL || o == NULL ||
+      napi_get_typedarray_info(env, argv[4], &gt, &ng, &gdata, NULL, NULL) != napi_ok ||
+      gt != napi_int32_array || ng % 3 != 0 || ng == 0 || ng / 3 > MAX_RANK)
+    return native_throw(env, "strided: a, b and out must be Float32Arrays, geometry an Int32Array of 3*rank");
+  const int32_t *g = gdata;
+  const size_t rank = ng / 3;
+  const int32_t *shape = g, *sa = g + rank, *sb = g + 2 * rank;
+  /* Every offset either operand can reach must lie inside it, and the shape must fill out exactly. */
+  double total = 1, reach_a = 0, reach_b = 0;
+  for (size_t d = 0; d < rank; d++) {
+    if (shape[d] <= 0 || sa[d] < 0 || sb[d] < 0)
+      return native_throw(env, "strided: sizes must be positive and strides non-negative");
+    total *= shape[d];
+    reach_a += (double)(shape[d] - 1) * sa[d];
+    reach_b += (double)(shape[d] - 1) * sb[d];
+  }
+  if (total != (double)n || reach_a >= (double)na || reach_b >= (double)nb)
+    return native_throw(env, "strided: the geometry does not fit a, b or out");
+  const strided_row_fn row = strided_rows[op];
+  const size_t inner = (size_t)shape[rank - 1];
+  size_t idx[MAX_RANK] = {0};
+  ptrdiff_t ao = 0, bo = 0;
+  for (size_t oo = 0; oo < n; oo += inner) {
+    row(a + ao, b + bo, o + oo, inner, sa[rank - 1], sb[rank - 1]);
+    /* The odometer over the axes outside the last. */
+    for (size_t d = rank - 1; d-- > 0;) {
+      idx[d]++;
+      ao += sa[d];
+      bo += sb[d];
+      if (idx[d] < (size_t)shape[d]) break;
+      ao -= (ptrdiff_t)sa[d] * shape[d];
+      bo -= (ptrdiff_t)sb[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
 /*
  * No `restrict`: out may be one of the operands (an op in place). GCC still vectorizes, checking for
  * overlap once per call.
@@ -196,6 +304,7 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
       {"rows", NULL, rows, NULL, NULL, NULL, napi_default, NULL},
+      {"strided", NULL, strided, NULL, NULL, NULL, napi_default, NULL},
       {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
       {"colsum", NULL, colsum, NULL, NULL, NULL, napi_default, NULL},
   };

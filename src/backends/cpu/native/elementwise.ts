@@ -7,6 +7,23 @@ const BINARY_CODES = new Map<string, number>([
   ['mul', 2],
   ['div', 3],
 ]);
+/** The addon's op codes of strided binaries (elementwise.c's STRIDED_OPS). */
+const STRIDED_CODES = new Map<string, number>(
+  [
+    'add',
+    'sub',
+    'mul',
+    'div',
+    'maximum',
+    'minimum',
+    'greater',
+    'greaterEqual',
+    'less',
+    'lessEqual',
+    'equal',
+    'notEqual',
+  ].map((op, i) => [op, i]),
+);
 /** The addon's unary op codes (elementwise.c's RELU..SQRT). */
 const UNARY_CODES = new Map<string, number>([
   ['relu', 0],
@@ -34,6 +51,19 @@ export interface ElementwiseKernels {
     r: number,
     out: Float32Array,
   ): boolean;
+  /**
+   * `out = a op b` over `shape` (out contiguous), a and b read through element strides `sa` and `sb` (0 on
+   * a broadcast axis): any broadcast. Optional: only the native kernels have it.
+   */
+  binaryStrided?(
+    op: string,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    shape: readonly number[],
+    sa: readonly number[],
+    sb: readonly number[],
+  ): boolean;
   /** `out = op(x)`. */
   unary(op: string, x: Float32Array, out: Float32Array): boolean;
   /** `out[p, r]` = sum over q of `x[p, q, r]`, the q rows added in order in float32. */
@@ -45,6 +75,8 @@ export interface ElementwiseKernels {
  * WebAssembly loops bit for bit, without copying operands into wasm memory and results out.
  */
 function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKernels {
+  // One geometry array per rank, reused: a fresh typed array per call costs more than a small op.
+  const geometries: Int32Array[] = [];
   return {
     binary(op, a, b, out) {
       const code = BINARY_CODES.get(op);
@@ -56,6 +88,23 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       const code = BINARY_CODES.get(op);
       if (code === undefined) return false;
       addon.rows(code, full, rows, rowsFirst, p, q, r, out);
+      return true;
+    },
+    binaryStrided(op, a, b, out, shape, sa, sb) {
+      const code = STRIDED_CODES.get(op);
+      const rank = shape.length;
+      if (code === undefined || rank === 0 || rank > 16) return false;
+      let g = geometries[rank];
+      if (g === undefined) {
+        g = new Int32Array(3 * rank);
+        geometries[rank] = g;
+      }
+      for (let d = 0; d < rank; d++) {
+        g[d] = shape[d]!;
+        g[rank + d] = sa[d]!;
+        g[2 * rank + d] = sb[d]!;
+      }
+      addon.strided(code, a, b, out, g);
       return true;
     },
     unary(op, x, out) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { nativeBlas } from '../../src/backends/cpu/native/blas.js';
 import { metaLosses, VARIANTS } from './algorithmsRun.js';
 
 // Recorded with the code before the algorithms moved into one module each (commit 8d6b49a): the meta-loss of
@@ -17,10 +18,23 @@ const RECORDED: Record<string, number[]> = {
   perTask: [4.873117310664788, 4.523481853791866, 3.4849260870692467, -1.881483156113978],
 };
 
+// The native BLAS (`npm run setup:native`) sums float64 products in its own order, so there the recording
+// holds to float64 rounding, not to the bit; everywhere else (the JS float64 kernels) to the bit.
+const exact = nativeBlas === undefined;
+
 describe('every algorithm runs as it did before the refactor', () => {
   for (const [name, trainer] of Object.entries(VARIANTS)) {
-    it(`${name}: three meta-updates give the recorded meta-losses bit for bit`, async () => {
-      expect(await metaLosses(trainer)).toEqual(RECORDED[name]);
+    const how = exact ? 'bit for bit' : 'to 1e-11 relative (native BLAS: its own summation order)';
+    it(`${name}: three meta-updates give the recorded meta-losses ${how}`, async () => {
+      const got = await metaLosses(trainer);
+      if (exact) expect(got).toEqual(RECORDED[name]);
+      else {
+        const want = RECORDED[name]!;
+        expect(got.length).toBe(want.length);
+        got.forEach((x, i) => {
+          expect(Math.abs(x - want[i]!) / Math.abs(want[i]!), `${name}[${i}]`).toBeLessThan(1e-11);
+        });
+      }
     });
   }
 });

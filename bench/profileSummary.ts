@@ -32,7 +32,8 @@ export const CLASSES = [
   'tape bookkeeping',
   'elementwise: wasm SIMD (+ copies in/out)',
   'elementwise: JS loops',
-  'matmul (wasm kernel + JS setup)',
+  'elementwise: native (npm run setup:native)',
+  'matmul (wasm or native BLAS, + JS setup)',
   'reductions',
   'layout copies (broadcastTo, transpose, slice, concat)',
   'allocation',
@@ -66,7 +67,7 @@ function classify(f: CallFrame, caller: CallFrame | undefined): CostClass {
   if (ALLOC_FUNCTIONS.has(name)) return 'allocation';
   if (isWasmFrame(f)) {
     const c = caller?.url ?? '';
-    if (c.includes('/matmul')) return 'matmul (wasm kernel + JS setup)';
+    if (c.includes('/matmul')) return 'matmul (wasm or native BLAS, + JS setup)';
     if (caller?.functionName === 'colsum' || c.includes('/cpu/reduce')) return 'reductions';
     return 'elementwise: wasm SIMD (+ copies in/out)';
   }
@@ -74,11 +75,14 @@ function classify(f: CallFrame, caller: CallFrame | undefined): CostClass {
   if (url === '' && name === '(anonymous)') return 'elementwise: JS loops';
   if (url === '' && name.startsWith('(')) return 'other (meta, nn, optim, bench, V8/Node)';
   if (url === '') return 'elementwise: JS loops';
+  // The native addon's loops count as self time of their JS wrappers (a native frame has no JS of its own).
+  if (url.includes('/backends/cpu/native/elementwise'))
+    return name === 'colsum' ? 'reductions' : 'elementwise: native (npm run setup:native)';
   if (url.includes('/backends/cpu/elementwiseWasm'))
     return name === 'colsum' ? 'reductions' : 'elementwise: wasm SIMD (+ copies in/out)';
   if (url.includes('/backends/cpu/elementwise')) return 'elementwise: JS loops';
   if (url.includes('/backends/cpu/matmul') || url.includes('/wasm/matmulWasm'))
-    return 'matmul (wasm kernel + JS setup)';
+    return 'matmul (wasm or native BLAS, + JS setup)';
   if (url.includes('/backends/cpu/reduce')) return 'reductions';
   if (url.includes('/backends/cpu/strided') || url.includes('/backends/cpu/indexing'))
     return 'layout copies (broadcastTo, transpose, slice, concat)';

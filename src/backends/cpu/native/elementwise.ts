@@ -80,13 +80,14 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
   return {
     binary(op, a, b, out) {
       const code = BINARY_CODES.get(op);
-      if (code === undefined) return false;
+      // The addon reads float32 storage only; the wasm path converted other arrays while copying them in.
+      if (code === undefined || !(a instanceof Float32Array && b instanceof Float32Array)) return false;
       addon.binary(code, a, b, out);
       return true;
     },
     binaryRows(op, full, rows, rowsFirst, p, q, r, out) {
       const code = BINARY_CODES.get(op);
-      if (code === undefined) return false;
+      if (code === undefined || !(full instanceof Float32Array && rows instanceof Float32Array)) return false;
       addon.rows(code, full, rows, rowsFirst, p, q, r, out);
       return true;
     },
@@ -109,7 +110,7 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
     },
     unary(op, x, out) {
       const code = UNARY_CODES.get(op);
-      if (code === undefined) return false;
+      if (code === undefined || !(out instanceof Float32Array)) return false;
       addon.unary(code, x, out);
       return true;
     },

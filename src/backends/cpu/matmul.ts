@@ -13,16 +13,18 @@ export const WASM_MIN_MACS = 16;
 
 /**
  * Multiply-adds per call from which products go to the native BLAS when it is built (`npm run
- * setup:native`). Below it the fixed cost of a call (about 0.55 µs, Node-API argument checks and OpenBLAS's own) outweighs
- * its faster loops: with 40x40x10 (16,000 multiply-adds) the two are about even on this machine type
- * (`npx tsx bench/matmul-native.ts`).
+ * setup:native`). A call's fixed cost is about 0.25 µs (Node-API argument checks and OpenBLAS's own) against
+ * the wasm kernel's 0.13 plus copies: 4x4x4 is about even (0.26 against 0.23 µs), 16x32x16 already 2.5x
+ * faster native, and every MAML shape of `npx tsx bench/matmul.ts` (which prints wasm, native and JS per
+ * shape) runs faster native.
  */
 export const NATIVE_MIN_MACS = 512;
 
 /**
  * Batched matrix product with broadcast batch axes. Per matrix: `C[m,n] = sum_k A[m,k] B[k,n]` where a
  * transposed operand is read with swapped strides; leading (batch) axes of `aShape` and `bShape` broadcast to
- * those of `outShape`. Float32 products of any size worth it run on the WebAssembly SIMD kernel
+ * those of `outShape`. From {@link NATIVE_MIN_MACS} multiply-adds, float32 and float64 products run on the
+ * native BLAS where it is built; otherwise float32 products of any size worth it run on the WebAssembly SIMD kernel
  * (wasm/matmul.wat: cache-blocked, packed, 5x8 register tiles), which accumulates in float32; float64 and small products run {@link matmulKernelJs}.
  */
 export function matmulKernel(

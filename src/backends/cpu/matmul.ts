@@ -77,23 +77,10 @@ export function matmulKernelNative(
 ): void {
   const blas = nativeBlas;
   if (blas === undefined) throw new Error('matmulKernelNative: the native BLAS is not loaded');
-  const r = outShape.length;
-  const m = outShape[r - 2]!;
-  const n = outShape[r - 1]!;
-  const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
-  if (out.length === 0) return;
-  if (k === 0) {
-    out.fill(0);
-    return;
-  }
-  const batches = out.length / (m * n);
-  const offsets = batches === 1 ? SINGLE : matrixOffsets(aShape, bShape, outShape.slice(0, r - 2));
-  let rows = m;
-  let products = batches;
-  if (batches > 1 && !transposeA && stacks(offsets, m * k)) {
-    rows = m * batches;
-    products = 1;
-  }
+  const g = productGeometry(aShape, bShape, transposeA, out, outShape);
+  if (g === undefined) return;
+  const { n, k, offsets } = g;
+  const { rows, products } = stacked(g, transposeA);
   if (pairs.length < 2 * products) pairs = new Float64Array(2 * products);
   for (let t = 0; t < products; t++) {
     pairs[2 * t] = offsets.a[t]!;
@@ -149,18 +136,9 @@ export function matmulKernelWasm(
 ): void {
   const wasm = matmulWasm;
   if (wasm === undefined) throw new Error('matmulKernelWasm: WebAssembly SIMD is not available');
-  const r = outShape.length;
-  const m = outShape[r - 2]!;
-  const n = outShape[r - 1]!;
-  const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
-  if (out.length === 0) return;
-  if (k === 0) {
-    out.fill(0);
-    return;
-  }
-  const batches = out.length / (m * n);
-  // A single matrix has every batch axis 1 on both sides: both offsets are 0, no table needed.
-  const offsets = batches === 1 ? SINGLE : matrixOffsets(aShape, bShape, outShape.slice(0, r - 2));
+  const g = productGeometry(aShape, bShape, transposeA, out, outShape);
+  if (g === undefined) return;
+  const { m, n, k, batches, offsets } = g;
 
   const aPtr = 0;
   const bPtr = align16(aPtr + a.length * 4);
@@ -204,13 +182,7 @@ export function matmulKernelWasm(
     return;
   }
 
-  // Batch matrices of a row-major A that all multiply the same B are consecutive row blocks of one A and of C.
-  let rows = m;
-  let products = batches;
-  if (batches > 1 && !transposeA && stacks(offsets, m * k)) {
-    rows = m * batches;
-    products = 1;
-  }
+  const { rows, products } = stacked(g, transposeA);
   const { kc, mc, nc, mr, nr } = GEMM_BLOCK;
   const kBlock = Math.min(k, kc);
   const paPtr = workPtr;
@@ -252,6 +224,51 @@ interface Offsets {
 
 /** The offsets table of a single (unbatched) product. */
 const SINGLE: Offsets = { a: [0], b: [0] };
+
+/** Sizes of one product call: each matrix is [m, k] x [k, n], `batches` of them at `offsets`. */
+interface ProductGeometry {
+  m: number;
+  n: number;
+  k: number;
+  batches: number;
+  offsets: Offsets;
+}
+
+/**
+ * The sizes and batch offsets of a product, or undefined when there is nothing to multiply: an empty output,
+ * or k = 0, where the output is zeros (written here, since kernels get unzeroed storage).
+ */
+function productGeometry(
+  aShape: Shape,
+  bShape: Shape,
+  transposeA: boolean,
+  out: TypedArray,
+  outShape: Shape,
+): ProductGeometry | undefined {
+  const r = outShape.length;
+  const m = outShape[r - 2]!;
+  const n = outShape[r - 1]!;
+  const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
+  if (out.length === 0) return undefined;
+  if (k === 0) {
+    out.fill(0);
+    return undefined;
+  }
+  const batches = out.length / (m * n);
+  // A single matrix has every batch axis 1 on both sides: both offsets are 0, no table needed.
+  const offsets = batches === 1 ? SINGLE : matrixOffsets(aShape, bShape, outShape.slice(0, r - 2));
+  return { m, n, k, batches, offsets };
+}
+
+/**
+ * Rows and product calls after stacking: batch matrices of a row-major A that all multiply the same B are
+ * consecutive row blocks of one A and of C, so they go as one taller product.
+ */
+function stacked(g: ProductGeometry, transposeA: boolean): { rows: number; products: number } {
+  if (g.batches > 1 && !transposeA && stacks(g.offsets, g.m * g.k))
+    return { rows: g.m * g.batches, products: 1 };
+  return { rows: g.m, products: g.batches };
+}
 
 /** Whether every batch uses the same B and the A matrices follow one another contiguously (aSize apart). */
 function stacks(offsets: Offsets, aSize: number): boolean {

@@ -1,3 +1,4 @@
+import type { ElementwiseKernels } from './native/elementwise.js';
 import { elementwiseWasmBase64 } from './wasm/elementwiseWasm.generated.js';
 import { growTo, instantiateWasm, type WasmMemory } from './wasm/memory.js';
 
@@ -57,7 +58,7 @@ export interface ElementwiseWasmOptions {
  * grow with the tensor (column sums still copy whole). The scratch is dead the moment a call returns, and
  * calls never interleave (everything is synchronous).
  */
-export class ElementwiseWasm {
+export class ElementwiseWasm implements ElementwiseKernels {
   private readonly memory: WasmMemory;
   private readonly binaryFns = new Map<string, readonly [vv: BinaryFn, vs: BinaryFn, sv: BinaryFn]>();
   private readonly unaryFns = new Map<string, UnaryFn>();

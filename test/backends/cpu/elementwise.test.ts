@@ -9,7 +9,7 @@ import {
 } from '../../../src/backends/cpu/elementwiseWasm.js';
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
-import { nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
+import { type ElementwiseKernels, nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
 import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
 import { broadcastShapes } from '../../../src/tensor/shape.js';
@@ -236,18 +236,87 @@ describe('binaryKernel', () => {
   });
 });
 
+/** The unary ops with SIMD loops (wasm and native) and their scalar formulas, NaN and -0 conventions included. */
+const SIMD_UREF: Record<string, (x: number) => number> = {
+  // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
+  relu: (x) => (x > 0 ? x : 0),
+  step: (x) => (x > 0 ? 1 : 0),
+  neg: (x) => -x,
+  square: (x) => x * x,
+  sqrt: (x) => Math.sqrt(x),
+};
+
+/**
+ * Checks `e.binary` in every operand mode ([n] op [n], [n] op [1], [1] op [n]) and `e.unary` at length n
+ * against the references, bit for bit. `inPlace` also runs each binary with out aliasing its full operand;
+ * `special` puts a NaN and a -0 into the unary operand.
+ */
+function checkBinaryUnary(
+  e: ElementwiseKernels,
+  name: string,
+  n: number,
+  next: () => number,
+  { inPlace = false, special = false } = {},
+): void {
+  for (const [na, nb] of [
+    [n, n],
+    [n, 1],
+    [1, n],
+  ] as const) {
+    if (na === 1 && nb === 1) continue;
+    const a = values('float32', na, next) as Float32Array;
+    const b = values('float32', nb, next) as Float32Array;
+    for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+      const got = new Float32Array(n);
+      const want = new Float32Array(n);
+      expect(e.binary(op, a, b, got)).toBe(true);
+      reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
+      expectSame(got, want, `${name}: ${op} ${na} ${nb}`);
+      if (inPlace) {
+        const aliased = Float32Array.from(na === n ? a : b);
+        expect(na === n ? e.binary(op, aliased, b, aliased) : e.binary(op, a, aliased, aliased)).toBe(true);
+        expectSame(aliased, want, `${name}: ${op} in place ${na} ${nb}`);
+      }
+    }
+  }
+  const x = values('float32', n, next) as Float32Array;
+  if (special) {
+    x[0] = Number.NaN;
+    if (n > 2) x[1] = -0;
+  }
+  for (const [op, f] of Object.entries(SIMD_UREF)) {
+    const got = new Float32Array(n);
+    expect(e.unary(op, x, got)).toBe(true);
+    expectSame(got, Float32Array.from(x, f), `${name}: ${op} ${n}`);
+  }
+}
+
+/** Checks `e.binaryRows` on a [p, q, r] full operand and [p, r] rows, both operand orders, bit for bit. */
+function checkRows(
+  e: ElementwiseKernels,
+  name: string,
+  [p, q, r]: [number, number, number],
+  next: () => number,
+) {
+  const full = values('float32', p * q * r, next) as Float32Array;
+  const rows = values('float32', p * r, next) as Float32Array;
+  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+    for (const rowsFirst of [false, true]) {
+      const got = new Float32Array(p * q * r);
+      const want = new Float32Array(p * q * r);
+      expect(e.binaryRows(op, full, rows, rowsFirst, p, q, r, got)).toBe(true);
+      if (rowsFirst) reference(op, rows, [p, 1, r], full, [p, q, r], want, [p, q, r]);
+      else reference(op, full, [p, q, r], rows, [p, 1, r], want, [p, q, r]);
+      expectSame(got, want, `${name}: ${op} rows [${p}, ${q}, ${r}]${rowsFirst ? ' (rows first)' : ''}`);
+    }
+  }
+  return full;
+}
+
 describe('ElementwiseWasm chunking', () => {
   // Small chunks (and whole operands, Infinity) put chunk boundaries inside vectors, rows and tasks; the shared
   // instance's chunk is exercised by lengths just around it and a few times it.
   const CHUNKS = [4, 5, 7, 64, 1000, Number.POSITIVE_INFINITY];
-  const WASM_UREF: Record<string, (x: number) => number> = {
-    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
-    relu: (x) => (x > 0 ? x : 0),
-    step: (x) => (x > 0 ? 1 : 0),
-    neg: (x) => -x,
-    square: (x) => x * x,
-    sqrt: (x) => Math.sqrt(x),
-  };
   const engines = () => [
     ...CHUNKS.map((chunk) => ({ name: `chunk ${chunk}`, e: new ElementwiseWasm({ chunk }) })),
     { name: 'shared', e: elementwiseWasm! },
@@ -260,30 +329,8 @@ describe('ElementwiseWasm chunking', () => {
     const next = rng(23);
     for (const { name, e } of engines()) {
       const chunk = name === 'shared' ? ELEMENTWISE_CHUNK : Number(name.slice(6));
-      for (const n of name === 'shared' ? sharedLengths : lengths(chunk).filter((k) => k > 0)) {
-        for (const [na, nb] of [
-          [n, n],
-          [n, 1],
-          [1, n],
-        ] as const) {
-          if (na === 1 && nb === 1) continue;
-          const a = values('float32', na, next) as Float32Array;
-          const b = values('float32', nb, next) as Float32Array;
-          for (const op of ['add', 'sub', 'mul', 'div'] as const) {
-            const got = new Float32Array(n);
-            const want = new Float32Array(n);
-            expect(e.binary(op, a, b, got)).toBe(true);
-            reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
-            expectSame(got, want, `${name}: ${op} ${na} ${nb}`);
-          }
-        }
-        const x = values('float32', n, next) as Float32Array;
-        for (const [op, f] of Object.entries(WASM_UREF)) {
-          const got = new Float32Array(n);
-          expect(e.unary(op, x, got)).toBe(true);
-          expectSame(got, Float32Array.from(x, f), `${name}: ${op} ${n}`);
-        }
-      }
+      for (const n of name === 'shared' ? sharedLengths : lengths(chunk).filter((k) => k > 0))
+        checkBinaryUnary(e, name, n, next);
     }
   });
 
@@ -299,26 +346,8 @@ describe('ElementwiseWasm chunking', () => {
       [25, 10, 40],
       [1, 3, 1030],
     ];
-    for (const { name, e } of engines()) {
-      for (const [p, q, r] of shapes as [number, number, number][]) {
-        const full = values('float32', p * q * r, next) as Float32Array;
-        const rows = values('float32', p * r, next) as Float32Array;
-        for (const op of ['add', 'sub', 'mul', 'div'] as const) {
-          for (const rowsFirst of [false, true]) {
-            const got = new Float32Array(p * q * r);
-            const want = new Float32Array(p * q * r);
-            expect(e.binaryRows(op, full, rows, rowsFirst, p, q, r, got)).toBe(true);
-            if (rowsFirst) reference(op, rows, [p, 1, r], full, [p, q, r], want, [p, q, r]);
-            else reference(op, full, [p, q, r], rows, [p, 1, r], want, [p, q, r]);
-            expectSame(
-              got,
-              want,
-              `${name}: ${op} rows [${p}, ${q}, ${r}]${rowsFirst ? ' (rows first)' : ''}`,
-            );
-          }
-        }
-      }
-    }
+    for (const { name, e } of engines())
+      for (const shape of shapes as [number, number, number][]) checkRows(e, name, shape, next);
   });
 });
 
@@ -330,54 +359,16 @@ describe('native elementwise kernels (npm run setup:native)', () => {
     else expect(nativeElementwise !== undefined || nativeAddonReason !== undefined).toBe(true);
   });
   const e = nativeElementwise!;
-  const ops = ['add', 'sub', 'mul', 'div'] as const;
   // Lengths around every vector width (4, 8, 16 floats) and the unrolled loops' steps, and a long one.
   const lengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 127, 129, 1000, 70001];
-  const NATIVE_UREF: Record<string, (x: number) => number> = {
-    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
-    relu: (x) => (x > 0 ? x : 0),
-    step: (x) => (x > 0 ? 1 : 0),
-    neg: (x) => -x,
-    square: (x) => x * x,
-    sqrt: (x) => Math.sqrt(x),
-  };
 
   it.skipIf(nativeElementwise === undefined)(
     `binary and unary give the reference bit for bit, in place too${why}`,
     () => {
       const next = rng(41);
       for (const n of lengths) {
-        for (const [na, nb] of [
-          [n, n],
-          [n, 1],
-          [1, n],
-        ] as const) {
-          if (na === 1 && nb === 1) continue;
-          const a = values('float32', na, next) as Float32Array;
-          const b = values('float32', nb, next) as Float32Array;
-          for (const op of ops) {
-            const got = new Float32Array(n);
-            const want = new Float32Array(n);
-            expect(e.binary(op, a, b, got)).toBe(true);
-            reference(op, a, na === 1 ? [] : [n], b, nb === 1 ? [] : [n], want, [n]);
-            expectSame(got, want, `native ${op} ${na} ${nb}`);
-            // out aliasing the full operand: the op in place.
-            const inPlace = Float32Array.from(na === n ? a : b);
-            expect(na === n ? e.binary(op, inPlace, b, inPlace) : e.binary(op, a, inPlace, inPlace)).toBe(
-              true,
-            );
-            expectSame(inPlace, want, `native ${op} in place ${na} ${nb}`);
-          }
-        }
-        const x = values('float32', n, next) as Float32Array;
-        x[0] = Number.NaN;
-        if (n > 2) x[1] = -0;
-        for (const [op, f] of Object.entries(NATIVE_UREF)) {
-          const got = new Float32Array(n);
-          expect(e.unary(op, x, got)).toBe(true);
-          expectSame(got, Float32Array.from(x, f), `native ${op} ${n}`);
-        }
-        expect(e.unary('tanh', x, new Float32Array(n))).toBe(false);
+        checkBinaryUnary(e, 'native', n, next, { inPlace: true, special: true });
+        expect(e.unary('tanh', new Float32Array(n), new Float32Array(n))).toBe(false);
       }
     },
   );
@@ -394,17 +385,7 @@ describe('native elementwise kernels (npm run setup:native)', () => {
         [25, 10, 40],
         [1, 3, 1030],
       ] as [number, number, number][]) {
-        const full = values('float32', p * q * r, next) as Float32Array;
-        const rows = values('float32', p * r, next) as Float32Array;
-        for (const op of ops)
-          for (const rowsFirst of [false, true]) {
-            const got = new Float32Array(p * q * r);
-            const want = new Float32Array(p * q * r);
-            expect(e.binaryRows(op, full, rows, rowsFirst, p, q, r, got)).toBe(true);
-            if (rowsFirst) reference(op, rows, [p, 1, r], full, [p, q, r], want, [p, q, r]);
-            else reference(op, full, [p, q, r], rows, [p, 1, r], want, [p, q, r]);
-            expectSame(got, want, `native ${op} rows [${p}, ${q}, ${r}] ${rowsFirst}`);
-          }
+        const full = checkRows(e, 'native', [p, q, r], next);
         const sums = new Float32Array(p * r);
         expect(e.colsum(full, p, q, r, sums)).toBe(true);
         // Rows added in order, rounding to float32 after each addition.
@@ -470,14 +451,6 @@ describe('native elementwise kernels (npm run setup:native)', () => {
 });
 
 describe('unaryKernel', () => {
-  const UREF: Record<string, (x: number) => number> = {
-    // biome-ignore lint/complexity/useMathMinMax: the kernels' NaN and signed-zero conventions, not Math.max's
-    relu: (x) => (x > 0 ? x : 0),
-    step: (x) => (x > 0 ? 1 : 0),
-    neg: (x) => -x,
-    square: (x) => x * x,
-    sqrt: (x) => Math.sqrt(x),
-  };
   it('gives the scalar formula bit for bit on both sides of the SIMD threshold, float32 and float64', () => {
     const next = rng(5);
     for (const n of [0, 1, 3, 40, WASM_MIN_ELEMENTS - 1, WASM_MIN_ELEMENTS, WASM_MIN_ELEMENTS + 5, 10000]) {
@@ -486,7 +459,7 @@ describe('unaryKernel', () => {
         for (const op of UNARY_OPS) {
           const got = new (arrayTypeOf(dtype))(n);
           unaryKernel(op, x, got);
-          const f = UREF[op];
+          const f = SIMD_UREF[op];
           if (!f) continue;
           const want = new (arrayTypeOf(dtype))(n);
           for (let i = 0; i < n; i++) want[i] = f(x[i]!);

@@ -95,8 +95,8 @@ WIDE static void colsum_loop(const float *x, float *o, size_t p, size_t q, size_
   }
 }
 
-/* Ops of strided(): every binary op but pow (libm's powf and Math.pow round differently). Codes follow
- * elementwise.ts's STRIDED_CODES. */
+/* Ops of strided(): every binary op but pow (libm's powf and Math.pow round differently), coded in the order
+ * of BINARY_OPS (src/backends/backend.ts) without pow, as elementwise.ts's STRIDED_CODES derives them. */
 #define STRIDED_OPS(X)                 \
   X(0, s_add, x + y)                   \
   X(1, s_sub, x - y)                   \

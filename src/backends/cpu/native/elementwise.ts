@@ -1,3 +1,4 @@
+import { BINARY_OPS } from '../../backend.js';
 import { nativeAddon } from './addon.js';
 
 /** The addon's binary op codes (elementwise.c's ADD..DIV). */
@@ -7,22 +8,12 @@ const BINARY_CODES = new Map<string, number>([
   ['mul', 2],
   ['div', 3],
 ]);
-/** The addon's op codes of strided binaries (elementwise.c's STRIDED_OPS). */
+/**
+ * The addon's op codes of strided binaries: every binary op but pow, in {@link BINARY_OPS}' order, which
+ * elementwise.c's STRIDED_OPS follows (libm's powf rounds differently from Math.pow, so pow stays in JS).
+ */
 const STRIDED_CODES = new Map<string, number>(
-  [
-    'add',
-    'sub',
-    'mul',
-    'div',
-    'maximum',
-    'minimum',
-    'greater',
-    'greaterEqual',
-    'less',
-    'lessEqual',
-    'equal',
-    'notEqual',
-  ].map((op, i) => [op, i]),
+  BINARY_OPS.filter((op) => op !== 'pow').map((op, i) => [op, i]),
 );
 /** The addon's unary op codes (elementwise.c's RELU..SQRT). */
 const UNARY_CODES = new Map<string, number>([

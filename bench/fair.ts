@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { NativeBlasStatus } from '../src/backends/cpu/native/blas.js';
 import { Rng } from '../src/index.js';
 import { sinusoidSource } from '../src/meta/tasks.js';
+import { COMPUTE_HEAP_FLAG } from '../src/meta/workerHeap.js';
 import { randomEpisodes } from '../test/meta/fixtures.js';
 import { type MemorySample, type MetaJob, metaSetup } from './fairWorker.js';
 import type { BenchRow } from './table.js';
@@ -205,7 +206,16 @@ function pairedRun(
   const warm = warmup === undefined ? {} : { BENCH_WARMUP: String(warmup) };
   const mt: Measure[] = [];
   const pt: Measure[] = [];
-  const tsxArgs = ['--import', 'tsx', join(here, 'fairWorker.ts'), dir, job, String(iterations)];
+  // The heap the CLI runs with (bin/metatape.js), so the row times what `metatape run` does.
+  const tsxArgs = [
+    COMPUTE_HEAP_FLAG,
+    '--import',
+    'tsx',
+    join(here, 'fairWorker.ts'),
+    dir,
+    job,
+    String(iterations),
+  ];
   for (let r = 0; r < ROUNDS; r++) {
     mt.push(spawnJson(process.execPath, tsxArgs, blasEnv({ ...process.env, ...ONE_THREAD, ...warm })));
     if (torch)
@@ -423,7 +433,16 @@ export function benchFairMemory(): BenchRow[] {
       const every = Math.max(1, Math.round(j.every * SCALE));
       const m = spawnJson(
         process.execPath,
-        ['--expose-gc', '--import', 'tsx', join(here, 'fairWorker.ts'), dir, j.job, String(iterations)],
+        [
+          COMPUTE_HEAP_FLAG,
+          '--expose-gc',
+          '--import',
+          'tsx',
+          join(here, 'fairWorker.ts'),
+          dir,
+          j.job,
+          String(iterations),
+        ],
         blasEnv({ ...process.env, ...ONE_THREAD, BENCH_MEMORY_EVERY: String(every) }),
       );
       const samples = m.memory ?? [];

@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPUTE_HEAP_FLAG } from '../src/meta/workerHeap.js';
 import { baseline, baselineWhy, blasEnv, cpuModel, median, writeFixture } from './fair.js';
 import type { BenchRow } from './table.js';
 import type { perIteration } from './threadProbe.js';
@@ -96,7 +97,17 @@ export function benchFairThreads(): BenchRow[] {
   try {
     writeFixture(dir, 'omniglot');
     const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    const worker = [...flags, '--import', 'tsx', join(here, 'fairWorker.ts'), dir, JOB, String(ITERS)];
+    // COMPUTE_HEAP_FLAG: the main thread's heap as the CLI has it (bin/metatape.js); workers get theirs anyway.
+    const worker = [
+      COMPUTE_HEAP_FLAG,
+      ...flags,
+      '--import',
+      'tsx',
+      join(here, 'fairWorker.ts'),
+      dir,
+      JOB,
+      String(ITERS),
+    ];
     const torchArgs = [join(here, 'reference', 'fair_torch.py'), dir, JOB, String(ITERS)];
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of [1, 2] as const)

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMPUTE_HEAP_FLAG } from '../meta/workerHeap.js';
 
 /** One child process to run: CLI arguments (after the entry point) and where its output goes. */
 export interface WorkerJob {
@@ -25,15 +26,22 @@ export interface WorkerResult {
 /**
  * The command that starts the CLI in a child process, the same way this process runs it: the compiled entry
  * point when running from `dist/`, else the TypeScript sources through tsx. Resolving tsx to an absolute URL
- * keeps workers working whatever the current directory is.
+ * keeps workers working whatever the current directory is. Each starts with the heap bin/metatape.js gives
+ * the CLI ({@link COMPUTE_HEAP_FLAG}).
  */
 export function cliCommand(): { command: string; args: string[] } {
   const here = import.meta.url;
   if (here.endsWith('.ts')) {
     const main = fileURLToPath(new URL('../cli/main.ts', here));
-    return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), main] };
+    return {
+      command: process.execPath,
+      args: [COMPUTE_HEAP_FLAG, '--import', import.meta.resolve('tsx'), main],
+    };
   }
-  return { command: process.execPath, args: [fileURLToPath(new URL('../cli/main.js', here))] };
+  return {
+    command: process.execPath,
+    args: [COMPUTE_HEAP_FLAG, fileURLToPath(new URL('../cli/main.js', here))],
+  };
 }
 
 /** Default number of workers: the cores this process may use. */

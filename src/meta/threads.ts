@@ -24,7 +24,7 @@ import {
   slotView,
   type WorkerInit,
 } from './threadProtocol.js';
-import { withWorkerHeap } from './workerHeap.js';
+import { COMPUTE_OLD_SPACE_MB, withWorkerHeap } from './workerHeap.js';
 
 export type { LearnerRecipe } from './threadProtocol.js';
 
@@ -170,7 +170,7 @@ export class MetaGradientThreads {
     const lanes: Lane[] = [];
     try {
       if (threads > 1)
-        await withWorkerHeap(options.workerOldSpaceMb ?? 128, async () => {
+        await withWorkerHeap(options.workerOldSpaceMb ?? COMPUTE_OLD_SPACE_MB, async () => {
           for (let i = 1; i <= threads; i++) lanes.push(await startLane(entry, recipe, i));
         });
     } catch (err) {

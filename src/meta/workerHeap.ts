@@ -14,6 +14,17 @@ import { setFlagsFromString } from 'node:v8';
 
 const FLAG = 'initial-old-space-size';
 
+/**
+ * MB of initial old generation that metatape's compute isolates start with: worker threads (the default of
+ * `ThreadOptions.workerOldSpaceMb`), the CLI's main thread (bin/metatape.js starts it with this flag) and the
+ * CLI processes that `metatape compare` and the benchmark start. Past 64 MB the Omniglot MLP's mark-compacts
+ * drop to about one per hundred iterations; larger only lets more garbage wait (resident memory).
+ */
+export const COMPUTE_OLD_SPACE_MB = 128;
+
+/** The node flag that starts a process's main isolate with {@link COMPUTE_OLD_SPACE_MB}. */
+export const COMPUTE_HEAP_FLAG = `--${FLAG}=${COMPUTE_OLD_SPACE_MB}`;
+
 /** The value the process started with (command line or NODE_OPTIONS), to restore; 0 is V8's default. */
 function startingValue(): number {
   const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];

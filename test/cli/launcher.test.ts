@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,9 +30,22 @@ function fakePackage(parts: { src?: boolean; dist?: boolean; tsx?: boolean }): s
   return dir;
 }
 
-function launch(dir: string) {
-  const r = spawnSync(process.execPath, [join(dir, 'bin/metatape.js')], { cwd: tmpdir(), encoding: 'utf8' });
+function launch(dir: string, env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []) {
+  const r = spawnSync(process.execPath, [...nodeArgs, join(dir, 'bin/metatape.js')], {
+    cwd: tmpdir(),
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, out: r.stdout.trim(), stderr: r.stderr };
+}
+
+/** A package whose CLI stand-in prints the node flags it runs with, then its arguments. */
+function flagsPackage(
+  main = 'console.log(JSON.stringify([process.execArgv, process.argv.slice(2)]));\n',
+): string {
+  const dir = fakePackage({ dist: true });
+  writeFileSync(join(dir, 'dist/cli/main.js'), main);
+  return dir;
 }
 
 describe('bin/metatape.js', () => {
@@ -58,5 +71,44 @@ describe('bin/metatape.js', () => {
     const none = launch(fakePackage({ src: true }));
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('needs dist/ (npm run build) or tsx (npm install)');
+  });
+
+  it('starts the CLI with a 128 MB initial old generation, passing its arguments on', () => {
+    const dir = flagsPackage();
+    const r = spawnSync(process.execPath, [join(dir, 'bin/metatape.js'), 'run', 'a b.yaml'], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    const [flags, args] = JSON.parse(r.stdout) as [string[], string[]];
+    expect(flags).toContain('--initial-old-space-size=128');
+    expect(args).toEqual(['run', 'a b.yaml']);
+  });
+
+  it('keeps a heap size already set, honours METATAPE_OLD_SPACE_MB, and rejects a bad value', () => {
+    const dir = flagsPackage();
+    const flags = (r: { out: string }) => (JSON.parse(r.out) as [string[]])[0];
+    expect(flags(launch(dir, {}, ['--initial-old-space-size=64']))).toEqual(['--initial-old-space-size=64']);
+    expect(flags(launch(dir, { METATAPE_OLD_SPACE_MB: '0' }))).toEqual([]);
+    expect(flags(launch(dir, { METATAPE_OLD_SPACE_MB: '256' }))).toEqual(['--initial-old-space-size=256']);
+    const bad = launch(dir, { METATAPE_OLD_SPACE_MB: '12x' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('METATAPE_OLD_SPACE_MB: expected a non-negative integer');
+  });
+
+  it("passes SIGTERM to the CLI and exits with the CLI's code", async () => {
+    const dir = flagsPackage(
+      "process.on('SIGTERM', () => { console.log('TERM'); process.exit(7); });\nconsole.log('READY');\nsetInterval(() => {}, 1000);\n",
+    );
+    const child = spawn(process.execPath, [join(dir, 'bin/metatape.js')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const done = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('READY') && !out.includes('TERM')) child.kill('SIGTERM');
+    });
+    expect(await done).toBe(7);
+    expect(out).toContain('TERM');
   });
 });

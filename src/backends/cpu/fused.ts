@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { AdamConstants } from '../backend.js';
+import { simdElementwise } from './elementwise.js';
 import { ADAM_WASM_MIN_ELEMENTS, adamWasm } from './wasm/adamWasm.js';
 
 /**
@@ -7,7 +8,8 @@ import { ADAM_WASM_MIN_ELEMENTS, adamWasm } from './wasm/adamWasm.js';
  * the composed ops store each intermediate, so the outputs are bit for bit those of the composition. Float32
  * runs as WebAssembly SIMD (`wasm/adam.wat`, every f32x4 op the IEEE float32 operation) from
  * {@link ADAM_WASM_MIN_ELEMENTS} elements, else {@link adamF32}; the constants are rounded to the dtype as the
- * composed ops' scalars are.
+ * composed ops' scalars are. Where the native addon is built (`npm run setup:native`), its loop (the same
+ * roundings, in C) runs instead of the WebAssembly one.
  */
 export function adamMomentsKernel(
   g: TypedArray,
@@ -19,6 +21,20 @@ export function adamMomentsKernel(
   u: TypedArray,
 ): void {
   if (g instanceof Float32Array) {
+    // The native loop where the addon is built: the wasm one copies six arrays through its memory.
+    if (
+      g.length >= ADAM_WASM_MIN_ELEMENTS &&
+      simdElementwise?.adam?.(
+        g,
+        m0 as Float32Array,
+        v0 as Float32Array,
+        c,
+        m as Float32Array,
+        v as Float32Array,
+        u as Float32Array,
+      )
+    )
+      return;
     if (g.length >= ADAM_WASM_MIN_ELEMENTS && adamWasm !== undefined) {
       adamWasm.update(
         g,

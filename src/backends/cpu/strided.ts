@@ -1,10 +1,33 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { collapseAxes, type Shape } from '../../tensor/shape.js';
+import { simdElementwise } from './elementwise.js';
+
+/**
+ * From this many elements a float32 copy goes to the native kernels' one-call copy where they are built
+ * (`npm run setup:native`); below, the call costs more than the JS loops.
+ */
+export const NATIVE_COPY_MIN_ELEMENTS = 256;
+
+/** The native one-call copy, where it is built and worth its call; false where the JS routines must run. */
+function nativeCopy(
+  src: TypedArray,
+  base: number,
+  strides: readonly number[],
+  out: Shape,
+  dst: TypedArray,
+): boolean {
+  return (
+    dst.length >= NATIVE_COPY_MIN_ELEMENTS &&
+    src instanceof Float32Array &&
+    dst instanceof Float32Array &&
+    simdElementwise?.copyStrided?.(src, base, strides, out, dst) === true
+  );
+}
 
 /**
  * Copies `src` into the contiguous `dst` of shape `out`, reading source element
  * `base + sum(index[d] * strides[d])`. The innermost axis runs as a tight loop; this one routine serves
- * transpose, broadcastTo and slice.
+ * transpose, broadcastTo and slice. Large float32 copies run natively where the addon is built.
  */
 export function stridedCopy(
   src: TypedArray,
@@ -18,6 +41,7 @@ export function stridedCopy(
     dst[0] = src[base]!;
     return;
   }
+  if (nativeCopy(src, base, strides, out, dst)) return;
   const n = out[rank - 1]!;
   const s = strides[rank - 1]!;
   const total = dst.length;
@@ -43,7 +67,8 @@ export function stridedCopy(
  * `broadcastTo`'s copy: `src` seen through `strides` (0 on broadcast axes, as from `broadcastStrides`) into
  * the contiguous `dst` of shape `out`. A broadcast axis is filled by copying its first block once and then
  * doubling it with `copyWithin` (a memmove), so repeating a bias row over a batch costs a few large copies
- * instead of a loop per row. Copies only: the values are those of {@link stridedCopy}, bit for bit.
+ * instead of a loop per row. Copies only: the values are those of {@link stridedCopy}, bit for bit. Large
+ * float32 copies run natively in one call where the addon is built.
  */
 export function broadcastCopy(
   src: TypedArray,
@@ -56,6 +81,7 @@ export function broadcastCopy(
     dst.fill(src[0]!);
     return;
   }
+  if (nativeCopy(src, 0, strides, out, dst)) return;
   const { shape, strides: st } = collapseAxes(out, [strides]);
   const ss = st[0]!;
   // Elements of dst covered by one index of each axis.

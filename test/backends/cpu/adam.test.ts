@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AdamConstants } from '../../../src/backends/backend.js';
 import { adamF32 } from '../../../src/backends/cpu/fused.js';
+import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
+import { nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
 import { ADAM_CHUNK, adamWasm } from '../../../src/backends/cpu/wasm/adamWasm.js';
 import { fromArray } from '../../../src/ops/creation.js';
 import { add, div, mul, sqrt, square, sub } from '../../../src/ops/elementwise.js';
@@ -112,5 +114,48 @@ describe.skipIf(adamWasm === undefined)('Adam float32 SIMD kernel (adam.wat)', (
     const scalar = { m: new Float32Array(n), v: new Float32Array(n), u: new Float32Array(n) };
     adamF32(g, m0, v0, c, scalar.m, scalar.v, scalar.u);
     for (const k of ['m', 'v', 'u'] as const) expect(mismatches(wasm[k], scalar[k])).toEqual([]);
+  });
+});
+
+describe('Adam float32 native kernel (npm run setup:native)', () => {
+  const why = nativeElementwise === undefined ? ` (skipped: ${nativeAddonReason})` : '';
+  for (const [ci, c] of CONSTS.entries())
+    it.skipIf(nativeElementwise === undefined)(
+      `is bit for bit the scalar kernel, in place and off alignment too (constants ${ci})${why}`,
+      () => {
+        for (const n of SIZES) {
+          const g = values(n + 1, 30 * n + ci).subarray(1);
+          const m0 = values(n, 30 * n + ci + 1);
+          const v0 = values(n, 30 * n + ci + 2, true);
+          const scalar = { m: new Float32Array(n), v: new Float32Array(n), u: new Float32Array(n) };
+          adamF32(g, m0, v0, c, scalar.m, scalar.v, scalar.u);
+          const native = {
+            m: new Float32Array(n),
+            v: new Float32Array(n + 3).subarray(3),
+            u: new Float32Array(n),
+          };
+          expect(nativeElementwise!.adam!(g, m0, v0, c, native.m, native.v, native.u)).toBe(true);
+          for (const k of ['m', 'v', 'u'] as const)
+            expect(mismatches(native[k], scalar[k]), `${k}, ${n} elements`).toEqual([]);
+          // In place: the new moments over the old ones, as an optimizer reusing its state would.
+          const m = m0.slice();
+          const v = v0.slice();
+          nativeElementwise!.adam!(g, m, v, c, m, v, native.u);
+          expect(mismatches(m, scalar.m)).toEqual([]);
+          expect(mismatches(v, scalar.v)).toEqual([]);
+          expect(mismatches(native.u, scalar.u)).toEqual([]);
+        }
+      },
+    );
+
+  it.skipIf(nativeElementwise === undefined)(`checks its arguments${why}`, () => {
+    const f = (n: number) => new Float32Array(n);
+    expect(() => nativeElementwise!.adam!(f(4), f(4), f(3), CONSTS[0]!, f(4), f(4), f(4))).toThrow(
+      /one length/,
+    );
+    const f64 = new Float64Array(4) as unknown as Float32Array;
+    expect(() => nativeElementwise!.adam!(f(4), f(4), f(4), CONSTS[0]!, f64, f(4), f(4))).toThrow(
+      /Float32Array/,
+    );
   });
 });

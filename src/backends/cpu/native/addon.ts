@@ -36,6 +36,25 @@ export interface NativeAddon extends NativeBlas {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** `out[p, r]` = the sum over q of `x[p, q, r]`, rows added in order in float32. */
   colsum(x: Float32Array, p: number, q: number, r: number, out: Float32Array): void;
+  /**
+   * `out` (contiguous over shape) = `x[base + sum(index[d] * strides[d])]`; geometry = shape, then strides
+   * (non-negative, rank at most 16).
+   */
+  copy(x: Float32Array, base: number, out: Float32Array, geometry: Int32Array): void;
+  /** Adam's moment update (`Backend.adamMoments`) in float32, rounded as `adamF32` rounds. */
+  adam(
+    g: Float32Array,
+    m0: Float32Array,
+    v0: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    u: Float32Array,
+    s1: number,
+    s2: number,
+    epsRoot: number,
+    epsHat: number,
+    scale: number,
+  ): void;
 }
 
 /** Where `npm run setup:native` puts the addon: build/native under the package root (src/ or dist/ alike). */

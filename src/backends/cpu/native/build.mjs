@@ -28,7 +28,21 @@ if (headers === undefined) {
 const cc = process.env.CC ?? 'cc';
 mkdirSync(dirname(out), { recursive: true });
 const tmp = `${out}.${process.pid}.tmp`;
-const args = ['-O3', '-std=c11', '-fPIC', '-shared', '-Wall', '-Wextra', '-Werror', `-I${headers}`];
+// -std=c11 keeps a * b + c two roundings (no FMA contraction), as JS rounds it. -fno-math-errno lets sqrt
+// loops vectorize: with errno, GCC tests every square root for a negative argument and calls libm's sqrtf;
+// the square roots themselves are IEEE's either way, and nothing here reads errno.
+const args = [
+  '-O3',
+  '-std=c11',
+  '-fno-math-errno',
+  '--param=vect-max-version-for-alias-checks=16',
+  '-fPIC',
+  '-shared',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  `-I${headers}`,
+];
 // macOS resolves Node-API symbols from the host process only when told to.
 if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
 const sources = ['addon.c', 'blas.c', 'elementwise.c'].map((f) => join(here, f));

@@ -300,6 +300,115 @@ static napi_value colsum(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/* One row of a strided copy: `inner` elements of a, stepping by ia (1 contiguous, 0 a broadcast). */
+WIDE static void copy_row(const float *a, float *o, size_t inner, ptrdiff_t ia) {
+  if (ia == 1)
+    for (size_t j = 0; j < inner; j++) o[j] = a[j];
+  else if (ia == 0) {
+    const float x = a[0];
+    for (size_t j = 0; j < inner; j++) o[j] = x;
+  } else
+    for (size_t j = 0; j < inner; j++) o[j] = a[(ptrdiff_t)j * ia];
+}
+
+/*
+ * copy(x, base, out, geometry): out (contiguous, row-major over `shape`) = x[base + sum(index[d] *
+ * strides[d])], geometry an Int32Array of shape then strides (non-negative; 0 along a broadcast axis). The
+ * copies of transpose, broadcastTo and slice in one call, where the JS routine (../strided.ts) runs a loop
+ * or a copyWithin per row: batch norm's statistics repeated over a task's examples are 32 rows of 256.
+ */
+static napi_value copy(napi_env env, napi_callback_info cb) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int64_t base;
+  size_t nx, n, ng;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
+      napi_get_value_int64(env, argv[1], &base) != napi_ok || base < 0)
+    return native_throw(env, "copy: expected (x, base >= 0, out, geometry)");
+  float *x = native_f32(env, argv[0], &nx);
+  float *o = native_f32(env, argv[2], &n);
+  napi_typedarray_type gt;
+  void *gdata = NULL;
+  if (x == NULL || o == NULL ||
+      napi_get_typedarray_info(env, argv[3], &gt, &ng, &gdata, NULL, NULL) != napi_ok ||
+      gt != napi_int32_array || ng % 2 != 0 || ng == 0 || ng / 2 > MAX_RANK)
+    return native_throw(env, "copy: x and out must be Float32Arrays, geometry an Int32Array of 2*rank");
+  const int32_t *g = gdata;
+  const size_t rank = ng / 2;
+  const int32_t *shape = g, *st = g + rank;
+  double total = 1, reach = (double)base;
+  for (size_t d = 0; d < rank; d++) {
+    if (shape[d] <= 0 || st[d] < 0)
+      return native_throw(env, "copy: sizes must be positive and strides non-negative");
+    total *= shape[d];
+    reach += (double)(shape[d] - 1) * st[d];
+  }
+  if (total != (double)n || reach >= (double)nx)
+    return native_throw(env, "copy: the geometry does not fit x or out");
+  const size_t inner = (size_t)shape[rank - 1];
+  size_t idx[MAX_RANK] = {0};
+  ptrdiff_t xo = (ptrdiff_t)base;
+  for (size_t oo = 0; oo < n; oo += inner) {
+    copy_row(x + xo, o + oo, inner, st[rank - 1]);
+    for (size_t d = rank - 1; d-- > 0;) {
+      idx[d]++;
+      xo += st[d];
+      if (idx[d] < (size_t)shape[d]) break;
+      xo -= (ptrdiff_t)st[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return NULL;
+}
+
+/*
+ * Adam's moment update, every operation rounded to float32 in the order of ../fused.ts's adamF32 (and of
+ * the composed ops), so the results are theirs bit for bit. Two loops rather than a test per element: vn + 0
+ * would turn -0 into +0.
+ */
+#define ADAM_LOOP(name, root_of)                                                                     \
+  WIDE static void name(const float *g, const float *m0, const float *v0, float *m, float *v,       \
+                        float *u, size_t n, float s1, float s2, float eps_root, float eps_hat,       \
+                        float scale) {                                                               \
+    (void)eps_root;                                                                                  \
+    for (size_t i = 0; i < n; i++) {                                                                 \
+      const float gi = g[i], mi = m0[i], vi = v0[i];                                                 \
+      const float mn = mi + (gi - mi) * s1;                                                          \
+      const float vn = vi + (gi * gi - vi) * s2;                                                     \
+      const float root = __builtin_sqrtf(root_of);                                                   \
+      m[i] = mn;                                                                                     \
+      v[i] = vn;                                                                                     \
+      u[i] = (mn / (root + eps_hat)) * scale;                                                        \
+    }                                                                                                \
+  }
+ADAM_LOOP(adam_loop, vn)
+ADAM_LOOP(adam_root_loop, vn + eps_root)
+
+/* adam(g, m0, v0, m, v, u, s1, s2, epsRoot, epsHat, scale): Float32Arrays of one length, out not aliasing in. */
+static napi_value adam(napi_env env, napi_callback_info cb) {
+  size_t argc = 11;
+  napi_value argv[11];
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 11)
+    return native_throw(env, "adam: expected (g, m0, v0, m, v, u, s1, s2, epsRoot, epsHat, scale)");
+  float *arrays[6];
+  size_t lengths[6];
+  for (int i = 0; i < 6; i++) {
+    arrays[i] = native_f32(env, argv[i], &lengths[i]);
+    if (arrays[i] == NULL || lengths[i] != lengths[0])
+      return native_throw(env, "adam: g, m0, v0, m, v and u must be Float32Arrays of one length");
+  }
+  double c[5];
+  for (int i = 0; i < 5; i++)
+    if (napi_get_value_double(env, argv[6 + i], &c[i]) != napi_ok)
+      return native_throw(env, "adam: s1, s2, epsRoot, epsHat and scale must be numbers");
+  /* The constants rounded to float32 as the composed ops' scalars are (Math.fround: to nearest). */
+  const float s1 = (float)c[0], s2 = (float)c[1], eps_root = (float)c[2], eps_hat = (float)c[3],
+              scale = (float)c[4];
+  (c[2] > 0 ? adam_root_loop : adam_loop)(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
+                                          arrays[5], lengths[0], s1, s2, eps_root, eps_hat, scale);
+  return NULL;
+}
+
 napi_status native_register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
@@ -307,6 +416,8 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
       {"strided", NULL, strided, NULL, NULL, NULL, napi_default, NULL},
       {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},
       {"colsum", NULL, colsum, NULL, NULL, NULL, napi_default, NULL},
+      {"copy", NULL, copy, NULL, NULL, NULL, napi_default, NULL},
+      {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

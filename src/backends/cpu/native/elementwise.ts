@@ -1,3 +1,4 @@
+import type { AdamConstants } from '../../backend.js';
 import { BINARY_OPS } from '../../backend.js';
 import { nativeAddon } from './addon.js';
 
@@ -59,6 +60,28 @@ export interface ElementwiseKernels {
   unary(op: string, x: Float32Array, out: Float32Array): boolean;
   /** `out[p, r]` = sum over q of `x[p, q, r]`, the q rows added in order in float32. */
   colsum(x: Float32Array, p: number, q: number, r: number, out: Float32Array): boolean;
+  /**
+   * `out` (contiguous over `shape`) = `src[base + sum(index[d] * strides[d])]`: the copy of transpose,
+   * broadcastTo and slice (`../strided.ts`), with non-negative strides. Optional: only the native kernels
+   * have it.
+   */
+  copyStrided?(
+    src: Float32Array,
+    base: number,
+    strides: readonly number[],
+    shape: readonly number[],
+    out: Float32Array,
+  ): boolean;
+  /** Adam's moment update (`../fused.ts` adamF32, bit for bit). Optional: only the native kernels have it. */
+  adam?(
+    g: Float32Array,
+    m0: Float32Array,
+    v0: Float32Array,
+    c: AdamConstants,
+    m: Float32Array,
+    v: Float32Array,
+    u: Float32Array,
+  ): boolean;
 }
 
 /**
@@ -66,8 +89,9 @@ export interface ElementwiseKernels {
  * WebAssembly loops bit for bit, without copying operands into wasm memory and results out.
  */
 function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKernels {
-  // One geometry array per rank, reused: a fresh typed array per call costs more than a small op.
+  // One geometry array per rank and kind, reused: a fresh typed array per call costs more than a small op.
   const geometries: Int32Array[] = [];
+  const copyGeometries: Int32Array[] = [];
   return {
     binary(op, a, b, out) {
       const code = BINARY_CODES.get(op);
@@ -107,6 +131,27 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
     },
     colsum(x, p, q, r, out) {
       addon.colsum(x, p, q, r, out);
+      return true;
+    },
+    copyStrided(src, base, strides, shape, out) {
+      const rank = shape.length;
+      if (rank === 0 || rank > 16) return false;
+      let g = copyGeometries[rank];
+      if (g === undefined) {
+        g = new Int32Array(2 * rank);
+        copyGeometries[rank] = g;
+      }
+      for (let d = 0; d < rank; d++) {
+        const s = strides[d]!;
+        if (s < 0) return false;
+        g[d] = shape[d]!;
+        g[rank + d] = s;
+      }
+      addon.copy(src, base, out, g);
+      return true;
+    },
+    adam(g, m0, v0, c, m, v, u) {
+      addon.adam(g, m0, v0, m, v, u, c.s1, c.s2, c.epsRoot, c.epsHat, c.scale);
       return true;
     },
   };

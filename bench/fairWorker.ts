@@ -20,9 +20,9 @@ import { peakRssMb } from '../src/log/peakRss.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
 import type { TaskBatch } from '../src/meta/tasks.js';
 import { MetaGradientThreads } from '../src/meta/threads.js';
+import { outerStep } from '../src/meta/trainIteration.js';
 import type { Params } from '../src/nn/params.js';
 import { adam } from '../src/optim/adam.js';
-import { applyUpdates } from '../src/optim/tree.js';
 import { countGc, perIteration, serveProbe, snapshot } from './threadProbe.js';
 
 interface Entry {
@@ -173,13 +173,12 @@ async function runMeta(dir: string, job: MetaJob, iterations: number, threads: n
       for (const n of model.paramNames)
         for (const g of grads[n]!.dataSync() as Float32Array) gradNorm0 += g * g;
     const c0 = timeUpdate ? process.cpuUsage() : undefined;
-    const u = tx.update(grads, state, meta);
-    meta = applyUpdates(meta, u.updates);
+    // The trainer's outer update (src/meta/trainIteration.ts), storage recycling included.
+    ({ meta, optState: state } = outerStep(tx, grads, { meta, optState: state }));
     if (c0) {
       const c = process.cpuUsage(c0);
       updateCpuUs += c.user + c.system;
     }
-    state = u.state;
     return loss.item();
   };
   const losses: number[] = [];

@@ -1,6 +1,8 @@
 import type { Params } from '../nn/params.js';
+import { recycleTensors } from '../ops/releaseScope.js';
 import { applyUpdates } from '../optim/tree.js';
 import type { GradientTransformation } from '../optim/types.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { MetaGradient } from './learner.js';
 import { NonFiniteError, readIterationScalars } from './nonFinite.js';
 import type { TaskBatch } from './tasks.js';
@@ -40,6 +42,44 @@ export async function trainIteration<S>(
   // One read: the loss, the metric and the squared gradient norm (a NaN anywhere shows there).
   const read = await readIterationScalars(loss, metric, grads);
   if (read.bad) throw new NonFiniteError(iteration, read.bad, read.loss);
+  return { ...outerStep(outer, grads, state), loss: read.loss, metric: read.metric };
+}
+
+/**
+ * The outer update of a meta-iteration: `outer`'s step on the meta-gradient `grads`, applied to `state.meta`.
+ * The caller hands over `grads` and `state`: their storage, and that of the updates, is recycled for the next
+ * iteration (`recycleTensors`) except what the new state still holds, so only the returned state may be used
+ * afterwards (the old one throws a `ReleasedStorageError`). Without this, the replaced parameters, moments,
+ * gradients and updates are new external memory every iteration, and V8's collections of it pause the
+ * training (about 1 ms per Omniglot MLP iteration on one core).
+ *
+ * ```ts
+ * state = outerStep(adam({ lr: 1e-3 }), grads, state);
+ * ```
+ */
+export function outerStep<S>(
+  outer: GradientTransformation<S>,
+  grads: Params,
+  state: TrainState<S>,
+): TrainState<S> {
   const { updates, state: optState } = outer.update(grads, state.optState, state.meta);
-  return { meta: applyUpdates(state.meta, updates), optState, loss: read.loss, metric: read.metric };
+  const next = { meta: applyUpdates(state.meta, updates), optState };
+  recycleTensors(
+    'outerStep',
+    [
+      ...Object.values(grads),
+      ...Object.values(updates),
+      ...Object.values(state.meta),
+      ...tensorsIn(state.optState),
+    ],
+    [...Object.values(next.meta), ...tensorsIn(optState)],
+  );
+  return next;
+}
+
+/** The tensors in an optimizer state: its arrays and plain objects walked to any depth. */
+function* tensorsIn(v: unknown): Generator<Tensor> {
+  if (v instanceof Tensor) yield v;
+  else if (Array.isArray(v)) for (const e of v) yield* tensorsIn(e);
+  else if (v !== null && typeof v === 'object') for (const e of Object.values(v)) yield* tensorsIn(e);
 }

@@ -6,5 +6,10 @@ export * from './fused.js';
 export * from './linalg.js';
 export * from './readScalars.js';
 export * from './reduce.js';
-export { outsideReleaseScopes, type ReleaseScopeOptions, releaseScope } from './releaseScope.js';
+export {
+  outsideReleaseScopes,
+  type ReleaseScopeOptions,
+  recycleTensors,
+  releaseScope,
+} from './releaseScope.js';
 export * from './shape.js';

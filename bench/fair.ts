@@ -371,8 +371,9 @@ export function benchFairOmniglot(): BenchRow[] {
   return runSection([
     {
       job: 'omniglot:2:1',
-      iterations: 40,
-      warmup: 40,
+      // 100 timed iterations (about a second): 40 left a round at the mercy of one collection.
+      iterations: 100,
+      warmup: 60,
       work: 'MAML order 2, Omniglot 5w1s MLP 784-256-128-64-64-5 + batch norm, 32 tasks, 1 inner step (alpha 0.4), low-rank fast kernels in both (synthetic episodes)',
     },
     ...CONV4,

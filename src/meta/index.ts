@@ -48,3 +48,4 @@ export {
   ThreadError,
   type ThreadOptions,
 } from './threads.js';
+export { outerStep, type TrainState } from './trainIteration.js';

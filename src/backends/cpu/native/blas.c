@@ -18,6 +18,7 @@
 #endif
 #include <node_api.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,12 +36,24 @@ typedef void (*dgemm_fn)(int, int, int, int, int, int, double, const double *, i
 typedef void (*set_threads_fn)(int);
 typedef char *(*get_config_fn)(void);
 typedef char *(*get_corename_fn)(void);
+typedef int (*get_parallel_fn)(void);
 
 static sgemm_fn sgemm;
 static dgemm_fn dgemm;
 static char library_path[1024];
 static char library_config[512];
 static char load_error[1024];
+
+/*
+ * Whether calls into the BLAS must be serialized across threads. OpenBLAS's single-threaded build is safe
+ * to call from several threads at once only when it was built with USE_LOCKING=1 (its allocator of packing
+ * buffers is otherwise unlocked: OpenMathLib/OpenBLAS#2126, #2136), and the library does not report that
+ * flag. So when it says it is sequential (openblas_get_parallel() == 0, or the call is missing), products
+ * from metatape's worker threads take one lock: a single thread pays an uncontended lock per call (tens of
+ * ns against a product's microseconds), and `trainer.threads` never risks a wrong product.
+ */
+static bool serialize_calls;
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Libraries tried in order: an explicit METATAPE_BLAS path, the serial OpenBLAS Debian ships (no thread
  * pool of its own to fight metatape's workers), then whatever OpenBLAS or CBLAS the loader finds. */
@@ -90,6 +103,12 @@ static void open_blas(void) {
     get_corename_fn corename = (get_corename_fn)dlsym(lib, "openblas_get_corename");
     snprintf(library_config, sizeof library_config, "%s%s%s", config ? config() : "",
              corename ? " core=" : "", corename ? corename() : "");
+    get_parallel_fn parallel = (get_parallel_fn)dlsym(lib, "openblas_get_parallel");
+    serialize_calls = parallel == NULL || parallel() == 0;
+    if (serialize_calls) {
+      size_t used = strlen(library_config);
+      snprintf(library_config + used, sizeof library_config - used, "; one call at a time across threads");
+    }
     return;
   }
 }
@@ -194,6 +213,7 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
   const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
+  if (serialize_calls) pthread_mutex_lock(&blas_lock);
   for (int64_t t = 0; t < count; t++) {
     const size_t oa = (size_t)offsets[2 * t], ob = (size_t)offsets[2 * t + 1];
     const size_t oc = (size_t)t * (size_t)(m * n);
@@ -204,6 +224,7 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
       dgemm(ROW_MAJOR, ta, tb, (int)m, (int)n, (int)k, 1.0, (const double *)a + oa, lda,
             (const double *)b + ob, ldb, 0.0, (double *)c + oc, (int)n);
   }
+  if (serialize_calls) pthread_mutex_unlock(&blas_lock);
   return NULL;
 }
 

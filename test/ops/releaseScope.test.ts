@@ -18,7 +18,7 @@ import {
 } from '../../src/index.js';
 import { MetaLearner } from '../../src/meta/learner.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
-import { outerStep } from '../../src/meta/trainIteration.js';
+import { outerStep, type TrainState } from '../../src/meta/trainIteration.js';
 import { BatchNormState } from '../../src/nn/batchNormState.js';
 import { adam } from '../../src/optim/adam.js';
 import { applyUpdates } from '../../src/optim/tree.js';
@@ -270,7 +270,7 @@ describe('outerStep', () => {
       refState = r.state;
       want.push([...refMeta.w!.dataSync(), ...refMeta.b!.dataSync()]);
     }
-    let state = {
+    let state: TrainState<ReturnType<typeof tx.init>> = {
       meta: { w: vec(1000, 21), b: vec(300, 22) },
       optState: tx.init({ w: vec(1000, 21), b: vec(300, 22) }),
     };

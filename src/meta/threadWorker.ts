@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromArray } from '../ops/creation.js';
+import { recycleTensors } from '../ops/releaseScope.js';
 import type { Params } from '../tensor/params.js';
 import type { MetaLearner } from './learner.js';
 import { type Job, type JobResult, type ReadyMessage, slotView, type WorkerInit } from './threadProtocol.js';
@@ -35,7 +36,11 @@ function run(learner: MetaLearner, job: Job): JobResult {
       throw new Error(`the gradient of ${slot.name} has ${g.size} elements, the parameter ${out.length}`);
     out.set(g.dataSync());
   }
-  return { ok: true, loss: loss.item(), metric: metric.item() };
+  const result: JobResult = { ok: true, loss: loss.item(), metric: metric.item() };
+  // Everything this job made is dead now (its results are in the shared buffers): recycled, the next job's
+  // copies and gradients reuse it instead of being new external memory that V8 collects with pauses.
+  recycleTensors('threadWorker', [...Object.values(meta), ...Object.values(b), ...Object.values(grads)], []);
+  return result;
 }
 
 function reply(result: JobResult): void {

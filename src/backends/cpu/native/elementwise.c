@@ -11,6 +11,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "native.h"
 
@@ -147,43 +148,44 @@ static const strided_row_fn strided_rows[STRIDED_COUNT] = {STRIDED_OPS(STRIDED_F
 #define MAX_RANK 16
 
 /*
- * strided(op, a, b, out, geometry): out (contiguous, row-major over `shape`) = a op b, where a and b are
- * read through element strides (0 along a broadcast axis). geometry is an Int32Array of 3*rank numbers:
- * shape, then a's strides, then b's. Any broadcast the bias-row and scalar paths do not cover: batch norm's
- * statistics, max-pool's window masks.
+ * The geometry argument of strided() and copy(): an Int32Array of `parts` runs of rank numbers (shape, then
+ * one run of strides per operand). Returns the rank, or 0 when the argument is not such an array.
  */
-static napi_value strided(napi_env env, napi_callback_info cb) {
-  size_t argc = 5;
-  napi_value argv[5];
-  int32_t op;
-  size_t na, nb, n, ng;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
-      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op >= STRIDED_COUNT)
-    return native_throw(env, "strided: expected (op 0-11, a, b, out, geometry)");
-  float *a = native_f32(env, argv[1], &na);
-  float *b = native_f32(env, argv[2], &nb);
-  float *o = native_f32(env, argv[3], &n);
-  napi_typedarray_type gt;
-  void *gdata = NULL;
-  if (a == NULL || b == NULL || o == NULL ||
-      napi_get_typedarray_info(env, argv[4], &gt, &ng, &gdata, NULL, NULL) != napi_ok ||
-      gt != napi_int32_array || ng % 3 != 0 || ng == 0 || ng / 3 > MAX_RANK)
-    return native_throw(env, "strided: a, b and out must be Float32Arrays, geometry an Int32Array of 3*rank");
-  const int32_t *g = gdata;
-  const size_t rank = ng / 3;
-  const int32_t *shape = g, *sa = g + rank, *sb = g + 2 * rank;
-  /* Every offset either operand can reach must lie inside it, and the shape must fill out exactly. */
+static size_t geometry_arg(napi_env env, napi_value v, size_t parts, const int32_t **g) {
+  napi_typedarray_type type;
+  size_t len;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || len == 0 || len % parts != 0 || len / parts > MAX_RANK)
+    return 0;
+  *g = data;
+  return len / parts;
+}
+
+/* Throws "<fn>: <what>". */
+static napi_value throw_in(napi_env env, const char *fn, const char *what) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", fn, what);
+  return native_throw(env, message);
+}
+
+/*
+ * out (contiguous, row-major over `shape`, n elements) = row(a, b) row by row, a and b read through element
+ * strides sa and sb (0 along a broadcast axis). Every offset either operand can reach must lie inside it
+ * (na, nb elements), and the shape must fill out exactly; returns what is wrong, or NULL once it has run.
+ */
+static const char *strided_run(strided_row_fn row, const float *a, size_t na, const int32_t *sa,
+                               const float *b, size_t nb, const int32_t *sb, float *o, size_t n,
+                               const int32_t *shape, size_t rank) {
   double total = 1, reach_a = 0, reach_b = 0;
   for (size_t d = 0; d < rank; d++) {
-    if (shape[d] <= 0 || sa[d] < 0 || sb[d] < 0)
-      return native_throw(env, "strided: sizes must be positive and strides non-negative");
+    if (shape[d] <= 0 || sa[d] < 0 || sb[d] < 0) return "sizes must be positive and strides non-negative";
     total *= shape[d];
     reach_a += (double)(shape[d] - 1) * sa[d];
     reach_b += (double)(shape[d] - 1) * sb[d];
   }
   if (total != (double)n || reach_a >= (double)na || reach_b >= (double)nb)
-    return native_throw(env, "strided: the geometry does not fit a, b or out");
-  const strided_row_fn row = strided_rows[op];
+    return "the geometry does not fit the operands or out";
   const size_t inner = (size_t)shape[rank - 1];
   size_t idx[MAX_RANK] = {0};
   ptrdiff_t ao = 0, bo = 0;
@@ -201,6 +203,31 @@ static napi_value strided(napi_env env, napi_callback_info cb) {
     }
   }
   return NULL;
+}
+
+/*
+ * strided(op, a, b, out, geometry): out (contiguous, row-major over `shape`) = a op b, where a and b are
+ * read through element strides (0 along a broadcast axis). geometry is an Int32Array of 3*rank numbers:
+ * shape, then a's strides, then b's. Any broadcast the bias-row and scalar paths do not cover: batch norm's
+ * statistics, max-pool's window masks.
+ */
+static napi_value strided(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t op;
+  size_t na, nb, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < 0 || op >= STRIDED_COUNT)
+    return native_throw(env, "strided: expected (op 0-11, a, b, out, geometry)");
+  float *a = native_f32(env, argv[1], &na);
+  float *b = native_f32(env, argv[2], &nb);
+  float *o = native_f32(env, argv[3], &n);
+  const int32_t *g = NULL;
+  const size_t rank = geometry_arg(env, argv[4], 3, &g);
+  if (a == NULL || b == NULL || o == NULL || rank == 0)
+    return native_throw(env, "strided: a, b and out must be Float32Arrays, geometry an Int32Array of 3*rank");
+  const char *wrong = strided_run(strided_rows[op], a, na, g + rank, b, nb, g + 2 * rank, o, n, g, rank);
+  return wrong == NULL ? NULL : throw_in(env, "strided", wrong);
 }
 
 /*
@@ -300,8 +327,11 @@ static napi_value colsum(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
-/* One row of a strided copy: `inner` elements of a, stepping by ia (1 contiguous, 0 a broadcast). */
-WIDE static void copy_row(const float *a, float *o, size_t inner, ptrdiff_t ia) {
+/* One row of a strided copy: `inner` elements of a, stepping by ia (1 contiguous, 0 a broadcast); b unread. */
+WIDE static void copy_row(const float *a, const float *b, float *o, size_t inner, ptrdiff_t ia,
+                          ptrdiff_t ib) {
+  (void)b;
+  (void)ib;
   if (ia == 1)
     for (size_t j = 0; j < inner; j++) o[j] = a[j];
   else if (ia == 0) {
@@ -321,44 +351,21 @@ static napi_value copy(napi_env env, napi_callback_info cb) {
   size_t argc = 4;
   napi_value argv[4];
   int64_t base;
-  size_t nx, n, ng;
+  size_t nx, n;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
       napi_get_value_int64(env, argv[1], &base) != napi_ok || base < 0)
     return native_throw(env, "copy: expected (x, base >= 0, out, geometry)");
   float *x = native_f32(env, argv[0], &nx);
   float *o = native_f32(env, argv[2], &n);
-  napi_typedarray_type gt;
-  void *gdata = NULL;
-  if (x == NULL || o == NULL ||
-      napi_get_typedarray_info(env, argv[3], &gt, &ng, &gdata, NULL, NULL) != napi_ok ||
-      gt != napi_int32_array || ng % 2 != 0 || ng == 0 || ng / 2 > MAX_RANK)
+  const int32_t *g = NULL;
+  const size_t rank = geometry_arg(env, argv[3], 2, &g);
+  if (x == NULL || o == NULL || rank == 0)
     return native_throw(env, "copy: x and out must be Float32Arrays, geometry an Int32Array of 2*rank");
-  const int32_t *g = gdata;
-  const size_t rank = ng / 2;
-  const int32_t *shape = g, *st = g + rank;
-  double total = 1, reach = (double)base;
-  for (size_t d = 0; d < rank; d++) {
-    if (shape[d] <= 0 || st[d] < 0)
-      return native_throw(env, "copy: sizes must be positive and strides non-negative");
-    total *= shape[d];
-    reach += (double)(shape[d] - 1) * st[d];
-  }
-  if (total != (double)n || reach >= (double)nx)
-    return native_throw(env, "copy: the geometry does not fit x or out");
-  const size_t inner = (size_t)shape[rank - 1];
-  size_t idx[MAX_RANK] = {0};
-  ptrdiff_t xo = (ptrdiff_t)base;
-  for (size_t oo = 0; oo < n; oo += inner) {
-    copy_row(x + xo, o + oo, inner, st[rank - 1]);
-    for (size_t d = rank - 1; d-- > 0;) {
-      idx[d]++;
-      xo += st[d];
-      if (idx[d] < (size_t)shape[d]) break;
-      xo -= (ptrdiff_t)st[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-  return NULL;
+  if ((size_t)base >= nx) return native_throw(env, "copy: the geometry does not fit x or out");
+  /* x from `base` on is the one operand (read twice over: copy_row ignores its second). */
+  const size_t left = nx - (size_t)base;
+  const char *wrong = strided_run(copy_row, x + base, left, g + rank, x + base, left, g + rank, o, n, g, rank);
+  return wrong == NULL ? NULL : throw_in(env, "copy", wrong);
 }
 
 /*

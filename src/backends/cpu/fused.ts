@@ -21,42 +21,14 @@ export function adamMomentsKernel(
   u: TypedArray,
 ): void {
   if (g instanceof Float32Array) {
-    // The native loop where the addon is built: the wasm one copies six arrays through its memory.
-    if (
-      g.length >= ADAM_WASM_MIN_ELEMENTS &&
-      simdElementwise?.adam?.(
-        g,
-        m0 as Float32Array,
-        v0 as Float32Array,
-        c,
-        m as Float32Array,
-        v as Float32Array,
-        u as Float32Array,
-      )
-    )
-      return;
-    if (g.length >= ADAM_WASM_MIN_ELEMENTS && adamWasm !== undefined) {
-      adamWasm.update(
-        g,
-        m0 as Float32Array,
-        v0 as Float32Array,
-        c,
-        m as Float32Array,
-        v as Float32Array,
-        u as Float32Array,
-      );
-      return;
+    // m0, v0 and the outputs are float32 like g: the backend keeps Adam's state and outputs in its dtype.
+    const f32 = [g, m0, v0, c, m, v, u] as Parameters<typeof adamF32>;
+    if (g.length >= ADAM_WASM_MIN_ELEMENTS) {
+      // The native loop where the addon is built: the wasm one copies six arrays through its memory.
+      if (simdElementwise?.adam?.(...f32)) return;
+      if (adamWasm !== undefined) return adamWasm.update(...f32);
     }
-    adamF32(
-      g,
-      m0 as Float32Array,
-      v0 as Float32Array,
-      c,
-      m as Float32Array,
-      v as Float32Array,
-      u as Float32Array,
-    );
-    return;
+    return adamF32(...f32);
   }
   adamF64(
     g as Float64Array,

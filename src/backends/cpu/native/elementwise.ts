@@ -89,9 +89,30 @@ export interface ElementwiseKernels {
  * WebAssembly loops bit for bit, without copying operands into wasm memory and results out.
  */
 function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKernels {
-  // One geometry array per rank and kind, reused: a fresh typed array per call costs more than a small op.
+  // One geometry array per length, reused: a fresh typed array per call costs more than a small op.
   const geometries: Int32Array[] = [];
-  const copyGeometries: Int32Array[] = [];
+  /**
+   * `shape` then each run of `strides` in one Int32Array, as strided() and copy() read them; undefined where
+   * the addon takes no such geometry (rank 0 or over 16, a negative stride), so the JS loops run instead.
+   */
+  const geometry = (shape: readonly number[], ...strides: (readonly number[])[]): Int32Array | undefined => {
+    const rank = shape.length;
+    if (rank === 0 || rank > 16) return undefined;
+    const length = (1 + strides.length) * rank;
+    let g = geometries[length];
+    if (g === undefined) {
+      g = new Int32Array(length);
+      geometries[length] = g;
+    }
+    for (let d = 0; d < rank; d++) g[d] = shape[d]!;
+    for (let k = 0; k < strides.length; k++)
+      for (let d = 0; d < rank; d++) {
+        const s = strides[k]![d]!;
+        if (s < 0) return undefined;
+        g[(k + 1) * rank + d] = s;
+      }
+    return g;
+  };
   return {
     binary(op, a, b, out) {
       const code = BINARY_CODES.get(op);
@@ -108,19 +129,9 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
     },
     binaryStrided(op, a, b, out, shape, sa, sb) {
       const code = STRIDED_CODES.get(op);
-      const rank = shape.length;
-      if (code === undefined || rank === 0 || rank > 16) return false;
-      let g = geometries[rank];
-      if (g === undefined) {
-        g = new Int32Array(3 * rank);
-        geometries[rank] = g;
-      }
-      for (let d = 0; d < rank; d++) {
-        g[d] = shape[d]!;
-        g[rank + d] = sa[d]!;
-        g[2 * rank + d] = sb[d]!;
-      }
-      addon.strided(code, a, b, out, g);
+      const g = code === undefined ? undefined : geometry(shape, sa, sb);
+      if (g === undefined) return false;
+      addon.strided(code!, a, b, out, g);
       return true;
     },
     unary(op, x, out) {
@@ -134,19 +145,8 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       return true;
     },
     copyStrided(src, base, strides, shape, out) {
-      const rank = shape.length;
-      if (rank === 0 || rank > 16) return false;
-      let g = copyGeometries[rank];
-      if (g === undefined) {
-        g = new Int32Array(2 * rank);
-        copyGeometries[rank] = g;
-      }
-      for (let d = 0; d < rank; d++) {
-        const s = strides[d]!;
-        if (s < 0) return false;
-        g[d] = shape[d]!;
-        g[rank + d] = s;
-      }
+      const g = geometry(shape, strides);
+      if (g === undefined) return false;
       addon.copy(src, base, out, g);
       return true;
     },

@@ -8,11 +8,11 @@
 // default), by starting the CLI in a child node with --initial-old-space-size unless node's command line
 // already sets it. Why: tensor storage lives outside the JS heap, and V8 counts the external bytes allocated
 // since the last mark-compact against an old-generation limit that by default sits a few tens of MB above a
-// ~12 MB live heap. A meta-iteration that keeps new parameters, optimizer
-// state and gradients (about 5 MB for the Omniglot MLP) then starts a full mark-compact every few
-// iterations, whose concurrent marking takes the training core's time: on one core, the Omniglot MLP's
-// meta-iteration is about 20% faster with the flag (bench/RESULTS.md). Worker threads get the same value
-// (src/meta/workerHeap.ts, COMPUTE_OLD_SPACE_MB). V8 reads the flag only when a heap is created, hence the child process.
+// ~12 MB live heap. A meta-iteration that keeps new parameters, optimizer state and gradients (about 5 MB
+// for the Omniglot MLP) then starts a full mark-compact every few iterations, whose concurrent marking takes
+// the training core's time (0.16 -> 0.01 per iteration with the flag; bench/PROFILE.md). Worker threads get
+// the same value (src/meta/workerHeap.ts, COMPUTE_OLD_SPACE_MB). V8 reads the flag only when a heap is
+// created, hence the child process.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

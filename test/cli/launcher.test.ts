@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { COMPUTE_HEAP_FLAG } from '../../src/meta/workerHeap.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -81,6 +82,8 @@ describe('bin/metatape.js', () => {
     expect(r.status).toBe(0);
     const [flags, args] = JSON.parse(r.stdout) as [string[], string[]];
     expect(flags).toContain('--initial-old-space-size=128');
+    // The launcher (plain JS) spells the size out; it must stay the one worker threads and bench processes get.
+    expect(flags).toContain(COMPUTE_HEAP_FLAG);
     expect(args).toEqual(['run', 'a b.yaml']);
   });
 

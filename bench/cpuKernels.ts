@@ -1,6 +1,6 @@
 /**
  * CPU time per element of the CPU backend's float32 kernels at the sizes MAML uses, one variant against
- * another (issue 13). Usage: `tsx bench/cpuKernels.ts [adam] [elementwise] [threshold]` (all by default).
+ * another (issue 13). Usage: `tsx bench/cpuKernels.ts [adam] [elementwise] [threshold] [copy]` (all by default).
  *
  * Each cell is the median over 7 repetitions of the process's CPU time (user + system, all threads) divided
  * by the elements processed, each repetition ~40 ms of work on outputs allocated once (so allocation is not
@@ -12,6 +12,9 @@ import { allocUninit } from '../src/backends/cpu/alloc.js';
 import { binaryKernel, unaryKernel } from '../src/backends/cpu/elementwise.js';
 import { ElementwiseWasm, elementwiseWasm, WASM_MIN_ELEMENTS } from '../src/backends/cpu/elementwiseWasm.js';
 import { adamF32 } from '../src/backends/cpu/fused.js';
+import { nativeAddonReason } from '../src/backends/cpu/native/addon.js';
+import { nativeElementwise } from '../src/backends/cpu/native/elementwise.js';
+import { broadcastCopyJs, stridedCopyJs } from '../src/backends/cpu/strided.js';
 import { adamWasm } from '../src/backends/cpu/wasm/adamWasm.js';
 import { Rng } from '../src/tensor/random.js';
 
@@ -242,9 +245,50 @@ export function benchWasmThreshold(): void {
   });
 }
 
+/**
+ * Where the native one-call strided copy starts to win over the JS routines (NATIVE_COPY_MIN_ELEMENTS): a
+ * [p, 4, q] broadcast of a [p, 1, q] block, batch norm's statistics over a task's examples.
+ */
+export function benchCopyThreshold(): void {
+  if (nativeElementwise?.copyStrided === undefined) {
+    console.log(`\ncopy: native kernels not loaded (${nativeAddonReason}); npm run setup:native`);
+    return;
+  }
+  const copy = nativeElementwise.copyStrided;
+  // [p, q] pairs: 32 to 2560 elements.
+  const shapes = new Map([
+    [32, [2, 4]],
+    [64, [4, 4]],
+    [128, [4, 8]],
+    [256, [8, 8]],
+    [512, [8, 16]],
+    [2560, [16, 40]],
+  ]);
+  const setup = (n: number) => {
+    const [p, q] = shapes.get(n)!;
+    const out = [p!, 4, q!];
+    return { src: random(p! * q!, 1), dst: new Float32Array(n), out, strides: [q!, 0, 1] };
+  };
+  table('broadcast copy [p,1,q] -> [p,4,q]: the JS routines against the native call', [...shapes.keys()], {
+    stridedCopyJs: (n) => {
+      const { src, dst, out, strides } = setup(n);
+      return () => stridedCopyJs(src, 0, strides, out, dst);
+    },
+    broadcastCopyJs: (n) => {
+      const { src, dst, out, strides } = setup(n);
+      return () => broadcastCopyJs(src, strides, out, dst);
+    },
+    native: (n) => {
+      const { src, dst, out, strides } = setup(n);
+      return () => copy(src, 0, strides, out, dst);
+    },
+  });
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
   const wanted = process.argv.slice(2);
   if (wanted.length === 0 || wanted.includes('adam')) benchAdam();
   if (wanted.length === 0 || wanted.includes('elementwise')) benchElementwise();
   if (wanted.length === 0 || wanted.includes('threshold')) benchWasmThreshold();
+  if (wanted.length === 0 || wanted.includes('copy')) benchCopyThreshold();
 }

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
 import { nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
-import { broadcastCopy, NATIVE_COPY_MIN_ELEMENTS, stridedCopy } from '../../../src/backends/cpu/strided.js';
+import {
+  broadcastCopy,
+  broadcastCopyJs,
+  NATIVE_COPY_MIN_ELEMENTS,
+  stridedCopy,
+  stridedCopyJs,
+} from '../../../src/backends/cpu/strided.js';
 import { broadcastStrides } from '../../../src/tensor/shape.js';
 
 const size = (shape: readonly number[]): number => shape.reduce((x, y) => x * y, 1);
@@ -110,6 +116,14 @@ describe(`large float32 copies (from ${NATIVE_COPY_MIN_ELEMENTS} elements: nativ
       if (kind === 2 && base === 0) broadcastCopy(src, strides, out, got);
       else stridedCopy(src, base, strides, out, got);
       expect(bitsOf(got), `${kind} ${out} ${strides} ${base}`).toEqual(bitsOf(want));
+      // The JS routines too, at every size (above the threshold the dispatch above takes the native copy).
+      const js = new Float32Array(want.length).fill(42);
+      stridedCopyJs(src, base, strides, out, js);
+      expect(bitsOf(js)).toEqual(bitsOf(want));
+      if (kind === 2) {
+        broadcastCopyJs(src, strides, out, js.fill(42));
+        expect(bitsOf(js)).toEqual(bitsOf(want));
+      }
       if (nativeElementwise !== undefined && want.length > 0) {
         const direct = new Float32Array(want.length).fill(42);
         expect(nativeElementwise.copyStrided!(src, base, strides, out, direct)).toBe(true);

@@ -26,9 +26,13 @@ export function adamMomentsKernel(
     if (g.length >= ADAM_WASM_MIN_ELEMENTS) {
       // The native loop where the addon is built: the wasm one copies six arrays through its memory.
       if (simdElementwise?.adam?.(...f32)) return;
-      if (adamWasm !== undefined) return adamWasm.update(...f32);
+      if (adamWasm !== undefined) {
+        adamWasm.update(...f32);
+        return;
+      }
     }
-    return adamF32(...f32);
+    adamF32(...f32);
+    return;
   }
   adamF64(
     g as Float64Array,

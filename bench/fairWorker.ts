@@ -14,6 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
+import { setCpuKernelThreads } from '../src/backends/cpu/kernelThreads.js';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
 import { conv4, dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
 import { peakRssMb } from '../src/log/peakRss.js';
@@ -126,13 +127,23 @@ function memorySample(it: number): MemorySample {
   return { it, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), arrayBuffersMb: mb(m.arrayBuffers) };
 }
 
-async function runMeta(dir: string, job: MetaJob, iterations: number, threads: number): Promise<void> {
+async function runMeta(
+  dir: string,
+  job: MetaJob,
+  iterations: number,
+  threads: number,
+  parallelism: 'tasks' | 'kernels',
+): Promise<void> {
   countGc();
   const { model, learner } = metaSetup(job);
+  // `trainer.parallelism: kernels` as the trainer sets it up (src/meta/experiment.ts): one meta-gradient on
+  // this thread, its big kernels split over `threads` threads.
+  const kernels = parallelism === 'kernels' && threads > 1;
+  if (kernels) setCpuKernelThreads(threads);
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
   // BENCH_WORKER_OLD_SPACE_MB: the workers' initial old generation (ThreadOptions.workerOldSpaceMb).
   const oldSpace = process.env.BENCH_WORKER_OLD_SPACE_MB;
-  const pool = await MetaGradientThreads.start(learner, recipe, threads, {
+  const pool = await MetaGradientThreads.start(learner, recipe, kernels ? 1 : threads, {
     ...(oldSpace === undefined ? {} : { workerOldSpaceMb: Number(oldSpace) }),
   });
   // Every thread of a pool of more than one is a worker; one thread is the main thread alone.
@@ -248,7 +259,7 @@ function runMatmul(size: number[], minMs: number): void {
   console.log(JSON.stringify({ gflops: (2 * macs * done) / (total * 1e6), peakRssMb: peakRssMb() }));
 }
 
-const [dir, jobName, iters, threads] = process.argv.slice(2);
+const [dir, jobName, iters, threads, parallelism] = process.argv.slice(2);
 // Worker threads import this module for jobLearner and see the same argv: only the main thread runs a job.
 // Only when started as this file: bundled into another entry (bench/device's kit bundles bench/gpujs-main.ts,
 // which imports metaSetup), import.meta.url is the bundle's, which equals argv[1], so the name decides.
@@ -262,5 +273,12 @@ if (
 ) {
   const job = parseJob(jobName);
   if (job.kind === 'matmul') runMatmul(job.size, Number(iters ?? 500));
-  else await runMeta(dir, job, Number(iters ?? 50), Number(threads ?? 1));
+  else
+    await runMeta(
+      dir,
+      job,
+      Number(iters ?? 50),
+      Number(threads ?? 1),
+      parallelism === 'kernels' ? 'kernels' : 'tasks',
+    );
 }

@@ -155,7 +155,13 @@ export const trainerSchema = z
       .union([posInt(), z.literal('auto')])
       .default(1)
       .describe(
-        "Threads on the CPU backend: the meta-batch's tasks are split over that many worker threads (the same meta-gradient up to float summation order; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
+        "Threads on the CPU backend, used as trainer.parallelism says (the same meta-gradient up to float rounding; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
+      ),
+    parallelism: z
+      .enum(['auto', 'kernels', 'tasks'])
+      .default('auto')
+      .describe(
+        "How trainer.threads above 1 are used: 'kernels' splits the big kernels of one meta-gradient (matmul, elementwise loops, Adam) over the threads and needs the native kernels (npm run setup:native); 'tasks' splits the meta-batch's tasks over worker threads; 'auto' is kernels where the native kernels are loaded, else tasks.",
       ),
     // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
     ...ALGORITHM_CONFIG,

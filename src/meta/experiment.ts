@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
+import { setCpuKernelThreads } from '../backends/cpu/kernelThreads.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint.js';
@@ -11,7 +12,7 @@ import type { ExperimentContext, ExperimentSummary, RunExperiment } from './cont
 import { type AdaptationScore, evaluateAdaptation } from './evaluate.js';
 import { outerOptimizer } from './factories.js';
 import { writeRunPlots } from './plots.js';
-import { learnerRecipe, type Setup, setup, trainerThreads } from './setup.js';
+import { learnerRecipe, type Setup, setup, trainerParallelism, trainerThreads } from './setup.js';
 import { MetaGradientThreads } from './threads.js';
 import { trainIteration } from './trainIteration.js';
 
@@ -44,6 +45,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   }
   const T = config.trainer.iterations;
   const threads = trainerThreads(config, s);
+  const parallelism = trainerParallelism(config, threads);
   logger.info(
     {
       backend: s.backend.name,
@@ -54,6 +56,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       params: learner.model.paramCount,
       metaBatch: config.trainer.metaBatchSize,
       threads,
+      parallelism,
     },
     `meta-training ${config.name} for ${T} iterations`,
   );
@@ -87,8 +90,14 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   let windowCount = restoredWindow?.count ?? 0;
   let iteration = start;
   let interrupted = false;
-  // Threads share the meta-gradient only; evaluation runs on the main thread.
-  const pool = await MetaGradientThreads.start(learner, learnerRecipe(config, source), threads);
+  // Task threads share the meta-gradient only; evaluation runs on the main thread. Kernel threads serve
+  // whatever this thread computes until the run ends.
+  const pool = await MetaGradientThreads.start(
+    learner,
+    learnerRecipe(config, source),
+    parallelism === 'tasks' ? threads : 1,
+  );
+  if (parallelism === 'kernels') setCpuKernelThreads(threads);
   try {
     for (iteration = start + 1; iteration <= T; iteration++) {
       const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');
@@ -159,6 +168,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   } finally {
     progress.stop();
     await pool.close();
+    if (parallelism === 'kernels') setCpuKernelThreads(1);
   }
   const last = Math.min(iteration, T);
   if (interrupted) return { iteration: last, interrupted: true };

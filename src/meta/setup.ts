@@ -1,3 +1,4 @@
+import { kernelThreadsUnavailable } from '../backends/cpu/kernelThreads.js';
 import { setBackend, setDefaultFloat } from '../backends/registry.js';
 import type { ExperimentConfig } from '../config/schema.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
@@ -106,4 +107,23 @@ export function trainerThreads(config: ExperimentConfig, s: Pick<Setup, 'backend
       `trainer.threads: got ${threads}; worker threads run the CPU backend only, and this run uses ${s.backend.name}; use 1 or backend: cpu`,
     );
   return resolveThreads(threads, metaBatchSize);
+}
+
+/** How a run's threads compute its meta-gradient: big kernels split over them, or tasks split over workers. */
+export type Parallelism = 'kernels' | 'tasks';
+
+/**
+ * `trainer.parallelism` for a run with `threads` threads (trainerThreads): 'auto' is kernels where the native
+ * kernels are loaded (faster than tasks on the Omniglot MLP: bench/RESULTS.md, "Two threads") and tasks
+ * elsewhere; an explicit 'kernels' without them is an error that says why they are off.
+ */
+export function trainerParallelism(config: ExperimentConfig, threads: number): Parallelism {
+  const asked = config.trainer.parallelism;
+  const unavailable = kernelThreadsUnavailable();
+  if (asked === 'tasks' || threads === 1) return 'tasks';
+  if (asked === 'kernels' && unavailable !== undefined)
+    throw new TrainerConfigError(
+      `trainer.parallelism: got kernels with ${threads} threads, but ${unavailable}; run npm run setup:native, or use tasks`,
+    );
+  return unavailable === undefined ? 'kernels' : 'tasks';
 }

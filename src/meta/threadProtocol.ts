@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { arrayTypeOf, type DType, type TypedArray } from '../tensor/dtype.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /**
  * How a worker builds its own copy of the learner: it imports `module` and calls its export `exportName` with
@@ -49,12 +50,34 @@ export function slotView(buffer: SharedArrayBuffer, slot: Slot): TypedArray {
   return new (arrayTypeOf(slot.dtype))(buffer as unknown as ArrayBuffer, slot.offset, size);
 }
 
+/**
+ * Copies `t`'s values from element `from` on into `out` (as many as `out` holds): straight from the backend's
+ * storage where it can (`Backend.readSyncInto`, the CPU backend), else through a read. Both sides use it to
+ * fill shared buffers without an intermediate copy (a 1 MB `dataSync` per job was fresh garbage).
+ */
+export function readInto(t: Tensor, out: TypedArray, from = 0): void {
+  if (t.backend.readSyncInto) t.backend.readSyncInto(t, out, from);
+  else out.set(t.dataSync().subarray(from, from + out.length));
+}
+
+/** Bytes of a lane's signal buffer ({@link signalViews}). */
+export const SIGNAL_BYTES = 24;
+
+/**
+ * The two views of a lane's signal buffer. `state[0]` counts finished jobs (the main thread waits on it);
+ * `state[1]` is 1 when the last job succeeded, its loss and metric then in `scalars`, and 0 when it failed,
+ * its error then on the reply port. A success carries no message, so the common case costs no serialization.
+ */
+export function signalViews(signal: SharedArrayBuffer): { state: Int32Array; scalars: Float64Array } {
+  return { state: new Int32Array(signal, 0, 2), scalars: new Float64Array(signal, 8, 2) };
+}
+
 /** What the worker receives at start (`workerData`). */
 export interface WorkerInit {
   recipe: LearnerRecipe;
-  /** `Int32Array` over one cell: the count of finished jobs, which the main thread waits on. */
+  /** {@link SIGNAL_BYTES} bytes laid out as {@link signalViews} says. */
   signal: SharedArrayBuffer;
-  /** Where results go; the main thread reads them synchronously (`receiveMessageOnPort`). */
+  /** Where failures go; the main thread reads them synchronously (`receiveMessageOnPort`). */
   reply: MessagePort;
 }
 

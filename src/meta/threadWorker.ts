@@ -8,10 +8,18 @@ import { fromArray } from '../ops/creation.js';
 import { recycleTensors } from '../ops/releaseScope.js';
 import type { Params } from '../tensor/params.js';
 import type { MetaLearner } from './learner.js';
-import { type Job, type JobResult, type ReadyMessage, slotView, type WorkerInit } from './threadProtocol.js';
+import {
+  type Job,
+  type JobResult,
+  type ReadyMessage,
+  readInto,
+  signalViews,
+  slotView,
+  type WorkerInit,
+} from './threadProtocol.js';
 
 const init = workerData as WorkerInit;
-const done = new Int32Array(init.signal);
+const { state, scalars } = signalViews(init.signal);
 const port = parentPort!;
 
 const message = (err: unknown): string =>
@@ -34,7 +42,7 @@ function run(learner: MetaLearner, job: Job): JobResult {
     const out = slotView(job.grads, slot);
     if (g.size !== out.length)
       throw new Error(`the gradient of ${slot.name} has ${g.size} elements, the parameter ${out.length}`);
-    out.set(g.dataSync());
+    readInto(g, out);
   }
   const result: JobResult = { ok: true, loss: loss.item(), metric: metric.item() };
   // Everything this job made is dead now (its results are in the shared buffers): recycled, the next job's
@@ -44,10 +52,18 @@ function run(learner: MetaLearner, job: Job): JobResult {
 }
 
 function reply(result: JobResult): void {
-  init.reply.postMessage(result);
-  // The main thread blocks in Atomics.wait on this count; the message is already queued when it wakes.
-  Atomics.add(done, 0, 1);
-  Atomics.notify(done, 0);
+  if (result.ok) {
+    scalars[0] = result.loss;
+    scalars[1] = result.metric;
+    state[1] = 1;
+  } else {
+    init.reply.postMessage(result);
+    state[1] = 0;
+  }
+  // The main thread blocks in Atomics.wait on this count; the scalars, or the message, are in place when it
+  // wakes (Atomics.add orders the writes above before it).
+  Atomics.add(state, 0, 1);
+  Atomics.notify(state, 0);
 }
 
 let learner: MetaLearner | undefined;

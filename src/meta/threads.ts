@@ -1,4 +1,5 @@
 /**
+ * `trainer.parallelism: tasks` (the other way to use threads, `kernels`, is src/backends/cpu/kernelThreads.ts).
  * Data parallelism over a meta-batch: the tasks are split into contiguous slices, one per worker thread
  * (node:worker_threads), and the slices' results are combined as the weighted mean they are in exact
  * arithmetic. The main thread hands out the slices, waits, and combines; it computes nothing itself, because
@@ -20,7 +21,10 @@ import {
   type LearnerRecipe,
   layoutOf,
   type ReadyMessage,
+  readInto,
+  SIGNAL_BYTES,
   type Slot,
+  signalViews,
   slotView,
   type WorkerInit,
 } from './threadProtocol.js';
@@ -95,8 +99,10 @@ function workerEntry(): { entry: string | URL; evalCode: boolean } {
 interface Lane {
   worker: Worker;
   reply: MessagePort;
-  done: Int32Array;
-  /** Jobs finished so far (the value `done[0]` moves from). */
+  /** The signal buffer's views (threadProtocol.ts `signalViews`). */
+  state: Int32Array;
+  scalars: Float64Array;
+  /** Jobs finished so far (the value `state[0]` moves from). */
   seen: number;
   /** This lane's task slice and the gradients it writes, grown when a call needs more. */
   batch?: SharedArrayBuffer;
@@ -264,21 +270,23 @@ export class MetaGradientThreads {
     };
   }
 
-  /** Blocks until the lane's job is done (Atomics.wait), then takes its result off the reply port. */
+  /** Blocks until the lane's job is done (Atomics.wait), then reads its result (or its error off the reply port). */
   private collect(lane: Lane, index: number): JobResult {
     const deadline = performance.now() + this.stallMs;
-    while (Atomics.load(lane.done, 0) === lane.seen) {
+    while (Atomics.load(lane.state, 0) === lane.seen) {
       const left = deadline - performance.now();
       if (left <= 0)
         return {
           ok: false,
           error: `no result within ${this.stallMs / 1000} s (the worker may have crashed or run out of memory)`,
         };
-      Atomics.wait(lane.done, 0, lane.seen, Math.min(left, 1000));
+      Atomics.wait(lane.state, 0, lane.seen, Math.min(left, 1000));
     }
     lane.seen++;
+    if (Atomics.load(lane.state, 1) === 1)
+      return { ok: true, loss: lane.scalars[0]!, metric: lane.scalars[1]! };
     const msg = receiveMessageOnPort(lane.reply);
-    if (!msg) return { ok: false, error: `worker ${index} signalled a result but sent none` };
+    if (!msg) return { ok: false, error: `worker ${index} signalled a failure but sent none` };
     return msg.message as JobResult;
   }
 
@@ -296,11 +304,11 @@ async function startLane(
   recipe: LearnerRecipe,
   index: number,
 ): Promise<Lane> {
-  const signal = new SharedArrayBuffer(4);
+  const signal = new SharedArrayBuffer(SIGNAL_BYTES);
   const { port1, port2 } = new MessageChannel();
   const init: WorkerInit = { recipe, signal, reply: port2 };
   const worker = new Worker(entry, { workerData: init, transferList: [port2], eval: evalCode });
-  const lane: Lane = { worker, reply: port1, done: new Int32Array(signal), seen: 0 };
+  const lane: Lane = { worker, reply: port1, ...signalViews(signal), seen: 0 };
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (why: string) => reject(new ThreadError(`worker ${index} did not start: ${why}`));
@@ -324,15 +332,6 @@ async function startLane(
 async function stopLane(lane: Lane): Promise<void> {
   lane.reply.close();
   await lane.worker.terminate();
-}
-
-/**
- * Copies `t`'s values from element `from` on into `out` (as many as `out` holds): straight from the backend's
- * storage where it can (`Backend.readSyncInto`, the CPU backend), else through a read.
- */
-function readInto(t: Tensor, out: TypedArray, from = 0): void {
-  if (t.backend.readSyncInto) t.backend.readSyncInto(t, out, from);
-  else out.set(t.dataSync().subarray(from, from + out.length));
 }
 
 /** `w[0] * v[0] + w[1] * v[1] + ...` in float64, as a scalar of `dtype`. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { kernelThreadsUnavailable } from '../../src/backends/cpu/kernelThreads.js';
 import { trainingConfigHash } from '../../src/config/hash.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { trainerParallelism } from '../../src/meta/setup.js';
 
 const text = `name: t
 data: { kind: sinusoid, shots: 5 }
@@ -39,5 +41,40 @@ describe('trainer.threads', () => {
     expect(trainingConfigHash(two)).toBe(trainingConfigHash(one));
     const other = parseConfigText(text, 'c.yaml', ['trainer.innerSteps=2']);
     expect(trainingConfigHash(other)).not.toBe(trainingConfigHash(one));
+  });
+});
+
+describe('trainer.parallelism', () => {
+  it('defaults to auto and takes kernels or tasks', () => {
+    expect(parseConfigText(text, 'c.yaml').trainer.parallelism).toBe('auto');
+    for (const v of ['kernels', 'tasks'])
+      expect(parseConfigText(text, 'c.yaml', [`trainer.parallelism=${v}`]).trainer.parallelism).toBe(v);
+  });
+
+  it('rejects anything else, naming the field, the value and what is allowed', () => {
+    expect(() => parseConfigText(text, 'c.yaml', ['trainer.parallelism=cores'])).toThrow(
+      /trainer\.parallelism: got "?cores"?.*auto.*kernels.*tasks/s,
+    );
+  });
+
+  it('leaves the config hash alone', () => {
+    const one = parseConfigText(text, 'c.yaml');
+    const kernels = parseConfigText(text, 'c.yaml', ['trainer.parallelism=kernels']);
+    expect(trainingConfigHash(kernels)).toBe(trainingConfigHash(one));
+  });
+
+  it('auto is kernels where the native kernels are loaded, else tasks; kernels without them is an error', () => {
+    const auto = parseConfigText(text, 'c.yaml', ['trainer.threads=2']);
+    const kernels = parseConfigText(text, 'c.yaml', ['trainer.threads=2', 'trainer.parallelism=kernels']);
+    const tasks = parseConfigText(text, 'c.yaml', ['trainer.threads=2', 'trainer.parallelism=tasks']);
+    expect(trainerParallelism(tasks, 2)).toBe('tasks');
+    expect(trainerParallelism(kernels, 1)).toBe('tasks');
+    if (kernelThreadsUnavailable() === undefined) {
+      expect(trainerParallelism(auto, 2)).toBe('kernels');
+      expect(trainerParallelism(kernels, 2)).toBe('kernels');
+    } else {
+      expect(trainerParallelism(auto, 2)).toBe('tasks');
+      expect(() => trainerParallelism(kernels, 2)).toThrow(/trainer\.parallelism: got kernels.*setup:native/);
+    }
   });
 });

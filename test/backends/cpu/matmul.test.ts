@@ -1,3 +1,4 @@
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   matmulKernel,
@@ -7,6 +8,7 @@ import {
   NATIVE_MIN_MACS,
   WASM_MIN_MACS,
 } from '../../../src/backends/cpu/matmul.js';
+import { NATIVE_ADDON_PATH, nativeAddon } from '../../../src/backends/cpu/native/addon.js';
 import { nativeBlas, nativeBlasStatus } from '../../../src/backends/cpu/native/blas.js';
 import { matmulWasm } from '../../../src/backends/cpu/wasm/matmulWasm.js';
 import type { TypedArray } from '../../../src/tensor/dtype.js';
@@ -325,4 +327,72 @@ describe('the native BLAS matmul (npm run setup:native)', () => {
     blas.gemm(Float32Array.from(view), b, out2, 3, 3, 4, false, false, Float64Array.of(0, 0), 1);
     expect(Array.from(out1)).toEqual(Array.from(out2));
   });
+  /**
+   * Worker threads that multiply at the same time: each must get a copy of the library of its own (a
+   * sequential OpenBLAS shares an unlocked buffer table between concurrent callers), and every product must
+   * equal the one the main thread makes. A barrier starts all workers' loops together.
+   */
+  it.skipIf(nativeBlas === undefined)(
+    `worker threads multiply concurrently, each on its own copy of a sequential library ${skip}`,
+    async () => {
+      const threads = 3;
+      const [m, n, k] = [96, 80, 112];
+      const next = rng(21);
+      const a = Float32Array.from({ length: m * k }, () => next() - 0.5);
+      const b = Float32Array.from({ length: k * n }, () => next() - 0.5);
+      const expected = new Float32Array(m * n);
+      nativeBlas!.gemm(a, b, expected, m, n, k, false, false, Float64Array.of(0, 0), 1);
+      const barrier = new Int32Array(new SharedArrayBuffer(4));
+      const code = `
+        const { workerData, parentPort } = require('node:worker_threads');
+        const addon = require(workerData.path);
+        const { a, b, expected, barrier, m, n, k, threads } = workerData;
+        const c = new Float32Array(m * n);
+        const offsets = Float64Array.of(0, 0);
+        Atomics.add(barrier, 0, 1);
+        while (Atomics.load(barrier, 0) < threads) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 10);
+        let wrong = 0;
+        for (let r = 0; r < 400; r++) {
+          c.fill(Number.NaN);
+          addon.gemm(a, b, c, m, n, k, false, false, offsets, 1);
+          for (let i = 0; i < c.length; i++) if (c[i] !== expected[i]) { wrong++; break; }
+        }
+        parentPort.postMessage({ wrong, info: addon.blasInfo() });`;
+      const round = () =>
+        Promise.all(
+          Array.from(
+            { length: threads },
+            () =>
+              new Promise<{ wrong: number; info: { copy: number; copyPerThread: boolean } }>(
+                (resolve, reject) => {
+                  const w = new Worker(code, {
+                    eval: true,
+                    workerData: { path: NATIVE_ADDON_PATH, a, b, expected, barrier, m, n, k, threads },
+                  });
+                  // Resolved once the thread is gone, so its copy is back before the next round.
+                  w.once('message', (msg) => {
+                    w.terminate().then(() => resolve(msg), reject);
+                  });
+                  w.once('error', reject);
+                },
+              ),
+          ),
+        );
+      const first = await round();
+      const copiesAfterFirst = nativeAddon!.blasInfo().copies;
+      // Exited workers give their copies back: a second set of workers loads no more.
+      barrier[0] = 0;
+      const second = await round();
+      for (const r of [...first, ...second]) expect(r.wrong).toBe(0);
+      const info = nativeAddon!.blasInfo();
+      expect(info.copies).toBe(copiesAfterFirst);
+      if (/sequential/.test(info.config ?? '') && process.platform === 'linux') {
+        // glibc's dlmopen: every worker got a copy no other live thread had.
+        expect(info.copyPerThread).toBe(true);
+        for (const results of [first, second])
+          expect(new Set(results.map((r) => r.info.copy)).size).toBe(threads);
+        expect(info.copies).toBeGreaterThanOrEqual(threads);
+      }
+    },
+  );
 });

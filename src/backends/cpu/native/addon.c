@@ -50,7 +50,8 @@ static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
 /* Context-aware (NAPI_MODULE_INIT), so worker threads load it too. */
 NAPI_MODULE_INIT() {
   pthread_once(&malloc_once, tune_malloc);
-  if (native_register_blas(env, exports) != napi_ok || native_register_elementwise(env, exports) != napi_ok)
+  if (native_register_blas(env, exports) != napi_ok || native_register_elementwise(env, exports) != napi_ok ||
+      native_register_parallel(env, exports) != napi_ok)
     return native_throw(env, "metatape native addon: registering its functions failed");
   return exports;
 }

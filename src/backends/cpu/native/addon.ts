@@ -11,8 +11,25 @@ import type { NativeBlas } from './blas.js';
  * built addon off.
  */
 export interface NativeAddon extends NativeBlas {
-  /** The BLAS the addon opened (its path and build configuration), or why none. */
-  blasInfo(): { path?: string; config?: string; error?: string };
+  /**
+   * The calling thread's big kernels (matmul, elementwise, Adam) run on `n` threads from now on: this one and
+   * n - 1 helpers (parallel.c); 1 stops the helpers. Returns the count in effect.
+   */
+  setKernelThreads(n: number): number;
+  /**
+   * The BLAS the addon opened (its path and build configuration), or why none; `copies` of it are loaded
+   * (a sequential library gets one per thread that multiplies, src/backends/cpu/native/blas.c says why),
+   * `copyPerThread` says whether concurrent threads still each get their own, `copy` is the calling
+   * thread's (-1 before its first product).
+   */
+  blasInfo(): {
+    path?: string;
+    config?: string;
+    error?: string;
+    copies?: number;
+    copyPerThread?: boolean;
+    copy?: number;
+  };
   /** `out = a op b`, op 0-3 = add, sub, mul, div; a and b of out's length or 1 (not both 1). */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array): void;
   /** `out = full op rows` (`rows op full` when rowsFirst); full and out [p, q, r], rows [p, r]. */

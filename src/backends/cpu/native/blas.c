@@ -38,22 +38,102 @@ typedef char *(*get_config_fn)(void);
 typedef char *(*get_corename_fn)(void);
 typedef int (*get_parallel_fn)(void);
 
-static sgemm_fn sgemm;
-static dgemm_fn dgemm;
 static char library_path[1024];
 static char library_config[512];
 static char load_error[1024];
 
 /*
- * Whether calls into the BLAS must be serialized across threads. OpenBLAS's single-threaded build is safe
- * to call from several threads at once only when it was built with USE_LOCKING=1 (its allocator of packing
- * buffers is otherwise unlocked: OpenMathLib/OpenBLAS#2126, #2136), and the library does not report that
- * flag. So when it says it is sequential (openblas_get_parallel() == 0, or the call is missing), products
- * from metatape's worker threads take one lock: a single thread pays an uncontended lock per call (tens of
- * ns against a product's microseconds), and `trainer.threads` never risks a wrong product.
+ * Whether one copy of the library may run in several threads at once. OpenBLAS's single-threaded build is
+ * safe for concurrent callers only when built with USE_LOCKING=1, and it does not report that flag: without
+ * it, the allocator of its packing buffers claims a buffer with an unlocked test-and-set
+ * (OpenMathLib/OpenBLAS#2126, #2136). Debian 12's libopenblas0-serial (0.3.21) is such a build: its
+ * blas_memory_alloc releases alloc_lock after the first-call setup and scans the buffer table without it
+ * (objdump). So when the library says it is sequential (openblas_get_parallel() == 0, or the call is
+ * missing), each thread that multiplies gets a copy of its own (claim_copy), and calls into one
+ * copy are serialized by that copy's lock, uncontended unless copies ran out.
  */
-static bool serialize_calls;
-static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool sequential_library;
+
+/*
+ * One loaded copy of the library. Copy 0 is the dlopen'd one; the others are loaded with
+ * dlmopen(LM_ID_NEWLM), each into a link-map namespace of its own, so each has its own buffer table and
+ * state: two threads on two copies multiply at full speed with nothing shared. glibc allows 16 namespaces
+ * and reserves static TLS for a few libc copies; where dlmopen fails (or is absent: macOS, musl), threads
+ * share a copy and take turns on its lock.
+ */
+typedef struct {
+  sgemm_fn sgemm;
+  dgemm_fn dgemm;
+  pthread_mutex_t lock;
+  int users;
+} blas_copy;
+
+#define MAX_COPIES 8
+static blas_copy copies[MAX_COPIES];
+static int copy_count;
+static int private_copies_failed;
+static pthread_mutex_t copies_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A thread's (a Node-API env's) claim on a copy, made at its first product and given back at its exit. */
+typedef struct {
+  blas_copy *copy;
+} blas_lane;
+
+/* Fills copies[i] from an opened library handle; false if it lacks the CBLAS entries. */
+static bool fill_copy(int i, void *lib) {
+  sgemm_fn s = (sgemm_fn)dlsym(lib, "cblas_sgemm");
+  dgemm_fn d = (dgemm_fn)dlsym(lib, "cblas_dgemm");
+  if (s == NULL || d == NULL) return false;
+  /* One thread per call: parallelism is metatape's (worker or kernel threads), as PyTorch's bench runs it. */
+  set_threads_fn set_threads = (set_threads_fn)dlsym(lib, "openblas_set_num_threads");
+  if (set_threads != NULL) set_threads(1);
+  copies[i].sgemm = s;
+  copies[i].dgemm = d;
+  pthread_mutex_init(&copies[i].lock, NULL);
+  copies[i].users = 0;
+  return true;
+}
+
+/*
+ * The copy a thread multiplies with: for a multithreaded library, copy 0 for all (it is made for concurrent
+ * callers); for a sequential one, a copy no other live thread holds, loaded on demand, else the least shared.
+ */
+static blas_copy *claim_copy(void) {
+  pthread_mutex_lock(&copies_lock);
+  blas_copy *got = NULL;
+  if (!sequential_library) got = &copies[0];
+  for (int i = 0; got == NULL && i < copy_count; i++)
+    if (copies[i].users == 0) got = &copies[i];
+#if defined(__GLIBC__)
+  if (got == NULL && copy_count < MAX_COPIES && !private_copies_failed) {
+    void *lib = dlmopen(LM_ID_NEWLM, library_path, RTLD_NOW | RTLD_LOCAL);
+    if (lib != NULL && fill_copy(copy_count, lib)) got = &copies[copy_count++];
+    else {
+      if (lib != NULL) dlclose(lib);
+      private_copies_failed = 1;
+    }
+  }
+#endif
+  if (got == NULL) {
+    got = &copies[0];
+    for (int i = 1; i < copy_count; i++)
+      if (copies[i].users < got->users) got = &copies[i];
+  }
+  got->users++;
+  pthread_mutex_unlock(&copies_lock);
+  return got;
+}
+
+/* Env cleanup hook: the exiting thread's copy is free for the next thread. */
+static void release_lane(void *arg) {
+  blas_lane *lane = arg;
+  if (lane->copy != NULL) {
+    pthread_mutex_lock(&copies_lock);
+    lane->copy->users--;
+    pthread_mutex_unlock(&copies_lock);
+  }
+  free(lane);
+}
 
 /* Libraries tried in order: an explicit METATAPE_BLAS path, the serial OpenBLAS Debian ships (no thread
  * pool of its own to fight metatape's workers), then whatever OpenBLAS or CBLAS the loader finds. */
@@ -78,20 +158,14 @@ static void open_blas(void) {
       snprintf(load_error + used, sizeof load_error - used, "%s%s", used ? "; " : "", e ? e : name);
       continue;
     }
-    sgemm_fn s = (sgemm_fn)dlsym(lib, "cblas_sgemm");
-    dgemm_fn d = (dgemm_fn)dlsym(lib, "cblas_dgemm");
-    if (s == NULL || d == NULL) {
+    if (!fill_copy(0, lib)) {
       size_t used = strlen(load_error);
       snprintf(load_error + used, sizeof load_error - used, "%s%s has no cblas_sgemm/cblas_dgemm",
                used ? "; " : "", name);
       dlclose(lib);
       continue;
     }
-    sgemm = s;
-    dgemm = d;
-    /* One thread per call: parallelism is metatape's (worker threads), as PyTorch's bench runs it. */
-    set_threads_fn set_threads = (set_threads_fn)dlsym(lib, "openblas_set_num_threads");
-    if (set_threads != NULL) set_threads(1);
+    copy_count = 1;
     snprintf(library_path, sizeof library_path, "%s", name);
 #ifdef __linux__
     /* The file the loader resolved the name to, so that the log says which library really runs. */
@@ -104,10 +178,11 @@ static void open_blas(void) {
     snprintf(library_config, sizeof library_config, "%s%s%s", config ? config() : "",
              corename ? " core=" : "", corename ? corename() : "");
     get_parallel_fn parallel = (get_parallel_fn)dlsym(lib, "openblas_get_parallel");
-    serialize_calls = parallel == NULL || parallel() == 0;
-    if (serialize_calls) {
+    sequential_library = parallel == NULL || parallel() == 0;
+    if (sequential_library) {
       size_t used = strlen(library_config);
-      snprintf(library_config + used, sizeof library_config - used, "; one call at a time across threads");
+      snprintf(library_config + used, sizeof library_config - used,
+               "; sequential: one copy of the library per thread");
     }
     return;
   }
@@ -124,14 +199,30 @@ static napi_value make_string(napi_env env, const char *s) {
   return v;
 }
 
-/* info() -> { path, config } when a BLAS was loaded, { error } when none was. */
+/*
+ * info() -> { path, config, copies, copyPerThread, copy } when a BLAS was loaded, { error } when none was:
+ * copies is how many copies of the library are loaded, copyPerThread whether threads that multiply at the
+ * same time each still get one of their own (a sequential library, and no dlmopen has failed), copy the
+ * index of the calling thread's copy (-1 before its first product).
+ */
 static napi_value info(napi_env env, napi_callback_info cb) {
-  (void)cb;
+  blas_lane *lane;
+  CHECK(napi_get_cb_info(env, cb, NULL, NULL, NULL, (void **)&lane));
   napi_value out;
   CHECK(napi_create_object(env, &out));
-  if (sgemm != NULL) {
+  if (copy_count > 0) {
     CHECK(napi_set_named_property(env, out, "path", make_string(env, library_path)));
     CHECK(napi_set_named_property(env, out, "config", make_string(env, library_config)));
+    pthread_mutex_lock(&copies_lock);
+    const int count = copy_count, failed = private_copies_failed;
+    pthread_mutex_unlock(&copies_lock);
+    napi_value v;
+    CHECK(napi_create_int32(env, count, &v));
+    CHECK(napi_set_named_property(env, out, "copies", v));
+    CHECK(napi_get_boolean(env, sequential_library && !failed, &v));
+    CHECK(napi_set_named_property(env, out, "copyPerThread", v));
+    CHECK(napi_create_int32(env, lane->copy == NULL ? -1 : (int)(lane->copy - copies), &v));
+    CHECK(napi_set_named_property(env, out, "copy", v));
   } else {
     CHECK(napi_set_named_property(env, out, "error", make_string(env, load_error)));
   }
@@ -147,6 +238,73 @@ static void *typed_data(napi_env env, napi_value v, napi_typedarray_type want, s
   return data;
 }
 
+/* Products below this many multiply-adds (all of a call's products together) run on one thread. */
+#define SPLIT_MIN_MACS 131072.0
+
+/* One gemm call, as its parts see it. */
+typedef struct {
+  blas_copy *copy;
+  bool f32;
+  int ta, tb, lda, ldb;
+  int64_t m, n, k, count;
+  const void *a, *b;
+  void *c;
+  const double *offsets;
+} gemm_call;
+
+/* The copy of the library a kernel-thread helper multiplies with, claimed at its first product. */
+static __thread blas_copy *helper_copy;
+
+void native_blas_thread_exit(void) {
+  if (helper_copy == NULL) return;
+  pthread_mutex_lock(&copies_lock);
+  helper_copy->users--;
+  pthread_mutex_unlock(&copies_lock);
+  helper_copy = NULL;
+}
+
+/* C_t[m0:m1, n0:n1] of product t, on `copy` (whose lock the caller holds where one is needed). */
+static void gemm_block(blas_copy *copy, const gemm_call *g, int64_t t, int64_t m0, int64_t m1, int64_t n0,
+                       int64_t n1) {
+  if (m1 <= m0 || n1 <= n0) return;
+  const size_t oa = (size_t)g->offsets[2 * t] + (size_t)(g->ta == TRANS ? m0 : m0 * g->lda);
+  const size_t ob = (size_t)g->offsets[2 * t + 1] + (size_t)(g->tb == TRANS ? n0 * g->ldb : n0);
+  const size_t oc = (size_t)(t * g->m * g->n + m0 * g->n + n0);
+  const int rows = (int)(m1 - m0), cols = (int)(n1 - n0), k = (int)g->k, ldc = (int)g->n;
+  if (g->f32)
+    copy->sgemm(ROW_MAJOR, g->ta, g->tb, rows, cols, k, 1.0f, (const float *)g->a + oa, g->lda,
+                (const float *)g->b + ob, g->ldb, 0.0f, (float *)g->c + oc, ldc);
+  else
+    copy->dgemm(ROW_MAJOR, g->ta, g->tb, rows, cols, k, 1.0, (const double *)g->a + oa, g->lda,
+                (const double *)g->b + ob, g->ldb, 0.0, (double *)g->c + oc, ldc);
+}
+
+/*
+ * Part `part` of `parts` of a call: a share of its products when it has at least one per part, else a share
+ * of the one product's rows or columns (the longer side). Every element of C is still one BLAS dot product
+ * over the whole k, so where a part's block lands changes only which kernel edge computes it.
+ */
+static void gemm_part(void *arg, int part, int parts) {
+  const gemm_call *g = arg;
+  blas_copy *copy = g->copy;
+  if (part > 0) {
+    if (helper_copy == NULL) helper_copy = claim_copy();
+    copy = helper_copy;
+    if (sequential_library) pthread_mutex_lock(&copy->lock);
+  }
+  if (g->count >= parts) {
+    for (int64_t t = g->count * part / parts; t < g->count * (part + 1) / parts; t++)
+      gemm_block(copy, g, t, 0, g->m, 0, g->n);
+  } else
+    for (int64_t t = 0; t < g->count; t++) {
+      if (g->m >= g->n)
+        gemm_block(copy, g, t, g->m * part / parts, g->m * (part + 1) / parts, 0, g->n);
+      else
+        gemm_block(copy, g, t, 0, g->m, g->n * part / parts, g->n * (part + 1) / parts);
+    }
+  if (part > 0 && sequential_library) pthread_mutex_unlock(&copy->lock);
+}
+
 /*
  * gemm(a, b, c, m, n, k, transA, transB, offsets, count): `count` products
  * C_t[m, n] = op(A_t) op(B_t) with A_t at a + offsets[2t], B_t at b + offsets[2t + 1] (element offsets,
@@ -158,12 +316,13 @@ static void *typed_data(napi_env env, napi_value v, napi_typedarray_type want, s
 static napi_value gemm(napi_env env, napi_callback_info cb) {
   size_t argc = 10;
   napi_value argv[10];
-  CHECK(napi_get_cb_info(env, cb, &argc, argv, NULL, NULL));
+  blas_lane *lane;
+  CHECK(napi_get_cb_info(env, cb, &argc, argv, NULL, (void **)&lane));
   if (argc != 10) {
     napi_throw_type_error(env, NULL, "gemm: expected 10 arguments");
     return NULL;
   }
-  if (sgemm == NULL) {
+  if (copy_count == 0) {
     napi_throw_error(env, NULL, "gemm: no BLAS library was loaded");
     return NULL;
   }
@@ -213,30 +372,34 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
   const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
-  if (serialize_calls) pthread_mutex_lock(&blas_lock);
-  for (int64_t t = 0; t < count; t++) {
-    const size_t oa = (size_t)offsets[2 * t], ob = (size_t)offsets[2 * t + 1];
-    const size_t oc = (size_t)t * (size_t)(m * n);
-    if (type == napi_float32_array)
-      sgemm(ROW_MAJOR, ta, tb, (int)m, (int)n, (int)k, 1.0f, (const float *)a + oa, lda,
-            (const float *)b + ob, ldb, 0.0f, (float *)c + oc, (int)n);
-    else
-      dgemm(ROW_MAJOR, ta, tb, (int)m, (int)n, (int)k, 1.0, (const double *)a + oa, lda,
-            (const double *)b + ob, ldb, 0.0, (double *)c + oc, (int)n);
-  }
-  if (serialize_calls) pthread_mutex_unlock(&blas_lock);
+  if (lane->copy == NULL) lane->copy = claim_copy();
+  gemm_call call = {lane->copy, type == napi_float32_array, ta, tb, lda, ldb, m, n, k, count, a, b, c,
+                    offsets};
+  if (sequential_library) pthread_mutex_lock(&call.copy->lock);
+  const int parts = native_parts();
+  const bool split = parts > 1 && (double)m * (double)n * (double)k * (double)count >= SPLIT_MIN_MACS &&
+                     (count >= parts || (m >= n ? m : n) >= 16 * parts);
+  if (!split || !native_run_parts(gemm_part, &call)) gemm_part(&call, 0, 1);
+  if (sequential_library) pthread_mutex_unlock(&call.copy->lock);
   return NULL;
 }
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
 /* Adds gemm and info to the module's exports; the library is opened once per process, whichever worker
- * thread loads the addon first. */
+ * thread loads the addon first, and each thread's gemm carries its own claim on a copy of it. */
 napi_status native_register_blas(napi_env env, napi_value exports) {
   pthread_once(&blas_once, open_blas);
+  blas_lane *lane = calloc(1, sizeof *lane);
+  if (lane == NULL) return napi_generic_failure;
+  napi_status status = napi_add_env_cleanup_hook(env, release_lane, lane);
+  if (status != napi_ok) {
+    free(lane);
+    return status;
+  }
   const napi_property_descriptor fns[] = {
-      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
-      {"blasInfo", NULL, info, NULL, NULL, NULL, napi_default, NULL},
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, lane},
+      {"blasInfo", NULL, info, NULL, NULL, NULL, napi_default, lane},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

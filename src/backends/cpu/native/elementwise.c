@@ -236,6 +236,48 @@ static napi_value strided(napi_env env, napi_callback_info cb) {
  */
 
 /* binary(op, a, b, out): a and b each have out's length or length 1 (not both 1). */
+/*
+ * Loops of at least this many elements run split over the calling thread's kernel threads (parallel.c),
+ * each part a contiguous range starting on a 16-element boundary: every element is computed as it would be
+ * whole, so the result is the same bit for bit.
+ */
+#define SPLIT_MIN 16384
+
+typedef struct {
+  int op, kind; /* kind: 0 a and b full, 1 b a scalar, 2 a a scalar */
+  const float *a, *b;
+  float *o;
+  size_t n;
+} binary_call;
+
+static void binary_range(const binary_call *c, size_t lo, size_t hi) {
+  static void (*const vv[])(const float *, const float *, float *, size_t) = {add_vv, sub_vv, mul_vv, div_vv};
+  static void (*const vs[])(const float *, float, float *, size_t) = {add_vs, sub_vs, mul_vs, div_vs};
+  static void (*const sv[])(float, const float *, float *, size_t) = {add_sv, sub_sv, mul_sv, div_sv};
+  if (hi <= lo) return;
+  if (c->kind == 0) vv[c->op](c->a + lo, c->b + lo, c->o + lo, hi - lo);
+  else if (c->kind == 1) vs[c->op](c->a + lo, c->b[0], c->o + lo, hi - lo);
+  else sv[c->op](c->a[0], c->b + lo, c->o + lo, hi - lo);
+}
+
+static void binary_part(void *arg, int part, int parts) {
+  const binary_call *c = arg;
+  binary_range(c, native_part_start(c->n, parts, part), native_part_start(c->n, parts, part + 1));
+}
+
+typedef struct {
+  void (*fn)(const float *, float *, size_t);
+  const float *x;
+  float *o;
+  size_t n;
+} unary_call;
+
+static void unary_part(void *arg, int part, int parts) {
+  const unary_call *c = arg;
+  const size_t lo = native_part_start(c->n, parts, part), hi = native_part_start(c->n, parts, part + 1);
+  if (hi > lo) c->fn(c->x + lo, c->o + lo, hi - lo);
+}
+
 static napi_value binary(napi_env env, napi_callback_info cb) {
   size_t argc = 4;
   napi_value argv[4];
@@ -249,13 +291,33 @@ static napi_value binary(napi_env env, napi_callback_info cb) {
   float *o = native_f32(env, argv[3], &n);
   if (a == NULL || b == NULL || o == NULL || !((na == n && (nb == n || nb == 1)) || (na == 1 && nb == n)))
     return native_throw(env, "binary: a, b and out must be Float32Arrays, a and b of out's length or 1");
-  static void (*const vv[])(const float *, const float *, float *, size_t) = {add_vv, sub_vv, mul_vv, div_vv};
-  static void (*const vs[])(const float *, float, float *, size_t) = {add_vs, sub_vs, mul_vs, div_vs};
-  static void (*const sv[])(float, const float *, float *, size_t) = {add_sv, sub_sv, mul_sv, div_sv};
-  if (na == n && nb == n) vv[op](a, b, o, n);
-  else if (na == n) vs[op](a, b[0], o, n);
-  else sv[op](a[0], b, o, n);
+  const binary_call call = {op, na == n && nb == n ? 0 : na == n ? 1 : 2, a, b, o, n};
+  if (n < SPLIT_MIN || !native_run_parts(binary_part, (void *)&call)) binary_range(&call, 0, n);
   return NULL;
+}
+
+typedef struct {
+  void (*fn)(const float *, const float *, float *, size_t, size_t, size_t, bool);
+  const float *full, *rows;
+  float *o;
+  size_t p, q, r;
+  bool rows_first;
+} rows_call;
+
+/* A share of the p blocks when there are at least as many as parts, else of the q rows of each block. */
+static void rows_part(void *arg, int part, int parts) {
+  const rows_call *c = arg;
+  const size_t qr = c->q * c->r;
+  if (c->p >= (size_t)parts) {
+    const size_t lo = c->p * (size_t)part / (size_t)parts, hi = c->p * (size_t)(part + 1) / (size_t)parts;
+    if (hi > lo) c->fn(c->full + lo * qr, c->rows + lo * c->r, c->o + lo * qr, hi - lo, c->q, c->r, c->rows_first);
+  } else
+    for (size_t pi = 0; pi < c->p; pi++) {
+      const size_t lo = c->q * (size_t)part / (size_t)parts, hi = c->q * (size_t)(part + 1) / (size_t)parts;
+      if (hi > lo)
+        c->fn(c->full + pi * qr + lo * c->r, c->rows + pi * c->r, c->o + pi * qr + lo * c->r, 1, hi - lo, c->r,
+              c->rows_first);
+    }
 }
 
 /* rows(op, full, rows, rowsFirst, p, q, r, out): full and out [p, q, r], rows [p, r]. */
@@ -281,7 +343,8 @@ static napi_value rows(napi_env env, napi_callback_info cb) {
     return native_throw(env, "rows: full and out must be Float32Arrays of p*q*r floats, rows of p*r");
   static void (*const fns[])(const float *, const float *, float *, size_t, size_t, size_t, bool) = {
       add_rows, sub_rows, mul_rows, div_rows};
-  fns[op](f, w, o, p, q, r, rows_first);
+  const rows_call call = {fns[op], f, w, o, p, q, r, rows_first};
+  if (n < SPLIT_MIN || !native_run_parts(rows_part, (void *)&call)) fns[op](f, w, o, p, q, r, rows_first);
   return NULL;
 }
 
@@ -300,7 +363,8 @@ static napi_value unary(napi_env env, napi_callback_info cb) {
     return native_throw(env, "unary: x and out must be Float32Arrays of one length");
   static void (*const fns[])(const float *, float *, size_t) = {relu_loop, step_loop, neg_loop,
                                                                  square_loop, sqrt_loop};
-  fns[op](x, o, n);
+  const unary_call call = {fns[op], x, o, n};
+  if (n < SPLIT_MIN || !native_run_parts(unary_part, (void *)&call)) fns[op](x, o, n);
   return NULL;
 }
 
@@ -392,6 +456,23 @@ ADAM_LOOP(adam_loop, vn)
 ADAM_LOOP(adam_root_loop, vn + eps_root)
 
 /* adam(g, m0, v0, m, v, u, s1, s2, epsRoot, epsHat, scale): Float32Arrays of one length, out not aliasing in. */
+typedef void (*adam_fn)(const float *, const float *, const float *, float *, float *, float *, size_t, float,
+                        float, float, float, float);
+typedef struct {
+  adam_fn fn;
+  float *v[6];
+  size_t n;
+  float s1, s2, eps_root, eps_hat, scale;
+} adam_call;
+
+static void adam_part(void *arg, int part, int parts) {
+  const adam_call *c = arg;
+  const size_t lo = native_part_start(c->n, parts, part), hi = native_part_start(c->n, parts, part + 1);
+  if (hi > lo)
+    c->fn(c->v[0] + lo, c->v[1] + lo, c->v[2] + lo, c->v[3] + lo, c->v[4] + lo, c->v[5] + lo, hi - lo, c->s1,
+          c->s2, c->eps_root, c->eps_hat, c->scale);
+}
+
 static napi_value adam(napi_env env, napi_callback_info cb) {
   size_t argc = 11;
   napi_value argv[11];
@@ -411,8 +492,16 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
   /* The constants rounded to float32 as the composed ops' scalars are (Math.fround: to nearest). */
   const float s1 = (float)c[0], s2 = (float)c[1], eps_root = (float)c[2], eps_hat = (float)c[3],
               scale = (float)c[4];
-  (c[2] > 0 ? adam_root_loop : adam_loop)(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4],
-                                          arrays[5], lengths[0], s1, s2, eps_root, eps_hat, scale);
+  const adam_call call = {c[2] > 0 ? adam_root_loop : adam_loop,
+                          {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5]},
+                          lengths[0],
+                          s1,
+                          s2,
+                          eps_root,
+                          eps_hat,
+                          scale};
+  /* Six arrays a element: worth splitting from a quarter of the elementwise threshold. */
+  if (lengths[0] < SPLIT_MIN / 4 || !native_run_parts(adam_part, (void *)&call)) adam_part((void *)&call, 0, 1);
   return NULL;
 }
 

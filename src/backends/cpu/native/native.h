@@ -2,6 +2,7 @@
 #ifndef METATAPE_NATIVE_H
 #define METATAPE_NATIVE_H
 #include <node_api.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Throws a JS Error with `message` and returns NULL (a Node-API callback's "threw" result). */
@@ -15,5 +16,32 @@ napi_status native_register_blas(napi_env env, napi_value exports);
 
 /* Adds binary, rows, unary and colsum (elementwise.c) to the module's exports. */
 napi_status native_register_elementwise(napi_env env, napi_value exports);
+
+/* Adds setKernelThreads (parallel.c) to the module's exports. */
+napi_status native_register_parallel(napi_env env, napi_value exports);
+
+/* One part of a kernel split over `parts` threads. */
+typedef void (*native_part_fn)(void *ctx, int part, int parts);
+
+/* Threads the calling thread's big kernels run on (1 without a pool). */
+int native_parts(void);
+
+/*
+ * Runs fn(ctx, 0, parts) here and fn(ctx, i, parts) on helper i at once, returning when all are done; or runs
+ * nothing and returns false when this thread has no helpers.
+ */
+bool native_run_parts(native_part_fn fn, void *ctx);
+
+/* Gives back the calling thread's copy of the BLAS library, if it took one (a helper thread at its exit). */
+void native_blas_thread_exit(void);
+
+/* The first element of part `part` of `n` split in `parts` (whole 16-element blocks, so each part starts
+ * on a vector boundary): part p covers [native_part_start(n, parts, p), native_part_start(n, parts, p + 1)). */
+static inline size_t native_part_start(size_t n, int parts, int part) {
+  if (part >= parts) return n;
+  const size_t blocks = (n + 15) / 16, per = (blocks + (size_t)parts - 1) / (size_t)parts;
+  const size_t at = per * (size_t)part * 16;
+  return at < n ? at : n;
+}
 
 #endif

@@ -1,7 +1,7 @@
 /**
  * "Where the time goes": self time of a V8 CPU profile (`node --cpu-prof`) grouped into the cost classes of
  * bench/PROFILE.md. Only the steady state counts: samples between the first and the last one taken inside
- * the worker's timed loop (`runMeta` of bench/fairWorker.ts), so start-up (module loading, compilation, the
+ * the worker's timed loop (`runMeta` of bench/fairWorker.ts, or a worker thread's jobs), so start-up (module loading, compilation, the
  * fixture read) and the idle loader thread stay out, while garbage collection in between stays in.
  *
  * Usage: tsx bench/profileSummary.ts <file.cpuprofile | dir of them> [--top N]
@@ -104,6 +104,13 @@ export interface Summary {
   byFunction: Map<string, number>;
 }
 
+/**
+ * The frames whose samples count: the bench worker's timed loop, or, in a worker thread's profile of a
+ * `trainer.threads` run, the job function of src/meta/threadWorker.ts.
+ */
+const isTimedLoop = (f: CallFrame): boolean =>
+  f.functionName === 'runMeta' || (f.functionName === 'run' && /threadWorker\.[jt]s$/.test(f.url));
+
 /** Steady-state self time of one profile by class and by function (ms). */
 export function summarise(p: CpuProfile): Summary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -115,7 +122,7 @@ export function summarise(p: CpuProfile): Summary {
     if (known !== undefined) return known;
     const n = byId.get(id)!;
     const up = parent.get(id);
-    const v = n.callFrame.functionName === 'runMeta' || (up !== undefined && underRunMeta(up));
+    const v = isTimedLoop(n.callFrame) || (up !== undefined && underRunMeta(up));
     inLoop.set(id, v);
     return v;
   };

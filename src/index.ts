@@ -7,6 +7,11 @@ export type { AdamConstants, Backend, BackendCounters, KernelTensor } from './ba
 export { diffCounters, formatCounters } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu/index.js';
 export {
+  KernelThreadsError,
+  kernelThreadsUnavailable,
+  setCpuKernelThreads,
+} from './backends/cpu/kernelThreads.js';
+export {
   type BackendFactory,
   getBackend,
   getDefaultFloat,

@@ -155,7 +155,7 @@ export const trainerSchema = z
       .union([posInt(), z.literal('auto')])
       .default(1)
       .describe(
-        "Threads on the CPU backend, used as trainer.parallelism says (the same meta-gradient up to float rounding; bitwise reproducible for a given count). 'auto' = the cores this process may use. Not for iMAML, whose tasks are coupled.",
+        "Threads on the CPU backend, used as trainer.parallelism says (the same meta-gradient up to float rounding; bitwise reproducible for a given count). 'auto' = the cores this process may use. iMAML, whose tasks are coupled, uses threads with parallelism kernels only.",
       ),
     parallelism: z
       .enum(['auto', 'kernels', 'tasks'])
@@ -168,12 +168,17 @@ export const trainerSchema = z
   })
   // A conflict the schema can know is a config error before anything runs (not a failed run folder).
   .superRefine((t, ctx) => {
-    if (typeof t.threads === 'number' && t.threads > 1 && algorithm(t.algorithm).splitsOverTasks === false)
+    if (
+      typeof t.threads === 'number' &&
+      t.threads > 1 &&
+      t.parallelism === 'tasks' &&
+      algorithm(t.algorithm).splitsOverTasks === false
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['threads'],
         input: t.threads,
-        message: `algorithm ${t.algorithm} couples the tasks of a meta-batch (one conjugate-gradient solve), so it runs on one thread; use 1 or auto`,
+        message: `algorithm ${t.algorithm} couples the tasks of a meta-batch (one conjugate-gradient solve), so its tasks cannot be split over threads; use 1, auto, or trainer.parallelism kernels`,
       });
     if (t.fastWeights !== 'lowRank') return;
     const why = lowRankBlocker(t);

@@ -4,6 +4,7 @@ import type { ExperimentConfig } from '../config/schema.js';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import type { Params } from '../nn/params.js';
 import { Rng } from '../tensor/random.js';
+import { algorithm } from './algorithms/registry.js';
 import { type BackendChoice, selectBackend } from './backendChoice.js';
 import { paramsFromArrays } from './checkpointArrays.js';
 import { buildModel, buildSource, learnerOptions, TrainerConfigError } from './factories.js';
@@ -94,14 +95,15 @@ export function learnerRecipe(config: ExperimentConfig, source: TaskSource): Lea
 }
 
 /**
- * The thread count of a run's meta-gradient (`trainer.threads`). Worker threads run the CPU backend only, so a
- * count above 1 on another backend is an error, and `auto` there (or with an algorithm that couples the tasks,
- * iMAML) is 1.
+ * The thread count of a run's meta-gradient (`trainer.threads`). Threads run the CPU backend only, so a
+ * count above 1 on another backend is an error, and `auto` there is 1; so is `auto` with an algorithm that
+ * couples the tasks (iMAML) where kernel threads cannot serve it.
  */
 export function trainerThreads(config: ExperimentConfig, s: Pick<Setup, 'backend' | 'learner'>): number {
-  const { threads, metaBatchSize } = config.trainer;
-  if (threads === 'auto' && (s.backend.name !== 'cpu' || s.learner.algorithm.splitsOverTasks === false))
-    return 1;
+  const { threads, metaBatchSize, parallelism } = config.trainer;
+  const coupled = s.learner.algorithm.splitsOverTasks === false;
+  const unthreadable = coupled && (parallelism === 'tasks' || kernelThreadsUnavailable() !== undefined);
+  if (threads === 'auto' && (s.backend.name !== 'cpu' || unthreadable)) return 1;
   if (threads !== 'auto' && threads > 1 && s.backend.name !== 'cpu')
     throw new TrainerConfigError(
       `trainer.threads: got ${threads}; worker threads run the CPU backend only, and this run uses ${s.backend.name}; use 1 or backend: cpu`,
@@ -118,12 +120,16 @@ export type Parallelism = 'kernels' | 'tasks';
  * elsewhere; an explicit 'kernels' without them is an error that says why they are off.
  */
 export function trainerParallelism(config: ExperimentConfig, threads: number): Parallelism {
-  const asked = config.trainer.parallelism;
+  const { parallelism: asked, algorithm: name } = config.trainer;
   const unavailable = kernelThreadsUnavailable();
   if (asked === 'tasks' || threads === 1) return 'tasks';
   if (asked === 'kernels' && unavailable !== undefined)
     throw new TrainerConfigError(
       `trainer.parallelism: got kernels with ${threads} threads, but ${unavailable}; run npm run setup:native, or use tasks`,
+    );
+  if (unavailable !== undefined && algorithm(name).splitsOverTasks === false)
+    throw new TrainerConfigError(
+      `trainer.threads: got ${threads}; algorithm ${name} couples the tasks of a meta-batch, so only parallelism kernels can use more threads, and ${unavailable}; use 1, or run npm run setup:native`,
     );
   return unavailable === undefined ? 'kernels' : 'tasks';
 }

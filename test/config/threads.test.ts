@@ -26,10 +26,18 @@ describe('trainer.threads', () => {
     },
   );
 
-  it('rejects more than one thread for iMAML, whose tasks are coupled', () => {
-    expect(() => parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=2'])).toThrow(
-      /trainer\.threads.*imaml couples the tasks/s,
-    );
+  it('rejects splitting the tasks of iMAML, which are coupled, over threads', () => {
+    expect(() =>
+      parseConfigText(text, 'c.yaml', [
+        'trainer.algorithm=imaml',
+        'trainer.threads=2',
+        'trainer.parallelism=tasks',
+      ]),
+    ).toThrow(/trainer\.threads.*imaml couples the tasks.*parallelism kernels/s);
+    // Kernel threads split nothing across tasks: the setup decides (trainerParallelism, below).
+    expect(
+      parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=2']).trainer.threads,
+    ).toBe(2);
     expect(
       parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=auto']).trainer.threads,
     ).toBe('auto');
@@ -69,12 +77,15 @@ describe('trainer.parallelism', () => {
     const tasks = parseConfigText(text, 'c.yaml', ['trainer.threads=2', 'trainer.parallelism=tasks']);
     expect(trainerParallelism(tasks, 2)).toBe('tasks');
     expect(trainerParallelism(kernels, 1)).toBe('tasks');
+    const imaml = parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=2']);
     if (kernelThreadsUnavailable() === undefined) {
       expect(trainerParallelism(auto, 2)).toBe('kernels');
       expect(trainerParallelism(kernels, 2)).toBe('kernels');
+      expect(trainerParallelism(imaml, 2)).toBe('kernels');
     } else {
       expect(trainerParallelism(auto, 2)).toBe('tasks');
       expect(() => trainerParallelism(kernels, 2)).toThrow(/trainer\.parallelism: got kernels.*setup:native/);
+      expect(() => trainerParallelism(imaml, 2)).toThrow(/imaml couples the tasks.*only parallelism kernels/);
     }
   });
 });

@@ -15,10 +15,12 @@ import {
 } from './kernels/fused.js';
 import { partialReduceSpec, REDUCE_CHUNK } from './kernels/reduce.js';
 import {
+  childrenOf,
   type Expr,
   evaluatedNodesOf,
   LazyArray,
   nodesOf,
+  outerNodesOf,
   type ReduceExpr,
   reshapeExpr,
   sameShape,
@@ -33,6 +35,17 @@ import {
  * pending value feeds several kernels) small.
  */
 export const FUSION_LIMITS: FusionLimits = { arrays: 7, scalars: 16, nodes: 48 };
+
+/**
+ * How many times {@link FusionLimits.nodes} the groups that one kernel computes together at a step's read (see
+ * `fusedGroupsCall`) may hold in all. Each thread evaluates only its own group's branch, so the per-thread work
+ * (what the node bound keeps small) stays that of one group, each within the node bound; this bounds only the
+ * length of the generated source. At 4, conv4's 18 Adam updates fit in the kernels the array and scalar bounds
+ * allow (two groups a kernel before, each update being 20 to 25 nodes). The batching stays the same from step
+ * to step only because every group has room for its parameter update (see `adamMoments`): where that update
+ * joined one step and not the next, the parameter's layout, and so the kernels, changed at step four.
+ */
+export const GROUP_NODES_FACTOR = 4;
 
 /** Bounds of one fused kernel: device arrays read, float arguments, expression nodes. */
 export interface FusionLimits {
@@ -231,8 +244,12 @@ export class Fuser {
     if (sizeOf(x.shape) === 0) return undefined;
     const reduced = axes.reduce((p, a) => p * x.shape[a]!, 1);
     if (reduced >= 8 * REDUCE_CHUNK && partialReduceSpec(op, x.shape, axes)) return undefined;
-    // The reduction's loop evaluates its operand once per input element.
-    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
+    // The reduction's loop evaluates its operand once per input element, and a reduction read there that does
+    // not move along `axes` once per output (the loop reads it before it starts: a mean in its variance).
+    const operand = this.operand(x);
+    let o = this.fitReductions(operand, x.shape, sizeOf(x.shape), axes);
+    // Those kept in it may bring their own operands' arrays and nodes: beyond the bounds, they run first too.
+    if (!this.fits(o)) o = this.fitReductions(operand, x.shape, sizeOf(x.shape));
     const shape = x.shape.filter((_, i) => !axes.includes(i));
     const source: { handle?: LazyArray } = {};
     const node: ReduceExpr = {
@@ -412,10 +429,14 @@ export class Fuser {
       const leaves = new Set(ops.flatMap((o) => [...o.leaves]));
       let scalars = 0;
       for (const n of nodes) if (n.kind === 'const') scalars++;
+      // Room for the parameter update `p + u` to join (see `join`): one more array and two more nodes (a read
+      // of `p` and the sum). Without it a group at the bounds computes `u` alone and `p + u` runs as a kernel
+      // of its own next step, reading `p` where the step before left it (a segment one step, an array of its
+      // own the next): a kernel first compiled a step later than the others.
       if (
-        leaves.size <= this.limits.arrays &&
+        leaves.size + 1 <= this.limits.arrays &&
         scalars <= this.limits.scalars &&
-        nodes.size <= this.limits.nodes
+        nodes.size + 2 <= this.limits.nodes
       ) {
         const group: SegmentGroup = { shape, members: [] };
         for (const root of [mNew, vNew, u]) {
@@ -510,7 +531,8 @@ export class Fuser {
 
   /**
    * Runs groups not yet run, several in one kernel (see `fusedGroupsCall`) as far as the limits allow, in
-   * the order given.
+   * the order given: the arrays and scalars of all the kernel's groups within their bounds, the nodes within
+   * {@link GROUP_NODES_FACTOR} times theirs (a thread evaluates one group's nodes only).
    */
   private runGroups(groups: readonly SegmentGroup[]): void {
     let batch: { g: SegmentGroup; live: LazyArray[] }[] = [];
@@ -557,7 +579,7 @@ export class Fuser {
         batch.length > 0 &&
         (union.size > this.limits.arrays ||
           scalars + consts > this.limits.scalars ||
-          nodes + own.size > this.limits.nodes)
+          nodes + own.size > this.limits.nodes * GROUP_NODES_FACTOR)
       )
         flush();
       batch.push({ g, live });
@@ -586,6 +608,17 @@ export class Fuser {
     out.dispose();
   }
 
+  /** True when a kernel computing `o` keeps within the bounds (arrays, scalars, nodes). */
+  private fits(o: Operand): boolean {
+    let scalars = 0;
+    for (const n of o.nodes) if (n.kind === 'const') scalars++;
+    return (
+      o.leaves.size <= this.limits.arrays &&
+      scalars <= this.limits.scalars &&
+      o.nodes.size <= this.limits.nodes
+    );
+  }
+
   /** True for a handle still holding an uncomputed expression. */
   private isPending(t: KernelTensor): boolean {
     const h = t.handle;
@@ -598,20 +631,43 @@ export class Fuser {
    * broadcast over the batch, a bias gradient inside a matmul's loop) is computed on its own first and read
    * as an array, the rest stays inlined.
    */
-  private fitReductions(o: Operand, shape: Shape, work: number): Operand {
+  private fitReductions(
+    o: Operand,
+    shape: Shape,
+    work: number,
+    reducedAxes?: readonly number[],
+    temps?: Map<object, LazyArray>,
+  ): Operand {
     if (!o.lazy) return o;
-    const costly = new Map<Expr, Expr>();
-    for (const n of evaluatedNodesOf(o.expr)) {
-      if (n.kind !== 'reduce') continue;
-      // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
-      if (Math.max(0, work - sizeOf(n.shape)) * loopSteps(n) <= REDUCE_INLINE_STEPS) continue;
-      // Its own handle was released (a tensor disposed while the value feeds a pending one): compute the
-      // whole operand instead, which the operand's handle owns.
+    const owners = new Map<ReduceExpr, LazyArray>();
+    for (const n of costlyReductions(o.expr, shape, work, reducedAxes)) {
       const own = n.source.handle;
-      if (!own || own.isReleased) return leaf(this.materialize(o.lazy), shape);
-      costly.set(n, { kind: 'leaf', array: this.materialize(own), shape: n.shape });
+      if (!own || own.isReleased) {
+        // Its own handle was released (a tensor disposed while the value feeds a pending one). Computing the
+        // value itself (`temps`): the node on its own, once per key `fittedCounts` counted it under.
+        if (temps) {
+          const key = own ?? n.source;
+          let t = temps.get(key);
+          if (!t) {
+            const nodes = nodesOf(n);
+            const leaves = new Set<DeviceArray>();
+            for (const m of nodes) if (m.kind === 'leaf') leaves.add(m.array);
+            t = new LazyArray(n, n.shape, nodes, leaves, this.epoch);
+            temps.set(key, t);
+          }
+          owners.set(n, t);
+          continue;
+        }
+        // Otherwise the whole operand, which the operand's handle owns.
+        return leaf(this.materialize(o.lazy), shape);
+      }
+      owners.set(n, own);
     }
-    if (costly.size === 0) return o;
+    if (owners.size === 0) return o;
+    // Reductions computed at once (the sums of a batch-norm backward) share a kernel.
+    this.computeTogether([...owners.values()]);
+    const costly = new Map<Expr, Expr>();
+    for (const [n, own] of owners) costly.set(n, this.readOf(own, n.shape));
     const expr = replaceNodes(o.expr, costly);
     const nodes = nodesOf(expr);
     const leaves = new Set<DeviceArray>();
@@ -619,11 +675,87 @@ export class Fuser {
     return { expr, nodes, leaves, lazy: o.lazy };
   }
 
+  /**
+   * Computes pending values that are needed at the same time (reductions a consumer reads as arrays) in as
+   * few kernels as the limits allow: several at once as the groups of one kernel (see `fusedGroupsCall`, each
+   * thread computing only its own value), each then a pending read of its segment of the output, which
+   * consumers read in place (one array bound for all of them, where each had its own). One alone is
+   * materialized as before.
+   */
+  private computeTogether(hs: readonly LazyArray[]): void {
+    const todo = [...new Set(hs)].filter((h) => !h.isReleased && !h.array && h.expr!.kind !== 'leaf');
+    let batch: LazyArray[] = [];
+    const arrays = new Set<DeviceArray>();
+    let scalars = 0;
+    let nodes = 0;
+    const flush = () => {
+      if (batch.length === 1) this.materialize(batch[0]!);
+      else if (batch.length > 1) {
+        const out = this.run(
+          fusedGroupsCall(batch.map((h) => ({ roots: [h.expr!], shape: h.shape }))),
+          batch.reduce((t, h) => t + h.size, 0),
+        );
+        let offset = 0;
+        for (const h of batch) {
+          const view: Expr = { kind: 'leaf', array: out, shape: h.shape, offset };
+          h.rebase(view, new Set([view]), new Set([out]));
+          offset += h.size;
+        }
+        // The views pin the output; it is released once all of them are.
+        out.dispose();
+      }
+      batch = [];
+      arrays.clear();
+      scalars = 0;
+      nodes = 0;
+    };
+    for (const h of todo) {
+      let consts = 0;
+      for (const n of h.nodes) if (n.kind === 'const') consts++;
+      const union = new Set([...arrays, ...h.leaves]);
+      if (
+        batch.length > 0 &&
+        (union.size > this.limits.arrays ||
+          scalars + consts > this.limits.scalars ||
+          nodes + h.nodes.size > this.limits.nodes * GROUP_NODES_FACTOR)
+      )
+        flush();
+      batch.push(h);
+      for (const l of h.leaves) arrays.add(l);
+      scalars += consts;
+      nodes += h.nodes.size;
+    }
+    flush();
+  }
+
+  /**
+   * A read of `h`'s value at `shape` (its shape, or that with size-1 axes inserted or dropped) for a kernel:
+   * its array, or the read of its segment where {@link Fuser.computeTogether} computed it with others (no
+   * copy first), materializing it if it is still pending.
+   */
+  private readOf(h: LazyArray, shape: Shape): Expr {
+    if (!h.array && !h.isReleased && h.expr!.kind === 'leaf' && !h.expr!.strides)
+      return { ...h.expr!, shape };
+    return { kind: 'leaf', array: this.materialize(h), shape };
+  }
+
   private materialize(h: LazyArray): DeviceArray {
     if (h.isReleased) throw new GpujsDisposedError(this.backendName);
     if (h.array) return h.array;
     this.runGroupOf(h);
-    const out = this.run(fusedCall(h.expr!, h.shape), h.size);
+    // The reductions an elementwise expression would recompute too often were left in it (see `build`): they
+    // run first, those needed together in one kernel.
+    const temps = new Map<object, LazyArray>();
+    const o = this.fitReductions(
+      { expr: h.expr!, nodes: h.nodes, leaves: h.leaves, lazy: h },
+      h.shape,
+      h.size,
+      undefined,
+      temps,
+    );
+    const out = this.run(fusedCall(o.expr, h.shape), h.size);
+    // Read by the kernel just dispatched (which holds on to what it reads), no longer needed here.
+    for (const t of temps.values()) t.dispose();
     h.settle(out);
     return out;
   }
@@ -642,7 +774,11 @@ export class Fuser {
     if (sizeOf(outShape) === 0) return DeviceArray.ready(0, EMPTY);
     const joined = this.join(inputs, outShape, make);
     if (joined) return joined;
-    const ops = inputs.map((t) => this.fitReductions(this.operand(t), t.shape, sizeOf(outShape)));
+    // Reductions the new value would recompute too often stay in it until it is computed (`materialize` runs
+    // them first, those needed then together in one kernel); the bounds hold for the kernel that computes it,
+    // which reads each of them as an array.
+    const work = sizeOf(outShape);
+    const ops = inputs.map((t) => this.operand(t));
     for (;;) {
       const nodes = new Set<Expr>();
       const leaves = new Set<DeviceArray>();
@@ -650,12 +786,15 @@ export class Fuser {
         for (const n of o.nodes) nodes.add(n);
         for (const l of o.leaves) leaves.add(l);
       }
-      let scalars = 0;
-      for (const n of nodes) if (n.kind === 'const') scalars++;
+      const fitted = fittedCounts(
+        ops.map((o) => o.expr),
+        outShape,
+        work,
+      );
       if (
-        leaves.size <= this.limits.arrays &&
-        scalars + 1 <= this.limits.scalars &&
-        nodes.size + added <= this.limits.nodes
+        fitted.arrays <= this.limits.arrays &&
+        fitted.scalars + 1 <= this.limits.scalars &&
+        fitted.nodes + added <= this.limits.nodes
       ) {
         const expr = make(ops.map((o) => o.expr));
         nodes.add(expr);
@@ -663,8 +802,9 @@ export class Fuser {
         return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
       }
       let k = -1;
+      const sizes = ops.map((o) => fittedCounts([o.expr], outShape, work).nodes);
       ops.forEach((o, i) => {
-        if (o.lazy && (k < 0 || o.nodes.size > ops[k]!.nodes.size)) k = i;
+        if (o.lazy && (k < 0 || sizes[i]! > sizes[k]!)) k = i;
       });
       // Unreachable: operands that are all plain arrays (at most 3 leaves, 4 nodes) always fit.
       if (k < 0) throw new Error('gpu.js fusion: an elementwise node exceeds the fused-kernel limits');
@@ -727,6 +867,90 @@ function replaceNodes(e: Expr, map: ReadonlyMap<Expr, Expr>): Expr {
  */
 function loopSteps(n: ReduceExpr): number {
   let step = 1;
-  for (const m of evaluatedNodesOf(n.x)) if (m.kind === 'reduce') step += loopSteps(m);
-  return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step;
+  let once = 0;
+  const direct = directNodesOf(n.x);
+  for (const m of evaluatedNodesOf(n.x)) {
+    if (m.kind !== 'reduce') continue;
+    // Read before the loop (see the fused kernels' reduction reads): its loop runs once per evaluation.
+    if (direct.has(m) && invariantAlong(m.shape, n.inShape, n.axes)) once += loopSteps(m);
+    else step += loopSteps(m);
+  }
+  return n.axes.reduce((p, a) => p * n.inShape[a]!, 1) * step + once;
+}
+
+/**
+ * The reduction nodes of `e` (over `shape`) that a kernel evaluating it `work` times would recompute more
+ * than {@link REDUCE_INLINE_STEPS} loop steps' worth: computed on their own first. Inside a reduction over
+ * `reducedAxes` (of `shape`), a node read once per output (see `invariantAlong`) is evaluated that often.
+ */
+function costlyReductions(
+  e: Expr,
+  shape: Shape,
+  work: number,
+  reducedAxes?: readonly number[],
+): ReduceExpr[] {
+  const direct = reducedAxes ? directNodesOf(e) : undefined;
+  const outputs = reducedAxes ? work / reducedAxes.reduce((p, a) => p * shape[a]!, 1) : work;
+  const costly: ReduceExpr[] = [];
+  for (const n of evaluatedNodesOf(e)) {
+    if (n.kind !== 'reduce') continue;
+    const once = direct && reducedAxes && direct.has(n) && invariantAlong(n.shape, shape, reducedAxes);
+    // Evaluated once per element, a node costs what its own kernel would; only recomputations add work.
+    if (Math.max(0, (once ? outputs : work) - sizeOf(n.shape)) * loopSteps(n) > REDUCE_INLINE_STEPS)
+      costly.push(n);
+  }
+  return costly;
+}
+
+/**
+ * Arrays, scalars and nodes of the kernel that computes `exprs` (over `shape`, `work` evaluations) once
+ * `Fuser.fitReductions` has replaced their costly reductions by reads of arrays: each such node is one node
+ * and one array (an array per handle that computes it, shared by the nodes it computes).
+ */
+function fittedCounts(
+  exprs: readonly Expr[],
+  shape: Shape,
+  work: number,
+): { arrays: number; scalars: number; nodes: number } {
+  const costly = new Set<Expr>();
+  for (const e of exprs) for (const n of costlyReductions(e, shape, work)) costly.add(n);
+  const nodes = new Set<Expr>();
+  const arrays = new Set<object>();
+  let scalars = 0;
+  const walk = (e: Expr): void => {
+    if (nodes.has(e)) return;
+    nodes.add(e);
+    if (costly.has(e)) {
+      const r = e as ReduceExpr;
+      arrays.add(r.source.handle ?? r.source);
+      return;
+    }
+    if (e.kind === 'leaf') arrays.add(e.array);
+    else if (e.kind === 'const') scalars++;
+    for (const c of childrenOf(e)) walk(c);
+    if (e.kind === 'reduce' || e.kind === 'view') walk(e.x);
+    if (e.kind === 'view' && e.map.kind === 'pad') walk(e.map.value);
+  };
+  for (const e of exprs) walk(e);
+  return { arrays: arrays.size, scalars, nodes: nodes.size };
+}
+
+/**
+ * The nodes of `e` read only in its own index space (see `outerNodesOf`): those also read through a view are
+ * left out, since a view's reads of them may move where the view's own read does not.
+ */
+function directNodesOf(e: Expr): Set<Expr> {
+  const direct = outerNodesOf(e);
+  for (const v of evaluatedNodesOf(e))
+    if (v.kind === 'view') for (const n of evaluatedNodesOf(v.x)) direct.delete(n);
+  return direct;
+}
+
+/**
+ * True when a read of `read` (broadcast to `shape`) is the same element all along `axes` of `shape`: a
+ * reduction over them reads it once, before its loop (a batch-norm mean inside its variance).
+ */
+function invariantAlong(read: Shape, shape: Shape, axes: readonly number[]): boolean {
+  const lead = shape.length - read.length;
+  return axes.every((a) => shape[a] === 1 || a < lead || read[a - lead] === 1);
 }

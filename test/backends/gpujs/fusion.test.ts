@@ -17,13 +17,18 @@ import {
   REDUCE_INLINE_STEPS,
 } from '../../../src/backends/gpujs/fuser.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
+import { LazyArray } from '../../../src/backends/gpujs/lazy.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
+  add,
   fromArray,
   GradientTape,
   matmul,
+  max,
   mean,
   mul,
+  reciprocal,
+  sqrt,
   square,
   sub,
   type Tensor,
@@ -723,6 +728,38 @@ for (const mode of modesUnderTest()) {
       );
     });
 
+    it("keeps room for p + u in Adam's kernel when the gradient alone would fill the array bound", async () => {
+      // With the default 7 arrays: a gradient summing 5 arrays, plus m and v, is 7. p + u would be an eighth: without room
+      // for it, u runs alone and p + u is a kernel of its own next step, reading p wherever this step left it
+      // (the steady state's kernels then compile a step late).
+      const b = await createGpujsBackend(mode, { fusion: true, fusionArrays: FUSION_LIMITS.arrays });
+      try {
+        const r = rng(41);
+        const shape = [4, 3];
+        const vals = Array.from({ length: 8 }, () => randomValues(r, 12));
+        const vv = randomValues(r, 12, 0, 1);
+        const c = { s1: 0.1, s2: 0.001, epsRoot: 0, epsHat: 1e-8, scale: -0.01 };
+        const update = (B: Backend, dt: DType) => {
+          const t = (h: unknown) => kt(h, shape, dt);
+          let g = put(B, vals[0]!, shape, dt);
+          for (let k = 1; k < 5; k++) g = t(B.binary('add', g, put(B, vals[k]!, shape, dt), shape));
+          const [, , hu] = B.adamMoments!(g, put(B, vals[5]!, shape, dt), put(B, vv, shape, dt), c);
+          return t(B.binary('add', put(B, vals[6]!, shape, dt), t(hu), shape));
+        };
+        const got = update(b, 'float32');
+        const ref = update(cpu, 'float64');
+        await b.read(put(b, Float32Array.from([1]), [1]));
+        // The step's read ran Adam's kernel with p + u as a segment: p is a pending read of it, no kernel of its own.
+        const h = got.handle as LazyArray;
+        expect(h).toBeInstanceOf(LazyArray);
+        expect(h.array).toBeUndefined();
+        expect(h.expr?.kind).toBe('leaf');
+        expectClose(await b.read(got), cpu.readSync(ref), { rtol: 1e-5, atol: 1e-6 }, `${mode} p + u`);
+      } finally {
+        await b.destroy();
+      }
+    });
+
     it("computes the Adam updates of several parameters (of different shapes) in one kernel at the step's read", async () => {
       const b = await backendFor(mode);
       const r = rng(34);
@@ -807,6 +844,98 @@ for (const mode of modesUnderTest()) {
       // The sum on its own, then the centring.
       expect(kernels(b) - start).toBe(2);
       expectClose(got, cpu.readSync(build(cpu, 'float64')), { rtol: 1e-4, atol: 1e-5 }, `${mode} centred`);
+    });
+
+    it('computes the reductions one consumer needs as arrays in one kernel, each read in place from its segment', async () => {
+      const b = await backendFor(mode);
+      const n = 1024;
+      const xv = randomValues(rng(36), 3 * n);
+      const build = (B: Backend, dt: DType) => {
+        const x = put(B, xv, [3, n], dt);
+        const sums = kt(B.reduce('sum', x, [1]), [3], dt);
+        const maxima = kt(B.reduce('max', x, [1]), [3], dt);
+        // Per row, both pending: neither is computed until a consumer recomputing them too often reads them.
+        const t = kt(B.binary('mul', sums, maxima, [3]), [3], dt);
+        const y = kt(B.binary('sub', x, { ...t, shape: [3, 1] }, [3, n]), [3, n], dt);
+        return { sums, maxima, y };
+      };
+      expect(3 * (n - 1) * n).toBeGreaterThan(REDUCE_INLINE_STEPS);
+      const start = kernels(b);
+      const got = build(b, 'float32');
+      const ref = build(cpu, 'float64');
+      expectClose(await b.read(got.y), cpu.readSync(ref.y), { rtol: 1e-4, atol: 1e-4 }, `${mode} y`);
+      // Both reductions in one kernel, then y; the reductions' own reads slice that kernel's output.
+      expect(kernels(b) - start).toBe(2);
+      expectClose(await b.read(got.sums), cpu.readSync(ref.sums), { rtol: 1e-4, atol: 1e-4 }, `${mode} sums`);
+      expectClose(
+        await b.read(got.maxima),
+        cpu.readSync(ref.maxima),
+        { rtol: 1e-6, atol: 0 },
+        `${mode} maxima`,
+      );
+      expect(kernels(b) - start).toBe(2);
+    });
+
+    it('reads a reduction nested in another one once per output when it does not move along the reduced axes (a variance), one kernel', async () => {
+      const b = await backendFor(mode);
+      const xv = randomValues(rng(37), 4 * 64);
+      const build = (B: Backend, dt: DType) => {
+        const x = put(B, xv, [4, 64], dt);
+        const mean = kt(
+          B.binary('mul', kt(B.reduce('sum', x, [1]), [4], dt), kt(B.fill([], 1 / 64, dt), [], dt), [4]),
+          [4],
+          dt,
+        );
+        const centred = kt(B.binary('sub', x, { ...mean, shape: [4, 1] }, [4, 64]), [4, 64], dt);
+        return kt(B.reduce('sum', kt(B.unary('square', centred), [4, 64], dt), [1]), [4], dt);
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      expect(kernels(b) - start).toBe(1);
+      expectClose(got, cpu.readSync(build(cpu, 'float64')), { rtol: 1e-5, atol: 1e-5 }, `${mode} variance`);
+    });
+
+    it('a second-order meta-step through batch-normalized layers (statistics computed together) matches float64, compiling nothing once warm', async () => {
+      const b = await backendFor(mode);
+      const r = rng(38);
+      const wv = randomValues(r, 12);
+      const xv = randomValues(r, 512 * 4);
+      const yv = randomValues(r, 512 * 3);
+      const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
+        setDefaultFloat(float);
+        const prev = getBackend();
+        useBackend(B);
+        try {
+          const make = (v: Float32Array, s: Shape) =>
+            fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
+          let w = make(wv, [4, 3]);
+          const x = make(xv, [512, 4]);
+          const y = make(yv, [512, 3]);
+          const losses: number[] = [];
+          const compiles: number[] = [];
+          let grad!: Tensor;
+          for (let i = 0; i < steps; i++) {
+            const before = B.counters!;
+            const step = metaStep(w, x, y, normalized);
+            grad = step.grad;
+            w = sub(w, mul(step.grad, 0.05));
+            losses.push((await step.loss.data())[0]!);
+            compiles.push(B.counters!.compiles - before.compiles);
+          }
+          return { losses, compiles, grad: await grad.data(), w: await w.data() };
+        } finally {
+          useBackend(prev);
+          setDefaultFloat('float32');
+        }
+      };
+      const steps = 5;
+      const fused = await run(b, 'float32', steps);
+      const ref = await run(cpu, 'float64', steps);
+      const tol = { rtol: 1e-3, atol: 1e-4 };
+      expectClose(Float64Array.from(fused.losses), Float64Array.from(ref.losses), tol, `${mode} losses`);
+      expectClose(fused.grad as TypedArray, ref.grad, tol, `${mode} meta-gradient`);
+      expectClose(fused.w as TypedArray, ref.w, tol, `${mode} parameters`);
+      expect(fused.compiles.slice(3)).toEqual([0, 0]);
     });
 
     it('nests reductions and fuses max and min (a mean of per-row maxima minus the smallest row minimum), one kernel', async () => {
@@ -912,19 +1041,39 @@ async function reshapes(B: Backend, xv: Float32Array, cv: Float32Array, dt: DTyp
   return [await B.read(flat), await B.read(viaRows)];
 }
 
-/** One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. */
-function metaStep(w: Tensor, x: Tensor, y: Tensor): { loss: Tensor; grad: Tensor } {
+/**
+ * Batch normalization of the rows of `h` (per column, over the rows), as `nn/batchNorm` computes it, with the
+ * mean shifted by the product of the column's mean and maximum: two statistics that a full-size consumer
+ * reads together (computed in one kernel), in the forward pass and in both backward ones.
+ */
+function normalized(h: Tensor): Tensor {
+  const m = mean(h, { axis: [0], keepDims: true });
+  const centred = sub(h, mul(m, max(h, { axis: [0], keepDims: true })));
+  const variance = mean(square(centred), { axis: [0], keepDims: true });
+  return tanh(mul(centred, reciprocal(sqrt(add(variance, 1e-3)))));
+}
+
+/**
+ * One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. `act` is
+ * the layer's activation (tanh, or a batch normalization then tanh).
+ */
+function metaStep(
+  w: Tensor,
+  x: Tensor,
+  y: Tensor,
+  act: (h: Tensor) => Tensor = tanh,
+): { loss: Tensor; grad: Tensor } {
   const outer = new GradientTape();
   const loss = outer.record(() => {
     outer.watch(w);
     const inner = new GradientTape();
     const innerLoss = inner.record(() => {
       inner.watch(w);
-      return mean(square(sub(tanh(matmul(x, w)), y)));
+      return mean(square(sub(act(matmul(x, w)), y)));
     });
     const g = inner.gradient(innerLoss, w);
     const adapted = sub(w, mul(g!, 0.1));
-    return mean(square(sub(tanh(matmul(x, adapted)), y)));
+    return mean(square(sub(act(matmul(x, adapted)), y)));
   });
   return { loss, grad: outer.gradient(loss, w)! };
 }

@@ -93,11 +93,20 @@ function emitRead(r: Read, at: string, name: string, prefix: string, scalars: nu
   const acc = `${prefix}acc`;
   body.push(`let ${acc} = 0.0;`);
   if (node.op !== 'sum') body.push(`let ${prefix}first = 1.0;`);
+  // A read that does not move along the reduced axes (a statistic of the same rows, broadcast over them: a
+  // batch-norm mean inside its variance) is the same value at every step: read once, before the loop, so a
+  // reduction nested that way costs its own loop once per output rather than once per step.
+  const invariant = plan.reads.map((_, q) => red.strides[q]!.every((st) => st === 0));
+  plan.reads.forEach((rd, q) => {
+    if (invariant[q])
+      body.push(...emitRead(rd, `${prefix}b${q}`, `${prefix}r${q}`, `${prefix}u${q}`, scalars));
+  });
   const loops = red.shape.map(
     (n, d) => `for (let ${prefix}j${d} = 0; ${prefix}j${d} < ${n}; ${prefix}j${d}++) {`,
   );
   body.push(...loops);
   const readVar = plan.reads.map((rd, q) => {
+    if (invariant[q]) return `${prefix}r${q}`;
     const idx = [`${prefix}b${q}`, ...red.shape.map((_, d) => `${prefix}j${d} * ${red.strides[q]![d]}`)].join(
       ' + ',
     );

@@ -276,7 +276,11 @@ export class Fuser {
    */
   partialReduce(op: ReduceOp, x: KernelTensor, axes: readonly number[]): LazyArray | undefined {
     if (!this.isPending(x) || !partialReduceSpec(op, x.shape, axes)) return undefined;
-    const o = this.fitReductions(this.operand(x), x.shape, sizeOf(x.shape));
+    // As in `reduce`: a reduction read there that does not move along `axes` is read once per thread of the
+    // first pass, before its loop (see `fusedPartialCall`), so it stays inlined where the bounds allow.
+    const operand = this.operand(x);
+    let o = this.fitReductions(operand, x.shape, sizeOf(x.shape), axes);
+    if (!this.fits(o)) o = this.fitReductions(operand, x.shape, sizeOf(x.shape));
     if (!o.lazy) return undefined;
     const first = fusedPartialCall(op, o.expr, x.shape, axes, REDUCE_CHUNK);
     // A second pass this long would itself need two (over 2^19 elements per output): left to the backend.

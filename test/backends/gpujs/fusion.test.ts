@@ -895,6 +895,33 @@ for (const mode of modesUnderTest()) {
       expectClose(got, cpu.readSync(build(cpu, 'float64')), { rtol: 1e-5, atol: 1e-5 }, `${mode} variance`);
     });
 
+    it("reads a long mean's second pass inside the first pass of its variance, once per thread (three kernels in all)", async () => {
+      const b = await backendFor(mode);
+      // Long enough that recomputing the mean's second pass (17 steps) at every element of the variance's first
+      // pass would exceed the inlining budget: only read once per thread does it stay inlined.
+      const n = 16 * 256 + 3;
+      const xv = randomValues(rng(43), 3 * n);
+      const build = (B: Backend, dt: DType) => {
+        const x = put(B, xv, [3, n], dt);
+        // Pending inputs, so that both reductions run as the fuser's two passes.
+        const scaled = kt(B.binary('mul', x, kt(B.fill([], 1 / n, dt), [], dt), [3, n]), [3, n], dt);
+        const mean = kt(B.reduce('sum', scaled, [1]), [3], dt);
+        const centred = kt(B.binary('sub', x, { ...mean, shape: [3, 1] }, [3, n]), [3, n], dt);
+        return kt(B.reduce('sum', kt(B.unary('square', centred), [3, n], dt), [1]), [3], dt);
+      };
+      const start = kernels(b);
+      const got = await b.read(build(b, 'float32'));
+      // The mean's partials; the variance's partials, the mean's second pass read before each thread's loop;
+      // the variance's second pass. The mean's second pass has no kernel of its own.
+      expect(kernels(b) - start).toBe(3);
+      expectClose(
+        got,
+        cpu.readSync(build(cpu, 'float64')),
+        { rtol: 1e-4, atol: 1e-4 },
+        `${mode} long variance`,
+      );
+    });
+
     it('a second-order meta-step through batch-normalized layers (statistics computed together) matches float64, compiling nothing once warm', async () => {
       const b = await backendFor(mode);
       const r = rng(38);

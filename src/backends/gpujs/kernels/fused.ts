@@ -324,9 +324,17 @@ export function fusedPartialCall(
   });
   body.push(`const lim = ${n}.0 - ${c} * ${chunk}.0;`, 'let acc = 0.0;');
   if (op !== 'sum') body.push('let first = 1.0;');
-  body.push(`for (let j = 0; j < ${chunk}; j++) {`, '  if (j < lim) {');
   const scalars: number[] = [];
+  // A read that does not move along the reduced run (a per-channel mean inside the first pass of its
+  // variance) is read once, before the loop, as in a one-pass reduction (see `emitRead`): a second pass
+  // inlined there costs its few steps per thread, not per element.
+  const invariant = plan.reads.map((_, q) => red.strides[q]![0] === 0);
+  plan.reads.forEach((rd, q) => {
+    if (invariant[q]) body.push(...emitRead(rd, `b${q}`, `r${q}`, `u${q}`, scalars));
+  });
+  body.push(`for (let j = 0; j < ${chunk}; j++) {`, '  if (j < lim) {');
   const readVar = plan.reads.map((rd, q) => {
+    if (invariant[q]) return `r${q}`;
     const at = `b${q} + j * ${red.strides[q]![0]}`;
     body.push(...emitRead(rd, at, `r${q}`, `u${q}`, scalars).map((line) => `    ${line}`));
     return `r${q}`;

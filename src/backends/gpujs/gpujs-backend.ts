@@ -12,7 +12,7 @@ import type {
 import { DeviceArray, type DeviceValue } from './device-array.js';
 import { GpujsDisposedError, GpujsDTypeError, GpujsSyncReadError } from './errors.js';
 import { FUSION_LIMITS, Fuser, fusionFromEnv } from './fuser.js';
-import type { GpujsInstance } from './gpujs-module.js';
+import type { GpujsInstance, GpujsKernel } from './gpujs-module.js';
 import { InverseIndexCache } from './inverse-index.js';
 import { KernelCache } from './kernel-cache.js';
 import * as elementwise from './kernels/elementwise.js';
@@ -519,9 +519,24 @@ export class GpujsBackend implements Backend {
     hostArrays: readonly Float32Array[] = [],
   ): DeviceArray {
     if (outSize === 0) return DeviceArray.ready(0, EMPTY);
-    const argSizes = [...hostArrays.map((h) => h.length), ...inputs.map((a) => a.size)];
-    const kernel = this.cache.get(spec, outSize, argSizes);
+    const kernel = this.cache.get(spec, outSize, argSizesOf(hostArrays, inputs));
     this.dispatches++;
+    const direct = this.direct;
+    // The direct WebGPU path with every input present: its result exists at once, so nothing to wait for or
+    // pin. Kept free of closures (they would allocate a context on every call of this hot method).
+    if (direct && !inputs.some(isPending))
+      return runDirect(direct, kernel, outSize, hostArrays, inputs, scalars);
+    return this.dispatchQueued(kernel, outSize, inputs, scalars, hostArrays);
+  }
+
+  /** {@link dispatch} through gpu.js's runner, or on the direct path when an input is still pending. */
+  private dispatchQueued(
+    kernel: GpujsKernel,
+    outSize: number,
+    inputs: readonly DeviceArray[],
+    scalars: readonly number[],
+    hostArrays: readonly Float32Array[],
+  ): DeviceArray {
     const direct = this.direct;
     const run = direct
       ? (values: readonly DeviceValue[]) =>
@@ -540,7 +555,7 @@ export class GpujsBackend implements Backend {
       } catch (e) {
         out = Promise.reject(e);
       }
-      // The direct WebGPU path returns its result at once for a built kernel: nothing to wait for or pin.
+      // A runner that returns its result at once (the direct path did so): nothing to wait for or pin.
       if (!(out instanceof Promise)) return DeviceArray.ready(outSize, out);
       work = out;
     } else work = Promise.all(inputs.map((a) => a.resolve())).then(run);
@@ -551,6 +566,50 @@ export class GpujsBackend implements Backend {
     work.then(unpin, unpin);
     return DeviceArray.from(outSize, work);
   }
+}
+
+/** The element counts of a kernel's array arguments, in argument order (host arrays, then inputs). */
+function argSizesOf(hostArrays: readonly Float32Array[], inputs: readonly DeviceArray[]): number[] {
+  const sizes: number[] = [];
+  for (const h of hostArrays) sizes.push(h.length);
+  for (const a of inputs) sizes.push(a.size);
+  return sizes;
+}
+
+/**
+ * Runs a kernel on the direct WebGPU path, all of its inputs present. A failure is reported when the result is
+ * read, as for any kernel of an asynchronous mode.
+ */
+function runDirect(
+  direct: WebGPUDirect,
+  kernel: GpujsKernel,
+  outSize: number,
+  hostArrays: readonly Float32Array[],
+  inputs: readonly DeviceArray[],
+  scalars: readonly number[],
+): DeviceArray {
+  try {
+    return DeviceArray.ready(outSize, direct.run(kernel, outSize, directArgs(hostArrays, inputs, scalars)));
+  } catch (e) {
+    return DeviceArray.from(outSize, Promise.reject(e));
+  }
+}
+
+/** Whether a device array's kernel has not produced it yet. */
+function isPending(a: DeviceArray): boolean {
+  return a.isPending;
+}
+
+/** A direct WebGPU kernel's arguments in gpu.js's order: host arrays, device values, scalars. */
+function directArgs(
+  hostArrays: readonly Float32Array[],
+  inputs: readonly DeviceArray[],
+  scalars: readonly number[],
+): unknown[] {
+  const args: unknown[] = hostArrays.length > 0 ? [...hostArrays] : [];
+  for (const a of inputs) args.push(a.value);
+  for (const s of scalars) args.push(s);
+  return args;
 }
 
 /** The shape `shape` pads to. */

@@ -4,9 +4,10 @@
  * new output buffer, writes a parameter buffer, creates a bind group, and encodes and submits one pass (on
  * lavapipe about 12, 23 and 40 µs for the buffer, bind group and submit alone), and returns a Promise. Here:
  * - Output buffers come from a pool of released ones of the same size ({@link BufferPool}).
- * - Bind groups are cached per kernel by the buffers they bind. That only helps where a kernel meets the same
- *   buffers again: in a training step each iteration's parameters are new buffers, so nearly every dispatch
- *   still creates one (about 23 µs on lavapipe, now the largest host cost per dispatch).
+ * - Bind groups are cached by kernel and the buffers they bind, in one cache of {@link BIND_GROUPS} entries
+ *   ({@link BindGroupCache}). Output buffers come back from the pool, so a repeated step meets the same
+ *   (kernel, buffers) again; the cache must hold a whole step's dispatches, not a few per kernel (with 32 per
+ *   kernel, 1000 adds of one kernel created a bind group each, about 23 µs on lavapipe).
  * - Parameter blocks of many dispatches go to one uniform ring buffer, bound with a dynamic offset and written
  *   with one `writeBuffer` just before the submit.
  * - Dispatches are recorded into one open compute pass, submitted when a value is read, every
@@ -35,13 +36,24 @@ const STAGE_COMPUTE = 0x4;
 /**
  * Dispatches recorded before the open pass is submitted even if nothing reads: lets the device start while the
  * host records the rest (on lavapipe, 32 made the sinusoid step 0.7x gpu.js's runner, which submits each one;
- * 4 and 8 were even with it).
+ * 4 and 8 were even with it). A submit costs the host about 36 µs on lavapipe, so where dispatches are recorded
+ * faster than {@link SUBMIT_AFTER_MS} allows, a pass takes more of them, up to {@link SUBMIT_MAX}.
  */
 export const SUBMIT_EVERY = 8;
+/**
+ * Least time between a pass's first dispatch and its submit, unless {@link SUBMIT_MAX} is reached: the device
+ * starts at most this late, while dispatches recorded in a few µs each share one submit's cost.
+ */
+const SUBMIT_AFTER_MS = 0.2;
+/** Most dispatches one submit carries. */
+export const SUBMIT_MAX = 64;
 /** Released bytes the pool keeps for reuse; beyond this a released buffer is destroyed. */
 const POOL_BYTES = 1024 * 1024 * 1024;
-/** Bind groups a kernel keeps (by the buffers bound); the oldest goes first. */
-const BIND_GROUPS_PER_KERNEL = 32;
+/**
+ * Bind groups kept, over all kernels (a few hundred bytes each in Dawn): more than a conv4 step's few hundred
+ * dispatches or a batch of thousands of tiny ones, so that a repeated step finds all of its own.
+ */
+export const BIND_GROUPS = 16384;
 /** Bytes of the uniform ring that the parameter blocks of one submit are written to. */
 const PARAM_RING_BYTES = 256 * 1024;
 /** Most bytes of one parameter block (gpu.js's: 16, then 16 per array argument, then 4 per scalar). */
@@ -171,6 +183,43 @@ export class BufferPool {
   }
 }
 
+/**
+ * Bind groups by a key naming the kernel and the buffers bound; past its capacity the oldest entry goes first.
+ * A key names buffers by ids that are never reused, so an entry of a destroyed buffer is never found again and
+ * only waits to be evicted.
+ */
+export class BindGroupCache {
+  private readonly groups = new Map<string, unknown>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly capacity: number = BIND_GROUPS) {}
+
+  /** Entries held. */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /** The group stored under `key`, or undefined (counted as a hit or a miss). */
+  get(key: string): unknown {
+    const group = this.groups.get(key);
+    if (group === undefined) this.misses++;
+    else this.hits++;
+    return group;
+  }
+
+  /** Stores `group` under `key`, evicting the oldest entry if the cache is full. */
+  set(key: string, group: unknown): void {
+    if (this.groups.size >= this.capacity) this.groups.delete(this.groups.keys().next().value!);
+    this.groups.set(key, group);
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.groups.clear();
+  }
+}
+
 /** The size a buffer for `bytes` bytes gets (a multiple of 16, so that few sizes share a free list). */
 function sizeClass(bytes: number): number {
   return Math.max(16, Math.ceil(bytes / 16) * 16);
@@ -217,15 +266,15 @@ interface DirectKernel {
   readonly block: Uint32Array;
   readonly scalarSlots: readonly { readonly index: number; readonly slot: number; readonly type: string }[];
   readonly arrayIndices: readonly number[];
-  /** Bind groups by the ids of the buffers bound (inputs, then the output); oldest first. */
-  readonly bindGroups: Map<string, unknown>;
+  /** Starts every bind-group key of this kernel (its number among the kernels compiled, then a colon). */
+  readonly keyPrefix: string;
 }
 
 /** Running totals of the direct path. */
 export interface DirectCounters {
   /** Queue submits. */
   submits: number;
-  /** Bind groups created (a steady-state step creates few: most are found in the per-kernel cache). */
+  /** Bind groups created (a steady-state step creates few: most are found in the cache). */
   bindGroups: number;
   /** Compute pipelines compiled (one per kernel). */
   pipelines: number;
@@ -238,9 +287,16 @@ export interface DirectCounters {
 export class WebGPUDirect {
   private readonly kernels = new WeakMap<object, DirectKernel>();
   private readonly pool: BufferPool;
+  private readonly bindGroups = new BindGroupCache();
   private encoder: GPUCommandEncoderLike | undefined;
   private pass: GPUComputePassLike | undefined;
   private recorded = 0;
+  /** When the open pass's first dispatch was recorded (`performance.now()`). */
+  private passStart = 0;
+  /** The pipeline last set on the open pass: setting it again costs a call into Dawn for nothing. */
+  private passPipeline: unknown;
+  /** The dynamic-offset argument of `setBindGroup`, reused (Dawn copies it at the call). */
+  private readonly offsets = [0];
   private flushScheduled = false;
   private readonly staging: GPUBufferLike[] = [];
   private readonly ring: GPUBufferLike;
@@ -264,6 +320,11 @@ export class WebGPUDirect {
     (device as { lost?: Promise<unknown> }).lost?.then(() => {
       this.lost = true;
     });
+  }
+
+  /** Bind-group lookups that found a cached group, and those that created one. */
+  get bindGroupStats(): { hits: number; misses: number } {
+    return { hits: this.bindGroups.hits, misses: this.bindGroups.misses };
   }
 
   /** Output-buffer requests served from the pool, and those that made a new buffer. */
@@ -337,6 +398,7 @@ export class WebGPUDirect {
   clear(): void {
     this.flush();
     this.pool.clear();
+    this.bindGroups.clear();
     this.destroyDoomed();
     for (const b of [...this.staging, this.ring]) b.destroy();
     this.staging.length = 0;
@@ -388,7 +450,7 @@ export class WebGPUDirect {
       block,
       scalarSlots: layout.scalarArgs.map((s) => ({ index: s.index, slot: s.offset / 4, type: s.type })),
       arrayIndices: layout.arrayArgs.map((a) => a.index),
-      bindGroups: new Map(),
+      keyPrefix: `${this.counters.pipelines}:`,
     };
   }
 
@@ -432,17 +494,27 @@ export class WebGPUDirect {
       else this.ringF32[base + s.slot] = v;
     }
     this.ringUsed = at + Math.ceil(k.block.byteLength / this.ringAlign) * this.ringAlign;
-    let key = '';
+    let key = k.keyPrefix;
     for (const i of k.arrayIndices) key += `${this.idOf((args[i] as DirectBuffer).buffer)},`;
     key += this.idOf(out);
-    const group = k.bindGroups.get(key) ?? this.bindGroup(k, key, args, out);
+    const group = this.bindGroups.get(key) ?? this.bindGroup(k, key, args, out);
     const pass = this.openPass();
-    pass.setPipeline(k.pipeline);
-    pass.setBindGroup(0, group, [at]);
+    if (this.passPipeline !== k.pipeline) {
+      pass.setPipeline(k.pipeline);
+      this.passPipeline = k.pipeline;
+    }
+    this.offsets[0] = at;
+    pass.setBindGroup(0, group, this.offsets);
     pass.dispatchWorkgroups(k.groups[0], k.groups[1], k.groups[2]);
-    if (++this.recorded >= SUBMIT_EVERY) this.flush();
+    if (this.submitDue(++this.recorded)) this.flush();
     else this.scheduleFlush();
     return new DirectBuffer(this, out, outSize);
+  }
+
+  /** Whether a pass holding `recorded` dispatches is submitted now (see {@link SUBMIT_EVERY}). */
+  private submitDue(recorded: number): boolean {
+    if (recorded < SUBMIT_EVERY) return false;
+    return recorded >= SUBMIT_MAX || performance.now() - this.passStart >= SUBMIT_AFTER_MS;
   }
 
   private bindGroup(k: DirectKernel, key: string, args: readonly unknown[], out: GPUBufferLike): unknown {
@@ -455,8 +527,7 @@ export class WebGPUDirect {
     entries.push({ binding: 1 + k.arrayIndices.length, resource: { buffer: out } });
     const group = this.device.createBindGroup({ layout: k.layout, entries });
     this.counters.bindGroups++;
-    if (k.bindGroups.size >= BIND_GROUPS_PER_KERNEL) k.bindGroups.delete(k.bindGroups.keys().next().value!);
-    k.bindGroups.set(key, group);
+    this.bindGroups.set(key, group);
     return group;
   }
 
@@ -464,6 +535,8 @@ export class WebGPUDirect {
     if (this.pass) return this.pass;
     this.encoder ??= this.device.createCommandEncoder();
     this.pass = this.encoder.beginComputePass();
+    this.passPipeline = undefined;
+    this.passStart = performance.now();
     return this.pass;
   }
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelTensor } from '../../../src/backends/backend.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
-import { BufferPool, type GPUDeviceLike } from '../../../src/backends/gpujs/webgpu-direct.js';
+import { BindGroupCache, BufferPool, type GPUDeviceLike } from '../../../src/backends/gpujs/webgpu-direct.js';
 import { modesUnderTest, put, randomValues, rng } from './harness.js';
 
 /** A device whose buffers only have a size, and which counts what it made and destroyed. */
@@ -70,6 +70,23 @@ describe('WebGPU buffer pool', () => {
   });
 });
 
+describe('WebGPU bind-group cache', () => {
+  it('finds what it stored, across keys of every kernel, until its capacity evicts the oldest', () => {
+    const cache = new BindGroupCache(3);
+    const groups = ['a', 'b', 'c', 'd'].map((name) => ({ name }));
+    cache.set('0:1,2,3', groups[0]);
+    cache.set('1:1,2,3', groups[1]);
+    cache.set('0:1,2,4', groups[2]);
+    expect(cache.get('0:1,2,3')).toBe(groups[0]);
+    expect(cache.get('1:1,2,3')).toBe(groups[1]);
+    cache.set('0:1,2,5', groups[3]);
+    expect(cache.size).toBe(3);
+    expect(cache.get('0:1,2,3')).toBeUndefined();
+    expect(cache.get('0:1,2,5')).toBe(groups[3]);
+    expect([cache.hits, cache.misses]).toEqual([3, 1]);
+  });
+});
+
 const webgpu = modesUnderTest().includes('webgpu');
 
 describe.skipIf(!webgpu)('gpujs:webgpu direct dispatch', () => {
@@ -117,6 +134,31 @@ describe.skipIf(!webgpu)('gpujs:webgpu direct dispatch', () => {
       expect(after.poolHits).toBeGreaterThan(before.poolHits);
       // Reads submit; nothing else needs to: a step's dispatches go in a few submits, not one each.
       expect(after.submits - before.submits).toBeLessThan(b.counters.dispatches);
+    } finally {
+      await b.destroy();
+    }
+  });
+
+  it('creates no bind groups when a batch of many dispatches of one kernel repeats', async () => {
+    // 200 adds of one kernel into 200 pooled outputs: more (kernel, buffers) pairs than a per-kernel cache of
+    // a few dozen keeps, as in a training step that runs one kernel on many tensors.
+    const b = await createGpujsBackend('webgpu', { fusion: false });
+    try {
+      const r = rng(7);
+      const x = put(b, randomValues(r, 64), [64]);
+      const y = put(b, randomValues(r, 64), [64]);
+      const batch = async (): Promise<void> => {
+        const outs = Array.from({ length: 200 }, () => b.binary('add', x, y, [64]));
+        await b.read({ handle: outs[outs.length - 1], shape: [64], dtype: 'float32' });
+        for (const h of outs) b.dispose?.(h);
+      };
+      await batch();
+      const before = b.webgpuStats!;
+      await batch();
+      await batch();
+      const after = b.webgpuStats!;
+      expect(after.poolHits - before.poolHits).toBe(400);
+      expect(after.bindGroups).toBe(before.bindGroups);
     } finally {
       await b.destroy();
     }

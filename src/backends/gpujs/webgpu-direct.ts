@@ -345,7 +345,7 @@ export class WebGPUDirect {
       k = this.compile(kernel, outSize, args);
       this.kernels.set(kernel, k);
     }
-    return this.dispatch(k, outSize, args);
+    return this.record(k, outSize, args);
   }
 
   /** A new tensor holding `values` (a new buffer, written at creation: no recorded work can see it early). */
@@ -478,7 +478,7 @@ export class WebGPUDirect {
     return id;
   }
 
-  private dispatch(k: DirectKernel, outSize: number, args: readonly unknown[]): DirectBuffer {
+  private record(k: DirectKernel, outSize: number, args: readonly unknown[]): DirectBuffer {
     if (this.lost)
       throw new Error('WebGPU device was lost; create the backend again to continue on a fresh device');
     const out = this.pool.take(outSize * 4);

@@ -40,7 +40,7 @@ const MEMO_SPECS = 4096;
 export function memoSpec<A extends unknown[]>(build: (...args: A) => KernelSpec): (...args: A) => KernelSpec {
   const cache = new Map<string, KernelSpec>();
   return (...args: A) => {
-    const key = JSON.stringify(args);
+    const key = memoKey(args);
     let spec = cache.get(key);
     if (!spec) {
       if (cache.size >= MEMO_SPECS) cache.clear();
@@ -49,4 +49,24 @@ export function memoSpec<A extends unknown[]>(build: (...args: A) => KernelSpec)
     }
     return spec;
   };
+}
+
+/**
+ * The memo key of a spec builder's arguments: as distinct as `JSON.stringify(args)`, but numbers, strings and
+ * flat number arrays (most arguments: ops, shapes, axes) are written without it, which costs about a µs per
+ * dispatch. Each builder takes the same kind of value at each position, so a string and a number that print
+ * alike never meet at one position.
+ */
+export function memoKey(args: readonly unknown[]): string {
+  let key = '';
+  for (const a of args) key += `${argKey(a)};`;
+  return key;
+}
+
+/** One argument's part of {@link memoKey}: a string that could be read as a separator or as JSON is quoted. */
+function argKey(a: unknown): string {
+  if (typeof a === 'number' || typeof a === 'boolean') return `${a}`;
+  if (typeof a === 'string') return /[;"[{]/.test(a) ? JSON.stringify(a) : a;
+  if (Array.isArray(a) && a.every((x) => typeof x === 'number')) return `[${a.join(',')}]`;
+  return JSON.stringify(a) ?? 'undefined';
 }

@@ -250,6 +250,8 @@ typedef struct {
   const void *a, *b;
   void *c;
   const double *offsets;
+  /* Parts a helper left to the caller: its copy was the caller's own (copies ran out, or no dlmopen). */
+  bool left[256];
 } gemm_call;
 
 /* The copy of the library a kernel-thread helper multiplies with, claimed at its first product. */
@@ -284,14 +286,30 @@ static void gemm_block(blas_copy *copy, const gemm_call *g, int64_t t, int64_t m
  * of the one product's rows or columns (the longer side). Every element of C is still one BLAS dot product
  * over the whole k, so where a part's block lands changes only which kernel edge computes it.
  */
+static void gemm_range_on(blas_copy *copy, const gemm_call *g, int part, int parts);
+
+/* Part `part` of `parts`, computed by the caller on its own copy (a part a helper left). */
+static void gemm_part_here(const gemm_call *g, int part, int parts) { gemm_range_on(g->copy, g, part, parts); }
+
 static void gemm_part(void *arg, int part, int parts) {
   const gemm_call *g = arg;
   blas_copy *copy = g->copy;
   if (part > 0) {
     if (helper_copy == NULL) helper_copy = claim_copy();
+    /* The caller holds its copy's lock for the whole call: sharing it would deadlock, so leave the part. */
+    if (sequential_library && helper_copy == g->copy) {
+      ((gemm_call *)arg)->left[part] = true;
+      return;
+    }
     copy = helper_copy;
     if (sequential_library) pthread_mutex_lock(&copy->lock);
   }
+  gemm_range_on(copy, g, part, parts);
+  if (part > 0 && sequential_library) pthread_mutex_unlock(&copy->lock);
+}
+
+/* The blocks of part `part` of `parts`, on `copy`. */
+static void gemm_range_on(blas_copy *copy, const gemm_call *g, int part, int parts) {
   if (g->count >= parts) {
     for (int64_t t = g->count * part / parts; t < g->count * (part + 1) / parts; t++)
       gemm_block(copy, g, t, 0, g->m, 0, g->n);
@@ -302,7 +320,6 @@ static void gemm_part(void *arg, int part, int parts) {
       else
         gemm_block(copy, g, t, 0, g->m, g->n * part / parts, g->n * (part + 1) / parts);
     }
-  if (part > 0 && sequential_library) pthread_mutex_unlock(&copy->lock);
 }
 
 /*
@@ -374,12 +391,15 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
   if (lane->copy == NULL) lane->copy = claim_copy();
   gemm_call call = {lane->copy, type == napi_float32_array, ta, tb, lda, ldb, m, n, k, count, a, b, c,
-                    offsets};
+                    offsets, {false}};
   if (sequential_library) pthread_mutex_lock(&call.copy->lock);
   const int parts = native_parts();
   const bool split = parts > 1 && (double)m * (double)n * (double)k * (double)count >= SPLIT_MIN_MACS &&
                      (count >= parts || (m >= n ? m : n) >= 16 * parts);
   if (!split || !native_run_parts(gemm_part, &call)) gemm_part(&call, 0, 1);
+  else
+    for (int part = 1; part < parts; part++)
+      if (call.left[part]) gemm_part_here(&call, part, parts);
   if (sequential_library) pthread_mutex_unlock(&call.copy->lock);
   return NULL;
 }

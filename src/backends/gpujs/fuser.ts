@@ -72,6 +72,12 @@ export const MATMUL_INLINE_BUDGET = 2 ** 24;
  */
 export const REDUCE_INLINE_STEPS = 2 ** 17;
 
+/**
+ * Largest output (elements) of a pending value that is computed along with its siblings (see
+ * `Fuser.siblingsOf`): per-channel values, whose kernels cost their dispatch, not their work.
+ */
+export const SIBLING_SIZE = 1024;
+
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.METATAPE_GPU_FUSION !== '0';
@@ -87,6 +93,14 @@ interface Operand {
 }
 
 const EMPTY = new Float32Array(0);
+
+/** A small value built this step, as built (its handle may be released before it is computed). */
+interface Sibling {
+  readonly lazy: LazyArray;
+  readonly expr: Expr;
+  readonly nodes: ReadonlySet<Expr>;
+  readonly leaves: ReadonlySet<DeviceArray>;
+}
 
 /**
  * Results over one shape that one kernel computes together, one segment each, when first needed (see
@@ -108,6 +122,10 @@ export class Fuser {
   /** Groups not computed yet, and the group of each of their members. */
   private readonly groups = new Set<SegmentGroup>();
   private readonly groupOf = new WeakMap<LazyArray, SegmentGroup>();
+  /** Small values built this step, which may be computed along with a sibling (see `siblingsOf`). */
+  private recent: Sibling[] = [];
+  /** Values computed as a segment of a kernel computing several (see `computeTogether`). */
+  private readonly computedTogether = new WeakSet<LazyArray>();
 
   /**
    * @param run dispatches a fused kernel with an output of `size` elements (the backend's own dispatch).
@@ -129,6 +147,7 @@ export class Fuser {
     // the limits allow.
     this.runGroups([...this.groups]);
     this.epoch++;
+    this.recent = [];
   }
 
   /** The device array of a handle, materializing a pending one (once: later calls return the same array). */
@@ -702,6 +721,7 @@ export class Fuser {
         let offset = 0;
         for (const h of batch) {
           const view: Expr = { kind: 'leaf', array: out, shape: h.shape, offset };
+          this.computedTogether.add(h);
           h.rebase(view, new Set([view]), new Set([out]));
           offset += h.size;
         }
@@ -783,37 +803,137 @@ export class Fuser {
     // which reads each of them as an array.
     const work = sizeOf(outShape);
     const ops = inputs.map((t) => this.operand(t));
+    const first = this.operandsFirst(ops, outShape, work, added);
+    // Those computed first are independent of each other: computed together, in as few kernels as the
+    // limits allow (several per-channel values that one backward step needs at once).
+    this.computeFirst(
+      first.map((k) => ops[k]!.lazy!),
+      (k) => inputs[first[k]!]!.shape,
+    ).forEach((o, j) => {
+      ops[first[j]!] = o;
+    });
+    const nodes = new Set<Expr>();
+    const leaves = new Set<DeviceArray>();
+    for (const o of ops) {
+      for (const n of o.nodes) nodes.add(n);
+      for (const l of o.leaves) leaves.add(l);
+    }
+    const expr = make(ops.map((o) => o.expr));
+    nodes.add(expr);
+    if (expr.kind === 'view' && expr.map.kind === 'pad') nodes.add(expr.map.value);
+    const lazy = new LazyArray(expr, outShape, nodes, leaves, this.epoch);
+    if (lazy.size <= SIBLING_SIZE && this.isPlain(lazy)) this.recent.push({ lazy, expr, nodes, leaves });
+    return lazy;
+  }
+
+  /**
+   * The operands (indices into `ops`) that the kernel computing a new node over them (`added` nodes, over
+   * `shape`, `work` evaluations) must read as arrays to keep within the limits: the largest pending one
+   * first, until the rest fits. Nothing is computed here; each chosen operand counts as one array read.
+   */
+  private operandsFirst(ops: readonly Operand[], shape: Shape, work: number, added: number): number[] {
+    const exprs = ops.map((o) => o.expr);
+    const first: number[] = [];
     for (;;) {
-      const nodes = new Set<Expr>();
-      const leaves = new Set<DeviceArray>();
-      for (const o of ops) {
-        for (const n of o.nodes) nodes.add(n);
-        for (const l of o.leaves) leaves.add(l);
-      }
-      const fitted = fittedCounts(
-        ops.map((o) => o.expr),
-        outShape,
-        work,
-      );
+      const fitted = fittedCounts(exprs, shape, work);
       if (
         fitted.arrays <= this.limits.arrays &&
         fitted.scalars + 1 <= this.limits.scalars &&
         fitted.nodes + added <= this.limits.nodes
-      ) {
-        const expr = make(ops.map((o) => o.expr));
-        nodes.add(expr);
-        if (expr.kind === 'view' && expr.map.kind === 'pad') nodes.add(expr.map.value);
-        return new LazyArray(expr, outShape, nodes, leaves, this.epoch);
-      }
+      )
+        return first;
       let k = -1;
-      const sizes = ops.map((o) => fittedCounts([o.expr], outShape, work).nodes);
+      const sizes = exprs.map((e) => fittedCounts([e], shape, work).nodes);
       ops.forEach((o, i) => {
-        if (o.lazy && (k < 0 || sizes[i]! > sizes[k]!)) k = i;
+        if (o.lazy && !first.includes(i) && (k < 0 || sizes[i]! > sizes[k]!)) k = i;
       });
       // Unreachable: operands that are all plain arrays (at most 3 leaves, 4 nodes) always fit.
       if (k < 0) throw new Error('gpu.js fusion: an elementwise node exceeds the fused-kernel limits');
-      ops[k] = leaf(this.materialize(ops[k]!.lazy!), inputs[k]!.shape);
+      first.push(k);
+      // A stand-in for the array it becomes: one array, one node.
+      exprs[k] = { kind: 'leaf', array: ops[k]!.lazy as unknown as DeviceArray, shape: ops[k]!.lazy!.shape };
     }
+  }
+
+  /** True for a pending value a kernel can compute as it is: no reduction in it to compute first. */
+  private isPlain(h: LazyArray): boolean {
+    const e = h.expr!;
+    return e.kind !== 'leaf' && e.kind !== 'const' && costlyReductions(e, h.shape, h.size).length === 0;
+  }
+
+  /**
+   * Other small pending values of this step that read only arrays `h` reads: computed in `h`'s kernel when
+   * `h` must be computed, since a backward step needs several values of one shape in a row (a batch norm's
+   * per-channel sums and scales), each of which would otherwise be a kernel of its own a moment later.
+   */
+  private siblingsOf(h: LazyArray): Sibling[] {
+    if (h.size > SIBLING_SIZE) return [];
+    const batch: Sibling[] = [];
+    let scalars = constsOf(h.nodes);
+    let nodes = h.nodes.size;
+    for (const y of this.recent) {
+      // Whether a sibling is still wanted must not decide: a tensor's release may wait for the garbage
+      // collector, and a kernel that changed with it would be compiled anew in a later step. So a released
+      // sibling is computed all the same (its leaves are `h`'s, which `h` keeps), its segment unread.
+      if (
+        y.lazy === h ||
+        y.lazy.size !== h.size ||
+        y.nodes.size * 2 < this.limits.nodes ||
+        y.lazy.array ||
+        this.computedTogether.has(y.lazy) ||
+        ![...y.leaves].every((l) => h.leaves.has(l))
+      )
+        continue;
+      const c = constsOf(y.nodes);
+      // Only as far as the one kernel allows: a sibling never needed must not cost a kernel of its own.
+      if (scalars + c > this.limits.scalars || nodes + y.nodes.size > this.limits.nodes * GROUP_NODES_FACTOR)
+        continue;
+      batch.push(y);
+      scalars += c;
+      nodes += y.nodes.size;
+    }
+    return batch;
+  }
+
+  /**
+   * Computes `h` and its `siblings` (see `siblingsOf`) in one kernel, one segment each, each still wanted
+   * then a pending read of its segment.
+   */
+  private computeWithSiblings(h: LazyArray, siblings: readonly Sibling[]): void {
+    const members = [{ lazy: h, expr: h.expr! }, ...siblings];
+    const out = this.run(
+      fusedGroupsCall(members.map((m) => ({ roots: [m.expr], shape: m.lazy.shape }))),
+      members.reduce((t, m) => t + m.lazy.size, 0),
+    );
+    let offset = 0;
+    for (const m of members) {
+      this.computedTogether.add(m.lazy);
+      if (!m.lazy.isReleased) {
+        const view: Expr = { kind: 'leaf', array: out, shape: m.lazy.shape, offset };
+        m.lazy.rebase(view, new Set([view]), new Set([out]));
+      }
+      offset += m.lazy.size;
+    }
+    // The views pin the output; it is released once all of them are.
+    out.dispose();
+  }
+
+  /**
+   * Computes pending values `hs` (independent of each other) and returns each as an operand read at
+   * `shapeOf(index)`: those with no reduction to compute first (see `fitReductions`) together (see
+   * `computeTogether`), each then a read of its segment; the others on their own.
+   */
+  private computeFirst(hs: readonly LazyArray[], shapeOf: (k: number) => Shape): Operand[] {
+    const plain = hs.filter((h) => this.isPlain(h));
+    if (plain.length > 1) this.computeTogether(plain);
+    else if (plain.length === 1) {
+      const siblings = this.siblingsOf(plain[0]!);
+      if (siblings.length > 0) this.computeWithSiblings(plain[0]!, siblings);
+    }
+    return hs.map((h, k) => {
+      const expr = this.readOf(h, shapeOf(k));
+      return { expr, nodes: new Set([expr]), leaves: new Set([(expr as { array: DeviceArray }).array]) };
+    });
   }
 
   private operand(t: KernelTensor): Operand {
@@ -844,6 +964,13 @@ export class Fuser {
     nodes.add(view);
     return { expr: view, nodes, leaves: h.leaves, lazy: h };
   }
+}
+
+/** The constants (kernel scalars) among `nodes`. */
+function constsOf(nodes: ReadonlySet<Expr>): number {
+  let n = 0;
+  for (const e of nodes) if (e.kind === 'const') n++;
+  return n;
 }
 
 function leaf(array: DeviceArray, shape: Shape): Operand {

@@ -362,7 +362,7 @@ export class Fuser {
         );
       }
       const i = lazy.reduce((x, y) => (ops[y]!.nodes.size > ops[x]!.nodes.size ? y : x));
-      ops[i] = leaf(this.materialize(ops[i]!.lazy!), inputs[i]!.shape);
+      ops[i] = this.computeFirst([ops[i]!.lazy!], () => inputs[i]!.shape)[0]!;
     }
   }
 
@@ -712,7 +712,9 @@ export class Fuser {
     let scalars = 0;
     let nodes = 0;
     const flush = () => {
-      if (batch.length === 1) this.materialize(batch[0]!);
+      const siblings = batch.length === 1 && this.isPlain(batch[0]!) ? this.siblingsOf(batch[0]!) : [];
+      if (siblings.length > 0) this.computeWithSiblings(batch[0]!, siblings);
+      else if (batch.length === 1) this.materialize(batch[0]!);
       else if (batch.length > 1) {
         const out = this.run(
           fusedGroupsCall(batch.map((h) => ({ roots: [h.expr!], shape: h.shape }))),
@@ -877,8 +879,9 @@ export class Fuser {
       // sibling is computed all the same (its leaves are `h`'s, which `h` keeps), its segment unread.
       if (
         y.lazy === h ||
-        y.lazy.size !== h.size ||
-        y.nodes.size * 2 < this.limits.nodes ||
+        y.expr.kind === 'reduce' ||
+        y.lazy.size > SIBLING_SIZE ||
+        y.nodes.size * 3 < this.limits.nodes ||
         y.lazy.array ||
         this.computedTogether.has(y.lazy) ||
         ![...y.leaves].every((l) => h.leaves.has(l))

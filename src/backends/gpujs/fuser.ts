@@ -879,6 +879,8 @@ export class Fuser {
       // sibling is computed all the same (its leaves are `h`'s, which `h` keeps), its segment unread.
       if (
         y.lazy === h ||
+        // A part of `h`'s own expression: most likely read by `h` alone.
+        h.nodes.has(y.expr) ||
         y.expr.kind === 'reduce' ||
         y.lazy.size > SIBLING_SIZE ||
         y.nodes.size * 3 < this.limits.nodes ||

@@ -486,6 +486,41 @@ for (const mode of modesUnderTest()) {
       }
     });
 
+    it('computes a small value that must be computed first together with its siblings (one kernel for both)', async () => {
+      const b = await createGpujsBackend(mode, { fusion: true, fusionArrays: FUSION_LIMITS.arrays });
+      const n = 16;
+      const r = rng(31);
+      const vals = Array.from({ length: 9 }, () => randomValues(r, n));
+      // x1 and x2: long chains over the same three arrays (19 nodes each); z: a sum of six other arrays. Each
+      // of x1 + z and x2 + z reads nine arrays, over the bound of seven, so x1 and x2 are computed first.
+      const build = (B: Backend, dt: DType, xs: KernelTensor[]) => {
+        const bin = (op: 'add' | 'mul', p: KernelTensor, q: KernelTensor) => kt(B.binary(op, p, q, [n]), [n], dt);
+        const chain = (start: KernelTensor, p: KernelTensor, q: KernelTensor) => {
+          let t = start;
+          for (let k = 0; k < 8; k++) t = bin('mul', bin('add', t, p), q);
+          return t;
+        };
+        const [a, c, d] = xs as [KernelTensor, KernelTensor, KernelTensor];
+        const x1 = chain(a, c, d);
+        const x2 = chain(c, d, a);
+        let z = xs[3]!;
+        for (const w of xs.slice(4)) z = bin('add', z, w);
+        return [bin('add', x1, z), bin('add', x2, z)];
+      };
+      const xs = vals.map((v) => put(b, v, [n]));
+      const before = dispatches(b);
+      const [y1, y2] = build(b, 'float32', xs);
+      const got = [await b.read(y1!), await b.read(y2!)];
+      // x1 with x2 as a second segment, then y1 and y2 (four kernels if x2 were computed on its own).
+      expect(dispatches(b) - before).toBe(3);
+      const ref = build(
+        cpu,
+        'float64',
+        vals.map((v) => put(cpu, v, [n], 'float64')),
+      ).map((t) => cpu.readSync(t));
+      got.forEach((g, k) => expectClose(g, ref[k]!, { rtol: 1e-4, atol: 1e-4 }, `${mode} sibling ${k}`));
+    });
+
     it('runs a long reduction in two passes, the producer inside the first, with the same sum', async () => {
       const b = await backendFor(mode);
       const n = 8 * 256 + 3;

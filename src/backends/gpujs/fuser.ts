@@ -78,6 +78,9 @@ export const REDUCE_INLINE_STEPS = 2 ** 17;
  */
 export const SIBLING_SIZE = 1024;
 
+/** How many of the latest small values a sibling is looked for among (at least; see `Fuser.siblingsOf`). */
+export const SIBLING_WINDOW = 256;
+
 /** `METATAPE_GPU_FUSION=0` turns fusion off (the dispatch-per-op baseline); anything else leaves it on. */
 export function fusionFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.METATAPE_GPU_FUSION !== '0';
@@ -824,7 +827,11 @@ export class Fuser {
     nodes.add(expr);
     if (expr.kind === 'view' && expr.map.kind === 'pad') nodes.add(expr.map.value);
     const lazy = new LazyArray(expr, outShape, nodes, leaves, this.epoch);
-    if (lazy.size <= SIBLING_SIZE && this.isPlain(lazy)) this.recent.push({ lazy, expr, nodes, leaves });
+    if (lazy.size <= SIBLING_SIZE && this.isPlain(lazy)) {
+      this.recent.push({ lazy, expr, nodes, leaves });
+      // Only the latest: a step that never reads would otherwise keep all it built, and scan it each time.
+      if (this.recent.length > 2 * SIBLING_WINDOW) this.recent = this.recent.slice(-SIBLING_WINDOW);
+    }
     return lazy;
   }
 

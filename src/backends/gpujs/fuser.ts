@@ -52,6 +52,13 @@ export interface FusionLimits {
   readonly arrays: number;
   readonly scalars: number;
   readonly nodes: number;
+  /**
+   * Most expression nodes of a kernel that computes a small value with its siblings (see `Fuser.siblingsOf`);
+   * `nodes` x {@link GROUP_NODES_FACTOR} where absent. WebGL sets `nodes`: Mesa's llvmpipe (headless-gl)
+   * spent minutes in LLVM's loop analysis compiling a batch-norm step's siblings at the larger bound, since
+   * gpu.js writes every WebGL loop as a constant-bounded loop with a break, one per inlined reduction.
+   */
+  readonly siblingNodes?: number;
 }
 
 /**
@@ -898,7 +905,10 @@ export class Fuser {
         continue;
       const c = constsOf(y.nodes);
       // Only as far as the one kernel allows: a sibling never needed must not cost a kernel of its own.
-      if (scalars + c > this.limits.scalars || nodes + y.nodes.size > this.limits.nodes * GROUP_NODES_FACTOR)
+      if (
+        scalars + c > this.limits.scalars ||
+        nodes + y.nodes.size > (this.limits.siblingNodes ?? this.limits.nodes * GROUP_NODES_FACTOR)
+      )
         continue;
       batch.push(y);
       scalars += c;

@@ -173,6 +173,7 @@ export class GpujsBackend implements Backend {
         ? new Fuser((call, size) => this.dispatch(call.spec, size, call.arrays, call.scalars), this.name, {
             ...FUSION_LIMITS,
             arrays: options.fusionArrays ?? FUSION_LIMITS.arrays,
+            ...(mode === 'headlessgl' ? { siblingNodes: FUSION_LIMITS.nodes } : {}),
           })
         : undefined;
     const fuser = this.fuser;

@@ -294,7 +294,7 @@ static void gemm_part_here(const gemm_call *g, int part, int parts) { gemm_range
 static void gemm_part(void *arg, int part, int parts) {
   const gemm_call *g = arg;
   blas_copy *copy = g->copy;
-  if (part > 0) {
+  if (native_on_helper()) {
     if (helper_copy == NULL) helper_copy = claim_copy();
     /* The caller holds its copy's lock for the whole call: sharing it would deadlock, so leave the part. */
     if (sequential_library && helper_copy == g->copy) {
@@ -305,7 +305,7 @@ static void gemm_part(void *arg, int part, int parts) {
     if (sequential_library) pthread_mutex_lock(&copy->lock);
   }
   gemm_range_on(copy, g, part, parts);
-  if (part > 0 && sequential_library) pthread_mutex_unlock(&copy->lock);
+  if (copy != g->copy && sequential_library) pthread_mutex_unlock(&copy->lock);
 }
 
 /* The blocks of part `part` of `parts`, on `copy`. */
@@ -396,9 +396,9 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int parts = native_parts();
   const bool split = parts > 1 && (double)m * (double)n * (double)k * (double)count >= SPLIT_MIN_MACS &&
                      (count >= parts || (m >= n ? m : n) >= 16 * parts);
-  if (!split || !native_run_parts(gemm_part, &call)) gemm_part(&call, 0, 1);
+  if (!split || !native_run_parts(gemm_part, &call, parts)) gemm_part(&call, 0, 1);
   else
-    for (int part = 1; part < parts; part++)
+    for (int part = 0; part < parts; part++)
       if (call.left[part]) gemm_part_here(&call, part, parts);
   if (sequential_library) pthread_mutex_unlock(&call.copy->lock);
   return NULL;

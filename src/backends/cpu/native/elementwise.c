@@ -243,6 +243,10 @@ static napi_value strided(napi_env env, napi_callback_info cb) {
  */
 #define SPLIT_MIN 16384
 
+/* Parts a split loop is cut into: more than the threads, so that a helper that starts late leaves the
+ * caller less to wait for (each part of at least SPLIT_MIN / LOOP_CHUNKS elements). */
+#define LOOP_CHUNKS 8
+
 typedef struct {
   int op, kind; /* kind: 0 a and b full, 1 b a scalar, 2 a a scalar */
   const float *a, *b;
@@ -292,7 +296,7 @@ static napi_value binary(napi_env env, napi_callback_info cb) {
   if (a == NULL || b == NULL || o == NULL || !((na == n && (nb == n || nb == 1)) || (na == 1 && nb == n)))
     return native_throw(env, "binary: a, b and out must be Float32Arrays, a and b of out's length or 1");
   const binary_call call = {op, na == n && nb == n ? 0 : na == n ? 1 : 2, a, b, o, n};
-  if (n < SPLIT_MIN || !native_run_parts(binary_part, (void *)&call)) binary_range(&call, 0, n);
+  if (n < SPLIT_MIN || !native_run_parts(binary_part, (void *)&call, LOOP_CHUNKS)) binary_range(&call, 0, n);
   return NULL;
 }
 
@@ -344,7 +348,7 @@ static napi_value rows(napi_env env, napi_callback_info cb) {
   static void (*const fns[])(const float *, const float *, float *, size_t, size_t, size_t, bool) = {
       add_rows, sub_rows, mul_rows, div_rows};
   const rows_call call = {fns[op], f, w, o, p, q, r, rows_first};
-  if (n < SPLIT_MIN || !native_run_parts(rows_part, (void *)&call)) fns[op](f, w, o, p, q, r, rows_first);
+  if (n < SPLIT_MIN || !native_run_parts(rows_part, (void *)&call, LOOP_CHUNKS)) fns[op](f, w, o, p, q, r, rows_first);
   return NULL;
 }
 
@@ -364,7 +368,7 @@ static napi_value unary(napi_env env, napi_callback_info cb) {
   static void (*const fns[])(const float *, float *, size_t) = {relu_loop, step_loop, neg_loop,
                                                                  square_loop, sqrt_loop};
   const unary_call call = {fns[op], x, o, n};
-  if (n < SPLIT_MIN || !native_run_parts(unary_part, (void *)&call)) fns[op](x, o, n);
+  if (n < SPLIT_MIN || !native_run_parts(unary_part, (void *)&call, LOOP_CHUNKS)) fns[op](x, o, n);
   return NULL;
 }
 
@@ -501,7 +505,7 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
                           eps_hat,
                           scale};
   /* Six arrays a element: worth splitting from a quarter of the elementwise threshold. */
-  if (lengths[0] < SPLIT_MIN / 4 || !native_run_parts(adam_part, (void *)&call)) adam_part((void *)&call, 0, 1);
+  if (lengths[0] < SPLIT_MIN / 4 || !native_run_parts(adam_part, (void *)&call, LOOP_CHUNKS)) adam_part((void *)&call, 0, 1);
   return NULL;
 }
 

@@ -27,10 +27,14 @@ typedef void (*native_part_fn)(void *ctx, int part, int parts);
 int native_parts(void);
 
 /*
- * Runs fn(ctx, 0, parts) here and fn(ctx, i, parts) on helper i at once, returning when all are done; or runs
- * nothing and returns false when this thread has no helpers.
+ * Runs fn(ctx, i, chunks) for every part i < chunks (chunks < 1: one per thread), each part on whichever
+ * thread claims it first, this one included, returning when all are done; or runs nothing and returns false
+ * when this thread has no helpers.
  */
-bool native_run_parts(native_part_fn fn, void *ctx);
+bool native_run_parts(native_part_fn fn, void *ctx, int chunks);
+
+/* True on a kernel-thread helper (false on the thread that called native_run_parts). */
+bool native_on_helper(void);
 
 /* Gives back the calling thread's copy of the BLAS library, if it took one (a helper thread at its exit). */
 void native_blas_thread_exit(void);

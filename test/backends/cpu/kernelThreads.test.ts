@@ -105,6 +105,33 @@ describe.skipIf(skip !== undefined)(`kernels split over threads ${skip ? `(skipp
     }
   });
 
+  it('column sums split over blocks or columns give the same bits, and the float64 sums to float32 rounding', () => {
+    // [p, q, r]: many blocks (split over p), one block (split over its r columns, unevenly), and below the
+    // threshold.
+    for (const [p, q, r] of [
+      [32, 5, 256],
+      [1, 160, 257],
+      [1, 2000, 40],
+      [2, 3, 7],
+    ] as const) {
+      const x = random(p * q * r, p + q + r);
+      const results = [1, 2, 3].map((t) =>
+        on(t, () => {
+          const o = new Float32Array(p * r).fill(Number.NaN);
+          addon.colsum(x, p, q, r, o);
+          return [o];
+        }),
+      );
+      for (const other of results.slice(1)) expectSameBits(other, results[0]!);
+      for (let pi = 0; pi < p; pi++)
+        for (let j = 0; j < r; j++) {
+          let want = 0;
+          for (let qi = 0; qi < q; qi++) want += x[(pi * q + qi) * r + j]!;
+          expect(results[1]![0]![pi * r + j]).toBeCloseTo(want, 2);
+        }
+    }
+  });
+
   it("Adam's update gives the same bits", () => {
     const n = 200003;
     const [g, m0, v0] = [random(n, 1), random(n, 2), random(n, 3).map(Math.abs)];

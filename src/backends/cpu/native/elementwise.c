@@ -85,14 +85,16 @@ UNARY_LOOP(neg_loop, -x)
 UNARY_LOOP(square_loop, x *x)
 UNARY_LOOP(sqrt_loop, __builtin_sqrtf(x))
 
-/* out[p, r] = sum over q of x[p, q, r], adding the q rows in order in float32. */
-WIDE static void colsum_loop(const float *x, float *o, size_t p, size_t q, size_t r) {
-  for (size_t pi = 0; pi < p; pi++) {
+/* out[p0:p1, j0:j1] of out[p, r] = sum over q of x[p, q, r], adding the q rows in order in float32 (so any
+ * split of p or of the columns gives the same sums). */
+WIDE static void colsum_loop(const float *x, float *o, size_t p0, size_t p1, size_t q, size_t r, size_t j0,
+                             size_t j1) {
+  for (size_t pi = p0; pi < p1; pi++) {
     float *d = o + pi * r;
     const float *s = x + pi * q * r;
-    for (size_t j = 0; j < r; j++) d[j] = s[j];
+    for (size_t j = j0; j < j1; j++) d[j] = s[j];
     for (size_t qi = 1; qi < q; qi++)
-      for (size_t j = 0; j < r; j++) d[j] += s[qi * r + j];
+      for (size_t j = j0; j < j1; j++) d[j] += s[qi * r + j];
   }
 }
 
@@ -372,6 +374,23 @@ static napi_value unary(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+typedef struct {
+  const float *x;
+  float *o;
+  size_t p, q, r;
+} colsum_call;
+
+/* A share of the p blocks when there are at least as many as parts, else of the r columns. */
+static void colsum_part(void *arg, int part, int parts) {
+  const colsum_call *c = arg;
+  if (c->p >= (size_t)parts)
+    colsum_loop(c->x, c->o, c->p * (size_t)part / (size_t)parts, c->p * (size_t)(part + 1) / (size_t)parts, c->q,
+                c->r, 0, c->r);
+  else
+    colsum_loop(c->x, c->o, 0, c->p, c->q, c->r, native_part_start(c->r, parts, part),
+                native_part_start(c->r, parts, part + 1));
+}
+
 /* colsum(x, p, q, r, out): x [p, q, r], out [p, r]; out must not alias x. */
 static napi_value colsum(napi_env env, napi_callback_info cb) {
   size_t argc = 5;
@@ -390,8 +409,11 @@ static napi_value colsum(napi_env env, napi_callback_info cb) {
     return native_throw(env, "colsum: x must be a Float32Array of p*q*r floats, out of p*r");
   if (q == 0)
     for (size_t i = 0; i < n; i++) o[i] = 0.0f;
-  else
-    colsum_loop(x, o, p, q, r);
+  else {
+    const colsum_call call = {x, o, p, q, r};
+    if (nx < SPLIT_MIN || !native_run_parts(colsum_part, (void *)&call, LOOP_CHUNKS))
+      colsum_loop(x, o, 0, p, q, r, 0, r);
+  }
   return NULL;
 }
 

@@ -105,6 +105,34 @@ describe.skipIf(skip !== undefined)(`kernels split over threads ${skip ? `(skipp
     }
   });
 
+  it('kernels cut into different part counts, back to back, each finish every part (2000 rounds)', () => {
+    // A loop is cut into 8 parts and a product into one per thread: a helper still finishing a claim on the
+    // last kernel must never take a part of the next one by the wrong count (an unfinished output).
+    const n = 16400;
+    const [a, b] = [random(n, 7), random(n, 8)];
+    const [m, k] = [64, 64];
+    const [x, y] = [random(m * k, 9), random(k * m, 10)];
+    const pairs = new Float64Array([0, 0]);
+    const sum = new Float32Array(n);
+    const prod = new Float32Array(m * m);
+    addon.binary(0, a, b, sum);
+    addon.gemm(x, y, prod, m, m, k, false, false, pairs, 1);
+    on(2, () => {
+      const [s, p] = [new Float32Array(n), new Float32Array(m * m)];
+      for (let round = 0; round < 2000; round++) {
+        s.fill(Number.NaN);
+        p.fill(Number.NaN);
+        addon.binary(0, a, b, s);
+        addon.gemm(x, y, p, m, m, k, false, false, pairs, 1);
+        if (!Buffer.from(s.buffer).equals(Buffer.from(sum.buffer))) expect.fail(`sum, round ${round}`);
+        // A split product may differ in its last bits from one thread's, never by more.
+        for (let i = 0; i < p.length; i++)
+          if (!(Math.abs(p[i]! - prod[i]!) <= 1e-4 * (1 + Math.abs(prod[i]!))))
+            expect.fail(`product, round ${round}`);
+      }
+    });
+  });
+
   it('column sums split over blocks or columns give the same bits, and the float64 sums to float32 rounding', () => {
     // [p, q, r]: many blocks (split over p), one block (split over its r columns, unevenly), and below the
     // threshold.

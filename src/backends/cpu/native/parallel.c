@@ -36,6 +36,9 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
+/* Most parts one kernel is cut into (gemm's per-part bookkeeping holds 256). */
+#define MAX_CHUNKS 256
+
 /* How long an idle helper spins before it sleeps. */
 #define SPIN_NS 100000L
 
@@ -52,7 +55,9 @@ struct kernel_pool {
   helper_slot *helpers;
   pthread_mutex_t lock;
   pthread_cond_t wake;
-  /* The job (high 32 bits: its number, counting from 1) and its next unclaimed part (low 32 bits). */
+  /* The job: its number (high 32 bits, counting from 1), its part count (16 bits) and its next unclaimed
+   * part (low 16 bits). The count travels with the claim: a thread that read it from a field could see the
+   * next job's count against the last job's claim, and claim a part that does not exist. */
   _Atomic uint64_t state;
   /* Parts of the current job finished, by whichever thread. */
   atomic_int done;
@@ -61,7 +66,6 @@ struct kernel_pool {
   /* The current job: written before its state is posted, read after a part of it is claimed. */
   native_part_fn fn;
   void *ctx;
-  int chunks;
 };
 
 /* The calling JS thread's pool, or NULL. */
@@ -79,7 +83,8 @@ static long now_ns(void) {
 }
 
 #define JOB_OF(state) ((uint32_t)((state) >> 32))
-#define PART_OF(state) ((uint32_t)((state) & 0xffffffffu))
+#define CHUNKS_OF(state) ((uint32_t)(((state) >> 16) & 0xffffu))
+#define PART_OF(state) ((uint32_t)((state) & 0xffffu))
 
 /* Waits until a job other than `seen` is posted or the pool stops: spins, then sleeps. Returns that job. */
 static uint32_t wait_for_job(kernel_pool *p, uint32_t seen) {
@@ -107,11 +112,11 @@ static uint32_t wait_for_job(kernel_pool *p, uint32_t seen) {
 static void run_claimed(kernel_pool *p, uint32_t job) {
   uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
   for (;;) {
-    if (JOB_OF(s) != job || PART_OF(s) >= (uint32_t)p->chunks) return;
+    if (JOB_OF(s) != job || PART_OF(s) >= CHUNKS_OF(s)) return;
     if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel,
                                                memory_order_acquire))
       continue;
-    p->fn(p->ctx, (int)PART_OF(s), p->chunks);
+    p->fn(p->ctx, (int)PART_OF(s), (int)CHUNKS_OF(s));
     atomic_fetch_add_explicit(&p->done, 1, memory_order_release);
     s = atomic_load_explicit(&p->state, memory_order_acquire);
   }
@@ -175,12 +180,12 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
   kernel_pool *p = current;
   if (p == NULL || p->parts < 2) return false;
   if (chunks < 1) chunks = p->parts;
+  if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
   p->fn = fn;
   p->ctx = ctx;
-  p->chunks = chunks;
   atomic_store_explicit(&p->done, 0, memory_order_relaxed);
   const uint32_t job = JOB_OF(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
-  atomic_store_explicit(&p->state, (uint64_t)job << 32, memory_order_release);
+  atomic_store_explicit(&p->state, (uint64_t)job << 32 | (uint64_t)chunks << 16, memory_order_release);
   if (atomic_load(&p->sleepers) > 0) {
     pthread_mutex_lock(&p->lock);
     pthread_cond_broadcast(&p->wake);

@@ -3,7 +3,8 @@
  * replayed on its own and timed (`METATAPE_WEBGPU_PROFILE=1`, see `WebGPUDirect.profile`), then summed by
  * kernel kind (the spec key's head: `matmul`, `fused:matmul`, `fused:gather`, `scatterAddInverse`, ...) and
  * listed per kernel. Usage (the WebGPU runtime's node first in PATH):
- * `METATAPE_WEBGPU_PROFILE=1 npx tsx bench/gpujs-profile.ts [conv4|sinusoid] [warm-up steps] [top]`.
+ * `METATAPE_WEBGPU_PROFILE=1 npx tsx bench/gpujs-profile.ts [conv4|sinusoid] [warm-up steps] [top]`
+ * (`SHOW=n` also prints the n-th kernel's whole key).
  */
 import { createGpujsBackend } from '../src/backends/gpujs/index.js';
 import { type StepKind, stepper } from './gpujs-steps.js';
@@ -41,5 +42,8 @@ for (const t of times.slice(0, top)) {
   const label = t.label.replace(/\s+/g, ' ').slice(0, 110).replace(/\|/g, '¦');
   console.log(`| ${label} | ${t.outputs} | ${t.dispatches} | ${t.ms.toFixed(1)} |`);
 }
+// SHOW=<n>: the whole key (a fused kernel's source) of the n-th kernel listed.
+const show = process.env.SHOW;
+if (show !== undefined) console.log(`\n${times[Number(show)]?.label}`);
 await b.destroy();
 process.exit(0);

@@ -13,9 +13,8 @@ const rounds = Number(process.argv[2] ?? 3);
 const per = Number(process.argv[3] ?? 3);
 const VARIANTS: MatmulTiling[] = [
   { threads: 8, most: 8 },
-  { threads: 8, most: 4 },
-  { threads: 4, most: 8 },
-  { threads: 16, most: 4 },
+  { threads: 8, most: 8, vec4: true },
+  { threads: 8, most: 16, vec4: true },
 ];
 const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   [[2, 980, 576], [2, 576, 64], false, false, [2, 980, 64]],

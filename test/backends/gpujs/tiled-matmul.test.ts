@@ -32,6 +32,8 @@ describe('tiled WGSL matmul source', () => {
     expect(k.groups).toEqual([1, 2, 3]);
     expect(k.inputs).toBe(2);
     expect(k.key).toContain('8x8x5');
+    // Columns in fours are read as vec4: a thread's 8 columns are two of them.
+    expect(tiledMatmulWgsl([70, 45], [45, 64], false, false, [70, 64]).key).toContain('8x8x2v');
     expect(k.source).toContain('p < 45u');
   });
 });
@@ -47,6 +49,9 @@ const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   [[2, 3, 50, 37], [37, 41], false, false, [2, 3, 50, 41]],
   [[2, 1, 50, 37], [3, 41, 37], false, true, [2, 3, 50, 41]],
   [[2, 980, 66], [2, 980, 64], true, false, [2, 66, 64]],
+  // Columns in fours, read as vec4 (B broadcast over the first batch axis, A over the second).
+  [[2, 1, 50, 37], [3, 37, 44], false, false, [2, 3, 50, 44]],
+  [[70, 100], [70, 48], true, false, [100, 48]],
 ];
 
 describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {

@@ -34,7 +34,9 @@ describe('tiled WGSL matmul source', () => {
     expect(k.key).toContain('8x8x5');
     // Columns in fours are read as vec4: a thread's 8 columns are two of them.
     expect(tiledMatmulWgsl([70, 45], [45, 64], false, false, [70, 64]).key).toContain('8x8x2v');
-    expect(k.source).toContain('p < 45u');
+    // k in fours: A's rows (and B^T's columns) are read as vec4 along k.
+    expect(tiledMatmulWgsl([70, 44], [64, 44], false, true, [70, 64]).key).toContain('8x8x8ab');
+    expect(k.source).toContain('s < 45u');
   });
 });
 
@@ -52,6 +54,10 @@ const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   // Columns in fours, read as vec4 (B broadcast over the first batch axis, A over the second).
   [[2, 1, 50, 37], [3, 37, 44], false, false, [2, 3, 50, 44]],
   [[70, 100], [70, 48], true, false, [100, 48]],
+  // Rows of A and columns of B^T contiguous along k, read four steps of k at a time (batched, broadcast).
+  [[100, 72], [48, 72], false, true, [100, 48]],
+  [[2, 3, 50, 36], [36, 44], false, false, [2, 3, 50, 44]],
+  [[2, 1, 50, 36], [3, 45, 36], false, true, [2, 3, 50, 45]],
 ];
 
 describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {

@@ -19,15 +19,21 @@ export interface MatmulTiling {
    * per four columns, and each thread's columns are `most / 4` runs of four.
    */
   readonly vec4?: boolean;
+  /**
+   * Where an operand's rows (A) or columns (B^T) are contiguous along k (and k comes in fours), read them as
+   * `vec4<f32>`, four steps of k at a time, still accumulated one step after another.
+   */
+  readonly kvec4?: boolean;
 }
 
 /**
  * The blocking the backend uses: 8x8 threads of up to 8x8 outputs each. On lavapipe (conv4's largest
  * products, `bench/gpujs-tiling.ts`) it ran 4x faster than 32x32 tiles staged in workgroup memory (4x4 outputs
  * a thread), whose barriers lavapipe pays for at every step; 4x4 or 16x16 outputs a thread were slower too.
- * Reading B's columns as `vec4<f32>` where they are contiguous took another 15-20% off (medians of 5 rounds).
+ * Reading B's columns as `vec4<f32>` where they are contiguous took another 15-20% off (medians of 5 rounds),
+ * and reading rows of A (columns of B^T) contiguous along k in fours another 25%.
  */
-export const MATMUL_TILING: MatmulTiling = { threads: 8, most: 8, vec4: true };
+export const MATMUL_TILING: MatmulTiling = { threads: 8, most: 8, vec4: true, kvec4: true };
 
 /** A hand-written WGSL kernel for WebGPU's direct path: its source and workgroup counts, shapes baked in. */
 export interface WgslKernel {
@@ -88,6 +94,11 @@ export function tiledMatmulWgsl(
   const perM = Math.min(tiling.most, Math.ceil(m / t));
   const perN = Math.min(tiling.most / w, Math.ceil(nw / t));
   const acc = vec ? 'vec4<f32>' : 'f32';
+  const aligned = (strides: readonly number[]) => strides.every((x) => x % 4 === 0);
+  const aK = tiling.kvec4 === true && aCol === 1 && k % 4 === 0 && aligned(batch.strides[0]!);
+  const bK = tiling.kvec4 === true && !vec && bRow === 1 && k % 4 === 0 && aligned(batch.strides[1]!);
+  // Steps of k per loop iteration: four where an operand is read in fours along k.
+  const u = aK || bK ? 4 : 1;
   const body: string[] = ['  var rest = wid.z;', '  var aOff = 0u;', '  var bOff = 0u;'];
   // The batch index (workgroup z) split into the collapsed batch axes, each operand's offset from them.
   for (let d = batch.shape.length - 1; d >= 0; d--) {
@@ -98,16 +109,30 @@ export function tiledMatmulWgsl(
   }
   body.push(`  let row0 = wid.y * ${t * perM}u + lid.y;`, `  let col0 = wid.x * ${t * perN}u + lid.x;`);
   // Where each of the thread's rows of A and columns of B starts (clamped into the matrix), hoisted.
+  // Offsets are in the units each array is declared in (vec4 or f32); all are multiples of 4 where vec4.
   for (let i = 0; i < perM; i++)
-    body.push(`  let ra${i} = aOff + min(row0 + ${i * t}u, ${m - 1}u) * ${aRow}u;`);
+    body.push(`  let ra${i} = (aOff + min(row0 + ${i * t}u, ${m - 1}u) * ${aRow}u) / ${aK ? 4 : 1}u;`);
   for (let j = 0; j < perN; j++)
-    body.push(`  let cb${j} = bOff / ${w}u + min(col0 + ${j * t}u, ${nw - 1}u) * ${bCol}u;`);
+    body.push(`  let cb${j} = (bOff + min(col0 + ${j * t}u, ${nw - 1}u) * ${w * bCol}u) / ${bK ? 4 : w}u;`);
   for (let i = 0; i < perM; i++) for (let j = 0; j < perN; j++) body.push(`  var c${i}_${j} = ${acc}(0.0);`);
-  body.push(`  for (var p = 0u; p < ${k}u; p++) {`);
-  for (let i = 0; i < perM; i++) body.push(`    let a${i} = A[ra${i} + p * ${aCol}u];`);
-  for (let j = 0; j < perN; j++) body.push(`    let b${j} = B[cb${j} + p * ${bRow / w}u];`);
+  body.push(`  for (var s = 0u; s < ${k / u}u; s++) {`);
+  const lane = ['x', 'y', 'z', 'w'];
+  // The value of A's row i (B's column j) at step q of this iteration.
+  const aAt = (i: number, q: number) => (aK ? `a${i}.${lane[q]}` : `a${i}_${q}`);
+  const bAt = (j: number, q: number) => (bK ? `b${j}.${lane[q]}` : `b${j}_${q}`);
   for (let i = 0; i < perM; i++)
-    for (let j = 0; j < perN; j++) body.push(`    c${i}_${j} = c${i}_${j} + a${i} * b${j};`);
+    if (aK) body.push(`    let a${i} = A[ra${i} + s];`);
+    else
+      for (let q = 0; q < u; q++)
+        body.push(`    let a${i}_${q} = A[ra${i} + (s * ${u}u + ${q}u) * ${aCol}u];`);
+  for (let j = 0; j < perN; j++)
+    if (bK) body.push(`    let b${j} = B[cb${j} + s];`);
+    else
+      for (let q = 0; q < u; q++)
+        body.push(`    let b${j}_${q} = B[cb${j} + (s * ${u}u + ${q}u) * ${bRow / w}u];`);
+  for (let q = 0; q < u; q++)
+    for (let i = 0; i < perM; i++)
+      for (let j = 0; j < perN; j++) body.push(`    c${i}_${j} = c${i}_${j} + ${aAt(i, q)} * ${bAt(j, q)};`);
   body.push('  }');
   for (let i = 0; i < perM; i++)
     for (let j = 0; j < perN; j++)
@@ -118,8 +143,8 @@ export function tiledMatmulWgsl(
   const source = [
     'struct Params { unused: vec4<u32> }',
     '@group(0) @binding(0) var<uniform> params: Params;',
-    '@group(0) @binding(1) var<storage, read> A: array<f32>;',
-    `@group(0) @binding(2) var<storage, read> B: array<${acc}>;`,
+    `@group(0) @binding(1) var<storage, read> A: array<${aK ? 'vec4<f32>' : 'f32'}>;`,
+    `@group(0) @binding(2) var<storage, read> B: array<${vec || bK ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(3) var<storage, read_write> C: array<${acc}>;`,
     `@compute @workgroup_size(${t}, ${t}, 1)`,
     'fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {',
@@ -127,7 +152,7 @@ export function tiledMatmulWgsl(
     '}',
   ].join('\n');
   return {
-    key: `wgsl-matmul:${t}x${perM}x${perN}${vec ? 'v' : ''}|${aShape.join('x')}${transposeA ? 'T' : ''},${bShape.join('x')}${transposeB ? 'T' : ''}>${outShape.join('x')}`,
+    key: `wgsl-matmul:${t}x${perM}x${perN}${vec ? 'v' : ''}${aK ? 'a' : ''}${bK ? 'b' : ''}|${aShape.join('x')}${transposeA ? 'T' : ''},${bShape.join('x')}${transposeB ? 'T' : ''}>${outShape.join('x')}`,
     source,
     groups: [Math.ceil(nw / (t * perN)), Math.ceil(m / (t * perM)), batches],
     inputs: 2,

@@ -12,8 +12,8 @@ import type { Shape } from '../src/tensor/shape.js';
 const rounds = Number(process.argv[2] ?? 3);
 const per = Number(process.argv[3] ?? 3);
 const VARIANTS: MatmulTiling[] = [
-  { threads: 8, most: 8, vec4: true },
   { threads: 8, most: 8, vec4: true, kvec4: true },
+  { threads: 8, most: 8, vec4: true, kvec4: true, rowVec4: true },
 ];
 const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   [[2, 980, 576], [2, 576, 64], false, false, [2, 980, 64]],

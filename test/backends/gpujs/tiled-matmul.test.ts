@@ -36,6 +36,8 @@ describe('tiled WGSL matmul source', () => {
     expect(tiledMatmulWgsl([70, 45], [45, 64], false, false, [70, 64]).key).toContain('8x8x2v');
     // k in fours: A's rows (and B^T's columns) are read as vec4 along k.
     expect(tiledMatmulWgsl([70, 44], [64, 44], false, true, [70, 64]).key).toContain('8x8x8ab');
+    // A transposed, rows in fours: a thread's 8 rows are two vec4 of four.
+    expect(tiledMatmulWgsl([44, 72], [44, 64], true, false, [72, 64]).key).toContain('8x2x2vr');
     expect(k.source).toContain('s < 45u');
   });
 });
@@ -58,6 +60,9 @@ const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   [[100, 72], [48, 72], false, true, [100, 48]],
   [[2, 3, 50, 36], [36, 44], false, false, [2, 3, 50, 44]],
   [[2, 1, 50, 36], [3, 45, 36], false, true, [2, 3, 50, 45]],
+  // A transposed with rows in fours: read as vec4 of four rows (with B's columns as vec4, and without).
+  [[2, 1, 36, 52], [3, 36, 44], true, false, [2, 3, 52, 44]],
+  [[36, 52], [45, 36], true, true, [52, 45]],
 ];
 
 describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {

@@ -24,6 +24,8 @@ export interface MatmulTiling {
    * `vec4<f32>`, four steps of k at a time, still accumulated one step after another.
    */
   readonly kvec4?: boolean;
+  /** Where A's rows are contiguous (A transposed) and come in fours, read them as `vec4<f32>` of four rows. */
+  readonly rowVec4?: boolean;
 }
 
 /**
@@ -31,9 +33,16 @@ export interface MatmulTiling {
  * products, `bench/gpujs-tiling.ts`) it ran 4x faster than 32x32 tiles staged in workgroup memory (4x4 outputs
  * a thread), whose barriers lavapipe pays for at every step; 4x4 or 16x16 outputs a thread were slower too.
  * Reading B's columns as `vec4<f32>` where they are contiguous took another 15-20% off (medians of 5 rounds),
- * and reading rows of A (columns of B^T) contiguous along k in fours another 25%.
+ * reading rows of A (columns of B^T) contiguous along k in fours another 25%, and a transposed A's rows as
+ * vec4 of four rows 28% off the product that has them.
  */
-export const MATMUL_TILING: MatmulTiling = { threads: 8, most: 8, vec4: true, kvec4: true };
+export const MATMUL_TILING: MatmulTiling = {
+  threads: 8,
+  most: 8,
+  vec4: true,
+  kvec4: true,
+  rowVec4: true,
+};
 
 /** A hand-written WGSL kernel for WebGPU's direct path: its source and workgroup counts, shapes baked in. */
 export interface WgslKernel {
@@ -91,10 +100,15 @@ export function tiledMatmulWgsl(
   // Columns in the units B and C are read and written in: fours of floats, or floats.
   const w = vec ? 4 : 1;
   const nw = n / w;
-  const perM = Math.min(tiling.most, Math.ceil(m / t));
+  const aligned = (strides: readonly number[]) => strides.every((x) => x % 4 === 0);
+  // Where A's rows are contiguous (A transposed) and come in fours, A is read as vec4 of four rows and each
+  // thread's rows are runs of four, as B's columns are.
+  const aR = tiling.rowVec4 === true && aRow === 1 && m % 4 === 0 && aligned(batch.strides[0]!);
+  const h = aR ? 4 : 1;
+  const mw = m / h;
+  const perM = Math.min(tiling.most / h, Math.ceil(mw / t));
   const perN = Math.min(tiling.most / w, Math.ceil(nw / t));
   const acc = vec ? 'vec4<f32>' : 'f32';
-  const aligned = (strides: readonly number[]) => strides.every((x) => x % 4 === 0);
   const aK = tiling.kvec4 === true && aCol === 1 && k % 4 === 0 && aligned(batch.strides[0]!);
   const bK = tiling.kvec4 === true && !vec && bRow === 1 && k % 4 === 0 && aligned(batch.strides[1]!);
   // Steps of k per loop iteration: four where an operand is read in fours along k.
@@ -111,39 +125,45 @@ export function tiledMatmulWgsl(
   // Where each of the thread's rows of A and columns of B starts (clamped into the matrix), hoisted.
   // Offsets are in the units each array is declared in (vec4 or f32); all are multiples of 4 where vec4.
   for (let i = 0; i < perM; i++)
-    body.push(`  let ra${i} = (aOff + min(row0 + ${i * t}u, ${m - 1}u) * ${aRow}u) / ${aK ? 4 : 1}u;`);
+    body.push(
+      `  let ra${i} = (aOff + min(row0 + ${i * t}u, ${mw - 1}u) * ${h * aRow}u) / ${aK || aR ? 4 : 1}u;`,
+    );
   for (let j = 0; j < perN; j++)
     body.push(`  let cb${j} = (bOff + min(col0 + ${j * t}u, ${nw - 1}u) * ${w * bCol}u) / ${bK ? 4 : w}u;`);
-  for (let i = 0; i < perM; i++) for (let j = 0; j < perN; j++) body.push(`  var c${i}_${j} = ${acc}(0.0);`);
+  const rows: [number, number][] = [];
+  for (let i = 0; i < perM; i++) for (let r = 0; r < h; r++) rows.push([i, r]);
+  for (const [i, r] of rows) for (let j = 0; j < perN; j++) body.push(`  var c${i}_${r}_${j} = ${acc}(0.0);`);
   body.push(`  for (var s = 0u; s < ${k / u}u; s++) {`);
   const lane = ['x', 'y', 'z', 'w'];
   // The value of A's row i (B's column j) at step q of this iteration.
-  const aAt = (i: number, q: number) => (aK ? `a${i}.${lane[q]}` : `a${i}_${q}`);
+  const aAt = (i: number, q: number, r: number) =>
+    aK ? `a${i}.${lane[q]}` : aR ? `a${i}_${q}.${lane[r]}` : `a${i}_${q}`;
   const bAt = (j: number, q: number) => (bK ? `b${j}.${lane[q]}` : `b${j}_${q}`);
   for (let i = 0; i < perM; i++)
     if (aK) body.push(`    let a${i} = A[ra${i} + s];`);
     else
       for (let q = 0; q < u; q++)
-        body.push(`    let a${i}_${q} = A[ra${i} + (s * ${u}u + ${q}u) * ${aCol}u];`);
+        body.push(`    let a${i}_${q} = A[ra${i} + (s * ${u}u + ${q}u) * ${aCol / h}u];`);
   for (let j = 0; j < perN; j++)
     if (bK) body.push(`    let b${j} = B[cb${j} + s];`);
     else
       for (let q = 0; q < u; q++)
         body.push(`    let b${j}_${q} = B[cb${j} + (s * ${u}u + ${q}u) * ${bRow / w}u];`);
   for (let q = 0; q < u; q++)
-    for (let i = 0; i < perM; i++)
-      for (let j = 0; j < perN; j++) body.push(`    c${i}_${j} = c${i}_${j} + ${aAt(i, q)} * ${bAt(j, q)};`);
+    for (const [i, r] of rows)
+      for (let j = 0; j < perN; j++)
+        body.push(`    c${i}_${r}_${j} = c${i}_${r}_${j} + ${aAt(i, q, r)} * ${bAt(j, q)};`);
   body.push('  }');
-  for (let i = 0; i < perM; i++)
+  for (const [i, r] of rows)
     for (let j = 0; j < perN; j++)
       body.push(
-        `  { let row = row0 + ${i * t}u; let col = col0 + ${j * t}u;`,
-        `    if (row < ${m}u && col < ${nw}u) { C[wid.z * ${(m * n) / w}u + row * ${nw}u + col] = c${i}_${j}; } }`,
+        `  { let row = (row0 + ${i * t}u) * ${h}u + ${r}u; let col = col0 + ${j * t}u;`,
+        `    if (row < ${m}u && col < ${nw}u) { C[wid.z * ${(m * n) / w}u + row * ${nw}u + col] = c${i}_${r}_${j}; } }`,
       );
   const source = [
     'struct Params { unused: vec4<u32> }',
     '@group(0) @binding(0) var<uniform> params: Params;',
-    `@group(0) @binding(1) var<storage, read> A: array<${aK ? 'vec4<f32>' : 'f32'}>;`,
+    `@group(0) @binding(1) var<storage, read> A: array<${aK || aR ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(2) var<storage, read> B: array<${vec || bK ? 'vec4<f32>' : 'f32'}>;`,
     `@group(0) @binding(3) var<storage, read_write> C: array<${acc}>;`,
     `@compute @workgroup_size(${t}, ${t}, 1)`,
@@ -152,9 +172,9 @@ export function tiledMatmulWgsl(
     '}',
   ].join('\n');
   return {
-    key: `wgsl-matmul:${t}x${perM}x${perN}${vec ? 'v' : ''}${aK ? 'a' : ''}${bK ? 'b' : ''}|${aShape.join('x')}${transposeA ? 'T' : ''},${bShape.join('x')}${transposeB ? 'T' : ''}>${outShape.join('x')}`,
+    key: `wgsl-matmul:${t}x${perM}x${perN}${vec ? 'v' : ''}${aR ? 'r' : ''}${aK ? 'a' : ''}${bK ? 'b' : ''}|${aShape.join('x')}${transposeA ? 'T' : ''},${bShape.join('x')}${transposeB ? 'T' : ''}>${outShape.join('x')}`,
     source,
-    groups: [Math.ceil(nw / (t * perN)), Math.ceil(m / (t * perM)), batches],
+    groups: [Math.ceil(nw / (t * perN)), Math.ceil(mw / (t * perM)), batches],
     inputs: 2,
   };
 }

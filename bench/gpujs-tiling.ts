@@ -12,12 +12,13 @@ import type { Shape } from '../src/tensor/shape.js';
 const rounds = Number(process.argv[2] ?? 3);
 const per = Number(process.argv[3] ?? 3);
 const VARIANTS: MatmulTiling[] = [
-  { threads: 8, most: 8, vec4: true, kvec4: true },
   { threads: 8, most: 8, vec4: true, kvec4: true, rowVec4: true },
+  { threads: 8, most: 8, vec4: true, kvec4: true, rowVec4: true, unroll4: true },
 ];
 const CASES: [Shape, Shape, boolean, boolean, Shape][] = [
   [[2, 980, 576], [2, 576, 64], false, false, [2, 980, 64]],
   [[2, 980, 576], [2, 980, 64], true, false, [2, 576, 64]],
+  [[2, 245, 576], [2, 245, 64], true, false, [2, 576, 64]],
   [[2, 980, 64], [2, 576, 64], false, true, [2, 980, 576]],
   [[2, 3920, 9], [2, 3920, 64], true, false, [2, 9, 64]],
 ];

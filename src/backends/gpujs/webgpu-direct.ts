@@ -296,8 +296,11 @@ interface KeptDispatch {
 
 /** Device milliseconds of one kernel (by label) over the dispatches a profile replayed. */
 export interface KernelTime {
+  /** The kernel's spec key (for a fused kernel, its kind and then its source). */
   readonly label: string;
+  /** Dispatches of this kernel replayed. */
   readonly dispatches: number;
+  /** Their device milliseconds together (wall time from submit to the queue's done, one submit each). */
   readonly ms: number;
   /** Output elements of one dispatch. */
   readonly outputs: number;

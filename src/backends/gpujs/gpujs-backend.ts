@@ -23,8 +23,13 @@ import { CONCAT_MAX_INPUTS } from './kernels/layout.js';
 import * as matmulKernels from './kernels/matmul.js';
 import { reduceSpec as buildReduceSpec, partialReduceSpec } from './kernels/reduce.js';
 import { type KernelSpec, memoSpec } from './kernels/spec.js';
-import { TILED_MATMUL_MIN_MACS, tiledMatmulWgsl, type WgslKernel } from './kernels/wgsl-matmul.js';
-import type { LazyArray, ViewMap } from './lazy.js';
+import {
+  TILED_MATMUL_MIN_MACS,
+  TILED_PENDING_MIN_MACS,
+  tiledMatmulWgsl,
+  type WgslKernel,
+} from './kernels/wgsl-matmul.js';
+import { LazyArray, type ViewMap } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
 import {
   DirectBuffer,
@@ -366,9 +371,15 @@ export class GpujsBackend implements Backend {
     const n = sizeOf(outShape);
     if (sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
     const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
-    if (this.direct && n * k >= TILED_MATMUL_MIN_MACS) {
+    const macs = n * k;
+    if (
+      this.direct &&
+      macs >= TILED_MATMUL_MIN_MACS &&
+      (macs >= TILED_PENDING_MIN_MACS || !(isPendingHandle(a.handle) || isPendingHandle(b.handle)))
+    ) {
       // A large product runs tiled (see tiledMatmulWgsl), pending operands computed first: a fused matmul
-      // would evaluate them inside gpu.js's untiled loop, once per output that reads them.
+      // would evaluate them inside gpu.js's untiled loop, once per output that reads them. A smaller one with
+      // a pending operand stays fused (see TILED_PENDING_MIN_MACS).
       const tiled = this.tiledMatmul(a, b, transposeA, transposeB, outShape);
       if (tiled) return tiled;
     }
@@ -666,6 +677,11 @@ function runDirect(
 }
 
 /** Whether a device array's kernel has not produced it yet. */
+/** True for a pending (not yet computed) fused value. */
+function isPendingHandle(h: unknown): boolean {
+  return h instanceof LazyArray && h.expr !== undefined;
+}
+
 function isPending(a: DeviceArray): boolean {
   return a.isPending;
 }

@@ -9,7 +9,11 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
 import { createGpujsBackend } from '../../../src/backends/gpujs/index.js';
-import { TILED_MATMUL_MIN_MACS, tiledMatmulWgsl } from '../../../src/backends/gpujs/kernels/wgsl-matmul.js';
+import {
+  TILED_MATMUL_MIN_MACS,
+  TILED_PENDING_MIN_MACS,
+  tiledMatmulWgsl,
+} from '../../../src/backends/gpujs/kernels/wgsl-matmul.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
 import {
   fromArray,
@@ -110,19 +114,29 @@ describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {
     const b = await createGpujsBackend('webgpu', { fusion: true });
     try {
       const r = rng(3);
-      const av = randomValues(r, 300 * 64);
+      const av = randomValues(r, 3300 * 64);
       const bv = randomValues(r, 64 * 40);
-      const run = (B: Backend, dt: DType, m: number) => {
+      const run = (B: Backend, dt: DType, m: number, pending: boolean) => {
         // A pending operand (tanh of the upload): computed first on the tiled path, inlined otherwise.
-        const a = kt(B.unary('tanh', put(B, av.subarray(0, m * 64), [m, 64], dt)), [m, 64], dt);
+        const x = put(B, av.subarray(0, m * 64), [m, 64], dt);
+        const a = pending ? kt(B.unary('tanh', x), [m, 64], dt) : x;
         return kt(B.matmul(a, put(B, bv, [64, 40], dt), false, false, [m, 40]), [m, 40], dt);
       };
-      for (const m of [300, 10]) {
-        const before = b.stats.tiledMatmuls;
-        const got = await b.read(run(b, 'float32', m));
-        expect(b.stats.tiledMatmuls - before).toBe(m * 40 * 64 >= TILED_MATMUL_MIN_MACS ? 1 : 0);
-        expectClose(got, cpu.readSync(run(cpu, 'float64', m)), { rtol: 1e-5, atol: 1e-5 }, `m=${m}`);
-      }
+      // 10 rows: below both bounds; 300: tiled unless an operand is pending; 3300: tiled either way.
+      for (const m of [3300, 300, 10])
+        for (const pending of [false, true]) {
+          const before = b.stats.tiledMatmuls;
+          const got = await b.read(run(b, 'float32', m, pending));
+          const macs = m * 40 * 64;
+          const tiled = macs >= (pending ? TILED_PENDING_MIN_MACS : TILED_MATMUL_MIN_MACS);
+          expect(b.stats.tiledMatmuls - before, `m=${m}, pending ${pending}`).toBe(tiled ? 1 : 0);
+          expectClose(
+            got,
+            cpu.readSync(run(cpu, 'float64', m, pending)),
+            { rtol: 1e-5, atol: 1e-5 },
+            `m=${m}, pending ${pending}`,
+          );
+        }
     } finally {
       await b.destroy();
     }
@@ -132,9 +146,10 @@ describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {
     const b = await createGpujsBackend('webgpu', { fusion: true });
     try {
       const r = rng(21);
-      const wv = randomValues(r, 48 * 40, -0.3, 0.3);
-      const xv = randomValues(r, 600 * 48);
-      const yv = randomValues(r, 600 * 40, -0.5, 0.5);
+      // [2400, 96] x [96, 40]: 9.2M multiply-adds a product, tiled even where an operand is pending.
+      const wv = randomValues(r, 96 * 40, -0.3, 0.3);
+      const xv = randomValues(r, 2400 * 96);
+      const yv = randomValues(r, 2400 * 40, -0.5, 0.5);
       const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
         setDefaultFloat(float);
         const prev = getBackend();
@@ -142,9 +157,9 @@ describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {
         try {
           const make = (v: Float32Array, s: Shape) =>
             fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
-          let w = make(wv, [48, 40]);
-          const x = make(xv, [600, 48]);
-          const y = make(yv, [600, 40]);
+          let w = make(wv, [96, 40]);
+          const x = make(xv, [2400, 96]);
+          const y = make(yv, [2400, 40]);
           const losses: number[] = [];
           const compiles: number[] = [];
           let grad!: Tensor;

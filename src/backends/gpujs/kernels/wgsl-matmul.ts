@@ -8,6 +8,16 @@ import { broadcastStrides, collapseAxes, type Shape } from '../../../tensor/shap
 export const TILED_MATMUL_MIN_MACS = 1 << 18;
 
 /**
+ * Multiply-adds from which a product with a pending operand runs tiled all the same, its operand computed
+ * first by a kernel of its own. Below it, gpu.js's fused matmul computes the operand inside its loop: one
+ * dispatch instead of two. A trade: on conv4's second-order step (its 3.3M and 4.5M multiply-add products
+ * with pending operands stay fused) 248 dispatches instead of 256, each of which costs tens of microseconds
+ * on a hardware GPU, against about 17% more time on lavapipe (980 -> 1139 ms a step on two cores), whose
+ * shaders run on the CPU.
+ */
+export const TILED_PENDING_MIN_MACS = 1 << 23;
+
+/**
  * How a product is blocked: threads per workgroup along each output axis, and the most outputs one thread
  * computes along each (fewer where the matrix is narrower, so that a 9-row product does not compute 64).
  */

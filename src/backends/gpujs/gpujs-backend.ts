@@ -16,16 +16,28 @@ import type { GpujsInstance, GpujsKernel } from './gpujs-module.js';
 import { InverseIndexCache } from './inverse-index.js';
 import { KernelCache } from './kernel-cache.js';
 import * as elementwise from './kernels/elementwise.js';
-import { broadcastStrides } from './kernels/index-math.js';
+import { broadcastStrides, sig } from './kernels/index-math.js';
 import * as indexing from './kernels/indexing.js';
 import * as layout from './kernels/layout.js';
 import { CONCAT_MAX_INPUTS } from './kernels/layout.js';
 import * as matmulKernels from './kernels/matmul.js';
 import { reduceSpec as buildReduceSpec, partialReduceSpec } from './kernels/reduce.js';
 import { type KernelSpec, memoSpec } from './kernels/spec.js';
-import type { LazyArray, ViewMap } from './lazy.js';
+import {
+  TILED_MATMUL_MIN_MACS,
+  TILED_PENDING_MIN_MACS,
+  tiledMatmulWgsl,
+  type WgslKernel,
+} from './kernels/wgsl-matmul.js';
+import { LazyArray, type ViewMap } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
-import { type DirectCounters, type GPUDeviceLike, WebGPUDirect } from './webgpu-direct.js';
+import {
+  DirectBuffer,
+  type DirectCounters,
+  type GPUDeviceLike,
+  type KernelTime,
+  WebGPUDirect,
+} from './webgpu-direct.js';
 
 /** Options of a gpu.js backend. */
 export interface GpujsBackendOptions {
@@ -74,6 +86,8 @@ export interface GpujsStats {
   readonly scatterLoopSteps: number;
   /** Inverse indices built on the host and uploaded (once per index tensor and scatter length). */
   readonly inverseIndexBuilds: number;
+  /** Products run as the hand-written tiled WGSL kernel (WebGPU's direct path only; see tiledMatmulWgsl). */
+  readonly tiledMatmuls: number;
 }
 
 const EMPTY = new Float32Array(0);
@@ -142,6 +156,10 @@ export class GpujsBackend implements Backend {
   /** WebGPU's dispatcher when kernels bypass gpu.js's runner (see {@link GpujsBackendOptions.webgpuDevice}). */
   private readonly direct: WebGPUDirect | undefined;
   private dispatches = 0;
+  /** Hand-written WGSL products by shape signature (direct WebGPU only), and how many were made. */
+  private readonly wgslMatmuls = new Map<string, WgslKernel>();
+  private wgslCompiles = 0;
+  private tiledMatmuls = 0;
   private uploads = 0;
   private reads = 0;
   private bytesUploaded = 0;
@@ -203,6 +221,21 @@ export class GpujsBackend implements Backend {
     return d ? { ...d.counters, poolHits: d.poolStats.hits, poolMisses: d.poolStats.misses } : undefined;
   }
 
+  /**
+   * WebGPU's direct path with `METATAPE_WEBGPU_PROFILE=1` only: device milliseconds per kernel over the
+   * dispatches recorded since {@link startWebgpuProfile}, each replayed on its own (see
+   * {@link WebGPUDirect.profile}).
+   */
+  webgpuProfile(): Promise<KernelTime[]> {
+    if (!this.direct) return Promise.reject(new Error(`${this.name}: no direct WebGPU path to profile`));
+    return this.direct.profile();
+  }
+
+  /** Starts a {@link webgpuProfile} window (forgets the dispatches kept so far). */
+  startWebgpuProfile(): void {
+    this.direct?.startProfile();
+  }
+
   /** True when elementwise chains run as fused kernels. */
   get fusion(): boolean {
     return this.fuser !== undefined;
@@ -212,7 +245,7 @@ export class GpujsBackend implements Backend {
   get counters(): BackendCounters {
     return {
       dispatches: this.dispatches,
-      compiles: this.cache.compiles,
+      compiles: this.cache.compiles + this.wgslCompiles,
       uploads: this.uploads,
       reads: this.reads,
       bytesUploaded: this.bytesUploaded,
@@ -229,6 +262,7 @@ export class GpujsBackend implements Backend {
       dispatches: this.dispatches,
       scatterLoopSteps: this.scatterLoopSteps,
       inverseIndexBuilds: this.inverse.builds,
+      tiledMatmuls: this.tiledMatmuls,
     };
   }
 
@@ -336,12 +370,53 @@ export class GpujsBackend implements Backend {
   ): unknown {
     const n = sizeOf(outShape);
     if (sizeOf(a.shape) === 0 || sizeOf(b.shape) === 0) return this.dispatch(fillSpec(n), n, [], [0]);
+    const k = transposeA ? a.shape.at(-2)! : a.shape.at(-1)!;
+    const macs = n * k;
+    if (
+      this.direct &&
+      macs >= TILED_MATMUL_MIN_MACS &&
+      (macs >= TILED_PENDING_MIN_MACS || !(isPendingHandle(a.handle) || isPendingHandle(b.handle)))
+    ) {
+      // A large product runs tiled (see tiledMatmulWgsl), pending operands computed first: a fused matmul
+      // would evaluate them inside gpu.js's untiled loop, once per output that reads them. A smaller one with
+      // a pending operand stays fused (see TILED_PENDING_MIN_MACS).
+      const tiled = this.tiledMatmul(a, b, transposeA, transposeB, outShape);
+      if (tiled) return tiled;
+    }
     const fused = this.fuser?.matmul(a, b, transposeA, transposeB, outShape);
     if (fused) return fused;
     return this.dispatch(matmulSpec(a.shape, b.shape, transposeA, transposeB, outShape), n, [
       this.arr(a),
       this.arr(b),
     ]);
+  }
+
+  /** A product on WebGPU's direct path as a hand-written tiled kernel; undefined if an operand is pending. */
+  private tiledMatmul(
+    a: KernelTensor,
+    b: KernelTensor,
+    transposeA: boolean,
+    transposeB: boolean,
+    outShape: Shape,
+  ): DeviceArray | undefined {
+    const inputs = [this.arr(a), this.arr(b)];
+    const values = inputs.map((x) => x.value);
+    if (!values.every((v) => v instanceof DirectBuffer)) return undefined;
+    const n = sizeOf(outShape);
+    const key = `${sig(a.shape)}${transposeA},${sig(b.shape)}${transposeB}>${sig(outShape)}`;
+    let wgsl = this.wgslMatmuls.get(key);
+    if (!wgsl) {
+      wgsl = tiledMatmulWgsl(a.shape, b.shape, transposeA, transposeB, outShape);
+      this.wgslMatmuls.set(key, wgsl);
+      this.wgslCompiles++;
+    }
+    this.dispatches++;
+    this.tiledMatmuls++;
+    try {
+      return DeviceArray.ready(n, this.direct!.runWgsl(wgsl, n, values as DirectBuffer[]));
+    } catch (e) {
+      return DeviceArray.from(n, Promise.reject(e));
+    }
   }
 
   transpose(x: KernelTensor, perm: readonly number[]): unknown {
@@ -526,8 +601,8 @@ export class GpujsBackend implements Backend {
     // The direct WebGPU path with every input present: its result exists at once, so nothing to wait for or
     // pin. Kept free of closures (they would allocate a context on every call of this hot method).
     if (direct && !inputs.some(isPending))
-      return runDirect(direct, kernel, outSize, hostArrays, inputs, scalars);
-    return this.dispatchQueued(kernel, outSize, inputs, scalars, hostArrays);
+      return runDirect(direct, kernel, outSize, hostArrays, inputs, scalars, spec.key);
+    return this.dispatchQueued(kernel, outSize, inputs, scalars, hostArrays, spec.key);
   }
 
   /** {@link dispatch} through gpu.js's runner, or on the direct path when an input is still pending. */
@@ -537,11 +612,12 @@ export class GpujsBackend implements Backend {
     inputs: readonly DeviceArray[],
     scalars: readonly number[],
     hostArrays: readonly Float32Array[],
+    label: string,
   ): DeviceArray {
     const direct = this.direct;
     const run = direct
       ? (values: readonly DeviceValue[]) =>
-          direct.run(kernel, outSize, [...hostArrays, ...values, ...scalars])
+          direct.run(kernel, outSize, [...hostArrays, ...values, ...scalars], label)
       : (values: readonly DeviceValue[]) =>
           kernel(...hostArrays, ...values, ...scalars) as DeviceValue | Promise<DeviceValue>;
     const present = inputs.every((a) => !a.isPending);
@@ -588,15 +664,24 @@ function runDirect(
   hostArrays: readonly Float32Array[],
   inputs: readonly DeviceArray[],
   scalars: readonly number[],
+  label: string,
 ): DeviceArray {
   try {
-    return DeviceArray.ready(outSize, direct.run(kernel, outSize, directArgs(hostArrays, inputs, scalars)));
+    return DeviceArray.ready(
+      outSize,
+      direct.run(kernel, outSize, directArgs(hostArrays, inputs, scalars), label),
+    );
   } catch (e) {
     return DeviceArray.from(outSize, Promise.reject(e));
   }
 }
 
 /** Whether a device array's kernel has not produced it yet. */
+/** True for a pending (not yet computed) fused value. */
+function isPendingHandle(h: unknown): boolean {
+  return h instanceof LazyArray && h.expr !== undefined;
+}
+
 function isPending(a: DeviceArray): boolean {
   return a.isPending;
 }

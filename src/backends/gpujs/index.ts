@@ -11,4 +11,5 @@ export { GpujsBackend, type GpujsBackendOptions, type GpujsStats } from './gpujs
 export { backendNameOf, GPUJS_MODES, type GpujsMode, isGpujsMode } from './modes.js';
 export { type ModeProbe, probeGpujsMode, probeGpujsModes } from './probe.js';
 export { registerGpujsBackends } from './register.js';
+export type { KernelTime } from './webgpu-direct.js';
 export { installWebGPU, releaseWebGPU, type WebGPUEnv } from './webgpu-env.js';

@@ -25,6 +25,8 @@
  * buffers are destroyed only after the submit that may use them.
  */
 
+import type { WgslKernel } from './kernels/wgsl-matmul.js';
+
 /** Buffer usage and map-mode flags (WebGPU constants; the globals exist only once Dawn is installed). */
 const USAGE_MAP_READ = 0x1;
 const USAGE_COPY_SRC = 0x4;
@@ -102,6 +104,7 @@ export interface GPUDeviceLike {
   createCommandEncoder(): GPUCommandEncoderLike;
   readonly queue: {
     submit(c: unknown[]): void;
+    onSubmittedWorkDone?(): Promise<void>;
     writeBuffer(
       b: GPUBufferLike,
       offset: number,
@@ -271,6 +274,36 @@ interface DirectKernel {
   readonly arrayIndices: readonly number[];
   /** Starts every bind-group key of this kernel (its number among the kernels compiled, then a colon). */
   readonly keyPrefix: string;
+  /** What the caller named the kernel (its spec key), for profiles. */
+  readonly label: string;
+}
+
+/**
+ * True when `METATAPE_WEBGPU_PROFILE=1` asks the direct path to keep every dispatch for
+ * {@link WebGPUDirect.profile}. Off by default: recording then costs one branch per dispatch.
+ */
+export function webgpuProfileFromEnv(): boolean {
+  return process.env.METATAPE_WEBGPU_PROFILE === '1';
+}
+
+/** One dispatch kept for a profile: enough to encode it again on its own. */
+interface KeptDispatch {
+  readonly kernel: DirectKernel;
+  readonly group: unknown;
+  /** The parameter block as written into the ring for this dispatch. */
+  readonly block: Uint8Array;
+}
+
+/** Device milliseconds of one kernel (by label) over the dispatches a profile replayed. */
+export interface KernelTime {
+  /** The kernel's spec key (for a fused kernel, its kind and then its source). */
+  readonly label: string;
+  /** Dispatches of this kernel replayed. */
+  readonly dispatches: number;
+  /** Their device milliseconds together (wall time from submit to the queue's done, one submit each). */
+  readonly ms: number;
+  /** Output elements of one dispatch. */
+  readonly outputs: number;
 }
 
 /** Running totals of the direct path. */
@@ -289,6 +322,8 @@ export interface DirectCounters {
  */
 export class WebGPUDirect {
   private readonly kernels = new WeakMap<object, DirectKernel>();
+  /** Hand-written WGSL kernels ({@link runWgsl}) by key. */
+  private readonly wgslKernels = new Map<string, DirectKernel>();
   private readonly pool: BufferPool;
   private readonly bindGroups = new BindGroupCache();
   private encoder: GPUCommandEncoderLike | undefined;
@@ -315,8 +350,14 @@ export class WebGPUDirect {
   /** A validation error Dawn reported for a pipeline this made; thrown by the next read. */
   private failure: Error | undefined;
   readonly counters: DirectCounters = { submits: 0, bindGroups: 0, pipelines: 0 };
+  /** Dispatches kept for {@link profile} (see {@link webgpuProfileFromEnv}); undefined unless profiling. */
+  private kept: KeptDispatch[] | undefined;
 
-  constructor(private readonly device: GPUDeviceLike) {
+  constructor(
+    private readonly device: GPUDeviceLike,
+    profiling = webgpuProfileFromEnv(),
+  ) {
+    if (profiling) this.kept = [];
     this.pool = new BufferPool(device);
     this.ringAlign = Math.max(16, device.limits.minUniformBufferOffsetAlignment);
     this.ring = device.createBuffer({ size: PARAM_RING_BYTES, usage: USAGE_UNIFORM | USAGE_COPY_DST });
@@ -340,15 +381,28 @@ export class WebGPUDirect {
    * numbers, in the kernel's argument order) into a fresh buffer of `outSize` floats. A kernel seen for the
    * first time is translated by gpu.js and compiled here, synchronously.
    */
-  run(kernelFn: unknown, outSize: number, args: readonly unknown[]): DirectBuffer {
+  run(kernelFn: unknown, outSize: number, args: readonly unknown[], label = ''): DirectBuffer {
     const kernel = (kernelFn as KernelShortcut).kernel;
     if (!kernel) throw new Error('WebGPUDirect: not a gpu.js kernel function');
     let k = this.kernels.get(kernel);
     if (!k) {
-      k = this.compile(kernel, outSize, args);
+      k = this.compile(kernel, outSize, args, label);
       this.kernels.set(kernel, k);
     }
     return this.record(k, outSize, args);
+  }
+
+  /**
+   * Runs a hand-written WGSL kernel (`wgsl`, bound as gpu.js's kernels are: a uniform block it may ignore,
+   * then `inputs` read-only, then the output) into a fresh buffer of `outSize` floats. Compiled once per key.
+   */
+  runWgsl(wgsl: WgslKernel, outSize: number, inputs: readonly DirectBuffer[]): DirectBuffer {
+    let k = this.wgslKernels.get(wgsl.key);
+    if (!k) {
+      k = this.compileWgsl(wgsl, outSize);
+      this.wgslKernels.set(wgsl.key, k);
+    }
+    return this.record(k, outSize, inputs);
   }
 
   /** A new tensor holding `values` (a new buffer, written at creation: no recorded work can see it early). */
@@ -391,6 +445,51 @@ export class WebGPUDirect {
     if (!this.encoder) this.destroyDoomed();
   }
 
+  /**
+   * Profiling only (see {@link webgpuProfileFromEnv}): forgets the dispatches kept so far, so that a profile
+   * covers what is recorded from now on.
+   */
+  startProfile(): void {
+    if (this.kept) this.kept.length = 0;
+  }
+
+  /**
+   * Profiling only: runs every dispatch kept since {@link startProfile} again, one submit each, waiting for
+   * the queue after each, and returns the device milliseconds per kernel label, most first. The dispatches
+   * read and write the buffers they did (pooled buffers still exist; what they hold now does not change a
+   * kernel's work, whose loops have fixed bounds), so this is a timing of the same shaders on the same sizes.
+   * Wall time per submit includes the submit's own cost (tens of µs on lavapipe), alike for every kernel.
+   * The replay writes outputs into buffers that may since hold other tensors: after a profile the backend's
+   * values are garbage, so a profile ends the run that took it.
+   */
+  async profile(): Promise<KernelTime[]> {
+    const kept = this.kept;
+    const done = this.device.queue.onSubmittedWorkDone?.bind(this.device.queue);
+    if (!kept || !done) throw new Error('WebGPUDirect: not profiling (METATAPE_WEBGPU_PROFILE=1)');
+    this.flush();
+    await done();
+    const list = kept.splice(0);
+    const byLabel = new Map<string, { ms: number; dispatches: number; outputs: number }>();
+    for (const d of list) {
+      this.device.queue.writeBuffer(this.ring, 0, d.block);
+      const encoder = this.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(d.kernel.pipeline);
+      pass.setBindGroup(0, d.group, [0]);
+      pass.dispatchWorkgroups(d.kernel.groups[0], d.kernel.groups[1], d.kernel.groups[2]);
+      pass.end();
+      const t0 = performance.now();
+      this.device.queue.submit([encoder.finish()]);
+      await done();
+      const ms = performance.now() - t0;
+      const e = byLabel.get(d.kernel.label) ?? { ms: 0, dispatches: 0, outputs: d.kernel.block[0]! };
+      e.ms += ms;
+      e.dispatches++;
+      byLabel.set(d.kernel.label, e);
+    }
+    return [...byLabel.entries()].map(([label, e]) => ({ label, ...e })).sort((a, b) => b.ms - a.ms);
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     this.endPass();
@@ -407,7 +506,12 @@ export class WebGPUDirect {
     this.staging.length = 0;
   }
 
-  private compile(kernel: GpujsWebGPUKernel, outSize: number, args: readonly unknown[]): DirectKernel {
+  private compile(
+    kernel: GpujsWebGPUKernel,
+    outSize: number,
+    args: readonly unknown[],
+    label: string,
+  ): DirectKernel {
     // gpu.js translates synchronously in build() and compiles in _buildAsync; only the translation is wanted.
     kernel._buildAsync = () => Promise.resolve();
     kernel.build(...args);
@@ -420,24 +524,7 @@ export class WebGPUDirect {
       throw new Error(`WebGPUDirect: a ${layout.byteLength}-byte parameter block`);
     // gpu.js's bindings: its parameters (here at a dynamic offset in the ring), the arguments read-only, the
     // result writable.
-    const n = layout.arrayArgs.length;
-    const entries: unknown[] = [
-      { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
-    ];
-    for (let i = 1; i <= n; i++)
-      entries.push({ binding: i, visibility: STAGE_COMPUTE, buffer: { type: 'read-only-storage' } });
-    entries.push({ binding: n + 1, visibility: STAGE_COMPUTE, buffer: { type: 'storage' } });
-    const device = this.device;
-    device.pushErrorScope('validation');
-    const bindLayout = device.createBindGroupLayout({ entries });
-    const pipeline = device.createComputePipeline({
-      layout: device.createPipelineLayout({ bindGroupLayouts: [bindLayout] }),
-      compute: { module: device.createShaderModule({ code: wgsl }), entryPoint: 'main' },
-    });
-    device.popErrorScope().then((e) => {
-      if (e) this.failure ??= new Error(`WebGPUDirect: ${e.message}\n--- WGSL ---\n${wgsl}`);
-    });
-    this.counters.pipelines++;
+    const { pipeline, layout: bindLayout } = this.pipelineOf(wgsl, layout.arrayArgs.length, label);
     const block = new Uint32Array(layout.byteLength / 4);
     const [groups, dispatchWidth] = this.workgroups(kernel.workgroupSize, outSize);
     block.set([outSize, 1, 1, dispatchWidth], 0);
@@ -454,7 +541,49 @@ export class WebGPUDirect {
       scalarSlots: layout.scalarArgs.map((s) => ({ index: s.index, slot: s.offset / 4, type: s.type })),
       arrayIndices: layout.arrayArgs.map((a) => a.index),
       keyPrefix: `${this.counters.pipelines}:`,
+      label,
     };
+  }
+
+  private compileWgsl(wgsl: WgslKernel, outSize: number): DirectKernel {
+    const n = wgsl.inputs;
+    // The shader ignores its block; the output size is kept where gpu.js's blocks have it, for profiles.
+    const block = Uint32Array.of(outSize, 1, 1, 0);
+    return {
+      ...this.pipelineOf(wgsl.source, n, wgsl.key),
+      groups: [wgsl.groups[0], wgsl.groups[1], wgsl.groups[2]],
+      block,
+      scalarSlots: [],
+      arrayIndices: Array.from({ length: n }, (_, i) => i),
+      keyPrefix: `${this.counters.pipelines}:`,
+      label: wgsl.key,
+    };
+  }
+
+  /**
+   * A compute pipeline for `wgsl` with gpu.js's bindings (a uniform block at a dynamic offset in the ring,
+   * `inputs` read-only arrays, the output writable) and its bind-group layout. A validation error is thrown by
+   * the next read.
+   */
+  private pipelineOf(wgsl: string, inputs: number, what: string): { pipeline: unknown; layout: unknown } {
+    const entries: unknown[] = [
+      { binding: 0, visibility: STAGE_COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+    ];
+    for (let i = 1; i <= inputs; i++)
+      entries.push({ binding: i, visibility: STAGE_COMPUTE, buffer: { type: 'read-only-storage' } });
+    entries.push({ binding: inputs + 1, visibility: STAGE_COMPUTE, buffer: { type: 'storage' } });
+    const device = this.device;
+    device.pushErrorScope('validation');
+    const layout = device.createBindGroupLayout({ entries });
+    const pipeline = device.createComputePipeline({
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module: device.createShaderModule({ code: wgsl }), entryPoint: 'main' },
+    });
+    device.popErrorScope().then((e) => {
+      if (e) this.failure ??= new Error(`WebGPUDirect: ${e.message} (${what})\n--- WGSL ---\n${wgsl}`);
+    });
+    this.counters.pipelines++;
+    return { pipeline, layout };
   }
 
   /** Workgroup counts for a 1-D output, folded into y past the per-dimension limit (as gpu.js does). */
@@ -509,6 +638,12 @@ export class WebGPUDirect {
     this.offsets[0] = at;
     pass.setBindGroup(0, group, this.offsets);
     pass.dispatchWorkgroups(k.groups[0], k.groups[1], k.groups[2]);
+    if (this.kept)
+      this.kept.push({
+        kernel: k,
+        group,
+        block: new Uint8Array(this.ringHost.slice(at, at + k.block.byteLength)),
+      });
     if (this.submitDue(++this.recorded)) this.flush();
     else this.scheduleFlush();
     return new DirectBuffer(this, out, outSize);

@@ -35,7 +35,7 @@ export function fusedCall(root: Expr, outShape: Shape): FusedCall {
   const readVar = emitElementReads(plan, outShape, 'i', body, scalars);
   const { code, result } = emitNodes(plan, readVar, '', scalars);
   body.push(...code, `return ${result};`);
-  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars, 'elementwise');
 }
 
 /**
@@ -171,7 +171,7 @@ export function fusedGatherCall(
   const nodes = emitNodes(plan, readVar, '', scalars);
   inside.push(...nodes.code, `out = ${nodes.result};`);
   body.push(`if (ix >= 0.0 && ix < ${dim}.0) {`, ...inside.map((l) => `  ${l}`), '}', 'return out;');
-  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars, 'gather');
 }
 
 /**
@@ -206,7 +206,7 @@ export function fusedScatterAddInverseCall(
   const nodes = emitNodes(plan, readVar, '', scalars);
   inside.push(...nodes.code, `acc = acc + ${nodes.result};`);
   body.push(...inside.map((l) => `    ${l}`), '  }', '}', 'return acc;');
-  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars, 'scatter');
 }
 
 /**
@@ -348,7 +348,12 @@ export function fusedPartialCall(
   }
   body.push('  }', '}', 'return acc;');
   return {
-    call: callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars),
+    call: callOf(
+      kernelSource(plan.arrays.length, scalars.length, body),
+      plan.arrays,
+      scalars,
+      'partial-reduce',
+    ),
     outputs,
     chunks,
   };
@@ -374,7 +379,7 @@ export function fusedSegmentsCall(roots: readonly Expr[], shape: Shape): FusedCa
   for (let s = roots.length - 2; s >= 0; s--)
     body.push(`if (${seg} < ${s}.5) { out = ${name.get(roots[s]!)}; }`);
   body.push('return out;');
-  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars);
+  return callOf(kernelSource(plan.arrays.length, scalars.length, body), plan.arrays, scalars, 'segments');
 }
 
 /**
@@ -405,7 +410,7 @@ export function fusedGroupsCall(groups: readonly { roots: readonly Expr[]; shape
     start = end;
   });
   body.push('return out;');
-  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars, 'groups');
 }
 
 /**
@@ -468,7 +473,7 @@ export function fusedMatmulCall(
     results.push(emitted.result);
   }
   body.push(`  acc = acc + ${results[0]} * ${results[1]};`, '}', 'return acc;');
-  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars);
+  return callOf(kernelSource(arrays.length, scalars.length, body), arrays, scalars, 'matmul');
 }
 
 /**
@@ -494,9 +499,18 @@ function matrixStrides(
   return { batch, outer: readStrides[outerAxis]!, inner: readStrides[innerAxis]! };
 }
 
-function callOf(source: string, arrays: readonly DeviceArray[], scalars: readonly number[]): FusedCall {
+/**
+ * A fused kernel's call. The key names the kernel's kind (`fused:matmul|...`) so that a profile can group
+ * kernels by what they do without parsing their source; the source alone still identifies the kernel.
+ */
+function callOf(
+  source: string,
+  arrays: readonly DeviceArray[],
+  scalars: readonly number[],
+  kind: string,
+): FusedCall {
   return {
-    spec: { key: `fused|${source}`, source, arrays: arrays.length, scalars: scalars.length },
+    spec: { key: `fused:${kind}|${source}`, source, arrays: arrays.length, scalars: scalars.length },
     arrays,
     scalars,
   };

@@ -13,35 +13,8 @@ import {
   probeGpujsModes,
 } from '../../../src/backends/gpujs/index.js';
 import { getBackend, useBackend } from '../../../src/backends/registry.js';
-import {
-  fromArray,
-  GradientTape,
-  matmul,
-  mean,
-  mul,
-  square,
-  sub,
-  type Tensor,
-  tanh,
-} from '../../../src/index.js';
-import { backendFor, modesUnderTest, put, randomValues, rng } from './harness.js';
-
-/** One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. */
-function metaStep(w: Tensor, x: Tensor, y: Tensor): { loss: Tensor; grad: Tensor } {
-  const outer = new GradientTape();
-  const loss = outer.record(() => {
-    outer.watch(w);
-    const inner = new GradientTape();
-    const innerLoss = inner.record(() => {
-      inner.watch(w);
-      return mean(square(sub(tanh(matmul(x, w)), y)));
-    });
-    const g = inner.gradient(innerLoss, w);
-    const adapted = sub(w, mul(g!, 0.1));
-    return mean(square(sub(tanh(matmul(x, adapted)), y)));
-  });
-  return { loss, grad: outer.gradient(loss, w)! };
-}
+import { fromArray, mul, sub } from '../../../src/index.js';
+import { backendFor, metaStep, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 function withBackend<T>(b: GpujsBackend, fn: () => T): T {
   const prev = getBackend();

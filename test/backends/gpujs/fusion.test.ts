@@ -22,8 +22,6 @@ import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/r
 import {
   add,
   fromArray,
-  GradientTape,
-  matmul,
   max,
   mean,
   mul,
@@ -36,7 +34,7 @@ import {
 } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
-import { backendFor, cpu, expectClose, modesUnderTest, put, randomValues, rng } from './harness.js';
+import { backendFor, cpu, expectClose, metaStep, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 /** Elementwise float32 math is within a few ulps per op; these chains are ≤ 60 ops of moderate magnitude. */
 const TOL = { rtol: 2e-5, atol: 1e-6 };
@@ -1115,29 +1113,4 @@ function normalized(h: Tensor): Tensor {
   const centred = sub(h, mul(m, max(h, { axis: [0], keepDims: true })));
   const variance = mean(square(centred), { axis: [0], keepDims: true });
   return tanh(mul(centred, reciprocal(sqrt(add(variance, 1e-3)))));
-}
-
-/**
- * One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. `act` is
- * the layer's activation (tanh, or a batch normalization then tanh).
- */
-function metaStep(
-  w: Tensor,
-  x: Tensor,
-  y: Tensor,
-  act: (h: Tensor) => Tensor = tanh,
-): { loss: Tensor; grad: Tensor } {
-  const outer = new GradientTape();
-  const loss = outer.record(() => {
-    outer.watch(w);
-    const inner = new GradientTape();
-    const innerLoss = inner.record(() => {
-      inner.watch(w);
-      return mean(square(sub(act(matmul(x, w)), y)));
-    });
-    const g = inner.gradient(innerLoss, w);
-    const adapted = sub(w, mul(g!, 0.1));
-    return mean(square(sub(act(matmul(x, adapted)), y)));
-  });
-  return { loss, grad: outer.gradient(loss, w)! };
 }

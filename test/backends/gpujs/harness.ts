@@ -11,6 +11,7 @@ import {
   type GpujsMode,
   isGpujsMode,
 } from '../../../src/backends/gpujs/index.js';
+import { GradientTape, matmul, mean, mul, square, sub, type Tensor, tanh } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import type { Shape } from '../../../src/tensor/shape.js';
 
@@ -114,4 +115,29 @@ export function expectClose(
       throw new Error(`${what}: element ${i} is ${g}, expected ${r} (|err| ${Math.abs(g - r)} > ${bound})`);
     }
   }
+}
+
+/**
+ * One MAML-style meta-step: an inner SGD step by a nested tape, the outer loss, its meta-gradient. `act` is
+ * the layer's activation (tanh, or a batch normalization then tanh).
+ */
+export function metaStep(
+  w: Tensor,
+  x: Tensor,
+  y: Tensor,
+  act: (h: Tensor) => Tensor = tanh,
+): { loss: Tensor; grad: Tensor } {
+  const outer = new GradientTape();
+  const loss = outer.record(() => {
+    outer.watch(w);
+    const inner = new GradientTape();
+    const innerLoss = inner.record(() => {
+      inner.watch(w);
+      return mean(square(sub(act(matmul(x, w)), y)));
+    });
+    const g = inner.gradient(innerLoss, w);
+    const adapted = sub(w, mul(g!, 0.1));
+    return mean(square(sub(act(matmul(x, adapted)), y)));
+  });
+  return { loss, grad: outer.gradient(loss, w)! };
 }

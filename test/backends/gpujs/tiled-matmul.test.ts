@@ -15,20 +15,10 @@ import {
   tiledMatmulWgsl,
 } from '../../../src/backends/gpujs/kernels/wgsl-matmul.js';
 import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
-import {
-  fromArray,
-  GradientTape,
-  matmul,
-  mean,
-  mul,
-  square,
-  sub,
-  type Tensor,
-  tanh,
-} from '../../../src/index.js';
+import { fromArray, mul, sub, type Tensor } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
-import { cpu, expectClose, modesUnderTest, put, randomValues, rng } from './harness.js';
+import { cpu, expectClose, metaStep, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 describe('tiled WGSL matmul source', () => {
   it('bakes the shapes in and covers the output with blocks of up to 64x64, one batch per workgroup layer', () => {
@@ -192,20 +182,3 @@ describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {
     }
   });
 });
-
-/** MAML with one inner step on a tanh layer: the outer gradient differentiates the inner one. */
-function metaStep(w: Tensor, x: Tensor, y: Tensor): { loss: Tensor; grad: Tensor } {
-  const outer = new GradientTape();
-  const loss = outer.record(() => {
-    outer.watch(w);
-    const inner = new GradientTape();
-    const innerLoss = inner.record(() => {
-      inner.watch(w);
-      return mean(square(sub(tanh(matmul(x, w)), y)));
-    });
-    const g = inner.gradient(innerLoss, w);
-    const adapted = sub(w, mul(g!, 0.1));
-    return mean(square(sub(tanh(matmul(x, adapted)), y)));
-  });
-  return { loss, grad: outer.gradient(loss, w)! };
-}

@@ -653,7 +653,7 @@ export class Fuser {
   }
 
   /** True for a handle still holding an uncomputed expression. */
-  private isPending(t: KernelTensor): boolean {
+  isPending(t: KernelTensor): boolean {
     const h = t.handle;
     return h instanceof LazyArray && !h.array && !h.isReleased;
   }

@@ -29,7 +29,7 @@ import {
   tiledMatmulWgsl,
   type WgslKernel,
 } from './kernels/wgsl-matmul.js';
-import { LazyArray, type ViewMap } from './lazy.js';
+import type { LazyArray, ViewMap } from './lazy.js';
 import { backendNameOf, type GpujsMode, isAsyncMode, webasmThreadsFromEnv } from './modes.js';
 import {
   DirectBuffer,
@@ -375,7 +375,7 @@ export class GpujsBackend implements Backend {
     if (
       this.direct &&
       macs >= TILED_MATMUL_MIN_MACS &&
-      (macs >= TILED_PENDING_MIN_MACS || !(isPendingHandle(a.handle) || isPendingHandle(b.handle)))
+      (macs >= TILED_PENDING_MIN_MACS || !(this.fuser?.isPending(a) || this.fuser?.isPending(b)))
     ) {
       // A large product runs tiled (see tiledMatmulWgsl), pending operands computed first: a fused matmul
       // would evaluate them inside gpu.js's untiled loop, once per output that reads them. A smaller one with
@@ -391,7 +391,10 @@ export class GpujsBackend implements Backend {
     ]);
   }
 
-  /** A product on WebGPU's direct path as a hand-written tiled kernel; undefined if an operand is pending. */
+  /**
+   * A product on WebGPU's direct path as a hand-written tiled kernel (pending operands computed first);
+   * undefined where an operand's value is not a direct buffer yet (its kernel still waits on an input).
+   */
   private tiledMatmul(
     a: KernelTensor,
     b: KernelTensor,
@@ -677,11 +680,6 @@ function runDirect(
 }
 
 /** Whether a device array's kernel has not produced it yet. */
-/** True for a pending (not yet computed) fused value. */
-function isPendingHandle(h: unknown): boolean {
-  return h instanceof LazyArray && h.expr !== undefined;
-}
-
 function isPending(a: DeviceArray): boolean {
   return a.isPending;
 }

@@ -3,6 +3,8 @@
  * gpu.js only looks at `navigator.gpu` and the `GPU*` globals, so this is all the wiring it needs.
  */
 
+import { paceDawnPolling } from './dawn-polling.js';
+
 /** What installing the WebGPU globals found: an adapter (with its description) or why there is none. */
 export type WebGPUEnv =
   | {
@@ -63,6 +65,7 @@ async function install(): Promise<WebGPUEnv> {
     };
   }
   Object.assign(globalThis, dawn.globals);
+  paceDawnPolling();
   shimUncapturedError(dawn.globals.GPUDevice.prototype);
   askForStorageBuffers(dawn.globals.GPUAdapter.prototype);
   const nav = (globalThis as { navigator?: { gpu?: ReturnType<DawnModule['create']> } }).navigator;

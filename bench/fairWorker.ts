@@ -33,7 +33,8 @@ interface Entry {
 }
 type Manifest = Record<string, Entry>;
 
-function load(dir: string, name: string): (key: string) => Tensor {
+/** A fixture's tensors by key (`param/<name>`, `tasks/<field>`), as bench/fair.ts wrote them. */
+export function load(dir: string, name: string): (key: string) => Tensor {
   const manifest = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as Manifest;
   const buf = readFileSync(join(dir, `${name}.bin`));
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);

@@ -13,9 +13,10 @@
  * later than the device finished, and the thread sleeps instead of spinning.
  *
  * How it finds Dawn's polls: dawn.node looks `setImmediate` up on the global object at each call, with a
- * native function it has just made. The wrapper this installs passes every other callback on untouched; a
- * native callback is paced only when it is scheduled from inside a paced one (Dawn rescheduling itself
- * during a wait); one scheduled from anywhere else starts a new wait.
+ * native function it has just made (N-API, no name: `name` is '' and its source `[native code]`, which no
+ * JavaScript function and no bound one, named `bound ...`, has). The wrapper this installs passes every other
+ * callback on untouched; such a callback is paced only when it is scheduled from inside a paced one (Dawn
+ * rescheduling itself during a wait); one scheduled from anywhere else starts a new wait.
  */
 
 /** Milliseconds of a wait during which the polls run back to back. */
@@ -32,6 +33,10 @@ let insidePoll = false;
 let waitStart = 0;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 const nativeSource = /\{\s*\[native code\]\s*\}$/;
+
+function isAnonymousNative(f: unknown): boolean {
+  return typeof f === 'function' && f.name === '' && nativeSource.test(Function.prototype.toString.call(f));
+}
 
 /** What the pacing has done since {@link paceDawnPolling} installed it. */
 export interface DawnPollCounters {
@@ -53,8 +58,7 @@ export function paceDawnPolling(): DawnPollCounters {
   const original = globalThis.setImmediate;
   const counters: DawnPollCounters = { polls: 0, slept: 0, sleptMs: 0 };
   const paced = function setImmediate(callback: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (typeof callback !== 'function' || !nativeSource.test(Function.prototype.toString.call(callback)))
-      return original(callback, ...args);
+    if (!isAnonymousNative(callback)) return original(callback, ...args);
     counters.polls++;
     const now = performance.now();
     if (!insidePoll) waitStart = now;

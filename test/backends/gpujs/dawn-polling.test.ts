@@ -8,21 +8,32 @@ import {
 } from '../../../src/backends/gpujs/dawn-polling.js';
 
 /**
- * dawn.node's AsyncRunner, as it behaves while a WebGPU promise is pending: a native callback (here a bound
- * function, which prints as native code too) that reschedules itself with the global `setImmediate` until
- * the "device" is done at `doneAt`. Resolves with the number of polls and when the last one saw it done.
+ * A function that looks like the ones dawn.node makes: its source prints as native code and it has no
+ * name (a bound function prints as native code too; its `bound poll` name is taken away).
  */
-function dawnLikeWait(doneAt: number): Promise<{ polls: number; seenAt: number }> {
+function anonymousNative(f: () => void): () => void {
+  const bound = f.bind(null);
+  Object.defineProperty(bound, 'name', { value: '' });
+  return bound;
+}
+
+/**
+ * dawn.node's AsyncRunner, as it behaves while a WebGPU promise is pending: an anonymous native callback
+ * that reschedules itself with the global `setImmediate` until the "device" is done at `doneAt`, with a
+ * `named` one (a bound function that keeps its name) to check it is left alone. Resolves with the number of
+ * polls and when the last one saw it done.
+ */
+function dawnLikeWait(doneAt: number, named = false): Promise<{ polls: number; seenAt: number }> {
   return new Promise((resolve) => {
     let polls = 0;
-    const poll = function (this: null) {
+    const poll = () => {
       polls++;
       const now = performance.now();
       if (now >= doneAt) resolve({ polls, seenAt: now });
-      else globalThis.setImmediate(bound);
+      else globalThis.setImmediate(callback);
     };
-    const bound = poll.bind(null);
-    globalThis.setImmediate(bound);
+    const callback = named ? poll.bind(null) : anonymousNative(poll);
+    globalThis.setImmediate(callback);
   });
 }
 
@@ -67,6 +78,8 @@ describe('paceDawnPolling', () => {
   it('leaves other callbacks and util.promisify(setImmediate) as they were', async () => {
     const counters = paceDawnPolling();
     const polls = counters.polls;
+    // A bound function (native code, but named) rescheduling itself is not Dawn: it spins as before.
+    await dawnLikeWait(performance.now() + 20, true);
     const order: string[] = [];
     await new Promise<void>((resolve) =>
       globalThis.setImmediate(

@@ -9,7 +9,7 @@
  *
  * {@link paceDawnPolling} makes those polls back off: a wait's first {@link SPIN_MS} polls as often as Dawn
  * asks (a short wait on a real GPU ends as soon as it would have), after that each poll first sleeps
- * a sixteenth of the wait so far, at most {@link MAX_SLEEP_MS}. So a wait ends at most about 6% (or 1 ms)
+ * a thirty-second of the wait so far, at most {@link MAX_SLEEP_MS}. So a wait ends at most about 3% (or 1 ms)
  * later than the device finished, and the thread sleeps instead of spinning.
  *
  * How it finds Dawn's polls: dawn.node looks `setImmediate` up on the global object at each call, with a
@@ -23,6 +23,11 @@
 export const SPIN_MS = 1;
 /** Longest sleep before one poll, ms. */
 export const MAX_SLEEP_MS = 1;
+/**
+ * A poll sleeps the wait so far divided by this: on a hardware GPU, whose waits for a step's loss are
+ * milliseconds, a wait ends at most 1/32 later than the device finished.
+ */
+export const SLEEP_SHARE = 32;
 
 type Immediate = typeof globalThis.setImmediate;
 
@@ -63,7 +68,7 @@ export function paceDawnPolling(): DawnPollCounters {
     const now = performance.now();
     if (!insidePoll) waitStart = now;
     const waited = now - waitStart;
-    const sleep = waited < SPIN_MS ? 0 : Math.min(MAX_SLEEP_MS, waited / 16);
+    const sleep = waited < SPIN_MS ? 0 : Math.min(MAX_SLEEP_MS, waited / SLEEP_SHARE);
     return original(() => {
       if (sleep > 0) {
         // Atomics.wait rather than setTimeout: sub-millisecond sleeps, and nothing else is due (the

@@ -18,23 +18,19 @@ import {
 } from '../../../src/backends/gpujs/fuser.js';
 import { createGpujsBackend, type GpujsBackend } from '../../../src/backends/gpujs/index.js';
 import { LazyArray } from '../../../src/backends/gpujs/lazy.js';
-import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
-import {
-  add,
-  fromArray,
-  max,
-  mean,
-  mul,
-  reciprocal,
-  sqrt,
-  square,
-  sub,
-  type Tensor,
-  tanh,
-} from '../../../src/index.js';
+import { add, max, mean, mul, reciprocal, sqrt, square, sub, type Tensor, tanh } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
-import { backendFor, cpu, expectClose, metaStep, modesUnderTest, put, randomValues, rng } from './harness.js';
+import {
+  backendFor,
+  cpu,
+  expectClose,
+  metaTrain,
+  modesUnderTest,
+  put,
+  randomValues,
+  rng,
+} from './harness.js';
 
 /** Elementwise float32 math is within a few ulps per op; these chains are ≤ 60 ops of moderate magnitude. */
 const TOL = { rtol: 2e-5, atol: 1e-6 };
@@ -963,33 +959,9 @@ for (const mode of modesUnderTest()) {
       const wv = randomValues(r, 12);
       const xv = randomValues(r, 512 * 4);
       const yv = randomValues(r, 512 * 3);
-      const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
-        setDefaultFloat(float);
-        const prev = getBackend();
-        useBackend(B);
-        try {
-          const make = (v: Float32Array, s: Shape) =>
-            fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
-          let w = make(wv, [4, 3]);
-          const x = make(xv, [512, 4]);
-          const y = make(yv, [512, 3]);
-          const losses: number[] = [];
-          const compiles: number[] = [];
-          let grad!: Tensor;
-          for (let i = 0; i < steps; i++) {
-            const before = B.counters!;
-            const step = metaStep(w, x, y, normalized);
-            grad = step.grad;
-            w = sub(w, mul(step.grad, 0.05));
-            losses.push((await step.loss.data())[0]!);
-            compiles.push(B.counters!.compiles - before.compiles);
-          }
-          return { losses, compiles, grad: await grad.data(), w: await w.data() };
-        } finally {
-          useBackend(prev);
-          setDefaultFloat('float32');
-        }
-      };
+      const data = { w: [wv, [4, 3]], x: [xv, [512, 4]], y: [yv, [512, 3]] } as const;
+      const run = (B: Backend, float: 'float32' | 'float64', steps: number) =>
+        metaTrain(B, float, data, steps, normalized);
       const steps = 5;
       const fused = await run(b, 'float32', steps);
       const ref = await run(cpu, 'float64', steps);
@@ -1043,35 +1015,9 @@ for (const mode of modesUnderTest()) {
         const wv = randomValues(r, 12);
         const xv = randomValues(r, 32);
         const yv = randomValues(r, 24);
-        const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
-          setDefaultFloat(float);
-          const prev = getBackend();
-          useBackend(B);
-          try {
-            const make = (v: Float32Array, s: Shape) =>
-              fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
-            let w = make(wv, [4, 3]);
-            const x = make(xv, [8, 4]);
-            const y = make(yv, [8, 3]);
-            const losses: number[] = [];
-            const dispatches: number[] = [];
-            const compiles: number[] = [];
-            let grad!: Tensor;
-            for (let i = 0; i < steps; i++) {
-              const before = B.counters!;
-              const step = metaStep(w, x, y);
-              grad = step.grad;
-              w = sub(w, mul(step.grad, 0.05));
-              losses.push((await step.loss.data())[0]!);
-              dispatches.push(B.counters!.dispatches - before.dispatches);
-              compiles.push(B.counters!.compiles - before.compiles);
-            }
-            return { losses, dispatches, compiles, grad: await grad.data(), w: await w.data() };
-          } finally {
-            useBackend(prev);
-            setDefaultFloat('float32');
-          }
-        };
+        const data = { w: [wv, [4, 3]], x: [xv, [8, 4]], y: [yv, [8, 3]] } as const;
+        const run = (B: Backend, float: 'float32' | 'float64', steps: number) =>
+          metaTrain(B, float, data, steps);
         const steps = 5;
         const fused = await run(b, 'float32', steps);
         const plain = await run(off, 'float32', steps);

@@ -3,7 +3,7 @@
  * model every comparison uses (each tolerance is stated and justified where it is defined: kernels.test.ts
  * for the primitives, ops.test.ts for composite values and gradients).
  */
-import type { KernelTensor } from '../../../src/backends/backend.js';
+import type { Backend, KernelTensor } from '../../../src/backends/backend.js';
 import { CpuBackend } from '../../../src/backends/cpu/index.js';
 import {
   createGpujsBackend,
@@ -11,7 +11,18 @@ import {
   type GpujsMode,
   isGpujsMode,
 } from '../../../src/backends/gpujs/index.js';
-import { GradientTape, matmul, mean, mul, square, sub, type Tensor, tanh } from '../../../src/index.js';
+import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
+import {
+  fromArray,
+  GradientTape,
+  matmul,
+  mean,
+  mul,
+  square,
+  sub,
+  type Tensor,
+  tanh,
+} from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import type { Shape } from '../../../src/tensor/shape.js';
 
@@ -140,4 +151,62 @@ export function metaStep(
     return mean(square(sub(act(matmul(x, adapted)), y)));
   });
   return { loss, grad: outer.gradient(loss, w)! };
+}
+
+/** Values and shape of one of {@link metaTrain}'s tensors. */
+export type Init = readonly [values: Float32Array, shape: Shape];
+
+/** What {@link metaTrain} returns: per step its loss, dispatches and compiles; the last meta-gradient and w. */
+export interface MetaTrainRun {
+  losses: number[];
+  dispatches: number[];
+  compiles: number[];
+  grad: TypedArray;
+  w: TypedArray;
+}
+
+/**
+ * `steps` {@link metaStep}s on backend `B` in `float`, from the meta-parameter `w` and the data `x`, `y`, each
+ * followed by an SGD step of w (rate 0.05); the backend and default float are put back after.
+ */
+export async function metaTrain(
+  B: Backend,
+  float: 'float32' | 'float64',
+  data: { w: Init; x: Init; y: Init },
+  steps: number,
+  act: (h: Tensor) => Tensor = tanh,
+): Promise<MetaTrainRun> {
+  setDefaultFloat(float);
+  const prev = getBackend();
+  useBackend(B);
+  try {
+    const make = ([v, s]: Init) =>
+      fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
+    let w = make(data.w);
+    const x = make(data.x);
+    const y = make(data.y);
+    const run: MetaTrainRun = {
+      losses: [],
+      dispatches: [],
+      compiles: [],
+      grad: new Float32Array(),
+      w: new Float32Array(),
+    };
+    let grad!: Tensor;
+    for (let i = 0; i < steps; i++) {
+      const before = B.counters!;
+      const step = metaStep(w, x, y, act);
+      grad = step.grad;
+      w = sub(w, mul(step.grad, 0.05));
+      run.losses.push((await step.loss.data())[0]!);
+      run.dispatches.push(B.counters!.dispatches - before.dispatches);
+      run.compiles.push(B.counters!.compiles - before.compiles);
+    }
+    run.grad = await grad.data();
+    run.w = await w.data();
+    return run;
+  } finally {
+    useBackend(prev);
+    setDefaultFloat('float32');
+  }
 }

@@ -2,7 +2,7 @@
  * The hand-written tiled WGSL product of WebGPU's direct path (src/backends/gpujs/kernels/wgsl-matmul.ts):
  * products of at least TILED_MATMUL_MIN_MACS multiply-adds run through it, and it must give the CPU backend's
  * values (a float64 reference within the float32 dot-product bound) for plain, transposed, batched and
- * broadcast operands whose sizes are not multiples of its 32x32 tile, and for a second-order meta-gradient
+ * broadcast operands whose sizes are not multiples of its 64x64 block (8x8 threads of 8x8 outputs), and for a second-order meta-gradient
  * whose every product (forward, backward, and the backward of the backward) is tiled. Runs where the gpu.js
  * suite runs webgpu (METATAPE_GPU_MODES includes it); the generator's source is checked everywhere.
  */
@@ -14,11 +14,9 @@ import {
   TILED_PENDING_MIN_MACS,
   tiledMatmulWgsl,
 } from '../../../src/backends/gpujs/kernels/wgsl-matmul.js';
-import { getBackend, setDefaultFloat, useBackend } from '../../../src/backends/registry.js';
-import { fromArray, mul, sub, type Tensor } from '../../../src/index.js';
 import type { DType, TypedArray } from '../../../src/tensor/dtype.js';
 import { type Shape, sizeOf } from '../../../src/tensor/shape.js';
-import { cpu, expectClose, metaStep, modesUnderTest, put, randomValues, rng } from './harness.js';
+import { cpu, expectClose, metaTrain, modesUnderTest, put, randomValues, rng } from './harness.js';
 
 describe('tiled WGSL matmul source', () => {
   it('bakes the shapes in and covers the output with blocks of up to 64x64, one batch per workgroup layer', () => {
@@ -140,33 +138,9 @@ describe.skipIf(!webgpu)('gpujs:webgpu tiled matmul', () => {
       const wv = randomValues(r, 96 * 40, -0.3, 0.3);
       const xv = randomValues(r, 2400 * 96);
       const yv = randomValues(r, 2400 * 40, -0.5, 0.5);
-      const run = async (B: Backend, float: 'float32' | 'float64', steps: number) => {
-        setDefaultFloat(float);
-        const prev = getBackend();
-        useBackend(B);
-        try {
-          const make = (v: Float32Array, s: Shape) =>
-            fromArray(float === 'float64' ? Float64Array.from(v) : Float32Array.from(v), s);
-          let w = make(wv, [96, 40]);
-          const x = make(xv, [2400, 96]);
-          const y = make(yv, [2400, 40]);
-          const losses: number[] = [];
-          const compiles: number[] = [];
-          let grad!: Tensor;
-          for (let i = 0; i < steps; i++) {
-            const before = B.counters!;
-            const step = metaStep(w, x, y);
-            grad = step.grad;
-            w = sub(w, mul(step.grad, 0.05));
-            losses.push((await step.loss.data())[0]!);
-            compiles.push(B.counters!.compiles - before.compiles);
-          }
-          return { losses, compiles, grad: await grad.data(), w: await w.data() };
-        } finally {
-          useBackend(prev);
-          setDefaultFloat('float32');
-        }
-      };
+      const data = { w: [wv, [96, 40]], x: [xv, [2400, 96]], y: [yv, [2400, 40]] } as const;
+      const run = (B: Backend, float: 'float32' | 'float64', steps: number) =>
+        metaTrain(B, float, data, steps);
       const tiledBefore = b.stats.tiledMatmuls;
       const got = await run(b, 'float32', 5);
       // The forward products, the inner backward and the outer backward: at least 6 tiled products a step.

@@ -138,9 +138,10 @@ async function runMeta(
   countGc();
   const { model, learner } = metaSetup(job);
   // `trainer.parallelism: kernels` as the trainer sets it up (src/meta/experiment.ts): one meta-gradient on
-  // this thread, its big kernels split over `threads` threads.
+  // this thread, its kernels queued to an executor and split over `threads` threads. BENCH_KERNEL_QUEUE=0:
+  // split inside each call only (the kernels mode before the queue), to compare.
   const kernels = parallelism === 'kernels' && threads > 1;
-  if (kernels) setCpuKernelThreads(threads);
+  if (kernels) setCpuKernelThreads(threads, { queue: process.env.BENCH_KERNEL_QUEUE !== '0' });
   const recipe = { module: import.meta.url, exportName: 'jobLearner', arg: job };
   // BENCH_WORKER_OLD_SPACE_MB: the workers' initial old generation (ThreadOptions.workerOldSpaceMb).
   const oldSpace = process.env.BENCH_WORKER_OLD_SPACE_MB;

@@ -6,7 +6,9 @@ export * from './autodiff/index.js';
 export type { AdamConstants, Backend, BackendCounters, KernelTensor } from './backends/backend.js';
 export { diffCounters, formatCounters } from './backends/backend.js';
 export { CpuBackend } from './backends/cpu/index.js';
+export { type KernelQueueStats, kernelQueueStats } from './backends/cpu/kernelQueue.js';
 export {
+  type KernelThreadOptions,
   KernelThreadsError,
   kernelThreadsUnavailable,
   setCpuKernelThreads,

@@ -97,7 +97,8 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
     learnerRecipe(config, source),
     parallelism === 'tasks' ? threads : 1,
   );
-  if (parallelism === 'kernels') setCpuKernelThreads(threads);
+  // Queued: the op dispatch and the tape overlap the kernels (src/backends/cpu/kernelQueue.ts).
+  if (parallelism === 'kernels') setCpuKernelThreads(threads, { queue: true });
   try {
     for (iteration = start + 1; iteration <= T; iteration++) {
       const batch = source.sample(taskRng, config.trainer.metaBatchSize, 'train');

@@ -1,4 +1,5 @@
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
+import { syncKernels } from './kernelQueue.js';
 
 /**
  * Node's Buffer, when present: `Buffer.allocUnsafeSlow` hands out an unpooled ArrayBuffer without zeroing it,
@@ -10,7 +11,7 @@ const NodeBuffer = (
 ).Buffer;
 
 /** Up to this many bytes V8 keeps a typed array's elements on the JS heap: cheaper than any slab. */
-const ON_HEAP_MAX_BYTES = 64;
+export const ON_HEAP_MAX_BYTES = 64;
 
 /** Size of the slabs op results are carved from. */
 const SLAB_BYTES = 256 * 1024;
@@ -70,6 +71,8 @@ export function allocUninit(dtype: DType, size: number): TypedArray {
 /** Zero-filled storage from the same allocator as {@link allocUninit}. */
 export function allocZeroed(dtype: DType, size: number): TypedArray {
   const out = allocUninit(dtype, size);
+  // A pooled array may still be read by a queued kernel (kernelQueue.ts).
+  syncKernels();
   // On-heap arrays come zeroed already.
   if (out.byteLength > ON_HEAP_MAX_BYTES) out.fill(0);
   return out;

@@ -9,10 +9,11 @@ import type {
   ReduceOp,
   UnaryOp,
 } from '../backend.js';
-import { allocUninit, allocZeroed, recycleArray } from './alloc.js';
-import { binaryKernel, unaryKernel, whereKernel } from './elementwise.js';
+import { allocUninit, allocZeroed, ON_HEAP_MAX_BYTES, recycleArray } from './alloc.js';
+import { binaryKernel, simdElementwise, unaryKernel, whereKernel } from './elementwise.js';
 import { adamMomentsKernel } from './fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
+import { kernelsQueued, syncKernels } from './kernelQueue.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
 import { broadcastCopy, stridedCopy } from './strided.js';
@@ -27,8 +28,9 @@ function bytesPer(dtype: DType): number {
 }
 
 /**
- * The reference backend: plain typed arrays on the host, float32 and float64. Every kernel runs
- * synchronously, so `readSync` always works. Comparisons and relu/step follow the conventions in
+ * The reference backend: plain typed arrays on the host, float32 and float64. Every kernel has run by the
+ * time JavaScript reads or writes storage (in queue mode, src/backends/cpu/kernelQueue.ts, by a sync at
+ * each such place), so `readSync` always works. Comparisons and relu/step follow the conventions in
  * `src/ops/README.md` (relu'(0) = 0, ties in maximum go to the first argument).
  */
 export class CpuBackend implements Backend {
@@ -54,6 +56,8 @@ export class CpuBackend implements Backend {
 
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
     const size = sizeOf(shape);
+    // Storage of a few bytes is always fresh (never pooled), so no queued kernel can be using it.
+    if (size * bytesPer(dtype) > ON_HEAP_MAX_BYTES) syncKernels();
     this.uploads++;
     this.bytesUploaded += size * bytesPer(dtype);
     // Unzeroed storage only when `values` covers all of it.
@@ -65,6 +69,7 @@ export class CpuBackend implements Backend {
     return Promise.resolve(this.readSync(t));
   }
   readSync(t: KernelTensor): TypedArray {
+    syncKernels();
     const a = arr(t);
     this.reads++;
     this.bytesRead += a.byteLength;
@@ -75,6 +80,7 @@ export class CpuBackend implements Backend {
     recycleArray(handle as TypedArray);
   }
   readSyncInto(t: KernelTensor, out: TypedArray, from: number): void {
+    syncKernels();
     const a = arr(t);
     this.reads++;
     this.bytesRead += out.byteLength;
@@ -82,6 +88,12 @@ export class CpuBackend implements Backend {
   }
   fill(shape: Shape, value: number, dtype: DType): unknown {
     this.dispatches++;
+    if (dtype === 'float32' && simdElementwise?.fill !== undefined && kernelsQueued()) {
+      const out = allocUninit(dtype, sizeOf(shape)) as Float32Array;
+      simdElementwise.fill(out, value);
+      return out;
+    }
+    syncKernels();
     if (value === 0) return allocZeroed(dtype, sizeOf(shape));
     const out = allocUninit(dtype, sizeOf(shape));
     out.fill(value);
@@ -158,6 +170,7 @@ export class CpuBackend implements Backend {
   }
   concat(xs: readonly KernelTensor[], axis: number): unknown {
     this.dispatches++;
+    syncKernels();
     let total = 0;
     for (const x of xs) total += sizeOf(x.shape);
     const out = allocUninit(xs[0]!.dtype, total);
@@ -170,6 +183,7 @@ export class CpuBackend implements Backend {
   }
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
     this.dispatches++;
+    syncKernels();
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
     const out = allocZeroed(x.dtype, sizeOf(outShape));
     if (value !== 0) out.fill(value);
@@ -178,6 +192,7 @@ export class CpuBackend implements Backend {
   }
   gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
     this.dispatches++;
+    syncKernels();
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
     const out = allocUninit(x.dtype, sizeOf(outShape));
     gatherKernel(arr(x), x.shape, arr(indices) as Int32Array, axis, out);
@@ -185,6 +200,7 @@ export class CpuBackend implements Backend {
   }
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
     this.dispatches++;
+    syncKernels();
     const out = allocZeroed(updates.dtype, sizeOf(outShape));
     scatterAddKernel(arr(updates), arr(indices) as Int32Array, axis, out, outShape);
     return out;
@@ -193,6 +209,14 @@ export class CpuBackend implements Backend {
     this.dispatches++;
     const src = arr(x);
     const out = allocUninit(dtype, src.length);
+    if (
+      src instanceof Int32Array &&
+      out instanceof Float32Array &&
+      kernelsQueued() &&
+      simdElementwise?.castI32F32?.(src, out)
+    )
+      return out;
+    syncKernels();
     if (dtype === 'int32') for (let i = 0; i < src.length; i++) out[i] = Math.trunc(src[i]!);
     else out.set(src);
     return out;

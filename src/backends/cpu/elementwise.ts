@@ -2,6 +2,7 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, collapseAxes, type Shape } from '../../tensor/shape.js';
 import type { BinaryOp, UnaryOp } from '../backend.js';
 import { elementwiseWasm, WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
+import { nativeFrom, syncKernels, syncKernelsFor } from './kernelQueue.js';
 import { type ElementwiseKernels, nativeElementwise } from './native/elementwise.js';
 
 /**
@@ -167,11 +168,12 @@ function binaryLoops_(op: BinaryOp): BinaryLoops {
 /** Applies a unary kernel to every element. */
 export function unaryKernel(op: UnaryOp, x: TypedArray, out: TypedArray): void {
   if (
-    x.length >= WASM_MIN_ELEMENTS &&
+    x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
     x instanceof Float32Array &&
     simdElementwise?.unary(op, x, out as Float32Array)
   )
     return;
+  syncKernelsFor(x, out);
   unaryLoop(op)(x, out, x.length);
 }
 
@@ -235,7 +237,7 @@ export function binaryKernel(
   const na = a.length;
   const nb = b.length;
   if (
-    n >= WASM_MIN_ELEMENTS &&
+    n >= nativeFrom(WASM_MIN_ELEMENTS) &&
     out instanceof Float32Array &&
     (na === n || nb === n) &&
     (na === n || na === 1) &&
@@ -243,6 +245,8 @@ export function binaryKernel(
     simdElementwise?.binary(op, a as Float32Array, b as Float32Array, out)
   )
     return;
+  // The loops below run in JavaScript (kernelQueue.ts); the broadcasts further down may still go native.
+  if ((na === n || na === 1) && (nb === n || nb === 1)) syncKernels();
   if (na === n && nb === n) {
     loops.flat(a, b, out, n);
     return;
@@ -263,7 +267,7 @@ export function binaryKernel(
   }
   const { shape, sa, sb } = collapseBroadcast(aShape, bShape, outShape);
   const rank = shape.length;
-  if (n >= WASM_MIN_ELEMENTS && out instanceof Float32Array && simdElementwise !== undefined) {
+  if (n >= nativeFrom(WASM_MIN_ELEMENTS) && out instanceof Float32Array && simdElementwise !== undefined) {
     // One operand full, the other a [p, r] block of rows repeated along q ([q, r] with p = 1): the bias add.
     const rows = (s: number[]) =>
       (rank === 2 || (rank === 3 && s[0] === shape[2])) && s[rank - 2] === 0 && s[rank - 1] === 1;
@@ -288,13 +292,14 @@ export function binaryKernel(
   // Any other broadcast: the native strided loop where the addon is built (batch norm's statistics,
   // max-pool's window masks), else the JS loops below.
   if (
-    n >= WASM_MIN_ELEMENTS &&
+    n >= nativeFrom(WASM_MIN_ELEMENTS) &&
     out instanceof Float32Array &&
     a instanceof Float32Array &&
     b instanceof Float32Array &&
     simdElementwise?.binaryStrided?.(op, a, b, out, shape, sa, sb)
   )
     return;
+  syncKernels();
   // rank >= 1 here: an output of size > 1 keeps at least one axis.
   const inner = shape[rank - 1]!;
   const ais = sa[rank - 1]!;
@@ -342,6 +347,7 @@ export function whereKernel(
   outShape: Shape,
 ): void {
   const n = out.length;
+  syncKernels();
   if (cond.length === n && a.length === n && b.length === n) {
     for (let i = 0; i < n; i++) out[i] = cond[i] !== 0 ? a[i]! : b[i]!;
     return;

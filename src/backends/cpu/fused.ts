@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { AdamConstants } from '../backend.js';
 import { simdElementwise } from './elementwise.js';
+import { nativeFrom, syncKernels } from './kernelQueue.js';
 import { ADAM_WASM_MIN_ELEMENTS, adamWasm } from './wasm/adamWasm.js';
 
 /**
@@ -23,9 +24,10 @@ export function adamMomentsKernel(
   if (g instanceof Float32Array) {
     // m0, v0 and the outputs are float32 like g: the backend keeps Adam's state and outputs in its dtype.
     const f32 = [g, m0, v0, c, m, v, u] as Parameters<typeof adamF32>;
+    // The native loop where the addon is built: the wasm one copies six arrays through its memory.
+    if (g.length >= nativeFrom(ADAM_WASM_MIN_ELEMENTS) && simdElementwise?.adam?.(...f32)) return;
+    syncKernels();
     if (g.length >= ADAM_WASM_MIN_ELEMENTS) {
-      // The native loop where the addon is built: the wasm one copies six arrays through its memory.
-      if (simdElementwise?.adam?.(...f32)) return;
       if (adamWasm !== undefined) {
         adamWasm.update(...f32);
         return;
@@ -34,6 +36,7 @@ export function adamMomentsKernel(
     adamF32(...f32);
     return;
   }
+  syncKernels();
   adamF64(
     g as Float64Array,
     m0 as Float64Array,

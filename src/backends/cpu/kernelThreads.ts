@@ -9,7 +9,12 @@
  * (src/backends/cpu/native/parallel.c), and a split computes every element as the whole kernel would, except
  * that a matmul's row or column blocks may land on different BLAS kernel edges (results then differ from one
  * thread's in the last bits, the same for the same thread count).
+ *
+ * Split kernels alone made two threads at most about 1.4 times one on that job: the op dispatch, the tape
+ * and the small kernels stayed serial. With `queue` (what the trainer uses), kernels run on an executor
+ * thread while this one records the next ops (src/backends/cpu/kernelQueue.ts).
  */
+import { configureKernelThreads } from './kernelQueue.js';
 import { nativeAddon, nativeAddonReason } from './native/addon.js';
 
 /** Kernel threads were asked for where the native addon is not loaded. */
@@ -23,12 +28,25 @@ export function kernelThreadsUnavailable(): string | undefined {
   return undefined;
 }
 
+/** Options of {@link setCpuKernelThreads}. */
+export interface KernelThreadOptions {
+  /**
+   * Queue every native kernel to an executor thread instead of running it during the call (from 2 threads;
+   * src/backends/cpu/kernelQueue.ts): the op dispatch and the tape on this thread then overlap the kernels,
+   * and this thread runs small kernels and parts of big ones whenever it waits for a result. The results are
+   * those of the split kernels without a queue, bit for bit, but for exp and log, which run the C library's
+   * (test/backends/cpu/kernelQueue.test.ts compares them with JavaScript's). Default false.
+   */
+  queue?: boolean;
+}
+
 /**
  * Runs the calling thread's big CPU kernels on `threads` threads from now on (1: on this thread alone, which
- * also stops the helpers). Returns the count in effect. Throws {@link KernelThreadsError} for more than one
- * where the native addon is not loaded, and a RangeError for a count that is not a whole number from 1 to 256.
+ * also stops the helpers), queued where `options.queue` says. Returns the count in effect. Throws
+ * {@link KernelThreadsError} for more than one where the native addon is not loaded, and a RangeError for a
+ * count that is not a whole number from 1 to 256.
  */
-export function setCpuKernelThreads(threads: number): number {
+export function setCpuKernelThreads(threads: number, options: KernelThreadOptions = {}): number {
   if (!Number.isInteger(threads) || threads < 1 || threads > 256)
     throw new RangeError(`kernel threads: expected a whole number from 1 to 256, got ${threads}`);
   const why = kernelThreadsUnavailable();
@@ -36,5 +54,5 @@ export function setCpuKernelThreads(threads: number): number {
     if (threads === 1) return 1;
     throw new KernelThreadsError(`kernel threads: ${threads} asked for, but ${why}`);
   }
-  return nativeAddon!.setKernelThreads(threads);
+  return configureKernelThreads(threads, options.queue === true);
 }

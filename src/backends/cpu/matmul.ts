@@ -1,5 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape } from '../../tensor/shape.js';
+import { holdForQueue, nativeFrom, syncKernels } from './kernelQueue.js';
 import { nativeBlas } from './native/blas.js';
 import { GEMM_BLOCK, matmulWasm } from './wasm/matmulWasm.js';
 
@@ -38,9 +39,13 @@ export function matmulKernel(
   outShape: Shape,
 ): void {
   const macs = out.length * (transposeA ? aShape.at(-2)! : aShape.at(-1)!);
-  if (nativeBlas !== undefined && macs >= NATIVE_MIN_MACS && sameFloatType(a, b, out)) {
+  if (nativeBlas !== undefined && macs >= nativeFrom(NATIVE_MIN_MACS) && sameFloatType(a, b, out)) {
     matmulKernelNative(a, aShape, b, bShape, transposeA, transposeB, out, outShape);
-  } else if (
+    return;
+  }
+  // The kernels below run in JavaScript (kernelQueue.ts: no storage is touched while kernels are queued).
+  syncKernels();
+  if (
     matmulWasm !== undefined &&
     macs >= WASM_MIN_MACS &&
     a instanceof Float32Array &&
@@ -98,6 +103,7 @@ export function matmulKernelNative(
     pairs,
     products,
   );
+  holdForQueue(a, b, out);
 }
 
 /**
@@ -251,6 +257,7 @@ function productGeometry(
   const k = transposeA ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
   if (out.length === 0) return undefined;
   if (k === 0) {
+    syncKernels();
     out.fill(0);
     return undefined;
   }

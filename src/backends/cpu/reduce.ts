@@ -3,6 +3,7 @@ import { collapseAxes, type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
 import { simdElementwise } from './elementwise.js';
 import { WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
+import { nativeFrom, syncKernels, syncKernelsFor } from './kernelQueue.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
@@ -16,8 +17,11 @@ export function reduceKernel(
   out: TypedArray,
 ): void {
   const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
-  out.fill(init);
-  if (x.length === 0) return;
+  if (x.length === 0) {
+    syncKernels();
+    out.fill(init);
+    return;
+  }
   // Output stride of each input axis (0 on reduced axes).
   const outStrides = new Array<number>(shape.length).fill(0);
   let s = 1;
@@ -31,6 +35,7 @@ export function reduceKernel(
   const os = strides[1]!;
   const rank = cs.length;
   if (rank === 0) {
+    syncKernels();
     out[0] = x[0]!;
     return;
   }
@@ -41,13 +46,27 @@ export function reduceKernel(
   if (
     op === 'sum' &&
     innerStride === 1 &&
-    x.length >= WASM_MIN_ELEMENTS &&
+    x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
     x instanceof Float32Array &&
     simdElementwise !== undefined &&
     ((rank === 2 && os[0] === 0) || (rank === 3 && os[1] === 0 && os[0] === inner)) &&
     simdElementwise.colsum(x, rank === 3 ? cs[0]! : 1, cs[rank - 2]!, inner, out as Float32Array)
   )
     return;
+  // One run per output element (a whole-tensor or a last-axis reduction): the native loop, which reduces a
+  // run as the loop below does.
+  if (
+    innerStride === 0 &&
+    (rank === 1 || (rank === 2 && os[0] === 1)) &&
+    x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
+    x instanceof Float32Array &&
+    simdElementwise?.reduceRows?.(op, x, rank === 1 ? 1 : cs[0]!, inner, out as Float32Array)
+  )
+    return;
+  // The loops below run in JavaScript (kernelQueue.ts), and start from the reduction's identity (the column
+  // sums above write every element themselves).
+  syncKernelsFor(x, out);
+  out.fill(init);
   const idx = new Array<number>(rank).fill(0);
   let o = 0;
   const n = x.length;

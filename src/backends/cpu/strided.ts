@@ -1,6 +1,7 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import { collapseAxes, type Shape } from '../../tensor/shape.js';
 import { simdElementwise } from './elementwise.js';
+import { kernelsQueued, nativeFrom, syncKernels } from './kernelQueue.js';
 
 /**
  * From this many elements a float32 copy goes to the native kernels' one-call copy where they are built
@@ -18,7 +19,7 @@ function nativeCopy(
   dst: TypedArray,
 ): boolean {
   return (
-    dst.length >= NATIVE_COPY_MIN_ELEMENTS &&
+    dst.length >= nativeFrom(NATIVE_COPY_MIN_ELEMENTS) &&
     src instanceof Float32Array &&
     dst instanceof Float32Array &&
     simdElementwise?.copyStrided?.(src, base, strides, out, dst) === true
@@ -37,8 +38,10 @@ export function stridedCopy(
   out: Shape,
   dst: TypedArray,
 ): void {
-  if (out.length === 0 || !nativeCopy(src, base, strides, out, dst))
+  if (out.length === 0 || !nativeCopy(src, base, strides, out, dst)) {
+    syncKernels();
     stridedCopyJs(src, base, strides, out, dst);
+  }
 }
 
 /** {@link stridedCopy} in JS: the innermost axis runs as a tight loop, an odometer steps the others. */
@@ -86,7 +89,11 @@ export function broadcastCopy(
   out: Shape,
   dst: TypedArray,
 ): void {
-  if (src.length === 1 || !nativeCopy(src, 0, strides, out, dst)) broadcastCopyJs(src, strides, out, dst);
+  // A single value is a JS fill, unless kernels are queued (the native copy repeats it with stride 0).
+  if ((src.length === 1 && !kernelsQueued()) || !nativeCopy(src, 0, strides, out, dst)) {
+    syncKernels();
+    broadcastCopyJs(src, strides, out, dst);
+  }
 }
 
 /**

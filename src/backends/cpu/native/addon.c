@@ -24,7 +24,9 @@ float *native_f32(napi_env env, napi_value v, size_t *length) {
   if (napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL) != napi_ok ||
       type != napi_float32_array)
     return NULL;
-  return data;
+  /* An empty array may have no storage at all: any non-null pointer serves, nothing is read or written. */
+  static float nothing;
+  return data != NULL ? data : &nothing;
 }
 
 /*

@@ -13,9 +13,17 @@ import type { NativeBlas } from './blas.js';
 export interface NativeAddon extends NativeBlas {
   /**
    * The calling thread's big kernels (matmul, elementwise, Adam) run on `n` threads from now on: this one and
-   * n - 1 helpers (parallel.c); 1 stops the helpers. Returns the count in effect.
+   * n - 1 helpers (parallel.c); 1 stops the helpers. With `queued` (n >= 2), every kernel is queued to an
+   * executor thread instead of running during the call. Returns the count in effect.
    */
-  setKernelThreads(n: number): number;
+  setKernelThreads(n: number, queued?: boolean): number;
+  /** The calling thread's queue figures (see `KernelQueueStats`), or undefined without a queue. */
+  queueStats(): { kernels: number; busyMs: number; syncMs: number; helped: number; ranHere: number };
+  /**
+   * Returns once every kernel the calling thread queued has run but the last `leave` (0: all have run;
+   * src/backends/cpu/kernelQueue.ts).
+   */
+  syncKernels(leave: number): void;
   /**
    * The BLAS the addon opened (its path and build configuration), or why none; `copies` of it are loaded
    * (a sequential library gets one per thread that multiplies, src/backends/cpu/native/blas.c says why),
@@ -49,7 +57,7 @@ export interface NativeAddon extends NativeBlas {
    * strides (rank each, at most 16); out contiguous over shape.
    */
   strided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, geometry: Int32Array): void;
-  /** `out = op(x)`, op 0-4 = relu, step, neg, square, sqrt. */
+  /** `out = op(x)`, op 0-7 = relu, step, neg, square, sqrt, reciprocal, abs, sign. */
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** `out[p, r]` = the sum over q of `x[p, q, r]`, rows added in order in float32. */
   colsum(x: Float32Array, p: number, q: number, r: number, out: Float32Array): void;
@@ -58,6 +66,12 @@ export interface NativeAddon extends NativeBlas {
    * (non-negative, rank at most 16).
    */
   copy(x: Float32Array, base: number, out: Float32Array, geometry: Int32Array): void;
+  /** `out[i]` = op over `x[i * inner .. (i + 1) * inner)`, op 0-2 = sum (in float64, rounded once), max, min. */
+  reduceRows(op: number, x: Float32Array, rows: number, inner: number, out: Float32Array): void;
+  /** Every element of `out` = `value` rounded to float32. */
+  fill(out: Float32Array, value: number): void;
+  /** `out[i] = x[i]` (to nearest). */
+  castI32F32(x: Int32Array, out: Float32Array): void;
   /** Adam's moment update (`Backend.adamMoments`) in float32, rounded as `adamF32` rounds. */
   adam(
     g: Float32Array,

@@ -242,6 +242,9 @@ static void *typed_data(napi_env env, napi_value v, napi_typedarray_type want, s
 #define SPLIT_MIN_MACS 131072.0
 
 /* One gemm call, as its parts see it. */
+/* Offsets a queued call carries inline (32 products); more are copied to the heap. */
+#define INLINE_OFFSETS 64
+
 typedef struct {
   blas_copy *copy;
   bool f32;
@@ -252,6 +255,10 @@ typedef struct {
   const double *offsets;
   /* Parts a helper left to the caller: its copy was the caller's own (copies ran out, or no dlmopen). */
   bool left[256];
+  /* A queued call's own copy of the offsets (JavaScript reuses its array): here when they fit, else
+   * malloc'd and freed once the call has run. */
+  double *heap_offsets;
+  double inline_offsets[INLINE_OFFSETS];
 } gemm_call;
 
 /* The copy of the library a kernel-thread helper multiplies with, claimed at its first product. */
@@ -322,6 +329,30 @@ static void gemm_range_on(blas_copy *copy, const gemm_call *g, int part, int par
     }
 }
 
+/* Runs a call whole on `call->copy`, split over the calling thread's kernel threads where it is big enough. */
+static void gemm_run(gemm_call *call) {
+  if (sequential_library) pthread_mutex_lock(&call->copy->lock);
+  const int parts = native_parts();
+  const double macs = (double)call->m * (double)call->n * (double)call->k * (double)call->count;
+  const bool split = parts > 1 && macs >= SPLIT_MIN_MACS &&
+                     (call->count >= parts || (call->m >= call->n ? call->m : call->n) >= 16 * parts);
+  if (!split || !native_run_parts(gemm_part, call, parts)) gemm_part(call, 0, 1);
+  else
+    for (int part = 0; part < parts; part++)
+      if (call->left[part]) gemm_part_here(call, part, parts);
+  if (sequential_library) pthread_mutex_unlock(&call->copy->lock);
+}
+
+/* A queued call, on the queue's executor thread: it multiplies on a BLAS copy of its own. */
+static void gemm_queued(void *ctx) {
+  gemm_call *call = ctx;
+  if (helper_copy == NULL) helper_copy = claim_copy();
+  call->copy = helper_copy;
+  call->offsets = call->heap_offsets != NULL ? call->heap_offsets : call->inline_offsets;
+  gemm_run(call);
+  free(call->heap_offsets);
+}
+
 /*
  * gemm(a, b, c, m, n, k, transA, transB, offsets, count): `count` products
  * C_t[m, n] = op(A_t) op(B_t) with A_t at a + offsets[2t], B_t at b + offsets[2t + 1] (element offsets,
@@ -389,18 +420,28 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int lda = trans_a ? (int)m : (int)k;
   const int ldb = trans_b ? (int)k : (int)n;
   const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
+  gemm_call call = {NULL, type == napi_float32_array, ta, tb, lda, ldb, m, n, k, count, a, b, c,
+                    offsets, {false}, NULL, {0}};
+  /* Queued: the call keeps a copy of the offsets, since JavaScript reuses its array for the next call. */
+  if (native_queued()) {
+    const size_t offset_bytes = (size_t)count * 2 * sizeof(double);
+    if (count * 2 <= INLINE_OFFSETS) memcpy(call.inline_offsets, offsets, offset_bytes);
+    else {
+      call.heap_offsets = malloc(offset_bytes > 0 ? offset_bytes : 1);
+      if (call.heap_offsets == NULL) return native_throw(env, "gemm: out of memory");
+      memcpy(call.heap_offsets, offsets, offset_bytes);
+    }
+    const size_t elt = call.f32 ? sizeof(float) : sizeof(double);
+    const native_range ranges[] = {{a, (const char *)a + na * elt, false},
+                                   {b, (const char *)b + nb * elt, false},
+                                   {c, (const char *)c + nc * elt, true}};
+    const double macs = (double)m * (double)n * (double)k * (double)count;
+    native_enqueue(gemm_queued, &call, sizeof call, ranges, 3, macs >= SPLIT_MIN_MACS);
+    return NULL;
+  }
   if (lane->copy == NULL) lane->copy = claim_copy();
-  gemm_call call = {lane->copy, type == napi_float32_array, ta, tb, lda, ldb, m, n, k, count, a, b, c,
-                    offsets, {false}};
-  if (sequential_library) pthread_mutex_lock(&call.copy->lock);
-  const int parts = native_parts();
-  const bool split = parts > 1 && (double)m * (double)n * (double)k * (double)count >= SPLIT_MIN_MACS &&
-                     (count >= parts || (m >= n ? m : n) >= 16 * parts);
-  if (!split || !native_run_parts(gemm_part, &call, parts)) gemm_part(&call, 0, 1);
-  else
-    for (int part = 0; part < parts; part++)
-      if (call.left[part]) gemm_part_here(&call, part, parts);
-  if (sequential_library) pthread_mutex_unlock(&call.copy->lock);
+  call.copy = lane->copy;
+  gemm_run(&call);
   return NULL;
 }
 

@@ -46,7 +46,7 @@ const args = [
 // macOS resolves Node-API symbols from the host process only when told to.
 if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
 const sources = ['addon.c', 'blas.c', 'elementwise.c', 'parallel.c'].map((f) => join(here, f));
-args.push('-o', tmp, ...sources, '-ldl', '-lpthread');
+args.push('-o', tmp, ...sources, '-ldl', '-lpthread', '-lm');
 try {
   execFileSync(cc, args, { stdio: 'inherit' });
 } catch (err) {

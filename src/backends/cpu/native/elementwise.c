@@ -11,6 +11,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "native.h"
@@ -23,7 +24,8 @@
 
 /* Op codes, shared with elementwise.ts (NATIVE_BINARY_OPS / NATIVE_UNARY_OPS order). */
 enum { ADD, SUB, MUL, DIV };
-enum { RELU, STEP, NEG, SQUARE, SQRT };
+enum { RELU, STEP, NEG, SQUARE, SQRT, RECIPROCAL, ABS, SIGN, EXP, LOG };
+#include <math.h>
 
 #define BINARY_LOOPS(name, expr)                                                                  \
   WIDE static void name##_vv(const float *a, const float *b, float *o, \
@@ -84,6 +86,21 @@ UNARY_LOOP(step_loop, x > 0.0f ? 1.0f : 0.0f)
 UNARY_LOOP(neg_loop, -x)
 UNARY_LOOP(square_loop, x *x)
 UNARY_LOOP(sqrt_loop, __builtin_sqrtf(x))
+/* 1 / x rounded once to float32, as JS's 1 / x in float64 then stored: the same number (float64 has more
+ * than twice float32's precision, so rounding twice cannot differ for a quotient). */
+UNARY_LOOP(reciprocal_loop, 1.0f / x)
+UNARY_LOOP(abs_loop, __builtin_fabsf(x))
+UNARY_LOOP(sign_loop, x > 0.0f ? 1.0f : x < 0.0f ? -1.0f : 0.0f)
+/* exp and log in float64 rounded to float32, as JS's Math.exp and Math.log stored to a Float32Array: the C
+ * library's and V8's float64 results can differ in their last bit, which changes the float32 result only when
+ * it lies within that bit of a rounding boundary (test/backends/cpu/kernelQueue.test.ts compares them). Used
+ * only in queue mode, where a JS loop would first wait for the queue. */
+static void exp_loop(const float *a, float *o, size_t n) {
+  for (size_t i = 0; i < n; i++) o[i] = (float)exp((double)a[i]);
+}
+static void log_loop(const float *a, float *o, size_t n) {
+  for (size_t i = 0; i < n; i++) o[i] = (float)log((double)a[i]);
+}
 
 /* out[p0:p1, j0:j1] of out[p, r] = sum over q of x[p, q, r], adding the q rows in order in float32 (so any
  * split of p or of the columns gives the same sums). */
@@ -176,9 +193,8 @@ static napi_value throw_in(napi_env env, const char *fn, const char *what) {
  * strides sa and sb (0 along a broadcast axis). Every offset either operand can reach must lie inside it
  * (na, nb elements), and the shape must fill out exactly; returns what is wrong, or NULL once it has run.
  */
-static const char *strided_run(strided_row_fn row, const float *a, size_t na, const int32_t *sa,
-                               const float *b, size_t nb, const int32_t *sb, float *o, size_t n,
-                               const int32_t *shape, size_t rank) {
+static const char *strided_check(size_t na, const int32_t *sa, size_t nb, const int32_t *sb, size_t n,
+                                 const int32_t *shape, size_t rank) {
   double total = 1, reach_a = 0, reach_b = 0;
   for (size_t d = 0; d < rank; d++) {
     if (shape[d] <= 0 || sa[d] < 0 || sb[d] < 0) return "sizes must be positive and strides non-negative";
@@ -188,6 +204,12 @@ static const char *strided_run(strided_row_fn row, const float *a, size_t na, co
   }
   if (total != (double)n || reach_a >= (double)na || reach_b >= (double)nb)
     return "the geometry does not fit the operands or out";
+  return NULL;
+}
+
+/* The loop of a checked strided call (strided_check). */
+static void strided_loop(strided_row_fn row, const float *a, const int32_t *sa, const float *b,
+                         const int32_t *sb, float *o, size_t n, const int32_t *shape, size_t rank) {
   const size_t inner = (size_t)shape[rank - 1];
   size_t idx[MAX_RANK] = {0};
   ptrdiff_t ao = 0, bo = 0;
@@ -204,6 +226,38 @@ static const char *strided_run(strided_row_fn row, const float *a, size_t na, co
       idx[d] = 0;
     }
   }
+}
+
+/* A strided call (strided() or copy()) as the queue holds it: the geometry copied, since JavaScript reuses
+ * its array for the next call. */
+typedef struct {
+  strided_row_fn row;
+  const float *a, *b;
+  float *o;
+  size_t n, rank;
+  int32_t g[3 * MAX_RANK];
+} strided_call;
+
+static void strided_exec(void *ctx) {
+  const strided_call *c = ctx;
+  strided_loop(c->row, c->a, c->g + c->rank, c->b, c->g + 2 * c->rank, c->o, c->n, c->g, c->rank);
+}
+
+/* Checks a strided call, then queues it or runs it; returns what is wrong, or NULL. */
+static const char *strided_run(strided_row_fn row, const float *a, size_t na, const float *b, size_t nb,
+                               float *o, size_t n, const int32_t *g, size_t operands, size_t rank) {
+  const int32_t *sb = g + (operands == 3 ? 2 : 1) * rank;
+  const char *wrong = strided_check(na, g + rank, nb, sb, n, g, rank);
+  if (wrong != NULL) return wrong;
+  strided_call call = {row, a, b, o, n, rank, {0}};
+  for (size_t d = 0; d < rank; d++) {
+    call.g[d] = g[d];
+    call.g[rank + d] = g[rank + d];
+    call.g[2 * rank + d] = sb[d];
+  }
+  const native_range ranges[] = {native_floats(a, na, false), native_floats(b, nb, false),
+                                 native_floats(o, n, true)};
+  if (!native_enqueue(strided_exec, &call, sizeof call, ranges, 3, false)) strided_exec(&call);
   return NULL;
 }
 
@@ -228,7 +282,7 @@ static napi_value strided(napi_env env, napi_callback_info cb) {
   const size_t rank = geometry_arg(env, argv[4], 3, &g);
   if (a == NULL || b == NULL || o == NULL || rank == 0)
     return native_throw(env, "strided: a, b and out must be Float32Arrays, geometry an Int32Array of 3*rank");
-  const char *wrong = strided_run(strided_rows[op], a, na, g + rank, b, nb, g + 2 * rank, o, n, g, rank);
+  const char *wrong = strided_run(strided_rows[op], a, na, b, nb, o, n, g, 3, rank);
   return wrong == NULL ? NULL : throw_in(env, "strided", wrong);
 }
 
@@ -271,6 +325,11 @@ static void binary_part(void *arg, int part, int parts) {
   binary_range(c, native_part_start(c->n, parts, part), native_part_start(c->n, parts, part + 1));
 }
 
+static void binary_exec(void *ctx) {
+  binary_call *c = ctx;
+  if (c->n < SPLIT_MIN || !native_run_parts(binary_part, c, LOOP_CHUNKS)) binary_range(c, 0, c->n);
+}
+
 typedef struct {
   void (*fn)(const float *, float *, size_t);
   const float *x;
@@ -282,6 +341,11 @@ static void unary_part(void *arg, int part, int parts) {
   const unary_call *c = arg;
   const size_t lo = native_part_start(c->n, parts, part), hi = native_part_start(c->n, parts, part + 1);
   if (hi > lo) c->fn(c->x + lo, c->o + lo, hi - lo);
+}
+
+static void unary_exec(void *ctx) {
+  unary_call *c = ctx;
+  if (c->n < SPLIT_MIN || !native_run_parts(unary_part, c, LOOP_CHUNKS)) c->fn(c->x, c->o, c->n);
 }
 
 static napi_value binary(napi_env env, napi_callback_info cb) {
@@ -297,8 +361,10 @@ static napi_value binary(napi_env env, napi_callback_info cb) {
   float *o = native_f32(env, argv[3], &n);
   if (a == NULL || b == NULL || o == NULL || !((na == n && (nb == n || nb == 1)) || (na == 1 && nb == n)))
     return native_throw(env, "binary: a, b and out must be Float32Arrays, a and b of out's length or 1");
-  const binary_call call = {op, na == n && nb == n ? 0 : na == n ? 1 : 2, a, b, o, n};
-  if (n < SPLIT_MIN || !native_run_parts(binary_part, (void *)&call, LOOP_CHUNKS)) binary_range(&call, 0, n);
+  binary_call call = {op, na == n && nb == n ? 0 : na == n ? 1 : 2, a, b, o, n};
+  const native_range ranges[] = {native_floats(a, na, false), native_floats(b, nb, false),
+                                 native_floats(o, n, true)};
+  if (!native_enqueue(binary_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) binary_exec(&call);
   return NULL;
 }
 
@@ -326,6 +392,12 @@ static void rows_part(void *arg, int part, int parts) {
     }
 }
 
+static void rows_exec(void *ctx) {
+  rows_call *c = ctx;
+  if (c->p * c->q * c->r < SPLIT_MIN || !native_run_parts(rows_part, c, LOOP_CHUNKS))
+    c->fn(c->full, c->rows, c->o, c->p, c->q, c->r, c->rows_first);
+}
+
 /* rows(op, full, rows, rowsFirst, p, q, r, out): full and out [p, q, r], rows [p, r]. */
 static napi_value rows(napi_env env, napi_callback_info cb) {
   size_t argc = 8;
@@ -349,8 +421,10 @@ static napi_value rows(napi_env env, napi_callback_info cb) {
     return native_throw(env, "rows: full and out must be Float32Arrays of p*q*r floats, rows of p*r");
   static void (*const fns[])(const float *, const float *, float *, size_t, size_t, size_t, bool) = {
       add_rows, sub_rows, mul_rows, div_rows};
-  const rows_call call = {fns[op], f, w, o, p, q, r, rows_first};
-  if (n < SPLIT_MIN || !native_run_parts(rows_part, (void *)&call, LOOP_CHUNKS)) fns[op](f, w, o, p, q, r, rows_first);
+  rows_call call = {fns[op], f, w, o, p, q, r, rows_first};
+  const native_range ranges[] = {native_floats(f, nf, false), native_floats(w, nr, false),
+                                 native_floats(o, n, true)};
+  if (!native_enqueue(rows_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) rows_exec(&call);
   return NULL;
 }
 
@@ -361,16 +435,17 @@ static napi_value unary(napi_env env, napi_callback_info cb) {
   int32_t op;
   size_t nx, n;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
-      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < RELU || op > SQRT)
-    return native_throw(env, "unary: expected (op 0-4, x, out)");
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < RELU || op > LOG)
+    return native_throw(env, "unary: expected (op 0-9, x, out)");
   float *x = native_f32(env, argv[1], &nx);
   float *o = native_f32(env, argv[2], &n);
   if (x == NULL || o == NULL || nx != n)
     return native_throw(env, "unary: x and out must be Float32Arrays of one length");
-  static void (*const fns[])(const float *, float *, size_t) = {relu_loop, step_loop, neg_loop,
-                                                                 square_loop, sqrt_loop};
-  const unary_call call = {fns[op], x, o, n};
-  if (n < SPLIT_MIN || !native_run_parts(unary_part, (void *)&call, LOOP_CHUNKS)) fns[op](x, o, n);
+  static void (*const fns[])(const float *, float *, size_t) = {
+      relu_loop, step_loop, neg_loop, square_loop, sqrt_loop, reciprocal_loop, abs_loop, sign_loop, exp_loop, log_loop};
+  unary_call call = {fns[op], x, o, n};
+  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
+  if (!native_enqueue(unary_exec, &call, sizeof call, ranges, 2, n >= SPLIT_MIN)) unary_exec(&call);
   return NULL;
 }
 
@@ -391,6 +466,14 @@ static void colsum_part(void *arg, int part, int parts) {
                 native_part_start(c->r, parts, part + 1));
 }
 
+static void colsum_exec(void *ctx) {
+  colsum_call *c = ctx;
+  if (c->q == 0)
+    for (size_t i = 0; i < c->p * c->r; i++) c->o[i] = 0.0f;
+  else if (c->p * c->q * c->r < SPLIT_MIN || !native_run_parts(colsum_part, c, LOOP_CHUNKS))
+    colsum_loop(c->x, c->o, 0, c->p, c->q, c->r, 0, c->r);
+}
+
 /* colsum(x, p, q, r, out): x [p, q, r], out [p, r]; out must not alias x. */
 static napi_value colsum(napi_env env, napi_callback_info cb) {
   size_t argc = 5;
@@ -407,13 +490,9 @@ static napi_value colsum(napi_env env, napi_callback_info cb) {
   const size_t p = (size_t)dims[0], q = (size_t)dims[1], r = (size_t)dims[2];
   if (x == NULL || o == NULL || nx != p * q * r || n != p * r)
     return native_throw(env, "colsum: x must be a Float32Array of p*q*r floats, out of p*r");
-  if (q == 0)
-    for (size_t i = 0; i < n; i++) o[i] = 0.0f;
-  else {
-    const colsum_call call = {x, o, p, q, r};
-    if (nx < SPLIT_MIN || !native_run_parts(colsum_part, (void *)&call, LOOP_CHUNKS))
-      colsum_loop(x, o, 0, p, q, r, 0, r);
-  }
+  colsum_call call = {x, o, p, q, r};
+  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
+  if (!native_enqueue(colsum_exec, &call, sizeof call, ranges, 2, nx >= SPLIT_MIN)) colsum_exec(&call);
   return NULL;
 }
 
@@ -454,7 +533,7 @@ static napi_value copy(napi_env env, napi_callback_info cb) {
   if ((size_t)base >= nx) return native_throw(env, "copy: the geometry does not fit x or out");
   /* x from `base` on is the one operand (read twice over: copy_row ignores its second). */
   const size_t left = nx - (size_t)base;
-  const char *wrong = strided_run(copy_row, x + base, left, g + rank, x + base, left, g + rank, o, n, g, rank);
+  const char *wrong = strided_run(copy_row, x + base, left, x + base, left, o, n, g, 2, rank);
   return wrong == NULL ? NULL : throw_in(env, "copy", wrong);
 }
 
@@ -499,6 +578,12 @@ static void adam_part(void *arg, int part, int parts) {
           c->s2, c->eps_root, c->eps_hat, c->scale);
 }
 
+static void adam_exec(void *ctx) {
+  adam_call *c = ctx;
+  /* Six arrays a element: worth splitting from a quarter of the elementwise threshold. */
+  if (c->n < SPLIT_MIN / 4 || !native_run_parts(adam_part, c, LOOP_CHUNKS)) adam_part(c, 0, 1);
+}
+
 static napi_value adam(napi_env env, napi_callback_info cb) {
   size_t argc = 11;
   napi_value argv[11];
@@ -518,7 +603,7 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
   /* The constants rounded to float32 as the composed ops' scalars are (Math.fround: to nearest). */
   const float s1 = (float)c[0], s2 = (float)c[1], eps_root = (float)c[2], eps_hat = (float)c[3],
               scale = (float)c[4];
-  const adam_call call = {c[2] > 0 ? adam_root_loop : adam_loop,
+  adam_call call = {c[2] > 0 ? adam_root_loop : adam_loop,
                           {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5]},
                           lengths[0],
                           s1,
@@ -526,8 +611,123 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
                           eps_root,
                           eps_hat,
                           scale};
-  /* Six arrays a element: worth splitting from a quarter of the elementwise threshold. */
-  if (lengths[0] < SPLIT_MIN / 4 || !native_run_parts(adam_part, (void *)&call, LOOP_CHUNKS)) adam_part((void *)&call, 0, 1);
+  native_range ranges[6];
+  for (int i = 0; i < 6; i++) ranges[i] = native_floats(arrays[i], lengths[i], i >= 3);
+  if (!native_enqueue(adam_exec, &call, sizeof call, ranges, 6, lengths[0] >= SPLIT_MIN / 4)) adam_exec(&call);
+  return NULL;
+}
+
+/*
+ * Reductions of contiguous runs: out[i] = op over x[i*inner .. (i+1)*inner), as reduce.ts's loop computes
+ * one run into an element (a sum accumulated in float64 and rounded once; max and min as Math.max and
+ * Math.min: NaN wins, and +0 beats -0 for max, -0 beats +0 for min). The last-axis and whole-tensor
+ * reductions of a meta-gradient (a softmax's row sums and maxima, a mean).
+ */
+enum { R_SUM, R_MAX, R_MIN };
+
+typedef struct {
+  int op;
+  const float *x;
+  float *o;
+  size_t rows, inner;
+} reduce_rows_call;
+
+static void reduce_rows_exec(void *ctx) {
+  const reduce_rows_call *c = ctx;
+  for (size_t i = 0; i < c->rows; i++) {
+    const float *x = c->x + i * c->inner;
+    double acc = c->op == R_SUM ? 0.0 : c->op == R_MAX ? -INFINITY : INFINITY;
+    if (c->op == R_SUM)
+      for (size_t j = 0; j < c->inner; j++) acc += (double)x[j];
+    else
+      for (size_t j = 0; j < c->inner; j++) {
+        const double v = (double)x[j];
+        if (isnan(v) || isnan(acc)) acc = NAN;
+        else if (c->op == R_MAX ? v > acc || (v == acc && !signbit(v)) : v < acc || (v == acc && signbit(v)))
+          acc = v;
+      }
+    c->o[i] = (float)acc;
+  }
+}
+
+/* reduceRows(op, x, rows, inner, out): op 0-2 = sum, max, min; x [rows, inner], out [rows]. */
+static napi_value reduce_rows(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t op;
+  int64_t dims[2];
+  size_t nx, n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < R_SUM || op > R_MIN)
+    return native_throw(env, "reduceRows: expected (op 0-2, x, rows, inner, out)");
+  for (int i = 0; i < 2; i++)
+    if (napi_get_value_int64(env, argv[2 + i], &dims[i]) != napi_ok || dims[i] < 0)
+      return native_throw(env, "reduceRows: rows and inner must be whole numbers");
+  const float *x = native_f32(env, argv[1], &nx);
+  float *o = native_f32(env, argv[4], &n);
+  const size_t rows = (size_t)dims[0], inner = (size_t)dims[1];
+  if (x == NULL || o == NULL || nx != rows * inner || n != rows)
+    return native_throw(env, "reduceRows: x must be a Float32Array of rows*inner floats, out of rows");
+  reduce_rows_call call = {op, x, o, rows, inner};
+  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
+  if (!native_enqueue(reduce_rows_exec, &call, sizeof call, ranges, 2, false)) reduce_rows_exec(&call);
+  return NULL;
+}
+
+typedef struct {
+  float *o;
+  size_t n;
+  float value;
+} fill_call;
+
+static void fill_exec(void *ctx) {
+  const fill_call *c = ctx;
+  for (size_t i = 0; i < c->n; i++) c->o[i] = c->value;
+}
+
+/* fill(out, value): every element of the Float32Array out = value (rounded to float32 as a store is). */
+static napi_value fill(napi_env env, napi_callback_info cb) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double value;
+  size_t n;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_get_value_double(env, argv[1], &value) != napi_ok)
+    return native_throw(env, "fill: expected (out, value)");
+  float *o = native_f32(env, argv[0], &n);
+  if (o == NULL) return native_throw(env, "fill: out must be a Float32Array");
+  fill_call call = {o, n, (float)value};
+  const native_range ranges[] = {native_floats(o, n, true)};
+  if (!native_enqueue(fill_exec, &call, sizeof call, ranges, 1, false)) fill_exec(&call);
+  return NULL;
+}
+
+typedef struct {
+  const int32_t *x;
+  float *o;
+  size_t n;
+} cast_call;
+
+static void cast_exec(void *ctx) {
+  const cast_call *c = ctx;
+  for (size_t i = 0; i < c->n; i++) c->o[i] = (float)c->x[i];
+}
+
+/* castI32F32(x, out): out[i] = x[i], an Int32Array into a Float32Array of its length (to nearest, as JS). */
+static napi_value cast_i32_f32(napi_env env, napi_callback_info cb) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_typedarray_type type;
+  size_t nx, n;
+  void *x = NULL;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_get_typedarray_info(env, argv[0], &type, &nx, &x, NULL, NULL) != napi_ok || type != napi_int32_array)
+    return native_throw(env, "castI32F32: expected (x: Int32Array, out: Float32Array)");
+  float *o = native_f32(env, argv[1], &n);
+  if (o == NULL || n != nx) return native_throw(env, "castI32F32: out must be a Float32Array of x's length");
+  cast_call call = {x, o, n};
+  const native_range ranges[] = {{x, (const int32_t *)x + nx, false}, native_floats(o, n, true)};
+  if (!native_enqueue(cast_exec, &call, sizeof call, ranges, 2, false)) cast_exec(&call);
   return NULL;
 }
 
@@ -540,6 +740,9 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
       {"colsum", NULL, colsum, NULL, NULL, NULL, napi_default, NULL},
       {"copy", NULL, copy, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
+      {"reduceRows", NULL, reduce_rows, NULL, NULL, NULL, napi_default, NULL},
+      {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
+      {"castI32F32", NULL, cast_i32_f32, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

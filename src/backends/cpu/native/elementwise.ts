@@ -1,5 +1,6 @@
 import type { AdamConstants } from '../../backend.js';
 import { BINARY_OPS } from '../../backend.js';
+import { holdForQueue, kernelsQueued } from '../kernelQueue.js';
 import { nativeAddon } from './addon.js';
 
 /** The addon's binary op codes (elementwise.c's ADD..DIV). */
@@ -23,6 +24,17 @@ const UNARY_CODES = new Map<string, number>([
   ['neg', 2],
   ['square', 3],
   ['sqrt', 4],
+  ['reciprocal', 5],
+  ['abs', 6],
+  ['sign', 7],
+]);
+/**
+ * Unary ops the addon runs only in queue mode (kernelQueue.ts): exp and log through the C library, whose
+ * float64 results may differ from V8's in the last bit (see elementwise.c), so a direct call keeps JS's.
+ */
+const QUEUED_UNARY_CODES = new Map<string, number>([
+  ['exp', 8],
+  ['log', 9],
 ]);
 
 /**
@@ -72,6 +84,21 @@ export interface ElementwiseKernels {
     shape: readonly number[],
     out: Float32Array,
   ): boolean;
+  /**
+   * `out[i]` = op over `x[i * inner .. (i + 1) * inner)`, as `../reduce.ts`'s loop reduces one run (a sum in
+   * float64 rounded once). Optional: only the native kernels have it.
+   */
+  reduceRows?(
+    op: 'sum' | 'max' | 'min',
+    x: Float32Array,
+    rows: number,
+    inner: number,
+    out: Float32Array,
+  ): boolean;
+  /** Every element of `out` = `value`. Optional: only the native kernels have it. */
+  fill?(out: Float32Array, value: number): boolean;
+  /** `out[i] = x[i]`, int32 to float32. Optional: only the native kernels have it. */
+  castI32F32?(x: Int32Array, out: Float32Array): boolean;
   /** Adam's moment update (`../fused.ts` adamF32, bit for bit). Optional: only the native kernels have it. */
   adam?(
     g: Float32Array,
@@ -119,12 +146,14 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       // The addon reads float32 storage only; the wasm path converted other arrays while copying them in.
       if (code === undefined || !(a instanceof Float32Array && b instanceof Float32Array)) return false;
       addon.binary(code, a, b, out);
+      holdForQueue(a, b, out);
       return true;
     },
     binaryRows(op, full, rows, rowsFirst, p, q, r, out) {
       const code = BINARY_CODES.get(op);
       if (code === undefined || !(full instanceof Float32Array && rows instanceof Float32Array)) return false;
       addon.rows(code, full, rows, rowsFirst, p, q, r, out);
+      holdForQueue(full, rows, out);
       return true;
     },
     binaryStrided(op, a, b, out, shape, sa, sb) {
@@ -132,26 +161,46 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       const g = code === undefined ? undefined : geometry(shape, sa, sb);
       if (g === undefined) return false;
       addon.strided(code!, a, b, out, g);
+      holdForQueue(a, b, out);
       return true;
     },
     unary(op, x, out) {
-      const code = UNARY_CODES.get(op);
+      const code = UNARY_CODES.get(op) ?? (kernelsQueued() ? QUEUED_UNARY_CODES.get(op) : undefined);
       if (code === undefined || !(out instanceof Float32Array)) return false;
       addon.unary(code, x, out);
+      holdForQueue(x, out);
       return true;
     },
     colsum(x, p, q, r, out) {
       addon.colsum(x, p, q, r, out);
+      holdForQueue(x, out);
       return true;
     },
     copyStrided(src, base, strides, shape, out) {
       const g = geometry(shape, strides);
       if (g === undefined) return false;
       addon.copy(src, base, out, g);
+      holdForQueue(src, out);
+      return true;
+    },
+    reduceRows(op, x, rows, inner, out) {
+      addon.reduceRows(op === 'sum' ? 0 : op === 'max' ? 1 : 2, x, rows, inner, out);
+      holdForQueue(x, out);
+      return true;
+    },
+    fill(out, value) {
+      addon.fill(out, value);
+      holdForQueue(out);
+      return true;
+    },
+    castI32F32(x, out) {
+      addon.castI32F32(x, out);
+      holdForQueue(x, out);
       return true;
     },
     adam(g, m0, v0, c, m, v, u) {
       addon.adam(g, m0, v0, m, v, u, c.s1, c.s2, c.epsRoot, c.epsHat, c.scale);
+      holdForQueue(g, m0, v0, m, v, u);
       return true;
     },
   };

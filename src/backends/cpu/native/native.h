@@ -36,6 +36,41 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks);
 /* True on a kernel-thread helper (false on the thread that called native_run_parts). */
 bool native_on_helper(void);
 
+/* Most bytes of a queued kernel's call (its context, copied into the queue). */
+#define NATIVE_CALL_BYTES 1024
+
+/* A queued kernel: runs the whole kernel its context describes (splitting it as a direct call would). */
+typedef void (*native_exec_fn)(void *ctx);
+
+/* Memory a queued kernel reads or writes: bytes [lo, hi). */
+typedef struct {
+  const void *lo, *hi;
+  bool write;
+} native_range;
+
+/* Most ranges one kernel names. */
+#define NATIVE_MAX_RANGES 6
+
+/* The range of `n` floats at `p`, read or written. */
+static inline native_range native_floats(const void *p, size_t n, bool write) {
+  const native_range r = {p, (const char *)p + n * sizeof(float), write};
+  return r;
+}
+
+/*
+ * When the calling thread queues its kernels (setKernelThreads(n, true)): copies `size` bytes of `ctx` (at
+ * most NATIVE_CALL_BYTES) into its queue, to run as exec(copy) on another thread once every kernel queued
+ * before it that touches its memory has run (`ranges`, at most NATIVE_MAX_RANGES: what it reads and writes),
+ * and returns true. `big`: it would split over kernel threads (the JS thread leaves it to the executor and
+ * helps with its parts). Returns false, queuing nothing, on a thread that does not queue: the caller then runs
+ * the kernel itself. Arguments are checked before: a queued kernel cannot throw.
+ */
+bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const native_range *ranges, int count,
+                    bool big);
+
+/* Whether the calling thread queues its kernels (native_enqueue takes them). */
+bool native_queued(void);
+
 /* Gives back the calling thread's copy of the BLAS library, if it took one (a helper thread at its exit). */
 void native_blas_thread_exit(void);
 

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "native.h"
@@ -51,7 +52,10 @@ typedef struct {
 } helper_slot;
 
 struct kernel_pool {
+  /* Threads that claim parts: the caller, the helpers, and in queue mode the JS thread while it syncs. */
   int parts;
+  /* Helper threads started (helpers[1..started]). */
+  int started;
   helper_slot *helpers;
   pthread_mutex_t lock;
   pthread_cond_t wake;
@@ -104,15 +108,16 @@ static uint32_t wait_for_job(kernel_pool *p, uint32_t seen) {
 }
 
 /*
- * Claims and runs parts of job `job` until none is left; returns when there is nothing more to claim. A
+ * Claims and runs parts of job `job` until none is left; returns how many it ran once there is nothing more
+ * to claim. A
  * claim is a compare-and-swap on the job number and part together, so a thread that saw an older job never
  * takes a part of a newer one with the older job's function: the caller posts a new job only once every
  * part of the last is done, and a part is claimed before the job's function and context are read.
  */
-static void run_claimed(kernel_pool *p, uint32_t job) {
+static int run_claimed(kernel_pool *p, uint32_t job) {
   uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
-  for (;;) {
-    if (JOB_OF(s) != job || PART_OF(s) >= CHUNKS_OF(s)) return;
+  for (int ran = 0;; ran++) {
+    if (JOB_OF(s) != job || PART_OF(s) >= CHUNKS_OF(s)) return ran;
     if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel,
                                                memory_order_acquire))
       continue;
@@ -142,34 +147,37 @@ static void stop_pool(kernel_pool *p) {
   atomic_store(&p->stop, true);
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->lock);
-  for (int i = 1; i < p->parts; i++) pthread_join(p->helpers[i].thread, NULL);
+  for (int i = 1; i <= p->started; i++) pthread_join(p->helpers[i].thread, NULL);
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->wake);
   free(p->helpers);
   free(p);
 }
 
-/* A pool of `parts` threads in all (parts - 1 helpers), or NULL if a thread could not start. */
-static kernel_pool *start_pool(int parts) {
+/*
+ * A pool of `parts` part-claiming threads in all, `helpers` of them started here (the caller is one more;
+ * in queue mode the JS thread while it syncs is the last), or NULL if a thread could not start.
+ */
+static kernel_pool *start_pool(int parts, int helpers_wanted) {
   kernel_pool *p = calloc(1, sizeof *p);
-  helper_slot *helpers = calloc((size_t)parts, sizeof *helpers);
+  helper_slot *helpers = calloc((size_t)helpers_wanted + 1, sizeof *helpers);
   if (p == NULL || helpers == NULL) {
     free(p);
     free(helpers);
     return NULL;
   }
-  p->parts = 1;
+  p->parts = parts;
   p->helpers = helpers;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
-  for (int i = 1; i < parts; i++) {
+  for (int i = 1; i <= helpers_wanted; i++) {
     helpers[i].pool = p;
     helpers[i].index = i;
     if (pthread_create(&helpers[i].thread, NULL, helper_main, &helpers[i]) != 0) {
       stop_pool(p);
       return NULL;
     }
-    p->parts = i + 1;
+    p->started = i;
   }
   return p;
 }
@@ -196,31 +204,362 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
   return true;
 }
 
-/* Env cleanup hook: the exiting thread's helpers stop with it. */
-static void stop_current(void *arg) {
-  (void)arg;
+/*
+ * --- Queue mode: kernels run on other threads while JavaScript goes on ---
+ *
+ * With threads split only inside big kernels, two threads made the Omniglot MLP's meta-iteration at most
+ * about 1.4 times faster: the op dispatch, the tape and the small kernels stay on the JS thread, and a split
+ * kernel waits for its slower half. In queue mode every native kernel call (checked at once, so a wrong call
+ * still throws where it is made) is copied into a queue with the memory it reads and writes, and returns; an
+ * executor thread runs the queue, splitting big kernels with the pool's helpers, while the JS thread records
+ * the next ops. When JavaScript needs a result (a read, a kernel it runs itself) it syncs: it waits for the
+ * kernels concerned and, while it waits, runs small queued kernels itself and claims parts of the
+ * executor's split ones.
+ *
+ * Order: a kernel may run before an earlier one only when neither writes memory the other touches, so every
+ * kernel sees exactly the memory it would see with the queue run in order (the results are those of direct
+ * calls with the same thread count, bit for bit). A kernel is claimed under the queue's lock after checking
+ * it against every earlier kernel not yet done, within a window of the oldest ones.
+ *
+ * Storage: JavaScript keeps every array a queued kernel uses alive until it has run, and touches no storage
+ * a queued kernel uses before syncing (src/backends/cpu/kernelQueue.ts).
+ */
+
+/* Kernels the queue holds at most; a full queue makes the JS thread help until a slot is free. */
+#define QUEUE_SLOTS 512
+
+/* How far past the oldest unfinished kernel a thread looks for one it may run. */
+#define QUEUE_WINDOW 32
+
+enum { CALL_QUEUED, CALL_RUNNING, CALL_DONE };
+
+typedef struct {
+  native_exec_fn exec;
+  int state;
+  int count;
+  bool big;
+  native_range ranges[NATIVE_MAX_RANGES];
+  _Alignas(16) unsigned char ctx[NATIVE_CALL_BYTES];
+} queued_call;
+
+typedef struct {
+  kernel_pool *pool;
+  pthread_t executor;
+  bool executor_started;
+  queued_call *slots;
+  /* Kernels finished in a row from the first (advanced under `claims`) and kernels queued (by the JS
+   * thread), counting from 0. */
+  _Atomic uint64_t head;
+  _Atomic uint64_t tail;
+  /* Taken to claim a kernel or mark one done: the states, and head's advance, change only under it. */
+  pthread_spinlock_t claims;
+  /* Bumped whenever a kernel finishes or is queued: a thread that found nothing to run waits for a change. */
+  _Atomic uint64_t changes;
+  atomic_bool executor_sleeps;
+  atomic_bool stop;
+  /* Time the executor spent running kernels, the JS thread spent syncing, and what it ran meanwhile. */
+  _Atomic uint64_t busy_ns, sync_ns, helped, stolen;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+} kernel_queue;
+
+/* The calling JS thread's queue, or NULL (its kernels run where they are called). */
+static __thread kernel_queue *queue;
+
+static queued_call *slot_of(kernel_queue *q, uint64_t i) { return &q->slots[i % QUEUE_SLOTS]; }
+
+/* Whether the two kernels touch common memory that either writes. */
+static bool conflict(const queued_call *x, const queued_call *y) {
+  for (int i = 0; i < x->count; i++)
+    for (int j = 0; j < y->count; j++) {
+      const native_range *a = &x->ranges[i], *b = &y->ranges[j];
+      if ((a->write || b->write) && (const char *)a->lo < (const char *)b->hi &&
+          (const char *)b->lo < (const char *)a->hi)
+        return true;
+    }
+  return false;
+}
+
+/*
+ * Claims the oldest queued kernel that may run now (every earlier unfinished kernel leaves its memory
+ * alone), among those before `limit`; with `small_only`, only one that would not split. NULL when none.
+ */
+static queued_call *claim_call(kernel_queue *q, uint64_t limit, bool small_only) {
+  pthread_spin_lock(&q->claims);
+  const uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+  uint64_t end = atomic_load_explicit(&q->tail, memory_order_acquire);
+  if (end > limit) end = limit;
+  if (end > head + QUEUE_WINDOW) end = head + QUEUE_WINDOW;
+  queued_call *got = NULL;
+  for (uint64_t j = head; j < end && got == NULL; j++) {
+    queued_call *c = slot_of(q, j);
+    if (c->state != CALL_QUEUED || (small_only && c->big)) continue;
+    bool free = true;
+    for (uint64_t i = head; i < j && free; i++) {
+      const queued_call *before = slot_of(q, i);
+      if (before->state != CALL_DONE && conflict(before, c)) free = false;
+    }
+    if (free) {
+      c->state = CALL_RUNNING;
+      got = c;
+    }
+  }
+  pthread_spin_unlock(&q->claims);
+  return got;
+}
+
+/* Marks a claimed kernel done, and moves the head past every finished kernel at the front. */
+static void finish_call(kernel_queue *q, queued_call *c) {
+  pthread_spin_lock(&q->claims);
+  c->state = CALL_DONE;
+  uint64_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
+  const uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+  while (head < tail && slot_of(q, head)->state == CALL_DONE) head++;
+  atomic_store_explicit(&q->head, head, memory_order_release);
+  pthread_spin_unlock(&q->claims);
+  atomic_fetch_add_explicit(&q->changes, 1, memory_order_release);
+}
+
+/* Waits until the queue holds a kernel past `seen` or stops: spins, then sleeps. False once it stops. */
+static bool wait_for_call(kernel_queue *q, uint64_t seen) {
+  const long until = now_ns() + SPIN_NS;
+  for (unsigned spins = 0;; spins++) {
+    if (atomic_load_explicit(&q->tail, memory_order_acquire) != seen) return true;
+    if (atomic_load(&q->stop)) return false;
+    if ((spins & 63) == 63 && now_ns() > until) break;
+    CPU_RELAX();
+  }
+  pthread_mutex_lock(&q->lock);
+  /* Set before the tail is read again: the JS thread stores the tail, then reads this flag (both seq_cst),
+   * so either this thread sees the new kernel or the JS thread sees it asleep and signals. */
+  atomic_store(&q->executor_sleeps, true);
+  while (atomic_load(&q->tail) == seen && !atomic_load(&q->stop)) pthread_cond_wait(&q->wake, &q->lock);
+  atomic_store(&q->executor_sleeps, false);
+  pthread_mutex_unlock(&q->lock);
+  return atomic_load(&q->tail) != seen;
+}
+
+static void *executor_main(void *arg) {
+  kernel_queue *q = arg;
+  /* Kernels that split here split over the queue's pool: its helpers and the JS thread when it syncs. */
+  current = q->pool;
+  for (;;) {
+    const uint64_t seen = atomic_load_explicit(&q->changes, memory_order_acquire);
+    queued_call *c = claim_call(q, UINT64_MAX, false);
+    if (c != NULL) {
+      const long t0 = now_ns();
+      c->exec(c->ctx);
+      atomic_fetch_add_explicit(&q->busy_ns, (uint64_t)(now_ns() - t0), memory_order_relaxed);
+      finish_call(q, c);
+      continue;
+    }
+    const uint64_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
+    if (atomic_load_explicit(&q->head, memory_order_acquire) >= tail) {
+      /* All run: wait for the next kernel. */
+      if (!wait_for_call(q, tail)) break;
+    } else
+      /* What is left waits for a kernel the JS thread runs: wait for it to finish (or for a new one). */
+      while (atomic_load_explicit(&q->changes, memory_order_acquire) == seen && !atomic_load(&q->stop))
+        CPU_RELAX();
+    if (atomic_load(&q->stop)) break;
+  }
+  current = NULL;
+  native_blas_thread_exit();
+  return NULL;
+}
+
+/*
+ * Returns once the kernels before `until` have all run. Meanwhile this (JS) thread runs queued kernels that
+ * would not split, and claims parts of the executor's split kernels like a helper.
+ */
+static void help_until_empty(kernel_queue *q, uint64_t until) {
+  if (atomic_load_explicit(&q->head, memory_order_acquire) >= until) return;
+  const bool was_helper = on_helper;
+  const long t0 = now_ns();
+  uint64_t helped = 0, stolen = 0;
+  while (atomic_load_explicit(&q->head, memory_order_acquire) < until) {
+    const uint64_t seen = atomic_load_explicit(&q->changes, memory_order_acquire);
+    queued_call *c = claim_call(q, until, true);
+    if (c != NULL) {
+      /* Whole, on this thread's own BLAS copy (blas.c's gemm_queued). */
+      on_helper = false;
+      c->exec(c->ctx);
+      finish_call(q, c);
+      stolen++;
+      continue;
+    }
+    /* A part claimed here multiplies on a BLAS copy of this thread's own, as a helper's does (blas.c). */
+    on_helper = true;
+    for (;;) {
+      const uint64_t s = atomic_load_explicit(&q->pool->state, memory_order_acquire);
+      if (PART_OF(s) < CHUNKS_OF(s)) helped += run_claimed(q->pool, JOB_OF(s));
+      if (atomic_load_explicit(&q->changes, memory_order_acquire) != seen ||
+          atomic_load_explicit(&q->head, memory_order_acquire) >= until)
+        break;
+      CPU_RELAX();
+    }
+  }
+  atomic_fetch_add_explicit(&q->sync_ns, (uint64_t)(now_ns() - t0), memory_order_relaxed);
+  atomic_fetch_add_explicit(&q->helped, helped, memory_order_relaxed);
+  atomic_fetch_add_explicit(&q->stolen, stolen, memory_order_relaxed);
+  on_helper = was_helper;
+}
+
+bool native_queued(void) { return queue != NULL; }
+
+bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const native_range *ranges, int count,
+                    bool big) {
+  kernel_queue *q = queue;
+  if (q == NULL || size > NATIVE_CALL_BYTES || count > NATIVE_MAX_RANGES) return false;
+  const uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  if (t - atomic_load_explicit(&q->head, memory_order_acquire) >= QUEUE_SLOTS)
+    help_until_empty(q, t - QUEUE_SLOTS + 1);
+  queued_call *c = slot_of(q, t);
+  c->exec = exec;
+  c->state = CALL_QUEUED;
+  c->count = count;
+  c->big = big;
+  memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
+  memcpy(c->ctx, ctx, size);
+  atomic_store(&q->tail, t + 1);
+  atomic_fetch_add_explicit(&q->changes, 1, memory_order_release);
+  if (atomic_load(&q->executor_sleeps)) {
+    pthread_mutex_lock(&q->lock);
+    pthread_cond_signal(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+  }
+  return true;
+}
+
+/* Returns once every kernel queued so far has run, helping with their parts meanwhile. */
+static void sync_queue(kernel_queue *q) {
+  if (q != NULL) help_until_empty(q, atomic_load_explicit(&q->tail, memory_order_relaxed));
+}
+
+static void stop_queue(kernel_queue *q) {
+  if (q == NULL) return;
+  if (q->executor_started) {
+    sync_queue(q);
+    pthread_mutex_lock(&q->lock);
+    atomic_store(&q->stop, true);
+    pthread_cond_broadcast(&q->wake);
+    pthread_mutex_unlock(&q->lock);
+    pthread_join(q->executor, NULL);
+  }
+  stop_pool(q->pool);
+  pthread_mutex_destroy(&q->lock);
+  pthread_spin_destroy(&q->claims);
+  pthread_cond_destroy(&q->wake);
+  free(q->slots);
+  free(q);
+}
+
+/* A queue whose kernels split over `parts` threads: its executor, parts - 2 helpers and the JS thread. */
+static kernel_queue *start_queue(int parts) {
+  kernel_queue *q = calloc(1, sizeof *q);
+  if (q == NULL) return NULL;
+  pthread_mutex_init(&q->lock, NULL);
+  pthread_spin_init(&q->claims, PTHREAD_PROCESS_PRIVATE);
+  pthread_cond_init(&q->wake, NULL);
+  q->slots = aligned_alloc(16, QUEUE_SLOTS * sizeof *q->slots);
+  q->pool = start_pool(parts, parts - 2);
+  if (q->slots == NULL || q->pool == NULL || pthread_create(&q->executor, NULL, executor_main, q) != 0) {
+    stop_queue(q);
+    return NULL;
+  }
+  q->executor_started = true;
+  return q;
+}
+
+/* Stops the calling thread's queue or pool, after the queue has run dry. */
+static void stop_threads(void) {
+  stop_queue(queue);
+  queue = NULL;
   stop_pool(current);
   current = NULL;
 }
 
-/* setKernelThreads(n): this thread's big kernels run on n threads from now on (1: no helpers). Returns n. */
+/* Env cleanup hook: the exiting thread's helpers stop with it. */
+static void stop_current(void *arg) {
+  (void)arg;
+  stop_threads();
+  native_blas_thread_exit();
+}
+
+/*
+ * setKernelThreads(n, queued = false): this thread's big kernels run on n threads from now on (1: no
+ * helpers), and with queued (n >= 2) every kernel is queued to run on an executor thread (see above).
+ * Returns n.
+ */
 static napi_value set_kernel_threads(napi_env env, napi_callback_info cb) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   int32_t n;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256)
-    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256");
-  if (native_parts() != n) {
-    stop_pool(current);
-    current = NULL;
-    if (n > 1) {
-      current = start_pool(n);
+  bool queued = false;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256 ||
+      (argc == 2 && napi_get_value_bool(env, argv[1], &queued) != napi_ok))
+    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256 (and queued, a boolean)");
+  if (queued && n < 2) return native_throw(env, "setKernelThreads: a queue needs at least 2 threads");
+  const bool same = queue != NULL ? queued && queue->pool->parts == n : !queued && native_parts() == n;
+  if (!same) {
+    stop_threads();
+    if (queued) {
+      queue = start_queue(n);
+      if (queue == NULL) return native_throw(env, "setKernelThreads: could not start the queue's threads");
+    } else if (n > 1) {
+      current = start_pool(n, n - 1);
       if (current == NULL) return native_throw(env, "setKernelThreads: could not start the helper threads");
     }
   }
   napi_value out;
-  napi_create_int32(env, native_parts(), &out);
+  napi_create_int32(env, queue != NULL ? queue->pool->parts : native_parts(), &out);
+  return out;
+}
+
+/*
+ * syncKernels(leave): returns once every kernel this thread queued has run but the last `leave` (at once
+ * where it queues none).
+ */
+static napi_value sync_kernels(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t leave = 0;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok ||
+      (argc >= 1 && napi_get_value_int64(env, argv[0], &leave) != napi_ok) || leave < 0)
+    return native_throw(env, "syncKernels: expected (leave, a whole number)");
+  kernel_queue *q = queue;
+  if (q != NULL) {
+    const uint64_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    if ((uint64_t)leave < tail) help_until_empty(q, tail - (uint64_t)leave);
+  }
+  return NULL;
+}
+
+/*
+ * queueStats() -> { kernels, busyMs, syncMs, helped, ranHere } of this thread's queue since it started
+ * (undefined without one): kernels run, the executor's time running them, this thread's time in syncs, and
+ * the kernel parts and whole kernels it ran meanwhile.
+ */
+static napi_value queue_stats(napi_env env, napi_callback_info cb) {
+  (void)cb;
+  kernel_queue *q = queue;
+  napi_value out, v;
+  if (q == NULL) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  napi_create_object(env, &out);
+  napi_create_double(env, (double)atomic_load(&q->head), &v);
+  napi_set_named_property(env, out, "kernels", v);
+  napi_create_double(env, (double)atomic_load(&q->busy_ns) / 1e6, &v);
+  napi_set_named_property(env, out, "busyMs", v);
+  napi_create_double(env, (double)atomic_load(&q->sync_ns) / 1e6, &v);
+  napi_set_named_property(env, out, "syncMs", v);
+  napi_create_double(env, (double)atomic_load(&q->helped), &v);
+  napi_set_named_property(env, out, "helped", v);
+  napi_create_double(env, (double)atomic_load(&q->stolen), &v);
+  napi_set_named_property(env, out, "ranHere", v);
   return out;
 }
 
@@ -229,6 +568,8 @@ napi_status native_register_parallel(napi_env env, napi_value exports) {
   if (status != napi_ok) return status;
   const napi_property_descriptor fns[] = {
       {"setKernelThreads", NULL, set_kernel_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"syncKernels", NULL, sync_kernels, NULL, NULL, NULL, napi_default, NULL},
+      {"queueStats", NULL, queue_stats, NULL, NULL, NULL, napi_default, NULL},
   };
-  return napi_define_properties(env, exports, 1, fns);
+  return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

@@ -105,6 +105,27 @@ describe.skipIf(skip !== undefined)(`kernels split over threads ${skip ? `(skipp
     }
   });
 
+  it('strided copies and broadcasts split over output rows give the same bits as whole', () => {
+    // A transpose ([q, p] read as [p, q]), a broadcast of rows ([p, 1, r] -> [p, q, r]), and a strided binary
+    // with a broadcast operand, each over enough rows to split unevenly.
+    const [p, q, r] = [37, 41, 29];
+    const x = random(p * q * r, 21);
+    const rowsOf = random(p * r, 22);
+    const results = [1, 2, 3].map((t) =>
+      on(t, () => {
+        const transposed = new Float32Array(p * q * r).fill(Number.NaN);
+        addon.copy(x, 0, transposed, Int32Array.of(q, p, r, r, q * r, 1));
+        const broadcast = new Float32Array(p * q * r).fill(Number.NaN);
+        addon.copy(rowsOf, 0, broadcast, Int32Array.of(p, q, r, r, 0, 1));
+        const sum = new Float32Array(p * q * r).fill(Number.NaN);
+        addon.strided(0, x, rowsOf, sum, Int32Array.of(p, q, r, q * r, r, 1, r, 0, 1));
+        return [transposed, broadcast, sum];
+      }),
+    );
+    expect(results[0]![1]![r + 3]).toBe(rowsOf[3]);
+    for (const other of results.slice(1)) expectSameBits(other, results[0]!);
+  });
+
   it('kernels cut into different part counts, back to back, each finish every part (2000 rounds)', () => {
     // A loop is cut into 8 parts and a product into one per thread: a helper still finishing a claim on the
     // last kernel must never take a part of the next one by the wrong count (an unfinished output).

@@ -207,14 +207,42 @@ static const char *strided_check(size_t na, const int32_t *sa, size_t nb, const 
   return NULL;
 }
 
-/* The loop of a checked strided call (strided_check). */
-static void strided_loop(strided_row_fn row, const float *a, const int32_t *sa, const float *b,
-                         const int32_t *sb, float *o, size_t n, const int32_t *shape, size_t rank) {
-  const size_t inner = (size_t)shape[rank - 1];
+/*
+ * Loops of at least this many elements run split over the calling thread's kernel threads (parallel.c),
+ * each part a contiguous range starting on a 16-element boundary: every element is computed as it would be
+ * whole, so the result is the same bit for bit.
+ */
+#define SPLIT_MIN 16384
+
+/* Parts a split loop is cut into: more than the threads, so that a helper that starts late leaves the
+ * caller less to wait for (each part of at least SPLIT_MIN / LOOP_CHUNKS elements). */
+#define LOOP_CHUNKS 8
+
+/* A checked strided call (strided() or copy()), as it runs or waits in the queue: the geometry copied, since
+ * JavaScript reuses its array for the next call. */
+typedef struct {
+  strided_row_fn row;
+  const float *a, *b;
+  float *o;
+  size_t n, rank;
+  int32_t g[3 * MAX_RANK];
+} strided_call;
+
+/* Rows [r0, r1) of the output (rows of shape's last axis). */
+static void strided_rows_range(const strided_call *c, size_t r0, size_t r1) {
+  const size_t rank = c->rank, inner = (size_t)c->g[rank - 1];
+  const int32_t *shape = c->g, *sa = c->g + rank, *sb = c->g + 2 * rank;
   size_t idx[MAX_RANK] = {0};
   ptrdiff_t ao = 0, bo = 0;
-  for (size_t oo = 0; oo < n; oo += inner) {
-    row(a + ao, b + bo, o + oo, inner, sa[rank - 1], sb[rank - 1]);
+  /* The odometer's position at row r0. */
+  for (size_t d = rank - 1, r = r0; d-- > 0;) {
+    idx[d] = r % (size_t)shape[d];
+    r /= (size_t)shape[d];
+    ao += (ptrdiff_t)idx[d] * sa[d];
+    bo += (ptrdiff_t)idx[d] * sb[d];
+  }
+  for (size_t row = r0; row < r1; row++) {
+    c->row(c->a + ao, c->b + bo, c->o + row * inner, inner, sa[rank - 1], sb[rank - 1]);
     /* The odometer over the axes outside the last. */
     for (size_t d = rank - 1; d-- > 0;) {
       idx[d]++;
@@ -228,19 +256,18 @@ static void strided_loop(strided_row_fn row, const float *a, const int32_t *sa, 
   }
 }
 
-/* A strided call (strided() or copy()) as the queue holds it: the geometry copied, since JavaScript reuses
- * its array for the next call. */
-typedef struct {
-  strided_row_fn row;
-  const float *a, *b;
-  float *o;
-  size_t n, rank;
-  int32_t g[3 * MAX_RANK];
-} strided_call;
+/* A share of the output's rows: each row is computed as the whole call computes it. */
+static void strided_part(void *arg, int part, int parts) {
+  const strided_call *c = arg;
+  const size_t rows = c->n / (size_t)c->g[c->rank - 1];
+  strided_rows_range(c, rows * (size_t)part / (size_t)parts, rows * (size_t)(part + 1) / (size_t)parts);
+}
 
 static void strided_exec(void *ctx) {
-  const strided_call *c = ctx;
-  strided_loop(c->row, c->a, c->g + c->rank, c->b, c->g + 2 * c->rank, c->o, c->n, c->g, c->rank);
+  strided_call *c = ctx;
+  const size_t rows = c->n / (size_t)c->g[c->rank - 1];
+  if (c->n < SPLIT_MIN || rows < 2 || !native_run_parts(strided_part, c, LOOP_CHUNKS))
+    strided_rows_range(c, 0, rows);
 }
 
 /* Checks a strided call, then queues it or runs it; returns what is wrong, or NULL. */
@@ -257,7 +284,7 @@ static const char *strided_run(strided_row_fn row, const float *a, size_t na, co
   }
   const native_range ranges[] = {native_floats(a, na, false), native_floats(b, nb, false),
                                  native_floats(o, n, true)};
-  if (!native_enqueue(strided_exec, &call, sizeof call, ranges, 3, false)) strided_exec(&call);
+  if (!native_enqueue(strided_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) strided_exec(&call);
   return NULL;
 }
 
@@ -292,17 +319,6 @@ static napi_value strided(napi_env env, napi_callback_info cb) {
  */
 
 /* binary(op, a, b, out): a and b each have out's length or length 1 (not both 1). */
-/*
- * Loops of at least this many elements run split over the calling thread's kernel threads (parallel.c),
- * each part a contiguous range starting on a 16-element boundary: every element is computed as it would be
- * whole, so the result is the same bit for bit.
- */
-#define SPLIT_MIN 16384
-
-/* Parts a split loop is cut into: more than the threads, so that a helper that starts late leaves the
- * caller less to wait for (each part of at least SPLIT_MIN / LOOP_CHUNKS elements). */
-#define LOOP_CHUNKS 8
-
 typedef struct {
   int op, kind; /* kind: 0 a and b full, 1 b a scalar, 2 a a scalar */
   const float *a, *b;

@@ -428,6 +428,15 @@ bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const nat
     pthread_cond_signal(&q->wake);
     pthread_mutex_unlock(&q->lock);
   }
+  /* The executor is the busier thread (JavaScript records a kernel in a fraction of its run time): a split
+   * kernel of its that has parts left gets this thread's help now, before JavaScript goes on. */
+  const uint64_t s = atomic_load_explicit(&q->pool->state, memory_order_acquire);
+  if (PART_OF(s) < CHUNKS_OF(s)) {
+    const bool was_helper = on_helper;
+    on_helper = true;
+    atomic_fetch_add_explicit(&q->helped, (uint64_t)run_claimed(q->pool, JOB_OF(s)), memory_order_relaxed);
+    on_helper = was_helper;
+  }
   return true;
 }
 

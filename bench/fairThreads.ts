@@ -180,7 +180,7 @@ export function benchFairThreads(): BenchRow[] {
     const dk = lossDiff(mt[1], mtKernels);
     rows.push({
       figure: `${fmt(median(rates))} it/s${span(rates)}`,
-      work: `metatape, trainer.threads 2, parallelism kernels (one meta-gradient, its big kernels on 2 threads): same job`,
+      work: `metatape, trainer.threads 2, parallelism kernels (one meta-gradient, its kernels queued to an executor, big ones split over 2 threads): same job`,
       value: `peak RSS ${Math.max(...mtKernels.map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mtKernels)}; meta-loss vs 1 thread max |diff| ${dk.at0.toExponential(1)} at it 0, ${dk.all.toExponential(1)} over its 0-4`,
       ratio: `${fmt(median(vs1))}x${span(vs1)}`,
     });

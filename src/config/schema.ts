@@ -161,7 +161,7 @@ export const trainerSchema = z
       .enum(['auto', 'kernels', 'tasks'])
       .default('auto')
       .describe(
-        "How trainer.threads above 1 are used: 'kernels' splits the big kernels of one meta-gradient (matmul, elementwise loops, Adam) over the threads and needs the native kernels (npm run setup:native); 'tasks' splits the meta-batch's tasks over worker threads; 'auto' is kernels where the native kernels are loaded, else tasks.",
+        "How trainer.threads above 1 are used: 'kernels' queues the kernels of one meta-gradient to an executor thread while the main thread records the next ops, and splits the big ones (matmul, elementwise loops, copies, Adam) over the threads; it needs the native kernels (npm run setup:native); 'tasks' splits the meta-batch's tasks over worker threads; 'auto' is kernels where the native kernels are loaded, else tasks.",
       ),
     // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
     ...ALGORITHM_CONFIG,

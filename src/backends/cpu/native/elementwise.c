@@ -16,6 +16,19 @@
 
 #include "native.h"
 
+/*
+ * Runs a checked call now, or queues it with the memory it touches (native_enqueue) where this thread queues
+ * its kernels; the ranges are built only then, so a direct call pays one check.
+ */
+#define RUN_OR_QUEUE(exec, call, big, ...)                                                            \
+  do {                                                                                                 \
+    if (native_queued()) {                                                                             \
+      const native_range ranges_[] = {__VA_ARGS__};                                                    \
+      native_enqueue(exec, &(call), sizeof(call), ranges_, (int)(sizeof ranges_ / sizeof *ranges_), big); \
+    } else                                                                                             \
+      exec(&(call));                                                                                   \
+  } while (0)
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -276,15 +289,21 @@ static const char *strided_run(strided_row_fn row, const float *a, size_t na, co
   const int32_t *sb = g + (operands == 3 ? 2 : 1) * rank;
   const char *wrong = strided_check(na, g + rank, nb, sb, n, g, rank);
   if (wrong != NULL) return wrong;
-  strided_call call = {row, a, b, o, n, rank, {0}};
+  /* Field by field: only the geometry's first 3 * rank numbers are read, so the rest stays unwritten. */
+  strided_call call;
+  call.row = row;
+  call.a = a;
+  call.b = b;
+  call.o = o;
+  call.n = n;
+  call.rank = rank;
   for (size_t d = 0; d < rank; d++) {
     call.g[d] = g[d];
     call.g[rank + d] = g[rank + d];
     call.g[2 * rank + d] = sb[d];
   }
-  const native_range ranges[] = {native_floats(a, na, false), native_floats(b, nb, false),
-                                 native_floats(o, n, true)};
-  if (!native_enqueue(strided_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) strided_exec(&call);
+  RUN_OR_QUEUE(strided_exec, call, n >= SPLIT_MIN, native_floats(a, na, false), native_floats(b, nb, false),
+               native_floats(o, n, true));
   return NULL;
 }
 
@@ -378,9 +397,8 @@ static napi_value binary(napi_env env, napi_callback_info cb) {
   if (a == NULL || b == NULL || o == NULL || !((na == n && (nb == n || nb == 1)) || (na == 1 && nb == n)))
     return native_throw(env, "binary: a, b and out must be Float32Arrays, a and b of out's length or 1");
   binary_call call = {op, na == n && nb == n ? 0 : na == n ? 1 : 2, a, b, o, n};
-  const native_range ranges[] = {native_floats(a, na, false), native_floats(b, nb, false),
-                                 native_floats(o, n, true)};
-  if (!native_enqueue(binary_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) binary_exec(&call);
+  RUN_OR_QUEUE(binary_exec, call, n >= SPLIT_MIN, native_floats(a, na, false), native_floats(b, nb, false),
+               native_floats(o, n, true));
   return NULL;
 }
 
@@ -438,9 +456,8 @@ static napi_value rows(napi_env env, napi_callback_info cb) {
   static void (*const fns[])(const float *, const float *, float *, size_t, size_t, size_t, bool) = {
       add_rows, sub_rows, mul_rows, div_rows};
   rows_call call = {fns[op], f, w, o, p, q, r, rows_first};
-  const native_range ranges[] = {native_floats(f, nf, false), native_floats(w, nr, false),
-                                 native_floats(o, n, true)};
-  if (!native_enqueue(rows_exec, &call, sizeof call, ranges, 3, n >= SPLIT_MIN)) rows_exec(&call);
+  RUN_OR_QUEUE(rows_exec, call, n >= SPLIT_MIN, native_floats(f, nf, false), native_floats(w, nr, false),
+               native_floats(o, n, true));
   return NULL;
 }
 
@@ -460,8 +477,7 @@ static napi_value unary(napi_env env, napi_callback_info cb) {
   static void (*const fns[])(const float *, float *, size_t) = {
       relu_loop, step_loop, neg_loop, square_loop, sqrt_loop, reciprocal_loop, abs_loop, sign_loop, exp_loop, log_loop};
   unary_call call = {fns[op], x, o, n};
-  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
-  if (!native_enqueue(unary_exec, &call, sizeof call, ranges, 2, n >= SPLIT_MIN)) unary_exec(&call);
+  RUN_OR_QUEUE(unary_exec, call, n >= SPLIT_MIN, native_floats(x, nx, false), native_floats(o, n, true));
   return NULL;
 }
 
@@ -507,8 +523,7 @@ static napi_value colsum(napi_env env, napi_callback_info cb) {
   if (x == NULL || o == NULL || nx != p * q * r || n != p * r)
     return native_throw(env, "colsum: x must be a Float32Array of p*q*r floats, out of p*r");
   colsum_call call = {x, o, p, q, r};
-  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
-  if (!native_enqueue(colsum_exec, &call, sizeof call, ranges, 2, nx >= SPLIT_MIN)) colsum_exec(&call);
+  RUN_OR_QUEUE(colsum_exec, call, nx >= SPLIT_MIN, native_floats(x, nx, false), native_floats(o, n, true));
   return NULL;
 }
 
@@ -627,9 +642,10 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
                           eps_root,
                           eps_hat,
                           scale};
-  native_range ranges[6];
-  for (int i = 0; i < 6; i++) ranges[i] = native_floats(arrays[i], lengths[i], i >= 3);
-  if (!native_enqueue(adam_exec, &call, sizeof call, ranges, 6, lengths[0] >= SPLIT_MIN / 4)) adam_exec(&call);
+  RUN_OR_QUEUE(adam_exec, call, lengths[0] >= SPLIT_MIN / 4, native_floats(arrays[0], lengths[0], false),
+               native_floats(arrays[1], lengths[1], false), native_floats(arrays[2], lengths[2], false),
+               native_floats(arrays[3], lengths[3], true), native_floats(arrays[4], lengths[4], true),
+               native_floats(arrays[5], lengths[5], true));
   return NULL;
 }
 
@@ -685,8 +701,7 @@ static napi_value reduce_rows(napi_env env, napi_callback_info cb) {
   if (x == NULL || o == NULL || nx != rows * inner || n != rows)
     return native_throw(env, "reduceRows: x must be a Float32Array of rows*inner floats, out of rows");
   reduce_rows_call call = {op, x, o, rows, inner};
-  const native_range ranges[] = {native_floats(x, nx, false), native_floats(o, n, true)};
-  if (!native_enqueue(reduce_rows_exec, &call, sizeof call, ranges, 2, false)) reduce_rows_exec(&call);
+  RUN_OR_QUEUE(reduce_rows_exec, call, false, native_floats(x, nx, false), native_floats(o, n, true));
   return NULL;
 }
 
@@ -713,8 +728,7 @@ static napi_value fill(napi_env env, napi_callback_info cb) {
   float *o = native_f32(env, argv[0], &n);
   if (o == NULL) return native_throw(env, "fill: out must be a Float32Array");
   fill_call call = {o, n, (float)value};
-  const native_range ranges[] = {native_floats(o, n, true)};
-  if (!native_enqueue(fill_exec, &call, sizeof call, ranges, 1, false)) fill_exec(&call);
+  RUN_OR_QUEUE(fill_exec, call, false, native_floats(o, n, true));
   return NULL;
 }
 
@@ -742,8 +756,7 @@ static napi_value cast_i32_f32(napi_env env, napi_callback_info cb) {
   float *o = native_f32(env, argv[1], &n);
   if (o == NULL || n != nx) return native_throw(env, "castI32F32: out must be a Float32Array of x's length");
   cast_call call = {x, o, n};
-  const native_range ranges[] = {{x, (const int32_t *)x + nx, false}, native_floats(o, n, true)};
-  if (!native_enqueue(cast_exec, &call, sizeof call, ranges, 2, false)) cast_exec(&call);
+  RUN_OR_QUEUE(cast_exec, call, false, {x, (const int32_t *)x + nx, false}, native_floats(o, n, true));
   return NULL;
 }
 

@@ -24,15 +24,16 @@ const UNARY_CODES = new Map<string, number>([
   ['neg', 2],
   ['square', 3],
   ['sqrt', 4],
+]);
+/**
+ * Unary ops the addon runs only in queue mode (kernelQueue.ts), where a JS loop would first wait for the
+ * queue: reciprocal, abs and sign (no faster than JS's loops at the sizes a meta-gradient has), and exp and
+ * log through the C library, whose float64 results may differ from V8's in the last bit (see elementwise.c).
+ */
+const QUEUED_UNARY_CODES = new Map<string, number>([
   ['reciprocal', 5],
   ['abs', 6],
   ['sign', 7],
-]);
-/**
- * Unary ops the addon runs only in queue mode (kernelQueue.ts): exp and log through the C library, whose
- * float64 results may differ from V8's in the last bit (see elementwise.c), so a direct call keeps JS's.
- */
-const QUEUED_UNARY_CODES = new Map<string, number>([
   ['exp', 8],
   ['log', 9],
 ]);

@@ -94,9 +94,12 @@ describe.skipIf(skip !== undefined)(`the kernel queue ${skip ? `(skipped: ${skip
     const batch = randomEpisodes(rng, { tasks: 16, support: 5, query: 5, features: 64, ways: 5 });
     const grads = (): Float32Array[] => {
       const g = learner.metaGradient(meta, batch);
-      return [g.loss, ...Object.keys(g.grads).sort().map((k) => g.grads[k]!)].map(
-        (t: Tensor) => t.dataSync() as Float32Array,
-      );
+      return [
+        g.loss,
+        ...Object.keys(g.grads)
+          .sort()
+          .map((k) => g.grads[k]!),
+      ].map((t: Tensor) => t.dataSync() as Float32Array);
     };
     const one = grads();
     setCpuKernelThreads(2);
@@ -108,7 +111,9 @@ describe.skipIf(skip !== undefined)(`the kernel queue ${skip ? `(skipped: ${skip
     expect(sameBits(again, queued)).toBe(true);
     for (let i = 0; i < one.length; i++)
       for (let j = 0; j < one[i]!.length; j++)
-        expect(Math.abs(queued[i]![j]! - one[i]![j]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(one[i]![j]!)));
+        expect(Math.abs(queued[i]![j]! - one[i]![j]!)).toBeLessThan(
+          1e-4 * Math.max(1, Math.abs(one[i]![j]!)),
+        );
   });
 
   it('computes exp and log as JavaScript does, rounded to float32 (the only ops from the C library)', () => {

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +37,17 @@
 #else
 #define CPU_RELAX() ((void)0)
 #endif
+
+/*
+ * One step of a wait for another thread: a pause for the first SPIN_PAUSES steps, then a yield of the core.
+ * Where the threads outnumber the cores (trainer.threads above the cores a process may use), the thread
+ * waited for may need this very core; on a free core a yield returns at once.
+ */
+#define SPIN_PAUSES 1024
+static inline void spin_step(unsigned *steps) {
+  if (++*steps < SPIN_PAUSES) CPU_RELAX();
+  else sched_yield();
+}
 
 /* Most parts one kernel is cut into (gemm's per-part bookkeeping holds 256). */
 #define MAX_CHUNKS 256
@@ -200,7 +212,8 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
     pthread_mutex_unlock(&p->lock);
   }
   run_claimed(p, job);
-  while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks) CPU_RELAX();
+  unsigned steps = 0;
+  while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks) spin_step(&steps);
   return true;
 }
 
@@ -359,8 +372,9 @@ static void *executor_main(void *arg) {
       if (!wait_for_call(q, tail)) break;
     } else
       /* What is left waits for a kernel the JS thread runs: wait for it to finish (or for a new one). */
-      while (atomic_load_explicit(&q->changes, memory_order_acquire) == seen && !atomic_load(&q->stop))
-        CPU_RELAX();
+      for (unsigned steps = 0;
+           atomic_load_explicit(&q->changes, memory_order_acquire) == seen && !atomic_load(&q->stop);)
+        spin_step(&steps);
     if (atomic_load(&q->stop)) break;
   }
   current = NULL;
@@ -377,6 +391,7 @@ static void help_until_empty(kernel_queue *q, uint64_t until) {
   const bool was_helper = on_helper;
   const long t0 = now_ns();
   uint64_t helped = 0, stolen = 0;
+  unsigned steps = 0;
   while (atomic_load_explicit(&q->head, memory_order_acquire) < until) {
     const uint64_t seen = atomic_load_explicit(&q->changes, memory_order_acquire);
     queued_call *c = claim_call(q, until, true);
@@ -392,11 +407,14 @@ static void help_until_empty(kernel_queue *q, uint64_t until) {
     on_helper = true;
     for (;;) {
       const uint64_t s = atomic_load_explicit(&q->pool->state, memory_order_acquire);
-      if (PART_OF(s) < CHUNKS_OF(s)) helped += run_claimed(q->pool, JOB_OF(s));
+      if (PART_OF(s) < CHUNKS_OF(s)) {
+        helped += run_claimed(q->pool, JOB_OF(s));
+        steps = 0;
+      }
       if (atomic_load_explicit(&q->changes, memory_order_acquire) != seen ||
           atomic_load_explicit(&q->head, memory_order_acquire) >= until)
         break;
-      CPU_RELAX();
+      spin_step(&steps);
     }
   }
   atomic_fetch_add_explicit(&q->sync_ns, (uint64_t)(now_ns() - t0), memory_order_relaxed);

@@ -59,7 +59,6 @@ export function reduceKernel(
     kernelsQueued() &&
     innerStride === 0 &&
     (rank === 1 || (rank === 2 && os[0] === 1)) &&
-    x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
     x instanceof Float32Array &&
     simdElementwise?.reduceRows?.(op, x, rank === 1 ? 1 : cs[0]!, inner, out as Float32Array)
   )

@@ -15,7 +15,7 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * Short hash of the settings a checkpoint's contents depend on: seed, dtype, data, model and trainer (except
- * `iterations`, so a resumed run may be extended, and `fastWeights`, `threads` and `parallelism`, which only choose how the
+ * `iterations`, so a resumed run may be extended, and `fastWeights`, `kernelReplay`, `threads` and `parallelism`, which only choose how the
  * same meta-gradient is computed). Name, backend, eval, logging and output are left out on purpose: changing them
  * does not make saved parameters or optimizer state invalid.
  */
@@ -23,6 +23,7 @@ export function trainingConfigHash(config: ExperimentConfig): string {
   const {
     iterations: _iterations,
     fastWeights: _fastWeights,
+    kernelReplay: _kernelReplay,
     threads: _threads,
     parallelism: _parallelism,
     ...trainer

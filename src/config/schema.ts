@@ -151,6 +151,12 @@ export const trainerSchema = z
       .describe(
         'Per-task Dense kernels: full copies [T, in, out], or the shared kernel plus exact low-rank inner-step updates (much faster for wide layers); auto picks per layer. Low rank needs the SGD inner step (not metasgd or innerOptimizer momentum/adam).',
       ),
+    kernelReplay: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Record each shape of meta-batch's native kernels once, check the recording against the usual computation, then replay it without the per-op JavaScript (the same numbers bit for bit as computing every op on the native loops; CPU backend with the native kernels, npm run setup:native). Off by itself where a computation cannot be replayed (iMAML, MAML++'s multi-step loss).",
+      ),
     threads: z
       .union([posInt(), z.literal('auto')])
       .default(1)

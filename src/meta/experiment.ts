@@ -113,6 +113,15 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       );
       meta = read.meta;
       optState = read.optState;
+      // The first meta-batch was recorded, the second checked against the usual computation: say how it went.
+      if (iteration === start + 2 && parallelism !== 'tasks')
+        for (const r of learner.replayStatus())
+          logger.info(
+            { kernelReplay: r.state, kernels: r.kernels, reason: r.reason },
+            r.state === 'replaying'
+              ? `kernel replay: ${r.kernels} recorded kernels per meta-gradient, checked bit for bit`
+              : `kernel replay off: ${r.reason}`,
+          );
       windowLoss += read.loss;
       windowMetric += read.metric;
       windowCount++;

@@ -23,6 +23,7 @@ export {
   materialize,
 } from './fastWeights.js';
 export { optimizerRule, proximalRule, sgdRule } from './innerRule.js';
+export { MetaGradientReplay, type ReplayState, type ReplayStatus } from './kernelReplay.js';
 export {
   type AdaptMode,
   type Algorithm,

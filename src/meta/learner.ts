@@ -21,6 +21,7 @@ import type {
 } from './algorithms/types.js';
 import { applyFast, detachFast, type FastWeights, type LowRankDelta, LowRankStep } from './fastWeights.js';
 import { sgdRule } from './innerRule.js';
+import { MetaGradientReplay, type ReplayStatus } from './kernelReplay.js';
 import { fixedStepSize, perStepStepSize } from './stepSizes.js';
 import type { TaskBatch, TaskKind } from './tasks.js';
 
@@ -61,6 +62,8 @@ export class MetaLearner implements LearnerHost {
   private readonly stepSizes: StepSizes;
   /** The inner update rule: plain SGD unless the options give another, as the algorithm wraps it (iMAML). */
   private readonly rule: InnerRule;
+  /** {@link MetaLearner.metaGradient}'s recorded kernels, per shape of meta-batch. */
+  private readonly replay: MetaGradientReplay;
 
   constructor(
     readonly model: Model,
@@ -74,6 +77,24 @@ export class MetaLearner implements LearnerHost {
       this.algorithm.stepSizes ?? (this.options.learnInnerLr ? perStepStepSize : fixedStepSize);
     const base = this.options.innerRule ?? sgdRule;
     this.rule = this.algorithm.innerRule?.(base, this.options) ?? base;
+    this.replay = new MetaGradientReplay(
+      (meta, batch, progress) => this.metaGradientUsual(meta, batch, progress),
+      this.options.kernelReplay === false
+        ? 'turned off (kernelReplay: false)'
+        : this.algorithm.metaGradientReads
+          ? `algorithm ${this.algorithm.name} reads scalars on the way`
+          : this.options.multiStepLoss
+            ? 'the meta-loss anneals with training progress (multi-step loss)'
+            : undefined,
+    );
+  }
+
+  /**
+   * Where the replay of each shape's meta-gradient stands (src/meta/kernelReplay.ts): recorded and being
+   * verified, replaying, or off and why.
+   */
+  replayStatus(): ReplayStatus[] {
+    return this.replay.status();
   }
 
   /** The meta-parameters: the model's parameters plus any learned inner step sizes (Meta-SGD, MAML++). */
@@ -214,6 +235,11 @@ export class MetaLearner implements LearnerHost {
    * algorithm reads scalars (iMAML); {@link MetaLearner.metaGradientAsync} works on every backend.
    */
   metaGradient(meta: Params, batch: TaskBatch, progress = 1): MetaGradient {
+    return this.replay.metaGradient(meta, batch, progress);
+  }
+
+  /** {@link MetaLearner.metaGradient} computed op by op (what {@link MetaLearner.replay} records). */
+  private metaGradientUsual(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
     const first = Object.values(meta)[0];
     if (first === undefined) return this.metaGradientOnce(meta, batch, progress);
     // Every intermediate of the meta-iteration is dead once the meta-gradient is computed: recycled.
@@ -270,7 +296,7 @@ export class MetaLearner implements LearnerHost {
         queryX: one(batch.queryX),
         queryY: one(batch.queryY),
       };
-      const g = this.metaGradient(meta, single, progress);
+      const g = this.metaGradientUsual(meta, single, progress);
       acc = acc
         ? {
             loss: add(acc.loss, g.loss),

@@ -42,6 +42,10 @@ let slabUsed = SLAB_BYTES;
 export function allocUninit(dtype: DType, size: number): TypedArray {
   const bytes = dtype === 'float64' ? size * 8 : size * 4;
   if (NodeBuffer === undefined || bytes <= ON_HEAP_MAX_BYTES) return allocArray(dtype, size);
+  if (recordingFree !== undefined) {
+    const list = recordingFree.get(poolKey(dtype, size));
+    if (list !== undefined && list.length > 0) return list.pop()!;
+  }
   if (freeBytes > 0) {
     const list = freeLists.get(poolKey(dtype, size));
     if (list !== undefined && list.length > 0) {
@@ -104,17 +108,47 @@ function poolKey(dtype: DType, size: number): number {
  */
 export function recycleArray(array: TypedArray): void {
   const bytes = array.byteLength;
-  if (bytes <= ON_HEAP_MAX_BYTES || freeBytes + bytes > FREE_MAX_BYTES) return;
+  if (bytes <= ON_HEAP_MAX_BYTES || (anyPinned && pinned.has(array))) return;
   const dtype =
     array instanceof Float32Array ? 'float32' : array instanceof Float64Array ? 'float64' : 'int32';
   const key = poolKey(dtype, array.length);
-  let list = freeLists.get(key);
+  const lists = recordingFree ?? freeLists;
+  if (recordingFree === undefined && freeBytes + bytes > FREE_MAX_BYTES) return;
+  let list = lists.get(key);
   if (list === undefined) {
     list = [];
-    freeLists.set(key, list);
+    lists.set(key, list);
   }
   list.push(array);
-  freeBytes += bytes;
+  if (recordingFree === undefined) freeBytes += bytes;
+}
+
+// --- Kernel programs (src/backends/cpu/kernelProgram.ts) ----------------------------------------------------
+
+/**
+ * While a kernel program records: the arrays recycled since it began, which only the recording reuses. A
+ * recorded kernel runs again at every replay, so an array it uses must never serve anyone else: recycled
+ * into the shared free lists, it could become another tensor's storage and be overwritten by the replay.
+ */
+let recordingFree: Map<number, TypedArray[]> | undefined;
+/** Arrays some kernel program uses: never recycled again. */
+const pinned = new WeakSet<object>();
+let anyPinned = false;
+
+/** @internal Recycling goes to a pool of the recording's own from now on (kernelProgram.ts). */
+export function beginRecordingPool(): void {
+  recordingFree = new Map();
+}
+
+/**
+ * @internal Ends the recording's pool; `pin`: the arrays of the program recorded, never recycled from now on
+ * (the program's own pool is dropped: its arrays are the program's).
+ */
+export function endRecordingPool(pin: readonly object[] | undefined): void {
+  recordingFree = undefined;
+  if (pin === undefined) return;
+  for (const a of pin) pinned.add(a);
+  anyPinned = true;
 }
 
 /** Bytes held for reuse now (for tests and diagnostics). */

@@ -1,4 +1,4 @@
-import type { DType, TypedArray } from '../../tensor/dtype.js';
+import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { broadcastStrides, type Shape, sizeOf, stridesOf } from '../../tensor/shape.js';
 import type {
   AdamConstants,
@@ -13,7 +13,7 @@ import { allocUninit, allocZeroed, ON_HEAP_MAX_BYTES, recycleArray } from './all
 import { binaryKernel, simdElementwise, unaryKernel, whereKernel } from './elementwise.js';
 import { adamMomentsKernel } from './fused.js';
 import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
-import { kernelsQueued, syncKernels } from './kernelQueue.js';
+import { kernelsQueued, kernelsRecorded, syncKernels } from './kernelQueue.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
 import { broadcastCopy, stridedCopy } from './strided.js';
@@ -56,6 +56,13 @@ export class CpuBackend implements Backend {
 
   upload(values: TypedArray, shape: Shape, dtype: DType): unknown {
     const size = sizeOf(shape);
+    // A constant made while a kernel program records (values from JavaScript, not from storage): storage of
+    // its own, never pooled, which the program reads at every replay.
+    if (kernelsRecorded()) {
+      const own = allocArray(dtype, size);
+      own.set(values);
+      return own;
+    }
     // Storage of a few bytes is always fresh (never pooled), so no queued kernel can be using it.
     if (size * bytesPer(dtype) > ON_HEAP_MAX_BYTES) syncKernels();
     this.uploads++;

@@ -29,9 +29,65 @@ let ran = 0;
  */
 let held: (object | number)[] = [];
 
-/** Whether this thread queues its native kernels. */
+/**
+ * The kernel program this thread is recording (src/backends/cpu/kernelProgram.ts): while it records, native
+ * kernels are recorded rather than run, and every array they use is kept here (the program points to them).
+ */
+interface Recording {
+  arrays: object[];
+  /** Called at the first sync: JavaScript needs data the recorded kernels have not computed yet. */
+  interrupt(): void;
+}
+let recording: Recording | undefined;
+
+/** Set inside {@link withNativeLoops}. */
+let nativeLoops = false;
+
+/**
+ * Whether this thread's ops take the native loops of queue mode for every float32 kernel: it queues its
+ * native kernels, records them into a program (as queued ones, untouched), or runs {@link withNativeLoops}.
+ */
 export function kernelsQueued(): boolean {
-  return queueing;
+  return queueing || recording !== undefined || nativeLoops;
+}
+
+/**
+ * Runs `fn` with every float32 kernel on the native loops that queue mode and a recording take (from size 1,
+ * exp and log from the C library), run at once: the computation a recorded program replays, op by op, for
+ * checking a program against (src/meta/kernelReplay.ts).
+ */
+export function withNativeLoops<T>(fn: () => T): T {
+  const was = nativeLoops;
+  nativeLoops = true;
+  try {
+    return fn();
+  } finally {
+    nativeLoops = was;
+  }
+}
+
+/** Whether this thread is recording a kernel program. */
+export function kernelsRecorded(): boolean {
+  return recording !== undefined;
+}
+
+/** @internal Starts or ends recording (kernelProgram.ts only). */
+export function setRecording(r: Recording | undefined): void {
+  recording = r;
+}
+
+/**
+ * @internal Counts `kernels` just queued by a program's run (kernelProgram.ts) on `arrays`, so that the next
+ * sync, or a sync for one of those arrays, waits for them; `program` (whose memory the queued kernels may
+ * point to) is held until then too.
+ */
+export function noteQueuedKernels(kernels: number, arrays: readonly object[], program: object): void {
+  if (kernels <= 0 || !queueing) return;
+  held.push(program);
+  for (const a of arrays) held.push(a);
+  queued += kernels;
+  held.push(queued);
+  if (held.length >= HOLD_MAX) syncKernels();
 }
 
 /**
@@ -39,11 +95,20 @@ export function kernelsQueued(): boolean {
  * 1 in queue mode, where a JS loop would first have to wait for the queue.
  */
 export function nativeFrom(threshold: number): number {
-  return queueing ? 1 : threshold;
+  return queueing || recording !== undefined || nativeLoops ? 1 : threshold;
 }
 
 /** Called by the addon's JS wrappers after each native call with its arrays: one kernel, maybe queued. */
 export function holdForQueue(a: object, b?: object, c?: object, d?: object, e?: object, f?: object): void {
+  if (recording !== undefined) {
+    recording.arrays.push(a);
+    if (b !== undefined) recording.arrays.push(b);
+    if (c !== undefined) recording.arrays.push(c);
+    if (d !== undefined) recording.arrays.push(d);
+    if (e !== undefined) recording.arrays.push(e);
+    if (f !== undefined) recording.arrays.push(f);
+    return;
+  }
   if (!queueing) return;
   held.push(a);
   if (b !== undefined) held.push(b);
@@ -57,6 +122,9 @@ export function holdForQueue(a: object, b?: object, c?: object, d?: object, e?: 
 
 /** Returns once every queued kernel has run (helping with their parts meanwhile); at once when none are. */
 export function syncKernels(): void {
+  // JavaScript is about to touch storage that recorded kernels may not have computed: the recording stops
+  // here, what it holds runs, and the rest of the computation runs as usual.
+  recording?.interrupt();
   if (ran === queued) return;
   nativeAddon!.syncKernels(0);
   ran = queued;
@@ -68,6 +136,7 @@ export function syncKernels(): void {
  * while later kernels (on other storage) may still run.
  */
 export function syncKernelsFor(a: object, b: object): void {
+  recording?.interrupt();
   if (ran === queued) return;
   // The last kernel that uses either: scan back to it, then on to its number.
   let i = held.length - 1;

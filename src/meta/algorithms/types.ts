@@ -39,10 +39,12 @@ export type FastWeightsMode = TrainerConfig['fastWeights'];
  * `fastWeights`: `full` gives each task a copy `[T, in, out]` of a Dense kernel; `lowRank` keeps the shared
  * kernel plus one rank-N factor pair per inner step; `auto` (default) takes low rank where the factors are
  * smaller than the kernel and all tasks' copies would hold at least 16,384 numbers. Low rank needs the plain
- * SGD inner step with a scalar (or learned per-step scalar) step size.
+ * SGD inner step with a scalar (or learned per-step scalar) step size. `kernelReplay` (default true): replay each
+ * shape's meta-gradient as recorded native kernels (src/meta/kernelReplay.ts); `METATAPE_REPLAY=0` turns it
+ * off everywhere.
  */
 export type LearnerOptions = Pick<TrainerConfig, 'algorithm' | 'order' | 'innerSteps' | 'innerLr'> &
-  Partial<Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights'>> & {
+  Partial<Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights' | 'kernelReplay'>> & {
     /** iMAML's settings (`trainer.imaml`); what is absent takes the defaults. */
     imaml?: Partial<NonNullable<TrainerConfig['imaml']>>;
     /** Inner update rule; plain SGD when absent. */

@@ -25,6 +25,17 @@ export interface NativeAddon extends NativeBlas {
    */
   syncKernels(leave: number): void;
   /**
+   * From now on the calling thread's kernel calls are checked and recorded into a program instead of run
+   * (parallel.c, "Kernel programs"); kernels it queued before run first.
+   */
+  beginProgram(): void;
+  /** Stops recording: the program (an opaque handle), or undefined when `keep` is false. */
+  endProgram(keep?: boolean): object | undefined;
+  /** Runs a program's kernels in order, or queues them on a thread that queues; returns how many it queued. */
+  runProgram(program: object): number;
+  /** Kernels in a program. */
+  programKernels(program: object): number;
+  /**
    * The BLAS the addon opened (its path and build configuration), or why none; `copies` of it are loaded
    * (a sequential library gets one per thread that multiplies, src/backends/cpu/native/blas.c says why),
    * `copyPerThread` says whether concurrent threads still each get their own, `copy` is the calling

@@ -256,8 +256,9 @@ typedef struct {
   /* Parts a helper left to the caller: its copy was the caller's own (copies ran out, or no dlmopen). */
   bool left[256];
   /* A queued call's own copy of the offsets (JavaScript reuses its array): here when they fit, else
-   * malloc'd and freed once the call has run. */
+   * malloc'd and freed once the call has run (or, in a recorded program, with the program). */
   double *heap_offsets;
+  bool program_offsets;
   double inline_offsets[INLINE_OFFSETS];
 } gemm_call;
 
@@ -350,7 +351,7 @@ static void gemm_queued(void *ctx) {
   call->copy = helper_copy;
   call->offsets = call->heap_offsets != NULL ? call->heap_offsets : call->inline_offsets;
   gemm_run(call);
-  free(call->heap_offsets);
+  if (!call->program_offsets) free(call->heap_offsets);
 }
 
 /*
@@ -421,7 +422,7 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
   const int ldb = trans_b ? (int)k : (int)n;
   const int ta = trans_a ? TRANS : NO_TRANS, tb = trans_b ? TRANS : NO_TRANS;
   gemm_call call = {NULL, type == napi_float32_array, ta, tb, lda, ldb, m, n, k, count, a, b, c,
-                    offsets, {false}, NULL, {0}};
+                    offsets, {false}, NULL, false, {0}};
   /* Queued: the call keeps a copy of the offsets, since JavaScript reuses its array for the next call. */
   if (native_queued()) {
     const size_t offset_bytes = (size_t)count * 2 * sizeof(double);
@@ -430,6 +431,14 @@ static napi_value gemm(napi_env env, napi_callback_info cb) {
       call.heap_offsets = malloc(offset_bytes > 0 ? offset_bytes : 1);
       if (call.heap_offsets == NULL) return native_throw(env, "gemm: out of memory");
       memcpy(call.heap_offsets, offsets, offset_bytes);
+      /* A recorded call runs again and again: its offsets live as long as its program. */
+      if (native_recording()) {
+        if (!native_program_owns(call.heap_offsets)) {
+          free(call.heap_offsets);
+          return native_throw(env, "gemm: out of memory");
+        }
+        call.program_offsets = true;
+      }
     }
     const size_t elt = call.f32 ? sizeof(float) : sizeof(double);
     const native_range ranges[] = {{a, (const char *)a + na * elt, false},

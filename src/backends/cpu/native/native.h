@@ -68,8 +68,17 @@ static inline native_range native_floats(const void *p, size_t n, bool write) {
 bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const native_range *ranges, int count,
                     bool big);
 
-/* Whether the calling thread queues its kernels (native_enqueue takes them). */
+/* Whether the calling thread queues its kernels or records them into a program (native_enqueue takes them). */
 bool native_queued(void);
+
+/* Whether the calling thread records its kernels into a program (parallel.c, "Kernel programs"). */
+bool native_recording(void);
+
+/*
+ * Hands `memory` (malloc'd, pointed to by the kernel about to be recorded) to the recording program, which
+ * frees it with itself; false when none records (the caller keeps it).
+ */
+bool native_program_owns(void *memory);
 
 /* Gives back the calling thread's copy of the BLAS library, if it took one (a helper thread at its exit). */
 void native_blas_thread_exit(void);

@@ -251,6 +251,8 @@ typedef struct {
   int state;
   int count;
   bool big;
+  /* Bytes of ctx in use. */
+  uint32_t size;
   native_range ranges[NATIVE_MAX_RANGES];
   _Alignas(16) unsigned char ctx[NATIVE_CALL_BYTES];
 } queued_call;
@@ -423,12 +425,86 @@ static void help_until_empty(kernel_queue *q, uint64_t until) {
   on_helper = was_helper;
 }
 
-bool native_queued(void) { return queue != NULL; }
+/*
+ * --- Kernel programs: a recorded sequence of kernels, run again on new data ---
+ *
+ * While a thread records (beginProgram), each kernel call is checked as always, then appended to the program
+ * instead of running or being queued; endProgram hands the program to JavaScript, and runProgram runs its
+ * kernels in order, as direct calls (or queues them, on a thread that queues). A meta-iteration of fixed
+ * shapes makes the same kernel calls on the same storage every time, so replaying them skips everything
+ * JavaScript does per op (src/backends/cpu/kernelProgram.ts keeps the storage alive and private).
+ */
+typedef struct {
+  queued_call *calls;
+  size_t count, cap;
+  /* Memory the program's calls point to and the program frees (a product's offsets past the inline ones). */
+  void **owned;
+  size_t owned_count, owned_cap;
+  /* A call could not be recorded (out of memory): the program is incomplete, and endProgram says so. */
+  bool failed;
+} kernel_program;
+
+/* The program the calling thread records into, or NULL. */
+static __thread kernel_program *recording;
+
+bool native_recording(void) { return recording != NULL; }
+
+static void free_program(kernel_program *p) {
+  if (p == NULL) return;
+  for (size_t i = 0; i < p->owned_count; i++) free(p->owned[i]);
+  free(p->owned);
+  free(p->calls);
+  free(p);
+}
+
+bool native_program_owns(void *memory) {
+  kernel_program *p = recording;
+  if (p == NULL) return false;
+  if (p->owned_count == p->owned_cap) {
+    const size_t cap = p->owned_cap ? 2 * p->owned_cap : 16;
+    void **grown = realloc(p->owned, cap * sizeof *grown);
+    if (grown == NULL) return false;
+    p->owned = grown;
+    p->owned_cap = cap;
+  }
+  p->owned[p->owned_count++] = memory;
+  return true;
+}
+
+/* Appends a checked call to the recording program (or marks it failed, out of memory). Returns true: the
+ * call is taken either way, and endProgram reports a failed program. */
+static bool record_call(kernel_program *p, native_exec_fn exec, const void *ctx, size_t size,
+                        const native_range *ranges, int count, bool big) {
+  if (p->failed) return true;
+  if (p->count == p->cap) {
+    const size_t cap = p->cap ? 2 * p->cap : 256;
+    queued_call *grown = realloc(p->calls, cap * sizeof *grown);
+    if (grown == NULL) {
+      p->failed = true;
+      return true;
+    }
+    p->calls = grown;
+    p->cap = cap;
+  }
+  queued_call *c = &p->calls[p->count++];
+  c->exec = exec;
+  c->state = CALL_QUEUED;
+  c->count = count;
+  c->big = big;
+  c->size = (uint32_t)size;
+  memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
+  memcpy(c->ctx, ctx, size);
+  return true;
+}
+
+bool native_queued(void) { return queue != NULL || recording != NULL; }
 
 bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const native_range *ranges, int count,
                     bool big) {
+  if (size > NATIVE_CALL_BYTES || count > NATIVE_MAX_RANGES) return false;
+  if (recording != NULL) return record_call(recording, exec, ctx, size, ranges, count, big);
   kernel_queue *q = queue;
-  if (q == NULL || size > NATIVE_CALL_BYTES || count > NATIVE_MAX_RANGES) return false;
+  if (q == NULL) return false;
   const uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
   if (t - atomic_load_explicit(&q->head, memory_order_acquire) >= QUEUE_SLOTS)
     help_until_empty(q, t - QUEUE_SLOTS + 1);
@@ -437,6 +513,7 @@ bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const nat
   c->state = CALL_QUEUED;
   c->count = count;
   c->big = big;
+  c->size = (uint32_t)size;
   memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
   memcpy(c->ctx, ctx, size);
   atomic_store(&q->tail, t + 1);
@@ -509,6 +586,8 @@ static void stop_threads(void) {
 /* Env cleanup hook: the exiting thread's helpers stop with it. */
 static void stop_current(void *arg) {
   (void)arg;
+  free_program(recording);
+  recording = NULL;
   stop_threads();
   native_blas_thread_exit();
 }
@@ -590,6 +669,97 @@ static napi_value queue_stats(napi_env env, napi_callback_info cb) {
   return out;
 }
 
+static void program_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free_program(data);
+}
+
+/* beginProgram(): the calling thread's kernel calls are recorded from now on instead of run (see above). */
+static napi_value begin_program(napi_env env, napi_callback_info cb) {
+  (void)cb;
+  if (recording != NULL) return native_throw(env, "beginProgram: this thread is already recording a program");
+  /* Kernels queued before must not be overtaken by the program's first run. */
+  sync_queue(queue);
+  recording = calloc(1, sizeof *recording);
+  if (recording == NULL) return native_throw(env, "beginProgram: out of memory");
+  return NULL;
+}
+
+/*
+ * endProgram(keep = true) -> the recorded program (an opaque handle; its memory goes with it), or undefined
+ * with keep false (recording abandoned). Either way the thread stops recording.
+ */
+static napi_value end_program(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool keep = true;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok ||
+      (argc >= 1 && napi_get_value_bool(env, argv[0], &keep) != napi_ok))
+    return native_throw(env, "endProgram: expected (keep, a boolean)");
+  kernel_program *p = recording;
+  recording = NULL;
+  if (p == NULL) return native_throw(env, "endProgram: this thread is not recording");
+  napi_value out;
+  if (p->failed) {
+    free_program(p);
+    return native_throw(env, "endProgram: out of memory while recording (the recorded kernels are lost)");
+  }
+  if (!keep) {
+    free_program(p);
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  if (napi_create_external(env, p, program_finalize, NULL, &out) != napi_ok) {
+    free_program(p);
+    return native_throw(env, "endProgram: could not hand the program over");
+  }
+  return out;
+}
+
+/*
+ * runProgram(program) -> kernels queued (0 when run): the program's kernels in order, as direct calls (split
+ * over this thread's kernel threads where big), or queued on a thread that queues (JavaScript then syncs
+ * before it reads). Each call runs on a copy of its recorded context, since a kernel may write its context
+ * as it runs.
+ */
+static napi_value run_program(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
+    return native_throw(env, "runProgram: expected a program from endProgram");
+  if (recording != NULL) return native_throw(env, "runProgram: this thread is recording a program");
+  const kernel_program *p = data;
+  kernel_queue *q = queue;
+  _Alignas(16) unsigned char scratch[NATIVE_CALL_BYTES];
+  for (size_t i = 0; i < p->count; i++) {
+    const queued_call *c = &p->calls[i];
+    if (q != NULL) native_enqueue(c->exec, c->ctx, c->size, c->ranges, c->count, c->big);
+    else {
+      memcpy(scratch, c->ctx, c->size);
+      c->exec(scratch);
+    }
+  }
+  napi_value out;
+  napi_create_double(env, (double)(q != NULL ? p->count : 0), &out);
+  return out;
+}
+
+/* programKernels(program) -> the kernels a program holds. */
+static napi_value program_kernels(napi_env env, napi_callback_info cb) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
+    return native_throw(env, "programKernels: expected a program from endProgram");
+  napi_value out;
+  napi_create_double(env, (double)((const kernel_program *)data)->count, &out);
+  return out;
+}
+
 napi_status native_register_parallel(napi_env env, napi_value exports) {
   napi_status status = napi_add_env_cleanup_hook(env, stop_current, NULL);
   if (status != napi_ok) return status;
@@ -597,6 +767,10 @@ napi_status native_register_parallel(napi_env env, napi_value exports) {
       {"setKernelThreads", NULL, set_kernel_threads, NULL, NULL, NULL, napi_default, NULL},
       {"syncKernels", NULL, sync_kernels, NULL, NULL, NULL, napi_default, NULL},
       {"queueStats", NULL, queue_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"beginProgram", NULL, begin_program, NULL, NULL, NULL, napi_default, NULL},
+      {"endProgram", NULL, end_program, NULL, NULL, NULL, napi_default, NULL},
+      {"runProgram", NULL, run_program, NULL, NULL, NULL, napi_default, NULL},
+      {"programKernels", NULL, program_kernels, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

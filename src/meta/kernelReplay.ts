@@ -1,0 +1,215 @@
+/**
+ * Meta-gradients replayed as kernel programs (src/backends/cpu/kernelProgram.ts): the first meta-batch of a
+ * given shape is computed as usual with its native kernels recorded; later ones with those shapes copy their
+ * meta-parameters and tasks into the recorded inputs, run the recorded kernels and copy the results out. The
+ * numbers are those of the usual computation, bit for bit: the same kernels run in the same order on the same
+ * values. What is skipped is the JavaScript that chose them (op dispatch, the tape, shape checks, storage
+ * allocation): about a quarter of an Omniglot MLP meta-iteration and half of a sinusoid one.
+ *
+ * A recording is used only once it has proven itself: the second meta-batch of a shape is computed both ways,
+ * and the program is kept only if every output agrees to the bit. A computation that depends on something
+ * other than its inputs' values (a number that changes between calls, a random draw, a read) fails this or
+ * cannot be recorded at all, and then runs as usual from then on, saying why in
+ * {@link MetaGradientReplay.status}. Never recorded: MAML++'s multi-step loss, whose weights anneal with
+ * training progress, and iMAML, whose conjugate gradient reads scalars on the way.
+ *
+ * The numbers are those of the op-by-op computation on the native loops that queue mode takes for every
+ * float32 kernel (exp and log from the C library among them), which one thread without replay takes only
+ * above a size: a last-bit difference between the two is possible, and the same config and seed still
+ * give the same numbers.
+ *
+ * Tried and dropped: with two threads, a program per half of the meta-batch's tasks, one queued to the
+ * executor thread and one run beside it. On the Omniglot MLP a half costs about 60% of the whole (the
+ * weight-sized work does not halve), so it ran 1.15x one thread against 1.3-1.4x for the one program's
+ * kernels split over the two threads.
+ */
+import { type KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
+import { kernelsRecorded, syncKernels, withNativeLoops } from '../backends/cpu/kernelQueue.js';
+import { fromArray } from '../ops/creation.js';
+import { outsideReleaseScopes } from '../ops/releaseScope.js';
+import type { TypedArray } from '../tensor/dtype.js';
+import type { Params } from '../tensor/params.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { MetaGradient } from './algorithms/types.js';
+import type { TaskBatch } from './tasks.js';
+
+/** Where a shape's replay stands: `verifying` after its recording, then `replaying` or `off` (with why). */
+export type ReplayState = 'verifying' | 'replaying' | 'off';
+
+/** One shape of meta-batch in {@link MetaGradientReplay.status}. */
+export interface ReplayStatus {
+  /** Names, dtypes and shapes of the meta-parameters and the batch's fields. */
+  key: string;
+  state: ReplayState;
+  /** Kernels in the recorded program (while verifying or replaying). */
+  kernels?: number;
+  /** Why it is off. */
+  reason?: string;
+}
+
+/** One shape of meta-batch: its recorded program, the tensors the program reads and the ones it writes. */
+interface Entry {
+  state: ReplayState;
+  reason?: string;
+  program?: KernelProgram;
+  inputs?: { meta: Params; batch: TaskBatch };
+  outputs?: MetaGradient;
+}
+
+const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
+
+/** `METATAPE_REPLAY=0`: no replay anywhere (to compare, or to rule it out). */
+const REPLAY_OFF =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.METATAPE_REPLAY ===
+  '0';
+
+/** The storage of a CPU tensor (its backend's handle is the typed array). */
+const storageOf = (t: Tensor): TypedArray => t.storage.handle as TypedArray;
+
+/**
+ * The values of a CPU tensor, without a read: its storage itself where that holds exactly its values (every
+ * kernel of the CPU backend writes a contiguous result), after the kernels that write it have run.
+ */
+function valuesOf(t: Tensor): TypedArray {
+  syncKernels();
+  const s = storageOf(t);
+  return s.length === t.size ? s : t.dataSync();
+}
+
+/** A copy of `t` in storage of its own (which a program may then read, and be fed through). */
+const copyOf = (t: Tensor): Tensor => fromArray(valuesOf(t), t.shape);
+
+/** A key that differs whenever the kernels would: names, shapes and dtypes of every input. */
+function keyOf(meta: Params, batch: TaskBatch): string {
+  const parts: string[] = [];
+  for (const [name, t] of Object.entries(meta)) parts.push(`${name}:${t.dtype}[${t.shape.join(',')}]`);
+  for (const f of BATCH_FIELDS) parts.push(`${f}:${batch[f].dtype}[${batch[f].shape.join(',')}]`);
+  return parts.join(' ');
+}
+
+/** The first output element that differs between two meta-gradients, or undefined when all agree bitwise. */
+function firstDifference(a: MetaGradient, b: MetaGradient): string | undefined {
+  const pairs: [string, Tensor, Tensor | undefined][] = [
+    ['loss', a.loss, b.loss],
+    ['metric', a.metric, b.metric],
+    ...Object.entries(a.grads).map(([n, t]): [string, Tensor, Tensor | undefined] => [
+      `grads.${n}`,
+      t,
+      b.grads[n],
+    ]),
+  ];
+  for (const [name, x, y] of pairs) {
+    if (y === undefined) return `${name} is missing`;
+    const u = valuesOf(x);
+    const v = valuesOf(y);
+    for (let i = 0; i < u.length; i++)
+      if (!Object.is(u[i], v[i])) return `${name}[${i}]: ${u[i]} replayed against ${v[i]}`;
+  }
+  return undefined;
+}
+
+/** A meta-gradient's tensors copied (in the caller's release scope). */
+function copyResult(out: MetaGradient): MetaGradient {
+  const grads: Params = {};
+  for (const [name, t] of Object.entries(out.grads)) grads[name] = copyOf(t);
+  return { loss: copyOf(out.loss), metric: copyOf(out.metric), grads };
+}
+
+/**
+ * A meta-gradient function (`MetaLearner`'s own computation) with its kernels recorded and replayed per shape
+ * of meta-batch, on the CPU backend with the native addon; elsewhere it just calls the function.
+ */
+export class MetaGradientReplay {
+  private readonly entries = new Map<string, Entry>();
+
+  /**
+   * @param compute the meta-gradient as usual; it must depend only on its arguments' values (and on
+   *   `progress` only where `never` says why nothing is recorded).
+   * @param never why this computation is never recorded (it depends on progress, or reads on the way), or
+   *   undefined.
+   */
+  constructor(
+    private readonly compute: (meta: Params, batch: TaskBatch, progress: number) => MetaGradient,
+    private readonly never?: string,
+  ) {}
+
+  /** Why replay is impossible for these inputs, or undefined. */
+  private unavailable(meta: Params): string | undefined {
+    if (REPLAY_OFF) return 'turned off (METATAPE_REPLAY=0)';
+    if (this.never !== undefined) return this.never;
+    // Inside another recording (a meta-gradient within a computation being recorded): that one records it.
+    if (kernelsRecorded()) return 'inside a recording';
+    const first = Object.values(meta)[0];
+    if (first === undefined) return 'no meta-parameters';
+    if (first.backend.name !== 'cpu') return `backend ${first.backend.name} (replay is the CPU backend's)`;
+    if (!kernelProgramsAvailable()) return 'the native addon is not loaded (npm run setup:native)';
+    return undefined;
+  }
+
+  /** The state of each shape seen so far (its key: names, dtypes and shapes of the inputs). */
+  status(): ReplayStatus[] {
+    return [...this.entries].map(([key, e]) => ({
+      key,
+      state: e.state,
+      ...(e.program ? { kernels: e.program.kernels } : {}),
+      ...(e.reason !== undefined ? { reason: e.reason } : {}),
+    }));
+  }
+
+  /** The meta-gradient of `batch` at `meta`: recorded, verified or replayed as the shape's state says. */
+  metaGradient(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
+    if (this.unavailable(meta) !== undefined) return this.compute(meta, batch, progress);
+    const key = keyOf(meta, batch);
+    const entry = this.entries.get(key);
+    if (entry === undefined) return this.record(key, meta, batch, progress);
+    if (entry.state === 'off') return this.compute(meta, batch, progress);
+    const replayed = this.replay(entry, meta, batch);
+    if (entry.state === 'replaying') return replayed;
+    // Verifying: the computation op by op, on the kernels the program recorded, decides.
+    const usual = withNativeLoops(() => this.compute(meta, batch, progress));
+    const diff = firstDifference(replayed, usual);
+    if (diff === undefined) entry.state = 'replaying';
+    else {
+      entry.state = 'off';
+      entry.reason = `the replay differed from the computation (${diff})`;
+      delete entry.program;
+      delete entry.inputs;
+      delete entry.outputs;
+    }
+    return usual;
+  }
+
+  /** Computes the meta-gradient on copies of the inputs with its kernels recorded. */
+  private record(key: string, meta: Params, batch: TaskBatch, progress: number): MetaGradient {
+    // Outside any enclosing release scope: the program's inputs and outputs live as long as it does.
+    const { inputs, recorded } = outsideReleaseScopes(() => {
+      const inMeta: Params = {};
+      for (const [name, t] of Object.entries(meta)) inMeta[name] = copyOf(t);
+      const inBatch = Object.fromEntries(
+        BATCH_FIELDS.map((f) => [f, copyOf(batch[f])]),
+      ) as unknown as TaskBatch;
+      return {
+        inputs: { meta: inMeta, batch: inBatch },
+        recorded: recordKernels(() => this.compute(inMeta, inBatch, progress)),
+      };
+    });
+    if (recorded.program === undefined) {
+      this.entries.set(key, { state: 'off', reason: recorded.reason });
+      return copyResult(recorded.result);
+    }
+    const entry: Entry = { state: 'verifying', program: recorded.program, inputs, outputs: recorded.result };
+    this.entries.set(key, entry);
+    return copyResult(recorded.result);
+  }
+
+  /** Feeds the inputs to the program, runs it, and copies its outputs out. */
+  private replay(entry: Entry, meta: Params, batch: TaskBatch): MetaGradient {
+    const inputs = entry.inputs!;
+    // The last run's kernels may still be queued: they read the inputs about to be overwritten.
+    syncKernels();
+    for (const [name, t] of Object.entries(inputs.meta)) storageOf(t).set(valuesOf(meta[name]!));
+    for (const f of BATCH_FIELDS) storageOf(inputs.batch[f]).set(valuesOf(batch[f]));
+    entry.program!.run();
+    return copyResult(entry.outputs!);
+  }
+}

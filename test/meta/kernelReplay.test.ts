@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
+import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
+import { nativeAddon } from '../../src/backends/cpu/native/addon.js';
+import { add, fromArray, mamlMlp, matmul, mul, Rng, sum, type Tensor } from '../../src/index.js';
+import type { MetaGradient } from '../../src/meta/algorithms/types.js';
+import { MetaGradientReplay } from '../../src/meta/kernelReplay.js';
+import { MetaLearner } from '../../src/meta/learner.js';
+import type { TaskBatch } from '../../src/meta/tasks.js';
+import { recycleTensors } from '../../src/ops/releaseScope.js';
+import { adam } from '../../src/optim/adam.js';
+import { randomEpisodes } from './fixtures.js';
+
+const skip = nativeAddon === undefined ? 'the native addon is not built (npm run setup:native)' : undefined;
+
+/** The meta-gradient's numbers, in a fixed order. */
+const flat = (g: MetaGradient): number[] => [
+  ...g.loss.dataSync(),
+  ...g.metric.dataSync(),
+  ...Object.keys(g.grads)
+    .sort()
+    .flatMap((n) => [...g.grads[n]!.dataSync()]),
+];
+
+const learnerOf = (options: { kernelReplay?: boolean; multiStepLoss?: boolean } = {}) => {
+  // An Omniglot-like MLP with batch norm, order 2: matmuls, broadcasts, reductions, softmax cross-entropy.
+  const model = mamlMlp(48, 5, { hidden: [24, 24] });
+  return new MetaLearner(model, 'classification', {
+    algorithm: 'maml',
+    order: 2,
+    innerSteps: 2,
+    innerLr: 0.4,
+    ...options,
+  });
+};
+
+const batches = (rng: Rng, n: number): TaskBatch[] =>
+  Array.from({ length: n }, () =>
+    randomEpisodes(rng, { tasks: 6, support: 5, query: 5, features: 48, ways: 5 }),
+  );
+
+describe.skipIf(skip !== undefined)(
+  `meta-gradients replayed as kernel programs ${skip ? `(skipped: ${skip})` : ''}`,
+  () => {
+    it('gives, bit for bit, the op-by-op meta-gradient of every new batch and new meta-parameters', () => {
+      const rng = new Rng(5);
+      const learner = learnerOf();
+      const reference = learnerOf({ kernelReplay: false });
+      let meta = learner.initMetaParams(learner.model.initParams(rng));
+      const tx = adam({ lr: 0.01 });
+      let state = tx.init(meta);
+      for (const [i, batch] of batches(rng, 6).entries()) {
+        const want = flat(withNativeLoops(() => reference.metaGradient(meta, batch)));
+        const g = learner.metaGradient(meta, batch);
+        expect(flat(g), `iteration ${i}`).toEqual(want);
+        // The outer step between iterations recycles storage (release scopes): none of the program's may be
+        // handed out again, or the next replay would read another tensor's values.
+        const { updates, state: next } = tx.update(g.grads, state, meta);
+        state = next;
+        meta = Object.fromEntries(Object.entries(meta).map(([n, p]) => [n, add(p, updates[n]!)]));
+      }
+      const status = learner.replayStatus();
+      expect(status).toHaveLength(1);
+      expect(status[0]).toMatchObject({ state: 'replaying' });
+      expect(status[0]!.kernels).toBeGreaterThan(100);
+    });
+
+    it('records each shape of meta-batch on its own', () => {
+      const rng = new Rng(6);
+      const learner = learnerOf();
+      const meta = learner.initMetaParams(learner.model.initParams(rng));
+      const small = randomEpisodes(rng, { tasks: 3, support: 5, query: 5, features: 48, ways: 5 });
+      for (const batch of [...batches(rng, 3), small, small, small]) learner.metaGradient(meta, batch);
+      expect(learner.replayStatus().map((s) => s.state)).toEqual(['replaying', 'replaying']);
+    });
+
+    it('turns itself off, with the reason, where a computation reads on the way or depends on other numbers', () => {
+      const rng = new Rng(7);
+      const w = fromArray(
+        Float32Array.from({ length: 12 }, () => rng.uniformIn(-1, 1)),
+        [3, 4],
+      );
+      const batch = randomEpisodes(rng, { tasks: 2, support: 3, query: 3, features: 3, ways: 2 });
+      const loss = (meta: Record<string, Tensor>, b: TaskBatch, scale: number): MetaGradient => {
+        const l = sum(mul(matmul(b.supportX, meta.w!), scale));
+        return { loss: l, metric: l, grads: { w: mul(meta.w!, scale) } };
+      };
+      // A read mid-way: not recordable.
+      const reads = new MetaGradientReplay((meta, b) => {
+        const s = sum(meta.w!).item();
+        return loss(meta, b, s);
+      });
+      // A number from outside its inputs, different at every call: the check against the usual computation fails.
+      let calls = 0;
+      const drifts = new MetaGradientReplay((meta, b) => loss(meta, b, 1 + calls++));
+      const want = (s: number) => flat(loss({ w }, batch, s));
+      for (let i = 0; i < 3; i++)
+        expect(flat(reads.metaGradient({ w }, batch, 1))).toEqual(want(sum(w).item()));
+      expect(reads.status()[0]).toMatchObject({
+        state: 'off',
+        reason: expect.stringMatching(/touched storage/),
+      });
+      for (let i = 0; i < 4; i++) {
+        const got = flat(drifts.metaGradient({ w }, batch, 1));
+        // The recording (scale 1), the check (the replay at scale 1 against the usual at 2, which is returned),
+        // then as usual.
+        expect(got).toEqual(want(i + 1));
+      }
+      expect(drifts.status()[0]).toMatchObject({ state: 'off', reason: expect.stringMatching(/differed/) });
+    });
+
+    it('never records where it must not: turned off, a multi-step loss', () => {
+      const rng = new Rng(8);
+      for (const options of [{ kernelReplay: false }, { multiStepLoss: true }]) {
+        const learner = learnerOf(options);
+        const meta = learner.initMetaParams(learner.model.initParams(rng));
+        for (const batch of batches(rng, 3)) learner.metaGradient(meta, batch);
+        expect(learner.replayStatus()).toEqual([]);
+      }
+    });
+
+    it("keeps a program's storage from being handed out again when its tensors are recycled", () => {
+      // A program reading a tensor made before it: once that tensor's storage is given back (a release scope
+      // recycling it), a new tensor of the same size must not get it, or the program would read its values.
+      const x = fromArray(
+        Float32Array.from({ length: 1000 }, (_, i) => i),
+        [1000],
+      );
+      const { result, program } = recordKernels(() => mul(x, 2));
+      recycleTensors('test', [x], []);
+      const other = mul(fromArray(new Float32Array(1000).fill(1), [1000]), -1);
+      program!.run();
+      expect(result.dataSync()[999]).toBe(1998);
+      expect(other.dataSync()[0]).toBe(-1);
+    });
+
+    it('runs what was recorded before a read, so the result is right either way', () => {
+      const x = fromArray(Float32Array.of(1, 2, 3, 4), [4]);
+      const { result, program } = recordKernels(() => {
+        const y = mul(add(x, 1), 2);
+        return y.dataSync()[3]! + 0;
+      });
+      expect(program).toBeUndefined();
+      expect(result).toBe(10);
+    });
+  },
+);
+
+it('runs where CI requires the native addon', () => {
+  // CI builds the addon and sets METATAPE_REQUIRE_NATIVE=1: there a missing addon fails instead of skipping.
+  if (process.env.METATAPE_REQUIRE_NATIVE === '1') expect(skip).toBeUndefined();
+});

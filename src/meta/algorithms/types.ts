@@ -44,7 +44,9 @@ export type FastWeightsMode = TrainerConfig['fastWeights'];
  * off everywhere.
  */
 export type LearnerOptions = Pick<TrainerConfig, 'algorithm' | 'order' | 'innerSteps' | 'innerLr'> &
-  Partial<Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights' | 'kernelReplay'>> & {
+  Partial<
+    Pick<TrainerConfig, 'learnInnerLr' | 'multiStepLoss' | 'batchedTasks' | 'fastWeights' | 'kernelReplay'>
+  > & {
     /** iMAML's settings (`trainer.imaml`); what is absent takes the defaults. */
     imaml?: Partial<NonNullable<TrainerConfig['imaml']>>;
     /** Inner update rule; plain SGD when absent. */

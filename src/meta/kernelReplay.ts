@@ -14,9 +14,9 @@
  * training progress, and iMAML, whose conjugate gradient reads scalars on the way.
  *
  * The numbers are those of the op-by-op computation on the native loops that queue mode takes for every
- * float32 kernel (exp and log from the C library among them), which one thread without replay takes only
- * above a size: a last-bit difference between the two is possible, and the same config and seed still
- * give the same numbers.
+ * float32 kernel (exp and log from the C library among them), whatever a shape's state: one thread without
+ * replay takes those loops only above a size, so a last-bit difference between the two is possible, and the
+ * same config and seed still give the same numbers.
  *
  * Tried and dropped: with two threads, a program per half of the meta-batch's tasks, one queued to the
  * executor thread and one run beside it. On the Omniglot MLP a half costs about 60% of the whole (the
@@ -57,6 +57,9 @@ interface Entry {
 }
 
 const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
+
+/** Most shapes of meta-batch recorded per learner; others run as usual. */
+export const MAX_SHAPES = 8;
 
 /** `METATAPE_REPLAY=0`: no replay anywhere (to compare, or to rule it out). */
 const REPLAY_OFF =
@@ -156,17 +159,30 @@ export class MetaGradientReplay {
     }));
   }
 
-  /** The meta-gradient of `batch` at `meta`: recorded, verified or replayed as the shape's state says. */
+  /**
+   * The meta-gradient of `batch` at `meta`: recorded, verified or replayed as the shape's state says. Where
+   * replay is available, what is not replayed is computed on the native loops a recording takes too, so that
+   * the numbers do not depend on a shape's state.
+   */
   metaGradient(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
     if (this.unavailable(meta) !== undefined) return this.compute(meta, batch, progress);
+    return withNativeLoops(() => this.byState(meta, batch, progress));
+  }
+
+  private byState(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
     const key = keyOf(meta, batch);
     const entry = this.entries.get(key);
-    if (entry === undefined) return this.record(key, meta, batch, progress);
+    if (entry === undefined) {
+      // Each recorded shape keeps its program's storage (an Omniglot MLP meta-iteration's intermediates):
+      // meta-batches whose shapes keep changing run as usual past the first few.
+      if (this.entries.size >= MAX_SHAPES) return this.compute(meta, batch, progress);
+      return this.record(key, meta, batch, progress);
+    }
     if (entry.state === 'off') return this.compute(meta, batch, progress);
     const replayed = this.replay(entry, meta, batch);
     if (entry.state === 'replaying') return replayed;
     // Verifying: the computation op by op, on the kernels the program recorded, decides.
-    const usual = withNativeLoops(() => this.compute(meta, batch, progress));
+    const usual = this.compute(meta, batch, progress);
     const diff = firstDifference(replayed, usual);
     if (diff === undefined) entry.state = 'replaying';
     else {

@@ -4,7 +4,7 @@ import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
 import { nativeAddon } from '../../src/backends/cpu/native/addon.js';
 import { add, fromArray, mamlMlp, matmul, mul, Rng, sum, type Tensor } from '../../src/index.js';
 import type { MetaGradient } from '../../src/meta/algorithms/types.js';
-import { MetaGradientReplay } from '../../src/meta/kernelReplay.js';
+import { MAX_SHAPES, MetaGradientReplay } from '../../src/meta/kernelReplay.js';
 import { MetaLearner } from '../../src/meta/learner.js';
 import type { TaskBatch } from '../../src/meta/tasks.js';
 import { recycleTensors } from '../../src/ops/releaseScope.js';
@@ -72,6 +72,14 @@ describe.skipIf(skip !== undefined)(
       const small = randomEpisodes(rng, { tasks: 3, support: 5, query: 5, features: 48, ways: 5 });
       for (const batch of [...batches(rng, 3), small, small, small]) learner.metaGradient(meta, batch);
       expect(learner.replayStatus().map((s) => s.state)).toEqual(['replaying', 'replaying']);
+      // Shapes past MAX_SHAPES run as usual (each recorded one keeps its storage), with the same numbers.
+      for (let tasks = 1; tasks <= MAX_SHAPES + 2; tasks++) {
+        const batch = randomEpisodes(rng, { tasks, support: 5, query: 5, features: 48, ways: 5 });
+        expect(flat(learner.metaGradient(meta, batch))).toEqual(
+          flat(withNativeLoops(() => learnerOf({ kernelReplay: false }).metaGradient(meta, batch))),
+        );
+      }
+      expect(learner.replayStatus()).toHaveLength(MAX_SHAPES);
     });
 
     it('turns itself off, with the reason, where a computation reads on the way or depends on other numbers', () => {

@@ -114,7 +114,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       meta = read.meta;
       optState = read.optState;
       // The first meta-batch was recorded, the second checked against the usual computation: say how it went.
-      if (iteration === start + 2 && parallelism !== 'tasks')
+      if (iteration === start + 2 && pool.threads === 1)
         for (const r of learner.replayStatus())
           logger.info(
             { kernelReplay: r.state, kernels: r.kernels, reason: r.reason },

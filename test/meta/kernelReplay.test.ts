@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
 import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
@@ -158,3 +162,56 @@ it('runs where CI requires the native addon', () => {
   // CI builds the addon and sets METATAPE_REQUIRE_NATIVE=1: there a missing addon fails instead of skipping.
   if (process.env.METATAPE_REQUIRE_NATIVE === '1') expect(skip).toBeUndefined();
 });
+
+describe.skipIf(skip !== undefined)(
+  `metatape run with kernel replay ${skip ? `(skipped: ${skip})` : ''}`,
+  () => {
+    const root = resolve(import.meta.dirname, '../..');
+    /** The run's test metrics and its log, with trainer.kernelReplay as given. */
+    const run = (replay: boolean): { results: Record<string, number>; log: string } => {
+      const out = mkdtempSync(join(tmpdir(), 'metatape-replay-'));
+      try {
+        execFileSync(
+          process.execPath,
+          [
+            join(root, 'bin/metatape.js'),
+            'run',
+            join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
+            '--set',
+            'trainer.order=2',
+            '--set',
+            `trainer.kernelReplay=${replay}`,
+            '--out',
+            out,
+          ],
+          {
+            cwd: root,
+            stdio: 'ignore',
+            timeout: 120_000,
+            env: { ...process.env, METATAPE_LOG_LEVEL: 'info' },
+          },
+        );
+        const dir = join(out, 'sinusoid-smoke');
+        const runDir = join(dir, readdirSync(dir)[0]!);
+        const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+        const results = Object.fromEntries(
+          Object.entries(summary.results as Record<string, number>).filter(([k]) => k.startsWith('test/')),
+        );
+        return { results, log: readFileSync(join(runDir, 'log.jsonl'), 'utf8') };
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
+    };
+
+    it('says in the log that it replays, and trains to what the op-by-op run trains to', () => {
+      const on = run(true);
+      const off = run(false);
+      expect(on.log).toMatch(/"kernelReplay":"replaying","kernels":\d+/);
+      expect(off.log).not.toMatch(/kernel replay/);
+      expect(Object.keys(on.results).length).toBeGreaterThan(4);
+      // 50 Adam steps; the two differ at most in the last bits of exp and log (the C library's or V8's).
+      for (const [k, v] of Object.entries(off.results))
+        expect(Math.abs(on.results[k]! - v)).toBeLessThan(1e-3 * Math.max(1, Math.abs(v)));
+    });
+  },
+);

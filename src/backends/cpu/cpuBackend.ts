@@ -11,9 +11,10 @@ import type {
 } from '../backend.js';
 import { allocUninit, allocZeroed, ON_HEAP_MAX_BYTES, recycleArray } from './alloc.js';
 import { binaryKernel, simdElementwise, unaryKernel, whereKernel } from './elementwise.js';
+import { WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
 import { adamMomentsKernel } from './fused.js';
-import { concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
-import { kernelsQueued, kernelsRecorded, syncKernels } from './kernelQueue.js';
+import { aroundAxis, concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
+import { kernelsQueued, kernelsRecorded, nativeFrom, syncKernels } from './kernelQueue.js';
 import { matmulKernel } from './matmul.js';
 import { reduceKernel } from './reduce.js';
 import { broadcastCopy, stridedCopy } from './strided.js';
@@ -199,17 +200,36 @@ export class CpuBackend implements Backend {
   }
   gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {
     this.dispatches++;
-    syncKernels();
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
     const out = allocUninit(x.dtype, sizeOf(outShape));
-    gatherKernel(arr(x), x.shape, arr(indices) as Int32Array, axis, out);
+    const src = arr(x);
+    const at = arr(indices) as Int32Array;
+    // The native loop (float32, from the size where a call beats the JS loop; any size in queue mode).
+    if (
+      out instanceof Float32Array &&
+      src instanceof Float32Array &&
+      out.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
+      simdElementwise?.gather?.(src, at, out, ...aroundAxis(x.shape, axis))
+    )
+      return out;
+    syncKernels();
+    gatherKernel(src, x.shape, at, axis, out);
     return out;
   }
   scatterAdd(updates: KernelTensor, indices: KernelTensor, axis: number, outShape: Shape): unknown {
     this.dispatches++;
+    const u = arr(updates);
+    const at = arr(indices) as Int32Array;
+    const native = simdElementwise?.scatterAdd;
+    if (native !== undefined && u instanceof Float32Array && u.length >= nativeFrom(WASM_MIN_ELEMENTS)) {
+      // The native loop zeroes `out` itself.
+      const out = allocUninit('float32', sizeOf(outShape)) as Float32Array;
+      native(u, at, out, ...aroundAxis(outShape, axis));
+      return out;
+    }
     syncKernels();
     const out = allocZeroed(updates.dtype, sizeOf(outShape));
-    scatterAddKernel(arr(updates), arr(indices) as Int32Array, axis, out, outShape);
+    scatterAddKernel(u, at, axis, out, outShape);
     return out;
   }
   cast(x: KernelTensor, dtype: DType): unknown {

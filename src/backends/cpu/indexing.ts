@@ -2,7 +2,8 @@ import type { TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 
 /** Splits a shape around `axis` into (outer, size of axis, inner) element counts. */
-function around(shape: Shape, axis: number): [number, number, number] {
+/** `shape` seen as [outer, dim, inner] around `axis`: the sizes before it, along it, and after it. */
+export function aroundAxis(shape: Shape, axis: number): [outer: number, dim: number, inner: number] {
   let outer = 1;
   let inner = 1;
   for (let d = 0; d < axis; d++) outer *= shape[d]!;
@@ -18,7 +19,7 @@ export function gatherKernel(
   axis: number,
   out: TypedArray,
 ): void {
-  const [outer, dim, inner] = around(shape, axis);
+  const [outer, dim, inner] = aroundAxis(shape, axis);
   const ni = indices.length;
   for (let i = 0; i < ni; i++) {
     const ix = indices[i]!;
@@ -42,7 +43,7 @@ export function scatterAddKernel(
   out: TypedArray,
   outShape: Shape,
 ): void {
-  const [outer, dim, inner] = around(outShape, axis);
+  const [outer, dim, inner] = aroundAxis(outShape, axis);
   const ni = indices.length;
   out.fill(0);
   for (let o = 0; o < outer; o++) {
@@ -63,15 +64,15 @@ export function concatKernel(
   axis: number,
   out: TypedArray,
 ): void {
-  const [outer] = around(xs[0]!.shape, axis);
+  const [outer] = aroundAxis(xs[0]!.shape, axis);
   let outRow = 0;
   for (const x of xs) {
-    const [, d, inner] = around(x.shape, axis);
+    const [, d, inner] = aroundAxis(x.shape, axis);
     outRow += d * inner;
   }
   let col = 0;
   for (const x of xs) {
-    const [, d, inner] = around(x.shape, axis);
+    const [, d, inner] = aroundAxis(x.shape, axis);
     const chunk = d * inner;
     for (let o = 0; o < outer; o++) out.set(x.data.subarray(o * chunk, (o + 1) * chunk), o * outRow + col);
     col += chunk;

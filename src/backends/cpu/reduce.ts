@@ -63,6 +63,15 @@ export function reduceKernel(
     simdElementwise?.reduceRows?.(op, x, rank === 1 ? 1 : cs[0]!, inner, out as Float32Array)
   )
     return;
+  // Any other float32 reduction (max-pooling's over two window axes, sums over middle axes): the native loop
+  // of the loops below, the same order and rounding.
+  if (
+    x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
+    x instanceof Float32Array &&
+    out instanceof Float32Array &&
+    simdElementwise?.reduceStrided?.(op, x, cs, os, out)
+  )
+    return;
   // The loops below run in JavaScript (kernelQueue.ts), and start from the reduction's identity (the column
   // sums above write every element themselves).
   syncKernelsFor(x, out);

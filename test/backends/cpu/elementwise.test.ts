@@ -7,12 +7,13 @@ import {
   elementwiseWasm,
   WASM_MIN_ELEMENTS,
 } from '../../../src/backends/cpu/elementwiseWasm.js';
+import { gatherKernel, scatterAddKernel } from '../../../src/backends/cpu/indexing.js';
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
 import { type ElementwiseKernels, nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
 import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
-import { broadcastShapes } from '../../../src/tensor/shape.js';
+import { broadcastShapes, collapseAxes, stridesOf } from '../../../src/tensor/shape.js';
 
 /** A deterministic generator (mulberry32), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -433,6 +434,127 @@ describe('native elementwise kernels (npm run setup:native)', () => {
       expect(e.binaryStrided!('pow', x, m, got, shape, sa, sb)).toBe(false);
       // A stride that reaches past b throws instead of reading outside it.
       expect(() => e.binaryStrided!('add', x, m, got, shape, sa, [48, 12, 0, 3, 0, 2])).toThrow(
+        /does not fit/,
+      );
+    },
+  );
+
+  it.skipIf(nativeElementwise === undefined)(
+    `gather and scatterAdd give the JS loops' result bit for bit, repeated indices too${why}`,
+    () => {
+      const next = rng(53);
+      // [outer, dim, inner] and index counts: im2col's shapes (inner 1 and 64), repeats, small and split.
+      for (const [outer, dim, inner, ni] of [
+        [1, 5, 1, 3],
+        [3, 7, 4, 12],
+        [32, 900, 1, 7056],
+        [8, 196, 64, 1764],
+        [2, 3, 5, 1],
+      ] as [number, number, number, number][]) {
+        const x = values('float32', outer * dim * inner, next) as Float32Array;
+        const indices = Int32Array.from({ length: ni }, () => Math.floor(next() * dim));
+        const got = new Float32Array(outer * ni * inner);
+        const want = new Float32Array(outer * ni * inner);
+        expect(e.gather!(x, indices, got, outer, dim, inner)).toBe(true);
+        gatherKernel(x, [outer, dim, inner], indices, 1, want);
+        expectSame(got, want, `native gather [${outer}, ${dim}, ${inner}] x ${ni}`);
+        // Scatter the gathered rows back: every index's rows summed in order, into an unzeroed output.
+        const sums = new Float32Array(outer * dim * inner).fill(Number.NaN);
+        const sumsWant = new Float32Array(outer * dim * inner);
+        expect(e.scatterAdd!(got, indices, sums, outer, dim, inner)).toBe(true);
+        scatterAddKernel(got, indices, 1, sumsWant, [outer, dim, inner]);
+        expectSame(sums, sumsWant, `native scatterAdd [${outer}, ${dim}, ${inner}] x ${ni}`);
+      }
+      const x = new Float32Array(6);
+      expect(() => e.gather!(x, Int32Array.of(0, 3), new Float32Array(4), 1, 3, 2)).toThrow(
+        /index 3 is out of range/,
+      );
+      expect(() => e.scatterAdd!(new Float32Array(2), Int32Array.of(-1), x, 1, 3, 2)).toThrow(/index -1/);
+      expect(() => e.gather!(x, Int32Array.of(0), new Float32Array(5), 1, 3, 2)).toThrow(
+        /outer\*indices\*inner/,
+      );
+    },
+  );
+
+  it.skipIf(nativeElementwise === undefined)(
+    `reductions over any axes give reduce.ts's general loop bit for bit, NaN and signed zeros too${why}`,
+    () => {
+      const next = rng(59);
+      /** reduce.ts's general loop, transcribed: runs into one element in a JS number, kept runs per element. */
+      const loop = (
+        op: 'sum' | 'max' | 'min',
+        x: Float32Array,
+        cs: number[],
+        os: number[],
+        out: Float32Array,
+      ) => {
+        out.fill(op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
+        const rank = cs.length;
+        const inner = cs[rank - 1]!;
+        const idx = new Array<number>(rank).fill(0);
+        let o = 0;
+        for (let i = 0; i < x.length; i += inner) {
+          if (os[rank - 1] === 0) {
+            let acc = out[o]!;
+            for (let j = 0; j < inner; j++)
+              acc =
+                op === 'sum'
+                  ? acc + x[i + j]!
+                  : op === 'max'
+                    ? Math.max(x[i + j]!, acc)
+                    : Math.min(x[i + j]!, acc);
+            out[o] = acc;
+          } else
+            for (let j = 0; j < inner; j++)
+              out[o + j] =
+                op === 'sum'
+                  ? out[o + j]! + x[i + j]!
+                  : op === 'max'
+                    ? Math.max(x[i + j]!, out[o + j]!)
+                    : Math.min(x[i + j]!, out[o + j]!);
+          for (let d = rank - 2; d >= 0; d--) {
+            idx[d]!++;
+            o += os[d]!;
+            if (idx[d]! < cs[d]!) break;
+            o -= os[d]! * cs[d]!;
+            idx[d] = 0;
+          }
+        }
+      };
+      // Max-pooling's [b, oh, kh, ow, kw, c] over the window axes, then random shapes and axis subsets.
+      const cases: [number[], number[]][] = [
+        [
+          [4, 7, 2, 7, 2, 64],
+          [2, 4],
+        ],
+      ];
+      for (let trial = 0; trial < 60; trial++) {
+        const rank = 2 + Math.floor(next() * 4);
+        const shape = Array.from({ length: rank }, () => 1 + Math.floor(next() * 9));
+        const axes = [...Array(rank).keys()].filter(() => next() < 0.5);
+        if (axes.length > 0) cases.push([shape, axes]);
+      }
+      for (const [shape, axes] of cases) {
+        const outStrides = new Array<number>(shape.length).fill(0);
+        let s = 1;
+        for (let d = shape.length - 1; d >= 0; d--)
+          if (!axes.includes(d)) {
+            outStrides[d] = s;
+            s *= shape[d]!;
+          }
+        const { shape: cs, strides } = collapseAxes(shape, [stridesOf(shape), outStrides]);
+        // Every axis of size 1 collapses away: reduce.ts copies the one element itself.
+        if (cs.length === 0) continue;
+        const x = values('float32', size(shape), next) as Float32Array;
+        for (const op of ['sum', 'max', 'min'] as const) {
+          const got = new Float32Array(s).fill(Number.NaN);
+          const want = new Float32Array(s);
+          expect(e.reduceStrided!(op, x, cs, strides[1]!, got), `[${shape}] axes ${axes}`).toBe(true);
+          loop(op, x, cs, strides[1]!, want);
+          expectSame(got, want, `native ${op} [${shape}] axes ${axes}`);
+        }
+      }
+      expect(() => e.reduceStrided!('sum', new Float32Array(6), [2, 3], [3, 1], new Float32Array(5))).toThrow(
         /does not fit/,
       );
     },

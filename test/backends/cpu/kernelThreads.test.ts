@@ -126,6 +126,25 @@ describe.skipIf(skip !== undefined)(`kernels split over threads ${skip ? `(skipp
     for (const other of results.slice(1)) expectSameBits(other, results[0]!);
   });
 
+  it('gather and scatterAdd split over rows or outer slices give the same bits as whole', () => {
+    // im2col's shapes: 9 windows of a padded image per output pixel, indices repeated across windows.
+    const [outer, dim, inner, ni] = [13, 900, 3, 6272];
+    const x = random(outer * dim * inner, 23);
+    const r = new Rng(24);
+    const indices = Int32Array.from({ length: ni }, () => Math.floor(r.uniform() * dim));
+    const results = [1, 2, 3].map((t) =>
+      on(t, () => {
+        const gathered = new Float32Array(outer * ni * inner).fill(Number.NaN);
+        addon.gather(x, indices, gathered, outer, dim, inner);
+        const summed = new Float32Array(outer * dim * inner).fill(Number.NaN);
+        addon.scatterAdd(gathered, indices, summed, outer, dim, inner);
+        return [gathered, summed];
+      }),
+    );
+    expect(results[0]![0]![inner * 5 + 1]).toBe(x[indices[5]! * inner + 1]);
+    for (const other of results.slice(1)) expectSameBits(other, results[0]!);
+  });
+
   it('kernels cut into different part counts, back to back, each finish every part (2000 rounds)', () => {
     // A loop is cut into 8 parts and a product into one per thread: a helper still finishing a claim on the
     // last kernel must never take a part of the next one by the wrong count (an unfinished output).

@@ -79,10 +79,33 @@ export interface NativeAddon extends NativeBlas {
   copy(x: Float32Array, base: number, out: Float32Array, geometry: Int32Array): void;
   /** `out[i]` = op over `x[i * inner .. (i + 1) * inner)`, op 0-2 = sum (in float64, rounded once), max, min. */
   reduceRows(op: number, x: Float32Array, rows: number, inner: number, out: Float32Array): void;
+  /**
+   * `out` = op 0-2 (sum, max, min) over contiguous `x` read as `shape`, each element going to
+   * `sum(index[d] * outStrides[d])`; geometry = shape, then outStrides (rank at most 16).
+   */
+  reduceStrided(op: number, x: Float32Array, out: Float32Array, geometry: Int32Array): void;
   /** Every element of `out` = `value` rounded to float32. */
   fill(out: Float32Array, value: number): void;
   /** `out[i] = x[i]` (to nearest). */
   castI32F32(x: Int32Array, out: Float32Array): void;
+  /** `out[o, i, :] = x[o, indices[i], :]` over x `[outer, dim, inner]`; throws on an index out of range. */
+  gather(
+    x: Float32Array,
+    indices: Int32Array,
+    out: Float32Array,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): void;
+  /** `out` (`[outer, dim, inner]`) zeroed, then `out[o, indices[i], :] += updates[o, i, :]` in index order. */
+  scatterAdd(
+    updates: Float32Array,
+    indices: Int32Array,
+    out: Float32Array,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): void;
   /** Adam's moment update (`Backend.adamMoments`) in float32, rounded as `adamF32` rounds. */
   adam(
     g: Float32Array,

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "native.h"
 
@@ -664,6 +665,12 @@ typedef struct {
   size_t rows, inner;
 } reduce_rows_call;
 
+/* Math.max(acc, v) or Math.min(acc, v) as JavaScript picks: NaN wins, and +0 beats -0 for max (-0 for min). */
+static inline double js_pick(int op, double acc, double v) {
+  if (isnan(v) || isnan(acc)) return NAN;
+  return (op == R_MAX ? v > acc || (v == acc && !signbit(v)) : v < acc || (v == acc && signbit(v))) ? v : acc;
+}
+
 static void reduce_rows_exec(void *ctx) {
   const reduce_rows_call *c = ctx;
   for (size_t i = 0; i < c->rows; i++) {
@@ -672,12 +679,7 @@ static void reduce_rows_exec(void *ctx) {
     if (c->op == R_SUM)
       for (size_t j = 0; j < c->inner; j++) acc += (double)x[j];
     else
-      for (size_t j = 0; j < c->inner; j++) {
-        const double v = (double)x[j];
-        if (isnan(v) || isnan(acc)) acc = NAN;
-        else if (c->op == R_MAX ? v > acc || (v == acc && !signbit(v)) : v < acc || (v == acc && signbit(v)))
-          acc = v;
-      }
+      for (size_t j = 0; j < c->inner; j++) acc = js_pick(c->op, acc, (double)x[j]);
     c->o[i] = (float)acc;
   }
 }
@@ -702,6 +704,92 @@ static napi_value reduce_rows(napi_env env, napi_callback_info cb) {
     return native_throw(env, "reduceRows: x must be a Float32Array of rows*inner floats, out of rows");
   reduce_rows_call call = {op, x, o, rows, inner};
   RUN_OR_QUEUE(reduce_rows_exec, call, false, native_floats(x, nx, false), native_floats(o, n, true));
+  return NULL;
+}
+
+/* A reduction over any axes, as src/backends/cpu/reduce.ts's general loop runs it: the geometry copied. */
+typedef struct {
+  int op;
+  const float *x;
+  float *o;
+  size_t n, no, rank;
+  int32_t g[2 * MAX_RANK];
+} reduce_strided_call;
+
+static void reduce_strided_exec(void *ctx) {
+  const reduce_strided_call *c = ctx;
+  const size_t rank = c->rank;
+  const int32_t *shape = c->g, *os = c->g + rank;
+  const size_t inner = (size_t)shape[rank - 1];
+  const float init = c->op == R_SUM ? 0.0f : c->op == R_MAX ? -INFINITY : INFINITY;
+  for (size_t k = 0; k < c->no; k++) c->o[k] = init;
+  size_t idx[MAX_RANK] = {0};
+  size_t at = 0;
+  for (size_t i = 0; i < c->n; i += inner) {
+    const float *x = c->x + i;
+    float *o = c->o + at;
+    if (os[rank - 1] == 0) {
+      /* A contiguous run into one element: accumulated as a JS number (double), stored rounded once. */
+      double acc = (double)*o;
+      if (c->op == R_SUM)
+        for (size_t j = 0; j < inner; j++) acc += (double)x[j];
+      else
+        for (size_t j = 0; j < inner; j++) acc = js_pick(c->op, acc, (double)x[j]);
+      *o = (float)acc;
+    } else if (c->op == R_SUM)
+      for (size_t j = 0; j < inner; j++) o[j] += x[j];
+    else
+      for (size_t j = 0; j < inner; j++) o[j] = (float)js_pick(c->op, (double)o[j], (double)x[j]);
+    for (size_t d = rank - 1; d-- > 0;) {
+      idx[d]++;
+      at += (size_t)os[d];
+      if (idx[d] < (size_t)shape[d]) break;
+      at -= (size_t)os[d] * (size_t)shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/*
+ * reduceStrided(op, x, out, geometry): op 0-2 = sum, max, min over x read as `shape` (contiguous), each
+ * element going to out at sum(index[d] * outStrides[d]); geometry = shape, then outStrides (rank at most
+ * 16, the last out stride 0 or 1), as reduce.ts collapses them. Sums into a kept last axis round to float32
+ * at each step; a run into one element sums in double and rounds once, as the JavaScript loop does.
+ */
+static napi_value reduce_strided(napi_env env, napi_callback_info cb) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int32_t op;
+  napi_typedarray_type type;
+  size_t ng, nx, no;
+  void *gdata = NULL;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < R_SUM || op > R_MIN ||
+      napi_get_typedarray_info(env, argv[3], &type, &ng, &gdata, NULL, NULL) != napi_ok || type != napi_int32_array)
+    return native_throw(env, "reduceStrided: expected (op 0-2, x, out, geometry: Int32Array)");
+  const float *x = native_f32(env, argv[1], &nx);
+  float *o = native_f32(env, argv[2], &no);
+  const size_t rank = ng / 2;
+  if (x == NULL || o == NULL || ng % 2 != 0 || rank == 0 || rank > MAX_RANK)
+    return native_throw(env, "reduceStrided: x and out must be Float32Arrays, the geometry 2 * rank numbers (rank 1-16)");
+  const int32_t *g = gdata;
+  size_t n = 1, last = 0;
+  for (size_t d = 0; d < rank; d++) {
+    if (g[d] <= 0 || g[rank + d] < 0) return native_throw(env, "reduceStrided: sizes must be positive, strides non-negative");
+    n *= (size_t)g[d];
+    last += (size_t)(g[d] - 1) * (size_t)g[rank + d];
+  }
+  if (n != nx || last >= no || g[2 * rank - 1] > 1)
+    return native_throw(env, "reduceStrided: the geometry does not fit x or out");
+  reduce_strided_call call;
+  call.op = op;
+  call.x = x;
+  call.o = o;
+  call.n = n;
+  call.no = no;
+  call.rank = rank;
+  memcpy(call.g, g, 2 * rank * sizeof *g);
+  RUN_OR_QUEUE(reduce_strided_exec, call, false, native_floats(x, nx, false), native_floats(o, no, true));
   return NULL;
 }
 
@@ -760,6 +848,156 @@ static napi_value cast_i32_f32(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/*
+ * gather and scatterAdd along one axis of a tensor seen as [outer, dim, inner] (src/backends/cpu/indexing.ts,
+ * whose loops these are): im2col for convolution and pooling windows, and its gradient.
+ */
+typedef struct {
+  const float *x;
+  const int32_t *idx;
+  float *o;
+  size_t outer, dim, inner, ni;
+} gather_call;
+
+/* Output rows [r0, r1) of gather, a row being one (outer, index) pair's `inner` elements. */
+static void gather_rows(const gather_call *c, size_t r0, size_t r1) {
+  const size_t inner = c->inner;
+  for (size_t r = r0; r < r1; r++) {
+    const size_t o = r / c->ni, i = r % c->ni;
+    const float *src = c->x + (o * c->dim + (size_t)c->idx[i]) * inner;
+    float *dst = c->o + r * inner;
+    if (inner == 1) *dst = *src;
+    else memcpy(dst, src, inner * sizeof(float));
+  }
+}
+
+static void gather_part(void *arg, int part, int parts) {
+  const gather_call *c = arg;
+  const size_t rows = c->outer * c->ni;
+  gather_rows(c, rows * (size_t)part / (size_t)parts, rows * (size_t)(part + 1) / (size_t)parts);
+}
+
+static void gather_exec(void *ctx) {
+  gather_call *c = ctx;
+  const size_t rows = c->outer * c->ni;
+  if (rows * c->inner < SPLIT_MIN || rows < 2 || !native_run_parts(gather_part, c, LOOP_CHUNKS))
+    gather_rows(c, 0, rows);
+}
+
+/* The index that is out of [0, dim), or -1 when all are in range. */
+static ptrdiff_t bad_index(const int32_t *idx, size_t ni, size_t dim) {
+  for (size_t i = 0; i < ni; i++)
+    if (idx[i] < 0 || (size_t)idx[i] >= dim) return (ptrdiff_t)i;
+  return -1;
+}
+
+/* Reads gather's and scatterAdd's common arguments: (a, indices, out, outer, dim, inner). */
+static const char *index_args(napi_env env, napi_value *argv, float **a, size_t *na, const int32_t **idx,
+                              size_t *ni, float **o, size_t *no, size_t dims[3]) {
+  napi_typedarray_type type;
+  void *data = NULL;
+  *a = native_f32(env, argv[0], na);
+  *o = native_f32(env, argv[2], no);
+  if (*a == NULL || *o == NULL) return "x and out must be Float32Arrays";
+  if (napi_get_typedarray_info(env, argv[1], &type, ni, &data, NULL, NULL) != napi_ok || type != napi_int32_array)
+    return "indices must be an Int32Array";
+  *idx = data;
+  for (int d = 0; d < 3; d++) {
+    int64_t v;
+    if (napi_get_value_int64(env, argv[3 + d], &v) != napi_ok || v < 0) return "outer, dim and inner must be whole numbers";
+    dims[d] = (size_t)v;
+  }
+  return NULL;
+}
+
+/*
+ * gather(x, indices, out, outer, dim, inner): out[o, i, :] = x[o, indices[i], :] with x [outer, dim, inner]
+ * and out [outer, indices.length, inner]. Throws, naming the index, for one outside [0, dim).
+ */
+static napi_value gather(napi_env env, napi_callback_info cb) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
+    return native_throw(env, "gather: expected (x, indices, out, outer, dim, inner)");
+  float *x, *o;
+  const int32_t *idx;
+  size_t nx, ni, no, d[3];
+  const char *wrong = index_args(env, argv, &x, &nx, &idx, &ni, &o, &no, d);
+  if (wrong != NULL) return native_throw(env, wrong);
+  if (nx != d[0] * d[1] * d[2] || no != d[0] * ni * d[2])
+    return native_throw(env, "gather: x must hold outer*dim*inner and out outer*indices*inner elements");
+  const ptrdiff_t bad = bad_index(idx, ni, d[1]);
+  if (bad >= 0) {
+    char message[160];
+    snprintf(message, sizeof message, "gather: index %d is out of range [0, %zu)", (int)idx[bad], d[1]);
+    return native_throw(env, message);
+  }
+  gather_call call = {x, idx, o, d[0], d[1], d[2], ni};
+  RUN_OR_QUEUE(gather_exec, call, no >= SPLIT_MIN, native_floats(x, nx, false),
+               {idx, idx + ni, false}, native_floats(o, no, true));
+  return NULL;
+}
+
+typedef struct {
+  const float *u;
+  const int32_t *idx;
+  float *o;
+  size_t outer, dim, inner, ni;
+} scatter_call;
+
+/* Outer slices [o0, o1) of scatterAdd: zeroed, then each update added in index order, in float32. */
+static void scatter_range(const scatter_call *c, size_t o0, size_t o1) {
+  const size_t inner = c->inner, slice = c->dim * inner;
+  memset(c->o + o0 * slice, 0, (o1 - o0) * slice * sizeof(float));
+  for (size_t o = o0; o < o1; o++)
+    for (size_t i = 0; i < c->ni; i++) {
+      float *dst = c->o + (o * c->dim + (size_t)c->idx[i]) * inner;
+      const float *src = c->u + (o * c->ni + i) * inner;
+      for (size_t j = 0; j < inner; j++) dst[j] += src[j];
+    }
+}
+
+static void scatter_part(void *arg, int part, int parts) {
+  const scatter_call *c = arg;
+  scatter_range(c, c->outer * (size_t)part / (size_t)parts, c->outer * (size_t)(part + 1) / (size_t)parts);
+}
+
+static void scatter_exec(void *ctx) {
+  scatter_call *c = ctx;
+  /* Split over outer slices only: two indices may name one output row, whose sums keep their order. */
+  if (c->outer * c->ni * c->inner < SPLIT_MIN || c->outer < 2 || !native_run_parts(scatter_part, c, LOOP_CHUNKS))
+    scatter_range(c, 0, c->outer);
+}
+
+/*
+ * scatterAdd(updates, indices, out, outer, dim, inner): out [outer, dim, inner] zeroed, then
+ * out[o, indices[i], :] += updates[o, i, :] for every i in order (each sum rounded to float32, as the
+ * JavaScript loop into a Float32Array). Throws, naming the index, for one outside [0, dim).
+ */
+static napi_value scatter_add(napi_env env, napi_callback_info cb) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
+    return native_throw(env, "scatterAdd: expected (updates, indices, out, outer, dim, inner)");
+  float *u, *o;
+  const int32_t *idx;
+  size_t nu, ni, no, d[3];
+  const char *wrong = index_args(env, argv, &u, &nu, &idx, &ni, &o, &no, d);
+  if (wrong != NULL) return native_throw(env, wrong);
+  if (nu != d[0] * ni * d[2] || no != d[0] * d[1] * d[2])
+    return native_throw(env, "scatterAdd: updates must hold outer*indices*inner and out outer*dim*inner elements");
+  const ptrdiff_t bad = bad_index(idx, ni, d[1]);
+  if (bad >= 0) {
+    char message[160];
+    snprintf(message, sizeof message, "scatterAdd: index %d is out of range [0, %zu)", (int)idx[bad], d[1]);
+    return native_throw(env, message);
+  }
+  scatter_call call = {u, idx, o, d[0], d[1], d[2], ni};
+  RUN_OR_QUEUE(scatter_exec, call, nu >= SPLIT_MIN, native_floats(u, nu, false), {idx, idx + ni, false},
+               native_floats(o, no, true));
+  return NULL;
+}
+
 napi_status native_register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
@@ -772,6 +1010,9 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
       {"reduceRows", NULL, reduce_rows, NULL, NULL, NULL, napi_default, NULL},
       {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
       {"castI32F32", NULL, cast_i32_f32, NULL, NULL, NULL, napi_default, NULL},
+      {"reduceStrided", NULL, reduce_strided, NULL, NULL, NULL, napi_default, NULL},
+      {"gather", NULL, gather, NULL, NULL, NULL, napi_default, NULL},
+      {"scatterAdd", NULL, scatter_add, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

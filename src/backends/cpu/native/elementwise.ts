@@ -96,10 +96,47 @@ export interface ElementwiseKernels {
     inner: number,
     out: Float32Array,
   ): boolean;
+  /**
+   * `out` = op over the elements of contiguous `x` (read as `shape`) that land on each output element,
+   * element `index` going to `sum(index[d] * outStrides[d])` (`outStrides` as `../reduce.ts` collapses them,
+   * the last 0 or 1): the general loop of `../reduce.ts`, bit for bit. False where the rank is over 16.
+   * Optional: only the native kernels have it.
+   */
+  reduceStrided?(
+    op: 'sum' | 'max' | 'min',
+    x: Float32Array,
+    shape: readonly number[],
+    outStrides: readonly number[],
+    out: Float32Array,
+  ): boolean;
   /** Every element of `out` = `value`. Optional: only the native kernels have it. */
   fill?(out: Float32Array, value: number): boolean;
   /** `out[i] = x[i]`, int32 to float32. Optional: only the native kernels have it. */
   castI32F32?(x: Int32Array, out: Float32Array): boolean;
+  /**
+   * `out[o, i, :] = x[o, indices[i], :]`, x `[outer, dim, inner]`, out `[outer, indices.length, inner]`
+   * (`../indexing.ts` gatherKernel); throws on an index outside [0, dim). Optional: only the native kernels.
+   */
+  gather?(
+    x: Float32Array,
+    indices: Int32Array,
+    out: Float32Array,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): boolean;
+  /**
+   * `out` zeroed, then `out[o, indices[i], :] += updates[o, i, :]` in index order, in float32 (`../indexing.ts`
+   * scatterAddKernel, bit for bit). Optional: only the native kernels.
+   */
+  scatterAdd?(
+    updates: Float32Array,
+    indices: Int32Array,
+    out: Float32Array,
+    outer: number,
+    dim: number,
+    inner: number,
+  ): boolean;
   /** Adam's moment update (`../fused.ts` adamF32, bit for bit). Optional: only the native kernels have it. */
   adam?(
     g: Float32Array,
@@ -189,6 +226,13 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       holdForQueue(x, out);
       return true;
     },
+    reduceStrided(op, x, shape, outStrides, out) {
+      const g = geometry(shape, outStrides);
+      if (g === undefined) return false;
+      addon.reduceStrided(op === 'sum' ? 0 : op === 'max' ? 1 : 2, x, out, g);
+      holdForQueue(x, out);
+      return true;
+    },
     fill(out, value) {
       addon.fill(out, value);
       holdForQueue(out);
@@ -197,6 +241,16 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
     castI32F32(x, out) {
       addon.castI32F32(x, out);
       holdForQueue(x, out);
+      return true;
+    },
+    gather(x, indices, out, outer, dim, inner) {
+      addon.gather(x, indices, out, outer, dim, inner);
+      holdForQueue(x, indices, out);
+      return true;
+    },
+    scatterAdd(updates, indices, out, outer, dim, inner) {
+      addon.scatterAdd(updates, indices, out, outer, dim, inner);
+      holdForQueue(updates, indices, out);
       return true;
     },
     adam(g, m0, v0, c, m, v, u) {

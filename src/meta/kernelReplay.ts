@@ -23,6 +23,7 @@
  * weight-sized work does not halve), so it ran 1.15x one thread against 1.3-1.4x for the one program's
  * kernels split over the two threads.
  */
+import { totalmem } from 'node:os';
 import { type KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
 import { kernelsRecorded, syncKernels, withNativeLoops } from '../backends/cpu/kernelQueue.js';
 import { fromArray } from '../ops/creation.js';
@@ -130,10 +131,13 @@ export class MetaGradientReplay {
    *   `progress` only where `never` says why nothing is recorded).
    * @param never why this computation is never recorded (it depends on progress, or reads on the way), or
    *   undefined.
+   * @param maxBytes most bytes of storage one recorded program may keep (default an eighth of the machine's
+   *   memory: while a program is recorded and checked, the usual computation's storage comes on top).
    */
   constructor(
     private readonly compute: (meta: Params, batch: TaskBatch, progress: number) => MetaGradient,
     private readonly never?: string,
+    private readonly maxBytes = totalmem() / 8,
   ) {}
 
   /** Why replay is impossible for these inputs, or undefined. */
@@ -211,6 +215,17 @@ export class MetaGradientReplay {
     });
     if (recorded.program === undefined) {
       this.entries.set(key, { state: 'off', reason: recorded.reason });
+      return copyResult(recorded.result);
+    }
+    // A program keeps every intermediate of the meta-gradient (the usual computation frees them as it goes):
+    // not past a share of the machine's memory (conv4's keeps about 2.6 GB, the Omniglot MLP's 0.1 GB).
+    const bytes = recorded.program.storageBytes();
+    if (bytes > this.maxBytes) {
+      const gb = (n: number) => `${(n / 2 ** 30).toFixed(1)} GB`;
+      this.entries.set(key, {
+        state: 'off',
+        reason: `its storage (${gb(bytes)}) is over the ${gb(this.maxBytes)} allowed (an eighth of this machine's memory)`,
+      });
       return copyResult(recorded.result);
     }
     const entry: Entry = { state: 'verifying', program: recorded.program, inputs, outputs: recorded.result };

@@ -119,6 +119,13 @@ describe.skipIf(skip !== undefined)(
         expect(got).toEqual(want(i + 1));
       }
       expect(drifts.status()[0]).toMatchObject({ state: 'off', reason: expect.stringMatching(/differed/) });
+      // A program over its storage budget is not kept.
+      const big = new MetaGradientReplay((meta, b) => loss(meta, b, 1), undefined, 64);
+      for (let i = 0; i < 2; i++) expect(flat(big.metaGradient({ w }, batch, 1))).toEqual(want(1));
+      expect(big.status()[0]).toMatchObject({
+        state: 'off',
+        reason: expect.stringMatching(/storage \(0\.0 GB\) is over/),
+      });
     });
 
     it('never records where it must not: turned off, a multi-step loss', () => {

@@ -191,11 +191,28 @@ export class CpuBackend implements Backend {
   }
   pad(x: KernelTensor, paddings: readonly (readonly [number, number])[], value: number): unknown {
     this.dispatches++;
-    syncKernels();
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    const src = arr(x);
+    const native = simdElementwise?.pad;
+    // The native loop (float32, rank 1-16, from the size where a call beats the JS loop).
+    if (
+      native !== undefined &&
+      src instanceof Float32Array &&
+      x.shape.length >= 1 &&
+      x.shape.length <= 16 &&
+      src.length > 0 &&
+      src.length >= nativeFrom(WASM_MIN_ELEMENTS)
+    ) {
+      const out = allocUninit('float32', sizeOf(outShape)) as Float32Array;
+      const outStrides = stridesOf(outShape);
+      let base = 0;
+      for (let d = 0; d < outShape.length; d++) base += paddings[d]![0] * outStrides[d]!;
+      if (native(src, x.shape, out, outStrides, base, value)) return out;
+    }
+    syncKernels();
     const out = allocZeroed(x.dtype, sizeOf(outShape));
     if (value !== 0) out.fill(value);
-    padKernel(arr(x), x.shape, paddings, out, outShape);
+    padKernel(src, x.shape, paddings, out, outShape);
     return out;
   }
   gather(x: KernelTensor, indices: KernelTensor, axis: number): unknown {

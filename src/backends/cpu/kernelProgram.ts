@@ -34,6 +34,15 @@ export class KernelProgram {
     this.kernels = nativeAddon!.programKernels(handle);
   }
 
+  /** Bytes of storage the program holds: every array it uses, counted once per ArrayBuffer. */
+  storageBytes(): number {
+    const buffers = new Set<ArrayBufferLike>();
+    for (const a of this.arrays) if (ArrayBuffer.isView(a)) buffers.add(a.buffer);
+    let bytes = 0;
+    for (const b of buffers) bytes += b.byteLength;
+    return bytes;
+  }
+
   /**
    * Runs the program's kernels, in order (queued, on a thread that queues its kernels: read results through
    * the backend, which syncs first).

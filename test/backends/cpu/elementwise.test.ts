@@ -7,7 +7,7 @@ import {
   elementwiseWasm,
   WASM_MIN_ELEMENTS,
 } from '../../../src/backends/cpu/elementwiseWasm.js';
-import { gatherKernel, scatterAddKernel } from '../../../src/backends/cpu/indexing.js';
+import { gatherKernel, padKernel, scatterAddKernel } from '../../../src/backends/cpu/indexing.js';
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
 import { type ElementwiseKernels, nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
@@ -559,6 +559,53 @@ describe('native elementwise kernels (npm run setup:native)', () => {
       );
     },
   );
+
+  it.skipIf(nativeElementwise === undefined)(`pad gives padKernel's result bit for bit${why}`, () => {
+    const next = rng(61);
+    // Convolution's [tasks*images, h, w, c] with "same" padding, max-pooling's -Infinity, random others.
+    const cases: [number[], [number, number][], number][] = [
+      [
+        [160, 28, 28, 1],
+        [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ],
+        0,
+      ],
+      [
+        [20, 14, 14, 64],
+        [
+          [0, 0],
+          [0, 1],
+          [0, 1],
+          [0, 0],
+        ],
+        Number.NEGATIVE_INFINITY,
+      ],
+    ];
+    for (let trial = 0; trial < 40; trial++) {
+      const rank = 1 + Math.floor(next() * 4);
+      const shape = Array.from({ length: rank }, () => 1 + Math.floor(next() * 7));
+      const pads = shape.map((): [number, number] => [Math.floor(next() * 3), Math.floor(next() * 3)]);
+      cases.push([shape, pads, next() < 0.5 ? 0 : -2.5]);
+    }
+    for (const [shape, pads, value] of cases) {
+      const outShape = shape.map((d, i) => d + pads[i]![0] + pads[i]![1]);
+      const x = values('float32', size(shape), next) as Float32Array;
+      const got = new Float32Array(size(outShape)).fill(Number.NaN);
+      const outStrides = stridesOf(outShape);
+      const base = pads.reduce((b, [before], d) => b + before * outStrides[d]!, 0);
+      expect(e.pad!(x, shape, got, outStrides, base, value)).toBe(true);
+      const want = new Float32Array(size(outShape)).fill(value);
+      padKernel(x, shape, pads, want, outShape);
+      expectSame(got, want, `native pad [${shape}] by ${JSON.stringify(pads)}`);
+    }
+    expect(() => e.pad!(new Float32Array(6), [2, 3], new Float32Array(8), [4, 1], 3, 0)).toThrow(
+      /does not fit/,
+    );
+  });
 
   it.skipIf(nativeElementwise === undefined)(`throws on operands of the wrong type or length${why}`, () => {
     expect(() => e.binary('add', new Float32Array(4), new Float32Array(3), new Float32Array(4))).toThrow(

@@ -88,6 +88,11 @@ export interface NativeAddon extends NativeBlas {
   fill(out: Float32Array, value: number): void;
   /** `out[i] = x[i]` (to nearest). */
   castI32F32(x: Int32Array, out: Float32Array): void;
+  /**
+   * `out` = value, with contiguous `x` (of `shape`) copied in at `base + sum(index[d] * outStrides[d])`;
+   * geometry = shape, then out's strides (rank at most 16).
+   */
+  pad(x: Float32Array, out: Float32Array, geometry: Int32Array, base: number, value: number): void;
   /** `out[o, i, :] = x[o, indices[i], :]` over x `[outer, dim, inner]`; throws on an index out of range. */
   gather(
     x: Float32Array,

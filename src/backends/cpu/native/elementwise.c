@@ -998,6 +998,79 @@ static napi_value scatter_add(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/* A checked pad call: x's shape and out's strides copied (JavaScript reuses its geometry array). */
+typedef struct {
+  const float *x;
+  float *o;
+  size_t nx, no, rank, base;
+  float value;
+  int32_t g[2 * MAX_RANK];
+} pad_call;
+
+/* out = value everywhere, then each run of x's last axis copied to its place (src/backends/cpu/indexing.ts padKernel). */
+static void pad_exec(void *ctx) {
+  const pad_call *c = ctx;
+  for (size_t k = 0; k < c->no; k++) c->o[k] = c->value;
+  const size_t rank = c->rank, inner = (size_t)c->g[rank - 1];
+  const int32_t *shape = c->g, *os = c->g + rank;
+  size_t idx[MAX_RANK] = {0};
+  size_t at = c->base;
+  for (size_t i = 0; i < c->nx; i += inner) {
+    memcpy(c->o + at, c->x + i, inner * sizeof(float));
+    for (size_t d = rank - 1; d-- > 0;) {
+      idx[d]++;
+      at += (size_t)os[d];
+      if (idx[d] < (size_t)shape[d]) break;
+      at -= (size_t)os[d] * (size_t)shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/*
+ * pad(x, out, geometry, base, value): out = value, with x (contiguous, `shape`) copied in at element
+ * `base + sum(index[d] * outStrides[d])`; geometry = shape, then out's strides (rank 1-16).
+ */
+static napi_value pad(napi_env env, napi_callback_info cb) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_typedarray_type type;
+  size_t ng, nx, no;
+  void *gdata = NULL;
+  int64_t base;
+  double value;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
+      napi_get_typedarray_info(env, argv[2], &type, &ng, &gdata, NULL, NULL) != napi_ok ||
+      type != napi_int32_array || napi_get_value_int64(env, argv[3], &base) != napi_ok || base < 0 ||
+      napi_get_value_double(env, argv[4], &value) != napi_ok)
+    return native_throw(env, "pad: expected (x, out, geometry: Int32Array, base, value)");
+  const float *x = native_f32(env, argv[0], &nx);
+  float *o = native_f32(env, argv[1], &no);
+  const size_t rank = ng / 2;
+  if (x == NULL || o == NULL || ng % 2 != 0 || rank == 0 || rank > MAX_RANK)
+    return native_throw(env, "pad: x and out must be Float32Arrays, the geometry 2 * rank numbers (rank 1-16)");
+  const int32_t *g = gdata;
+  size_t n = 1, last = (size_t)base;
+  for (size_t d = 0; d < rank; d++) {
+    if (g[d] <= 0 || g[rank + d] < 0) return native_throw(env, "pad: sizes must be positive, strides non-negative");
+    n *= (size_t)g[d];
+    last += (size_t)(g[d] - 1) * (size_t)g[rank + d];
+  }
+  if (n != nx || last >= no || g[2 * rank - 1] != 1)
+    return native_throw(env, "pad: the geometry does not fit x or out");
+  pad_call call;
+  call.x = x;
+  call.o = o;
+  call.nx = nx;
+  call.no = no;
+  call.rank = rank;
+  call.base = (size_t)base;
+  call.value = (float)value;
+  memcpy(call.g, g, 2 * rank * sizeof *g);
+  RUN_OR_QUEUE(pad_exec, call, false, native_floats(x, nx, false), native_floats(o, no, true));
+  return NULL;
+}
+
 napi_status native_register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
@@ -1011,6 +1084,7 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
       {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
       {"castI32F32", NULL, cast_i32_f32, NULL, NULL, NULL, napi_default, NULL},
       {"reduceStrided", NULL, reduce_strided, NULL, NULL, NULL, napi_default, NULL},
+      {"pad", NULL, pad, NULL, NULL, NULL, napi_default, NULL},
       {"gather", NULL, gather, NULL, NULL, NULL, napi_default, NULL},
       {"scatterAdd", NULL, scatter_add, NULL, NULL, NULL, napi_default, NULL},
   };

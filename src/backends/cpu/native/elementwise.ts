@@ -114,6 +114,19 @@ export interface ElementwiseKernels {
   /** `out[i] = x[i]`, int32 to float32. Optional: only the native kernels have it. */
   castI32F32?(x: Int32Array, out: Float32Array): boolean;
   /**
+   * `out` = `value` around contiguous `x` of `shape`, copied in from element `base` of `out` with `out`'s
+   * `outStrides` (`../indexing.ts` padKernel, after a fill). False where the rank is over 16. Optional: only
+   * the native kernels.
+   */
+  pad?(
+    x: Float32Array,
+    shape: readonly number[],
+    out: Float32Array,
+    outStrides: readonly number[],
+    base: number,
+    value: number,
+  ): boolean;
+  /**
    * `out[o, i, :] = x[o, indices[i], :]`, x `[outer, dim, inner]`, out `[outer, indices.length, inner]`
    * (`../indexing.ts` gatherKernel); throws on an index outside [0, dim). Optional: only the native kernels.
    */
@@ -240,6 +253,13 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
     },
     castI32F32(x, out) {
       addon.castI32F32(x, out);
+      holdForQueue(x, out);
+      return true;
+    },
+    pad(x, shape, out, outStrides, base, value) {
+      const g = geometry(shape, outStrides);
+      if (g === undefined) return false;
+      addon.pad(x, out, g, base, value);
       holdForQueue(x, out);
       return true;
     },

@@ -2,8 +2,8 @@
  * Meta-gradients replayed as kernel programs (src/backends/cpu/kernelProgram.ts): the first meta-batch of a
  * given shape is computed as usual with its native kernels recorded; later ones with those shapes copy their
  * meta-parameters and tasks into the recorded inputs, run the recorded kernels and copy the results out. The
- * numbers are those of the usual computation, bit for bit: the same kernels run in the same order on the same
- * values. What is skipped is the JavaScript that chose them (op dispatch, the tape, shape checks, storage
+ * numbers are those of the op-by-op computation, bit for bit (on which loops, see below): the same kernels run
+ * in the same order on the same values. What is skipped is the JavaScript that chose them (op dispatch, the tape, shape checks, storage
  * allocation): about a quarter of an Omniglot MLP meta-iteration and half of a sinusoid one.
  *
  * A recording is used only once it has proven itself: the second meta-batch of a shape is computed both ways,
@@ -11,7 +11,8 @@
  * other than its inputs' values (a number that changes between calls, a random draw, a read) fails this or
  * cannot be recorded at all, and then runs as usual from then on, saying why in
  * {@link MetaGradientReplay.status}. Never recorded: MAML++'s multi-step loss, whose weights anneal with
- * training progress, and iMAML, whose conjugate gradient reads scalars on the way.
+ * training progress, iMAML, whose conjugate gradient reads scalars on the way, and a meta-gradient computed
+ * under an enclosing gradient tape (which must see its ops).
  *
  * The numbers are those of the op-by-op computation on the native loops that queue mode takes for every
  * float32 kernel (exp and log from the C library among them), whatever a shape's state: one thread without
@@ -24,6 +25,7 @@
  * kernels split over the two threads.
  */
 import { totalmem } from 'node:os';
+import { isForwardActive, isRecording } from '../autodiff/record.js';
 import { type KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
 import { kernelsRecorded, syncKernels, withNativeLoops } from '../backends/cpu/kernelQueue.js';
 import { fromArray } from '../ops/creation.js';
@@ -144,6 +146,9 @@ export class MetaGradientReplay {
   private unavailable(meta: Params): string | undefined {
     if (REPLAY_OFF) return 'turned off (METATAPE_REPLAY=0)';
     if (this.never !== undefined) return this.never;
+    // An enclosing tape or forward accumulator differentiates through the meta-gradient: its ops must be
+    // recorded there, and a replay's results would be constants.
+    if (isRecording() || isForwardActive()) return 'inside a gradient tape';
     // Inside another recording (a meta-gradient within a computation being recorded): that one records it.
     if (kernelsRecorded()) return 'inside a recording';
     const first = Object.values(meta)[0];

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
 import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
 import { nativeAddon } from '../../src/backends/cpu/native/addon.js';
-import { add, fromArray, mamlMlp, matmul, mul, Rng, sum, type Tensor } from '../../src/index.js';
+import { add, fromArray, GradientTape, mamlMlp, matmul, mul, Rng, sum, type Tensor } from '../../src/index.js';
 import type { MetaGradient } from '../../src/meta/algorithms/types.js';
 import { MAX_SHAPES, MetaGradientReplay } from '../../src/meta/kernelReplay.js';
 import { MetaLearner } from '../../src/meta/learner.js';
@@ -128,7 +128,7 @@ describe.skipIf(skip !== undefined)(
       });
     });
 
-    it('never records where it must not: turned off, a multi-step loss', () => {
+    it('never records where it must not: turned off, a multi-step loss, under an enclosing tape', () => {
       const rng = new Rng(8);
       for (const options of [{ kernelReplay: false }, { multiStepLoss: true }]) {
         const learner = learnerOf(options);
@@ -136,6 +136,21 @@ describe.skipIf(skip !== undefined)(
         for (const batch of batches(rng, 3)) learner.metaGradient(meta, batch);
         expect(learner.replayStatus()).toEqual([]);
       }
+      // A tape watching the meta-parameters differentiates through the meta-gradient: every call is
+      // recorded on the tape, none replayed, and the meta-loss's gradient reaches the meta-parameters.
+      const learner = learnerOf();
+      const meta = learner.initMetaParams(learner.model.initParams(rng));
+      const first = meta[Object.keys(meta)[0]!]!;
+      for (const batch of batches(rng, 3)) {
+        const tape = new GradientTape();
+        const loss = tape.record(() => {
+          tape.watch(first);
+          return learner.metaGradient(meta, batch).loss;
+        });
+        const g = tape.gradient(loss, [first])[0]!;
+        expect(Math.max(...[...g.dataSync()].map(Math.abs))).toBeGreaterThan(0);
+      }
+      expect(learner.replayStatus()).toEqual([]);
     });
 
     it("keeps a program's storage from being handed out again when its tensors are recycled", () => {

@@ -6,7 +6,17 @@ import { describe, expect, it } from 'vitest';
 import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
 import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
 import { nativeAddon } from '../../src/backends/cpu/native/addon.js';
-import { add, fromArray, GradientTape, mamlMlp, matmul, mul, Rng, sum, type Tensor } from '../../src/index.js';
+import {
+  add,
+  fromArray,
+  GradientTape,
+  mamlMlp,
+  matmul,
+  mul,
+  Rng,
+  sum,
+  type Tensor,
+} from '../../src/index.js';
 import type { MetaGradient } from '../../src/meta/algorithms/types.js';
 import { MAX_SHAPES, MetaGradientReplay } from '../../src/meta/kernelReplay.js';
 import { MetaLearner } from '../../src/meta/learner.js';

@@ -186,6 +186,8 @@ describe.skipIf(skip !== undefined)(
       });
       expect(program).toBeUndefined();
       expect(result).toBe(10);
+      // Only endProgram's handles are programs.
+      expect(() => nativeAddon!.runProgram({})).toThrow(/expected a program/);
     });
   },
 );

@@ -665,6 +665,59 @@ typedef struct {
   size_t rows, inner;
 } reduce_rows_call;
 
+/*
+ * The row after `*at` of an output whose rows follow x's (contiguous, `shape`) through out's strides `os`:
+ * the odometer over every axis but the last, as reduce.ts and indexing.ts step theirs.
+ */
+static inline void next_row(size_t *idx, size_t *at, const int32_t *shape, const int32_t *os, size_t rank) {
+  for (size_t d = rank - 1; d-- > 0;) {
+    idx[d]++;
+    *at += (size_t)os[d];
+    if (idx[d] < (size_t)shape[d]) return;
+    *at -= (size_t)os[d] * (size_t)shape[d];
+    idx[d] = 0;
+  }
+}
+
+/*
+ * Reads a geometry argument (shape, then out's strides: 2 * rank int32s, rank 1-16) and checks it against x's
+ * `nx` elements and out's `no` from element `base`: NULL, or what is wrong. `last_stride`: the only stride
+ * out's last axis may have (-1: 0 or 1).
+ */
+static const char *geometry_fault(napi_env env, napi_value v, size_t nx, size_t no, size_t base, int last_stride,
+                                  const int32_t **g, size_t *rank) {
+  napi_typedarray_type type;
+  size_t ng;
+  void *data = NULL;
+  if (napi_get_typedarray_info(env, v, &type, &ng, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      ng % 2 != 0 || ng / 2 == 0 || ng / 2 > MAX_RANK)
+    return "the geometry must be an Int32Array of 2 * rank numbers (rank 1-16)";
+  *g = data;
+  *rank = ng / 2;
+  const int32_t *shape = *g, *os = *g + *rank;
+  size_t n = 1, last = base;
+  for (size_t d = 0; d < *rank; d++) {
+    if (shape[d] <= 0 || os[d] < 0) return "sizes must be positive, strides non-negative";
+    n *= (size_t)shape[d];
+    last += (size_t)(shape[d] - 1) * (size_t)os[d];
+  }
+  const int32_t inner_stride = os[*rank - 1];
+  if (n != nx || last >= no || (last_stride < 0 ? inner_stride > 1 : inner_stride != last_stride))
+    return "the geometry does not fit x or out";
+  return NULL;
+}
+
+/* geometry_fault, thrown as "`name`: what is wrong"; true when the geometry fits. */
+static bool out_geometry(napi_env env, const char *name, napi_value v, size_t nx, size_t no, size_t base,
+                         int last_stride, const int32_t **g, size_t *rank) {
+  const char *wrong = geometry_fault(env, v, nx, no, base, last_stride, g, rank);
+  if (wrong == NULL) return true;
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", name, wrong);
+  native_throw(env, message);
+  return false;
+}
+
 /* Math.max(acc, v) or Math.min(acc, v) as JavaScript picks: NaN wins, and +0 beats -0 for max (-0 for min). */
 static inline double js_pick(int op, double acc, double v) {
   if (isnan(v) || isnan(acc)) return NAN;
@@ -740,13 +793,7 @@ static void reduce_strided_exec(void *ctx) {
       for (size_t j = 0; j < inner; j++) o[j] += x[j];
     else
       for (size_t j = 0; j < inner; j++) o[j] = (float)js_pick(c->op, (double)o[j], (double)x[j]);
-    for (size_t d = rank - 1; d-- > 0;) {
-      idx[d]++;
-      at += (size_t)os[d];
-      if (idx[d] < (size_t)shape[d]) break;
-      at -= (size_t)os[d] * (size_t)shape[d];
-      idx[d] = 0;
-    }
+    next_row(idx, &at, shape, os, rank);
   }
 }
 
@@ -760,32 +807,20 @@ static napi_value reduce_strided(napi_env env, napi_callback_info cb) {
   size_t argc = 4;
   napi_value argv[4];
   int32_t op;
-  napi_typedarray_type type;
-  size_t ng, nx, no;
-  void *gdata = NULL;
+  size_t nx, no, rank;
+  const int32_t *g;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 4 ||
-      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < R_SUM || op > R_MIN ||
-      napi_get_typedarray_info(env, argv[3], &type, &ng, &gdata, NULL, NULL) != napi_ok || type != napi_int32_array)
+      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < R_SUM || op > R_MIN)
     return native_throw(env, "reduceStrided: expected (op 0-2, x, out, geometry: Int32Array)");
   const float *x = native_f32(env, argv[1], &nx);
   float *o = native_f32(env, argv[2], &no);
-  const size_t rank = ng / 2;
-  if (x == NULL || o == NULL || ng % 2 != 0 || rank == 0 || rank > MAX_RANK)
-    return native_throw(env, "reduceStrided: x and out must be Float32Arrays, the geometry 2 * rank numbers (rank 1-16)");
-  const int32_t *g = gdata;
-  size_t n = 1, last = 0;
-  for (size_t d = 0; d < rank; d++) {
-    if (g[d] <= 0 || g[rank + d] < 0) return native_throw(env, "reduceStrided: sizes must be positive, strides non-negative");
-    n *= (size_t)g[d];
-    last += (size_t)(g[d] - 1) * (size_t)g[rank + d];
-  }
-  if (n != nx || last >= no || g[2 * rank - 1] > 1)
-    return native_throw(env, "reduceStrided: the geometry does not fit x or out");
+  if (x == NULL || o == NULL) return native_throw(env, "reduceStrided: x and out must be Float32Arrays");
+  if (!out_geometry(env, "reduceStrided", argv[3], nx, no, 0, -1, &g, &rank)) return NULL;
   reduce_strided_call call;
   call.op = op;
   call.x = x;
   call.o = o;
-  call.n = n;
+  call.n = nx;
   call.no = no;
   call.rank = rank;
   memcpy(call.g, g, 2 * rank * sizeof *g);
@@ -1017,13 +1052,7 @@ static void pad_exec(void *ctx) {
   size_t at = c->base;
   for (size_t i = 0; i < c->nx; i += inner) {
     memcpy(c->o + at, c->x + i, inner * sizeof(float));
-    for (size_t d = rank - 1; d-- > 0;) {
-      idx[d]++;
-      at += (size_t)os[d];
-      if (idx[d] < (size_t)shape[d]) break;
-      at -= (size_t)os[d] * (size_t)shape[d];
-      idx[d] = 0;
-    }
+    next_row(idx, &at, shape, os, rank);
   }
 }
 
@@ -1034,30 +1063,18 @@ static void pad_exec(void *ctx) {
 static napi_value pad(napi_env env, napi_callback_info cb) {
   size_t argc = 5;
   napi_value argv[5];
-  napi_typedarray_type type;
-  size_t ng, nx, no;
-  void *gdata = NULL;
+  size_t nx, no, rank;
+  const int32_t *g;
   int64_t base;
   double value;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
-      napi_get_typedarray_info(env, argv[2], &type, &ng, &gdata, NULL, NULL) != napi_ok ||
-      type != napi_int32_array || napi_get_value_int64(env, argv[3], &base) != napi_ok || base < 0 ||
+      napi_get_value_int64(env, argv[3], &base) != napi_ok || base < 0 ||
       napi_get_value_double(env, argv[4], &value) != napi_ok)
     return native_throw(env, "pad: expected (x, out, geometry: Int32Array, base, value)");
   const float *x = native_f32(env, argv[0], &nx);
   float *o = native_f32(env, argv[1], &no);
-  const size_t rank = ng / 2;
-  if (x == NULL || o == NULL || ng % 2 != 0 || rank == 0 || rank > MAX_RANK)
-    return native_throw(env, "pad: x and out must be Float32Arrays, the geometry 2 * rank numbers (rank 1-16)");
-  const int32_t *g = gdata;
-  size_t n = 1, last = (size_t)base;
-  for (size_t d = 0; d < rank; d++) {
-    if (g[d] <= 0 || g[rank + d] < 0) return native_throw(env, "pad: sizes must be positive, strides non-negative");
-    n *= (size_t)g[d];
-    last += (size_t)(g[d] - 1) * (size_t)g[rank + d];
-  }
-  if (n != nx || last >= no || g[2 * rank - 1] != 1)
-    return native_throw(env, "pad: the geometry does not fit x or out");
+  if (x == NULL || o == NULL) return native_throw(env, "pad: x and out must be Float32Arrays");
+  if (!out_geometry(env, "pad", argv[2], nx, no, (size_t)base, 1, &g, &rank)) return NULL;
   pad_call call;
   call.x = x;
   call.o = o;

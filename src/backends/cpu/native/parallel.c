@@ -669,6 +669,9 @@ static napi_value queue_stats(napi_env env, napi_callback_info cb) {
   return out;
 }
 
+/* Marks the handles endProgram makes, so that another external is never taken for a program. */
+static const napi_type_tag PROGRAM_TAG = {0x6d6574617461706bULL, 0x70726f6772616d31ULL};
+
 static void program_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -714,7 +717,24 @@ static napi_value end_program(napi_env env, napi_callback_info cb) {
     free_program(p);
     return native_throw(env, "endProgram: could not hand the program over");
   }
+  if (napi_type_tag_object(env, out, &PROGRAM_TAG) != napi_ok)
+    return native_throw(env, "endProgram: could not tag the program");
   return out;
+}
+
+/* The program a call's first argument holds, or NULL with `what` thrown (not a program from endProgram). */
+static const kernel_program *program_arg(napi_env env, napi_callback_info cb, const char *what) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  bool tagged = false;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_check_object_type_tag(env, argv[0], &PROGRAM_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
+    native_throw(env, what);
+    return NULL;
+  }
+  return data;
 }
 
 /*
@@ -724,14 +744,9 @@ static napi_value end_program(napi_env env, napi_callback_info cb) {
  * as it runs.
  */
 static napi_value run_program(napi_env env, napi_callback_info cb) {
-  size_t argc = 1;
-  napi_value argv[1];
-  void *data = NULL;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
-    return native_throw(env, "runProgram: expected a program from endProgram");
+  const kernel_program *p = program_arg(env, cb, "runProgram: expected a program from endProgram");
+  if (p == NULL) return NULL;
   if (recording != NULL) return native_throw(env, "runProgram: this thread is recording a program");
-  const kernel_program *p = data;
   kernel_queue *q = queue;
   _Alignas(16) unsigned char scratch[NATIVE_CALL_BYTES];
   for (size_t i = 0; i < p->count; i++) {
@@ -749,14 +764,10 @@ static napi_value run_program(napi_env env, napi_callback_info cb) {
 
 /* programKernels(program) -> the kernels a program holds. */
 static napi_value program_kernels(napi_env env, napi_callback_info cb) {
-  size_t argc = 1;
-  napi_value argv[1];
-  void *data = NULL;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL)
-    return native_throw(env, "programKernels: expected a program from endProgram");
+  const kernel_program *p = program_arg(env, cb, "programKernels: expected a program from endProgram");
+  if (p == NULL) return NULL;
   napi_value out;
-  napi_create_double(env, (double)((const kernel_program *)data)->count, &out);
+  napi_create_double(env, (double)p->count, &out);
   return out;
 }
 

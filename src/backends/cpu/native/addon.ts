@@ -5,6 +5,19 @@ import { fileURLToPath } from 'node:url';
 import type { NativeBlas } from './blas.js';
 
 /**
+ * gather's and scatterAdd's arguments: `a` (gather's x `[outer, dim, inner]`, scatterAdd's updates
+ * `[outer, indices.length, inner]`), the indices along the middle axis, and `out` (the other shape).
+ */
+export type IndexKernelArgs = [
+  a: Float32Array,
+  indices: Int32Array,
+  out: Float32Array,
+  outer: number,
+  dim: number,
+  inner: number,
+];
+
+/**
  * The optional native addon (addon.c, blas.c, elementwise.c), built by `npm run setup:native`: matmul on
  * the system's BLAS and float32 elementwise loops on the tensors' own storage. Without it (nothing is
  * compiled by `npm ci`) the CPU backend runs its WebAssembly SIMD kernels; `METATAPE_NATIVE=0` turns a
@@ -94,23 +107,9 @@ export interface NativeAddon extends NativeBlas {
    */
   pad(x: Float32Array, out: Float32Array, geometry: Int32Array, base: number, value: number): void;
   /** `out[o, i, :] = x[o, indices[i], :]` over x `[outer, dim, inner]`; throws on an index out of range. */
-  gather(
-    x: Float32Array,
-    indices: Int32Array,
-    out: Float32Array,
-    outer: number,
-    dim: number,
-    inner: number,
-  ): void;
+  gather(...args: IndexKernelArgs): void;
   /** `out` (`[outer, dim, inner]`) zeroed, then `out[o, indices[i], :] += updates[o, i, :]` in index order. */
-  scatterAdd(
-    updates: Float32Array,
-    indices: Int32Array,
-    out: Float32Array,
-    outer: number,
-    dim: number,
-    inner: number,
-  ): void;
+  scatterAdd(...args: IndexKernelArgs): void;
   /** Adam's moment update (`Backend.adamMoments`) in float32, rounded as `adamF32` rounds. */
   adam(
     g: Float32Array,

@@ -885,21 +885,22 @@ static napi_value cast_i32_f32(napi_env env, napi_callback_info cb) {
 
 /*
  * gather and scatterAdd along one axis of a tensor seen as [outer, dim, inner] (src/backends/cpu/indexing.ts,
- * whose loops these are): im2col for convolution and pooling windows, and its gradient.
+ * whose loops these are): im2col for convolution and pooling windows, and its gradient. `a` is gather's x
+ * ([outer, dim, inner]) or scatterAdd's updates ([outer, indices, inner]); `o` is the other shape.
  */
 typedef struct {
-  const float *x;
+  const float *a;
   const int32_t *idx;
   float *o;
   size_t outer, dim, inner, ni;
-} gather_call;
+} index_call;
 
 /* Output rows [r0, r1) of gather, a row being one (outer, index) pair's `inner` elements. */
-static void gather_rows(const gather_call *c, size_t r0, size_t r1) {
+static void gather_rows(const index_call *c, size_t r0, size_t r1) {
   const size_t inner = c->inner;
   for (size_t r = r0; r < r1; r++) {
     const size_t o = r / c->ni, i = r % c->ni;
-    const float *src = c->x + (o * c->dim + (size_t)c->idx[i]) * inner;
+    const float *src = c->a + (o * c->dim + (size_t)c->idx[i]) * inner;
     float *dst = c->o + r * inner;
     if (inner == 1) *dst = *src;
     else memcpy(dst, src, inner * sizeof(float));
@@ -907,130 +908,99 @@ static void gather_rows(const gather_call *c, size_t r0, size_t r1) {
 }
 
 static void gather_part(void *arg, int part, int parts) {
-  const gather_call *c = arg;
+  const index_call *c = arg;
   const size_t rows = c->outer * c->ni;
   gather_rows(c, rows * (size_t)part / (size_t)parts, rows * (size_t)(part + 1) / (size_t)parts);
 }
 
 static void gather_exec(void *ctx) {
-  gather_call *c = ctx;
+  index_call *c = ctx;
   const size_t rows = c->outer * c->ni;
   if (rows * c->inner < SPLIT_MIN || rows < 2 || !native_run_parts(gather_part, c, LOOP_CHUNKS))
     gather_rows(c, 0, rows);
 }
 
-/* The index that is out of [0, dim), or -1 when all are in range. */
-static ptrdiff_t bad_index(const int32_t *idx, size_t ni, size_t dim) {
-  for (size_t i = 0; i < ni; i++)
-    if (idx[i] < 0 || (size_t)idx[i] >= dim) return (ptrdiff_t)i;
-  return -1;
-}
-
-/* Reads gather's and scatterAdd's common arguments: (a, indices, out, outer, dim, inner). */
-static const char *index_args(napi_env env, napi_value *argv, float **a, size_t *na, const int32_t **idx,
-                              size_t *ni, float **o, size_t *no, size_t dims[3]) {
-  napi_typedarray_type type;
-  void *data = NULL;
-  *a = native_f32(env, argv[0], na);
-  *o = native_f32(env, argv[2], no);
-  if (*a == NULL || *o == NULL) return "x and out must be Float32Arrays";
-  if (napi_get_typedarray_info(env, argv[1], &type, ni, &data, NULL, NULL) != napi_ok || type != napi_int32_array)
-    return "indices must be an Int32Array";
-  *idx = data;
-  for (int d = 0; d < 3; d++) {
-    int64_t v;
-    if (napi_get_value_int64(env, argv[3 + d], &v) != napi_ok || v < 0) return "outer, dim and inner must be whole numbers";
-    dims[d] = (size_t)v;
-  }
-  return NULL;
-}
-
-/*
- * gather(x, indices, out, outer, dim, inner): out[o, i, :] = x[o, indices[i], :] with x [outer, dim, inner]
- * and out [outer, indices.length, inner]. Throws, naming the index, for one outside [0, dim).
- */
-static napi_value gather(napi_env env, napi_callback_info cb) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
-    return native_throw(env, "gather: expected (x, indices, out, outer, dim, inner)");
-  float *x, *o;
-  const int32_t *idx;
-  size_t nx, ni, no, d[3];
-  const char *wrong = index_args(env, argv, &x, &nx, &idx, &ni, &o, &no, d);
-  if (wrong != NULL) return native_throw(env, wrong);
-  if (nx != d[0] * d[1] * d[2] || no != d[0] * ni * d[2])
-    return native_throw(env, "gather: x must hold outer*dim*inner and out outer*indices*inner elements");
-  const ptrdiff_t bad = bad_index(idx, ni, d[1]);
-  if (bad >= 0) {
-    char message[160];
-    snprintf(message, sizeof message, "gather: index %d is out of range [0, %zu)", (int)idx[bad], d[1]);
-    return native_throw(env, message);
-  }
-  gather_call call = {x, idx, o, d[0], d[1], d[2], ni};
-  RUN_OR_QUEUE(gather_exec, call, no >= SPLIT_MIN, native_floats(x, nx, false),
-               {idx, idx + ni, false}, native_floats(o, no, true));
-  return NULL;
-}
-
-typedef struct {
-  const float *u;
-  const int32_t *idx;
-  float *o;
-  size_t outer, dim, inner, ni;
-} scatter_call;
-
 /* Outer slices [o0, o1) of scatterAdd: zeroed, then each update added in index order, in float32. */
-static void scatter_range(const scatter_call *c, size_t o0, size_t o1) {
+static void scatter_range(const index_call *c, size_t o0, size_t o1) {
   const size_t inner = c->inner, slice = c->dim * inner;
   memset(c->o + o0 * slice, 0, (o1 - o0) * slice * sizeof(float));
   for (size_t o = o0; o < o1; o++)
     for (size_t i = 0; i < c->ni; i++) {
       float *dst = c->o + (o * c->dim + (size_t)c->idx[i]) * inner;
-      const float *src = c->u + (o * c->ni + i) * inner;
+      const float *src = c->a + (o * c->ni + i) * inner;
       for (size_t j = 0; j < inner; j++) dst[j] += src[j];
     }
 }
 
 static void scatter_part(void *arg, int part, int parts) {
-  const scatter_call *c = arg;
+  const index_call *c = arg;
   scatter_range(c, c->outer * (size_t)part / (size_t)parts, c->outer * (size_t)(part + 1) / (size_t)parts);
 }
 
 static void scatter_exec(void *ctx) {
-  scatter_call *c = ctx;
+  index_call *c = ctx;
   /* Split over outer slices only: two indices may name one output row, whose sums keep their order. */
   if (c->outer * c->ni * c->inner < SPLIT_MIN || c->outer < 2 || !native_run_parts(scatter_part, c, LOOP_CHUNKS))
     scatter_range(c, 0, c->outer);
 }
 
 /*
- * scatterAdd(updates, indices, out, outer, dim, inner): out [outer, dim, inner] zeroed, then
- * out[o, indices[i], :] += updates[o, i, :] for every i in order (each sum rounded to float32, as the
- * JavaScript loop into a Float32Array). Throws, naming the index, for one outside [0, dim).
+ * Reads and checks (a, indices, out, outer, dim, inner) of gather (`gathers`: a [outer, dim, inner], out
+ * [outer, indices, inner]) or scatterAdd (the other way round), every index in [0, dim); runs or queues the
+ * call. Throws, naming what is wrong (an index out of range by its value).
  */
-static napi_value scatter_add(napi_env env, napi_callback_info cb) {
+static napi_value index_kernel(napi_env env, napi_callback_info cb, const char *name, bool gathers) {
   size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 6)
-    return native_throw(env, "scatterAdd: expected (updates, indices, out, outer, dim, inner)");
-  float *u, *o;
-  const int32_t *idx;
-  size_t nu, ni, no, d[3];
-  const char *wrong = index_args(env, argv, &u, &nu, &idx, &ni, &o, &no, d);
-  if (wrong != NULL) return native_throw(env, wrong);
-  if (nu != d[0] * ni * d[2] || no != d[0] * d[1] * d[2])
-    return native_throw(env, "scatterAdd: updates must hold outer*indices*inner and out outer*dim*inner elements");
-  const ptrdiff_t bad = bad_index(idx, ni, d[1]);
-  if (bad >= 0) {
-    char message[160];
-    snprintf(message, sizeof message, "scatterAdd: index %d is out of range [0, %zu)", (int)idx[bad], d[1]);
+  napi_typedarray_type type;
+  void *data = NULL;
+  size_t na, ni, no, d[3];
+  char message[192];
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    snprintf(message, sizeof message, "%s: expected (a, indices, out, outer, dim, inner)", name);
     return native_throw(env, message);
   }
-  scatter_call call = {u, idx, o, d[0], d[1], d[2], ni};
-  RUN_OR_QUEUE(scatter_exec, call, nu >= SPLIT_MIN, native_floats(u, nu, false), {idx, idx + ni, false},
-               native_floats(o, no, true));
+  const float *a = native_f32(env, argv[0], &na);
+  float *o = native_f32(env, argv[2], &no);
+  bool ok = a != NULL && o != NULL &&
+            napi_get_typedarray_info(env, argv[1], &type, &ni, &data, NULL, NULL) == napi_ok &&
+            type == napi_int32_array;
+  for (int k = 0; k < 3 && ok; k++) {
+    int64_t v;
+    ok = napi_get_value_int64(env, argv[3 + k], &v) == napi_ok && v >= 0;
+    d[k] = ok ? (size_t)v : 0;
+  }
+  const size_t full = d[0] * d[1] * d[2], picked = d[0] * ni * d[2];
+  if (!ok || na != (gathers ? full : picked) || no != (gathers ? picked : full)) {
+    snprintf(message, sizeof message,
+             "%s: expected Float32Arrays a and out of %s and %s elements, Int32Array indices, and whole "
+             "numbers outer, dim, inner",
+             name, gathers ? "outer*dim*inner" : "outer*indices*inner",
+             gathers ? "outer*indices*inner" : "outer*dim*inner");
+    return native_throw(env, message);
+  }
+  const int32_t *idx = data;
+  for (size_t i = 0; i < ni; i++)
+    if (idx[i] < 0 || (size_t)idx[i] >= d[1]) {
+      snprintf(message, sizeof message, "%s: index %d is out of range [0, %zu)", name, (int)idx[i], d[1]);
+      return native_throw(env, message);
+    }
+  index_call call = {a, idx, o, d[0], d[1], d[2], ni};
+  RUN_OR_QUEUE((gathers ? gather_exec : scatter_exec), call, picked >= SPLIT_MIN, native_floats(a, na, false),
+               {idx, idx + ni, false}, native_floats(o, no, true));
   return NULL;
+}
+
+/* gather(x, indices, out, outer, dim, inner): out[o, i, :] = x[o, indices[i], :] (see index_kernel). */
+static napi_value gather(napi_env env, napi_callback_info cb) { return index_kernel(env, cb, "gather", true); }
+
+/*
+ * scatterAdd(updates, indices, out, outer, dim, inner): out [outer, dim, inner] zeroed, then
+ * out[o, indices[i], :] += updates[o, i, :] for every i in order (each sum rounded to float32, as the
+ * JavaScript loop into a Float32Array).
+ */
+static napi_value scatter_add(napi_env env, napi_callback_info cb) {
+  return index_kernel(env, cb, "scatterAdd", false);
 }
 
 /* A checked pad call: x's shape and out's strides copied (JavaScript reuses its geometry array). */

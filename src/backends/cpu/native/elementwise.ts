@@ -1,7 +1,7 @@
 import type { AdamConstants } from '../../backend.js';
 import { BINARY_OPS } from '../../backend.js';
 import { holdForQueue, kernelsQueued } from '../kernelQueue.js';
-import { nativeAddon } from './addon.js';
+import { type IndexKernelArgs, nativeAddon } from './addon.js';
 
 /** The addon's binary op codes (elementwise.c's ADD..DIV). */
 const BINARY_CODES = new Map<string, number>([
@@ -130,26 +130,12 @@ export interface ElementwiseKernels {
    * `out[o, i, :] = x[o, indices[i], :]`, x `[outer, dim, inner]`, out `[outer, indices.length, inner]`
    * (`../indexing.ts` gatherKernel); throws on an index outside [0, dim). Optional: only the native kernels.
    */
-  gather?(
-    x: Float32Array,
-    indices: Int32Array,
-    out: Float32Array,
-    outer: number,
-    dim: number,
-    inner: number,
-  ): boolean;
+  gather?(...args: IndexKernelArgs): boolean;
   /**
    * `out` zeroed, then `out[o, indices[i], :] += updates[o, i, :]` in index order, in float32 (`../indexing.ts`
    * scatterAddKernel, bit for bit). Optional: only the native kernels.
    */
-  scatterAdd?(
-    updates: Float32Array,
-    indices: Int32Array,
-    out: Float32Array,
-    outer: number,
-    dim: number,
-    inner: number,
-  ): boolean;
+  scatterAdd?(...args: IndexKernelArgs): boolean;
   /** Adam's moment update (`../fused.ts` adamF32, bit for bit). Optional: only the native kernels have it. */
   adam?(
     g: Float32Array,
@@ -263,14 +249,14 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       holdForQueue(x, out);
       return true;
     },
-    gather(x, indices, out, outer, dim, inner) {
-      addon.gather(x, indices, out, outer, dim, inner);
-      holdForQueue(x, indices, out);
+    gather(...args) {
+      addon.gather(...args);
+      holdForQueue(args[0], args[1], args[2]);
       return true;
     },
-    scatterAdd(updates, indices, out, outer, dim, inner) {
-      addon.scatterAdd(updates, indices, out, outer, dim, inner);
-      holdForQueue(updates, indices, out);
+    scatterAdd(...args) {
+      addon.scatterAdd(...args);
+      holdForQueue(args[0], args[1], args[2]);
       return true;
     },
     adam(g, m0, v0, c, m, v, u) {

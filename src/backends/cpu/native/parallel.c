@@ -471,6 +471,18 @@ bool native_program_owns(void *memory) {
   return true;
 }
 
+/* Writes a checked call into a queue slot or a program's next entry. */
+static void write_call(queued_call *c, native_exec_fn exec, const void *ctx, size_t size,
+                       const native_range *ranges, int count, bool big) {
+  c->exec = exec;
+  c->state = CALL_QUEUED;
+  c->count = count;
+  c->big = big;
+  c->size = (uint32_t)size;
+  memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
+  memcpy(c->ctx, ctx, size);
+}
+
 /* Appends a checked call to the recording program (or marks it failed, out of memory). Returns true: the
  * call is taken either way, and endProgram reports a failed program. */
 static bool record_call(kernel_program *p, native_exec_fn exec, const void *ctx, size_t size,
@@ -486,14 +498,7 @@ static bool record_call(kernel_program *p, native_exec_fn exec, const void *ctx,
     p->calls = grown;
     p->cap = cap;
   }
-  queued_call *c = &p->calls[p->count++];
-  c->exec = exec;
-  c->state = CALL_QUEUED;
-  c->count = count;
-  c->big = big;
-  c->size = (uint32_t)size;
-  memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
-  memcpy(c->ctx, ctx, size);
+  write_call(&p->calls[p->count++], exec, ctx, size, ranges, count, big);
   return true;
 }
 
@@ -508,14 +513,7 @@ bool native_enqueue(native_exec_fn exec, const void *ctx, size_t size, const nat
   const uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
   if (t - atomic_load_explicit(&q->head, memory_order_acquire) >= QUEUE_SLOTS)
     help_until_empty(q, t - QUEUE_SLOTS + 1);
-  queued_call *c = slot_of(q, t);
-  c->exec = exec;
-  c->state = CALL_QUEUED;
-  c->count = count;
-  c->big = big;
-  c->size = (uint32_t)size;
-  memcpy(c->ranges, ranges, (size_t)count * sizeof *ranges);
-  memcpy(c->ctx, ctx, size);
+  write_call(slot_of(q, t), exec, ctx, size, ranges, count, big);
   atomic_store(&q->tail, t + 1);
   atomic_fetch_add_explicit(&q->changes, 1, memory_order_release);
   if (atomic_load(&q->executor_sleeps)) {

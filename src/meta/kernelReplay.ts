@@ -229,7 +229,7 @@ export class MetaGradientReplay {
       const gb = (n: number) => `${(n / 2 ** 30).toFixed(1)} GB`;
       this.entries.set(key, {
         state: 'off',
-        reason: `its storage (${gb(bytes)}) is over the ${gb(this.maxBytes)} allowed (an eighth of this machine's memory)`,
+        reason: `its storage (${gb(bytes)}) is over the ${gb(this.maxBytes)} a program may keep`,
       });
       return copyResult(recorded.result);
     }

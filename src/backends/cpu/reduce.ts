@@ -3,7 +3,7 @@ import { collapseAxes, type Shape, stridesOf } from '../../tensor/shape.js';
 import type { ReduceOp } from '../backend.js';
 import { simdElementwise } from './elementwise.js';
 import { WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
-import { kernelsQueued, nativeFrom, syncKernels, syncKernelsFor } from './kernelQueue.js';
+import { nativeFrom, syncKernels, syncKernelsFor } from './kernelQueue.js';
 
 /**
  * Reduces the sorted `axes` of `x` into `out` (shape: x's shape without those axes). Axes are collapsed first,
@@ -53,18 +53,8 @@ export function reduceKernel(
     simdElementwise.colsum(x, rank === 3 ? cs[0]! : 1, cs[rank - 2]!, inner, out as Float32Array)
   )
     return;
-  // One run per output element (a whole-tensor or a last-axis reduction), in queue mode: the native loop,
-  // which reduces a run as the loop below does (a direct call is no faster than the JS loop at these sizes).
-  if (
-    kernelsQueued() &&
-    innerStride === 0 &&
-    (rank === 1 || (rank === 2 && os[0] === 1)) &&
-    x instanceof Float32Array &&
-    simdElementwise?.reduceRows?.(op, x, rank === 1 ? 1 : cs[0]!, inner, out as Float32Array)
-  )
-    return;
-  // Any other float32 reduction (max-pooling's over two window axes, sums over middle axes): the native loop
-  // of the loops below, the same order and rounding.
+  // Any other float32 reduction (a whole tensor, the last axis, max-pooling's two window axes, sums over
+  // middle axes): the native loop of the loops below, the same order and rounding.
   if (
     x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
     x instanceof Float32Array &&

@@ -90,8 +90,6 @@ export interface NativeAddon extends NativeBlas {
    * (non-negative, rank at most 16).
    */
   copy(x: Float32Array, base: number, out: Float32Array, geometry: Int32Array): void;
-  /** `out[i]` = op over `x[i * inner .. (i + 1) * inner)`, op 0-2 = sum (in float64, rounded once), max, min. */
-  reduceRows(op: number, x: Float32Array, rows: number, inner: number, out: Float32Array): void;
   /**
    * `out` = op 0-2 (sum, max, min) over contiguous `x` read as `shape`, each element going to
    * `sum(index[d] * outStrides[d])`; geometry = shape, then outStrides (rank at most 16).

@@ -651,19 +651,12 @@ static napi_value adam(napi_env env, napi_callback_info cb) {
 }
 
 /*
- * Reductions of contiguous runs: out[i] = op over x[i*inner .. (i+1)*inner), as reduce.ts's loop computes
- * one run into an element (a sum accumulated in float64 and rounded once; max and min as Math.max and
- * Math.min: NaN wins, and +0 beats -0 for max, -0 beats +0 for min). The last-axis and whole-tensor
- * reductions of a meta-gradient (a softmax's row sums and maxima, a mean).
+ * Reductions as reduce.ts's general loop computes them (reduceStrided below): a run into one element summed
+ * in float64 and rounded once, a kept last axis summed per step in float32; max and min as Math.max and
+ * Math.min (NaN wins, and +0 beats -0 for max, -0 beats +0 for min). A softmax's row sums and maxima, a
+ * mean, max-pooling's window maxima.
  */
 enum { R_SUM, R_MAX, R_MIN };
-
-typedef struct {
-  int op;
-  const float *x;
-  float *o;
-  size_t rows, inner;
-} reduce_rows_call;
 
 /*
  * The row after `*at` of an output whose rows follow x's (contiguous, `shape`) through out's strides `os`:
@@ -722,42 +715,6 @@ static bool out_geometry(napi_env env, const char *name, napi_value v, size_t nx
 static inline double js_pick(int op, double acc, double v) {
   if (isnan(v) || isnan(acc)) return NAN;
   return (op == R_MAX ? v > acc || (v == acc && !signbit(v)) : v < acc || (v == acc && signbit(v))) ? v : acc;
-}
-
-static void reduce_rows_exec(void *ctx) {
-  const reduce_rows_call *c = ctx;
-  for (size_t i = 0; i < c->rows; i++) {
-    const float *x = c->x + i * c->inner;
-    double acc = c->op == R_SUM ? 0.0 : c->op == R_MAX ? -INFINITY : INFINITY;
-    if (c->op == R_SUM)
-      for (size_t j = 0; j < c->inner; j++) acc += (double)x[j];
-    else
-      for (size_t j = 0; j < c->inner; j++) acc = js_pick(c->op, acc, (double)x[j]);
-    c->o[i] = (float)acc;
-  }
-}
-
-/* reduceRows(op, x, rows, inner, out): op 0-2 = sum, max, min; x [rows, inner], out [rows]. */
-static napi_value reduce_rows(napi_env env, napi_callback_info cb) {
-  size_t argc = 5;
-  napi_value argv[5];
-  int32_t op;
-  int64_t dims[2];
-  size_t nx, n;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc != 5 ||
-      napi_get_value_int32(env, argv[0], &op) != napi_ok || op < R_SUM || op > R_MIN)
-    return native_throw(env, "reduceRows: expected (op 0-2, x, rows, inner, out)");
-  for (int i = 0; i < 2; i++)
-    if (napi_get_value_int64(env, argv[2 + i], &dims[i]) != napi_ok || dims[i] < 0)
-      return native_throw(env, "reduceRows: rows and inner must be whole numbers");
-  const float *x = native_f32(env, argv[1], &nx);
-  float *o = native_f32(env, argv[4], &n);
-  const size_t rows = (size_t)dims[0], inner = (size_t)dims[1];
-  if (x == NULL || o == NULL || nx != rows * inner || n != rows)
-    return native_throw(env, "reduceRows: x must be a Float32Array of rows*inner floats, out of rows");
-  reduce_rows_call call = {op, x, o, rows, inner};
-  RUN_OR_QUEUE(reduce_rows_exec, call, false, native_floats(x, nx, false), native_floats(o, n, true));
-  return NULL;
 }
 
 /* A reduction over any axes, as src/backends/cpu/reduce.ts's general loop runs it: the geometry copied. */
@@ -1067,7 +1024,6 @@ napi_status native_register_elementwise(napi_env env, napi_value exports) {
       {"colsum", NULL, colsum, NULL, NULL, NULL, napi_default, NULL},
       {"copy", NULL, copy, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
-      {"reduceRows", NULL, reduce_rows, NULL, NULL, NULL, napi_default, NULL},
       {"fill", NULL, fill, NULL, NULL, NULL, napi_default, NULL},
       {"castI32F32", NULL, cast_i32_f32, NULL, NULL, NULL, napi_default, NULL},
       {"reduceStrided", NULL, reduce_strided, NULL, NULL, NULL, napi_default, NULL},

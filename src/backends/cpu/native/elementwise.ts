@@ -86,17 +86,6 @@ export interface ElementwiseKernels {
     out: Float32Array,
   ): boolean;
   /**
-   * `out[i]` = op over `x[i * inner .. (i + 1) * inner)`, as `../reduce.ts`'s loop reduces one run (a sum in
-   * float64 rounded once). Optional: only the native kernels have it.
-   */
-  reduceRows?(
-    op: 'sum' | 'max' | 'min',
-    x: Float32Array,
-    rows: number,
-    inner: number,
-    out: Float32Array,
-  ): boolean;
-  /**
    * `out` = op over the elements of contiguous `x` (read as `shape`) that land on each output element,
    * element `index` going to `sum(index[d] * outStrides[d])` (`outStrides` as `../reduce.ts` collapses them,
    * the last 0 or 1): the general loop of `../reduce.ts`, bit for bit. False where the rank is over 16.
@@ -218,11 +207,6 @@ function nativeKernels(addon: NonNullable<typeof nativeAddon>): ElementwiseKerne
       if (g === undefined) return false;
       addon.copy(src, base, out, g);
       holdForQueue(src, out);
-      return true;
-    },
-    reduceRows(op, x, rows, inner, out) {
-      addon.reduceRows(op === 'sum' ? 0 : op === 'max' ? 1 : 2, x, rows, inner, out);
-      holdForQueue(x, out);
       return true;
     },
     reduceStrided(op, x, shape, outStrides, out) {

@@ -25,13 +25,16 @@ export class KernelProgram {
   /** Kernels in the program. */
   readonly kernels: number;
 
-  /** @internal */
+  /** Every array a kernel of the program reads or writes, once: alive while the program is, never recycled. */
+  private readonly arrays: readonly object[];
+
+  /** @internal `arrays`: the kernels' arrays as recorded, one entry per argument. */
   constructor(
     private readonly handle: object,
-    /** Every array a kernel of the program reads or writes: alive while the program is, never recycled. */
-    private readonly arrays: readonly object[],
+    arrays: readonly object[],
   ) {
     this.kernels = nativeAddon!.programKernels(handle);
+    this.arrays = [...new Set(arrays)];
   }
 
   /** Bytes of storage the program holds: every array it uses, counted once per ArrayBuffer. */

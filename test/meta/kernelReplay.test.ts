@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
 import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
@@ -24,6 +20,7 @@ import type { TaskBatch } from '../../src/meta/tasks.js';
 import { recycleTensors } from '../../src/ops/releaseScope.js';
 import { adam } from '../../src/optim/adam.js';
 import { randomEpisodes } from './fixtures.js';
+import { smokeRun } from './smokeRun.js';
 
 const skip = nativeAddon === undefined ? 'the native addon is not built (npm run setup:native)' : undefined;
 
@@ -200,42 +197,8 @@ it('runs where CI requires the native addon', () => {
 describe.skipIf(skip !== undefined)(
   `metatape run with kernel replay ${skip ? `(skipped: ${skip})` : ''}`,
   () => {
-    const root = resolve(import.meta.dirname, '../..');
     /** The run's test metrics and its log, with trainer.kernelReplay as given. */
-    const run = (replay: boolean): { results: Record<string, number>; log: string } => {
-      const out = mkdtempSync(join(tmpdir(), 'metatape-replay-'));
-      try {
-        execFileSync(
-          process.execPath,
-          [
-            join(root, 'bin/metatape.js'),
-            'run',
-            join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
-            '--set',
-            'trainer.order=2',
-            '--set',
-            `trainer.kernelReplay=${replay}`,
-            '--out',
-            out,
-          ],
-          {
-            cwd: root,
-            stdio: 'ignore',
-            timeout: 120_000,
-            env: { ...process.env, METATAPE_LOG_LEVEL: 'info' },
-          },
-        );
-        const dir = join(out, 'sinusoid-smoke');
-        const runDir = join(dir, readdirSync(dir)[0]!);
-        const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
-        const results = Object.fromEntries(
-          Object.entries(summary.results as Record<string, number>).filter(([k]) => k.startsWith('test/')),
-        );
-        return { results, log: readFileSync(join(runDir, 'log.jsonl'), 'utf8') };
-      } finally {
-        rmSync(out, { recursive: true, force: true });
-      }
-    };
+    const run = (replay: boolean) => smokeRun(['trainer.order=2', `trainer.kernelReplay=${replay}`], 'info');
 
     it('says in the log that it replays, and trains to what the op-by-op run trains to', () => {
       const on = run(true);

@@ -1,41 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kernelThreadsUnavailable } from '../../src/backends/cpu/kernelThreads.js';
+import { smokeRun } from './smokeRun.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
 /** The test metrics of a smoke run with `threads` threads used as `parallelism` says. */
 function run(threads: number, parallelism: 'tasks' | 'kernels' = 'tasks'): Record<string, number> {
-  const out = mkdtempSync(join(tmpdir(), 'metatape-threads-'));
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'bin/metatape.js'),
-        'run',
-        join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
-        '--set',
-        `trainer.threads=${threads}`,
-        '--set',
-        `trainer.parallelism=${parallelism}`,
-        '--set',
-        'trainer.order=2',
-        '--out',
-        out,
-      ],
-      // A hang at exit (a worker keeping the process alive) fails here instead of stalling the suite.
-      { cwd: root, stdio: 'ignore', timeout: 120_000, env: { ...process.env, METATAPE_LOG_LEVEL: 'error' } },
-    );
-    const dir = join(out, 'sinusoid-smoke');
-    const summary = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]!, 'summary.json'), 'utf8'));
-    const results = summary.results as Record<string, number>;
-    return Object.fromEntries(Object.entries(results).filter(([k]) => k.startsWith('test/')));
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  return smokeRun([`trainer.threads=${threads}`, `trainer.parallelism=${parallelism}`, 'trainer.order=2'])
+    .results;
 }
 
 const noKernels = kernelThreadsUnavailable();

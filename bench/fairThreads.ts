@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelThreadsUnavailable } from '../src/backends/cpu/kernelThreads.js';
+import type { ProgramSchedule } from '../src/backends/cpu/native/addon.js';
 import { COMPUTE_HEAP_FLAG } from '../src/meta/workerHeap.js';
 import { baseline, baselineWhy, blasEnv, cpuModel, median, writeFixture } from './fair.js';
 import type { BenchRow } from './table.js';
@@ -38,6 +39,9 @@ interface Measure {
   threadCpuMs?: { main: number; total: number };
   /** Per thread, per iteration (bench/threadProbe.ts). */
   perThread?: ReturnType<typeof perIteration>;
+  /** With kernels on 2 threads: the replayed program's schedule, and coreRoundTrip before and after. */
+  schedule?: ProgramSchedule;
+  roundTripNs?: number[];
 }
 
 function pinPrefix(): string[] {
@@ -162,6 +166,16 @@ export function benchFairThreads(): BenchRow[] {
     );
     return `; per it: main ${med((x) => x.main.cpuMs)} ms CPU, ${gc((x) => x.main)}${workers.map((w) => `; ${w}`).join('')}; rest of the process ${med((x) => x.restCpuMs)} ms`;
   };
+  // The replayed program's schedule (plan against in order, in ms of kernel time), and what two threads pay
+  // to hand each other work (ns, before and after each run): the speed-up moves with it.
+  const scheduleLine = (runs: Measure[]) => {
+    const s = runs.map((m) => m.schedule).filter((x) => x !== undefined);
+    const trips = runs.flatMap((m) => m.roundTripNs ?? []);
+    const plan = s.length
+      ? `; schedule: ${s[0]!.last}, planned ${fmt(median(s.map((x) => x.plannedMs)))} ms against ${fmt(median(s.map((x) => x.serialMs)))} ms in order`
+      : '';
+    return `${plan}${trips.length ? `; core-to-core round trip ${fmt(median(trips))} ns${span(trips)}` : ''}`;
+  };
   for (const t of [1, 2] as const) {
     const rates = mt[t].map(rate);
     rows.push({
@@ -180,8 +194,8 @@ export function benchFairThreads(): BenchRow[] {
     const dk = lossDiff(mt[1], mtKernels);
     rows.push({
       figure: `${fmt(median(rates))} it/s${span(rates)}`,
-      work: `metatape, trainer.threads 2, parallelism kernels (one meta-gradient, its kernels queued to an executor, big ones split over 2 threads): same job`,
-      value: `peak RSS ${Math.max(...mtKernels.map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mtKernels)}; meta-loss vs 1 thread max |diff| ${dk.at0.toExponential(1)} at it 0, ${dk.all.toExponential(1)} over its 0-4`,
+      work: `metatape, trainer.threads 2, parallelism kernels (one meta-gradient, replayed on this thread and the kernel executor by the program's schedule): same job`,
+      value: `peak RSS ${Math.max(...mtKernels.map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mtKernels)}; meta-loss vs 1 thread max |diff| ${dk.at0.toExponential(1)} at it 0, ${dk.all.toExponential(1)} over its 0-4${scheduleLine(mtKernels)}`,
       ratio: `${fmt(median(vs1))}x${span(vs1)}`,
     });
   } else

@@ -4,7 +4,8 @@
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
  * { msPerIt, cpuMsPerIt, updateCpuMsPerIt (the outer Adam update's part of cpuMsPerIt, with BENCH_UPDATE_CPU=1), threadCpuMs, perThread
  * (CPU ms and GC counts per iteration of the main thread, each worker and the rest of the process:
- * bench/threadProbe.ts), losses (first meta-losses), peakRssMb } or, for
+ * bench/threadProbe.ts), losses (first meta-losses), peakRssMb, and with 2 threads and kernels: schedule (the
+ * replayed program's, src/backends/cpu/native/schedule.c) and roundTripNs (coreRoundTrip before and after) } or, for
  * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
  * (`ThreadOptions.workerOldSpaceMb`). With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
  * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
@@ -16,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { setCpuKernelThreads } from '../src/backends/cpu/kernelThreads.js';
 import { matmulKernel } from '../src/backends/cpu/matmul.js';
+import { nativeAddon } from '../src/backends/cpu/native/addon.js';
 import { conv4, dense, fromArray, Model, mamlMlp, type Tensor } from '../src/index.js';
 import { peakRssMb } from '../src/log/peakRss.js';
 import { type FastWeightsMode, MetaLearner } from '../src/meta/learner.js';
@@ -200,6 +202,7 @@ async function runMeta(
   // times the JIT rather than the steady state a real run spends its hours in.
   const warm = Number(process.env.BENCH_WARMUP ?? Math.max(5, Math.ceil(iterations / 5)));
   for (let i = 0; i < warm; i++) losses.push(step());
+  const roundTrip0 = kernels ? nativeAddon?.coreRoundTrip() : undefined;
   const probe0 = await snapshot(workers);
   const cpu0 = threadCpuMs();
   const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
@@ -218,6 +221,10 @@ async function runMeta(
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
       : undefined;
+  // With kernels on two threads: how the replayed program ran (src/backends/cpu/native/schedule.c), and what
+  // two threads pay to hand each other work, before and after (it moves with where the host puts them).
+  const schedule = kernels ? learner.replayStatus()[0]?.schedule : undefined;
+  const roundTripNs = kernels ? [roundTrip0, nativeAddon?.coreRoundTrip()] : undefined;
   await pool.close();
   // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
   const cpu = process.cpuUsage(c0);
@@ -233,6 +240,8 @@ async function runMeta(
       ...(threadCpu ? { threadCpuMs: threadCpu } : {}),
       perThread: perIteration(probe0, probe1, iterations),
       ...(every > 0 ? { memory } : {}),
+      ...(schedule ? { schedule } : {}),
+      ...(roundTripNs ? { roundTripNs } : {}),
     }),
   );
 }

@@ -6,6 +6,8 @@
  * Omniglot's task source lives in `./omniglotTasks.js` and is not re-exported, so that importing metatape does
  * not load Apache Arrow.
  */
+
+export type { ProgramSchedule } from '../backends/cpu/native/addon.js';
 export {
   ALGORITHM_NAMES,
   ALGORITHMS,

@@ -19,6 +19,12 @@
  * replay takes those loops only above a size, so a last-bit difference between the two is possible, and the
  * same config and seed still give the same numbers.
  *
+ * With `trainer.parallelism: kernels` (a thread that queues its kernels) a program runs on that thread and
+ * the queue's executor by a schedule made for it (src/backends/cpu/native/schedule.c): its first two runs
+ * there are profiled in order, and its first scheduled run is checked like the second meta-batch, so every
+ * way a program runs is checked once against the op-by-op computation before it is trusted
+ * ({@link ReplayStatus.schedule} says which).
+ *
  * Tried and dropped: with two threads, a program per half of the meta-batch's tasks, one queued to the
  * executor thread and one run beside it. On the Omniglot MLP a half costs about 60% of the whole (the
  * weight-sized work does not halve), so it ran 1.15x one thread against 1.3-1.4x for the one program's
@@ -28,6 +34,7 @@ import { totalmem } from 'node:os';
 import { isForwardActive, isRecording } from '../autodiff/record.js';
 import { type KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
 import { kernelsRecorded, syncKernels, withNativeLoops } from '../backends/cpu/kernelQueue.js';
+import type { ProgramSchedule } from '../backends/cpu/native/addon.js';
 import { fromArray } from '../ops/creation.js';
 import { outsideReleaseScopes } from '../ops/releaseScope.js';
 import type { TypedArray } from '../tensor/dtype.js';
@@ -48,6 +55,11 @@ export interface ReplayStatus {
   kernels?: number;
   /** Why it is off. */
   reason?: string;
+  /**
+   * Where the program runs on a thread that queues its kernels (`trainer.parallelism: kernels`): on it and
+   * its executor by a schedule (src/backends/cpu/native/schedule.c), with what the schedule predicts.
+   */
+  schedule?: ProgramSchedule;
 }
 
 /** One shape of meta-batch: its recorded program, the tensors the program reads and the ones it writes. */
@@ -57,7 +69,13 @@ interface Entry {
   program?: KernelProgram;
   inputs?: { meta: Params; batch: TaskBatch };
   outputs?: MetaGradient;
+  /** How the program ran when last checked (src/backends/cpu/native/program.h's run modes). */
+  checked?: ProgramSchedule['last'];
 }
+
+/** How a program last ran: by its schedule, in order, or (without one) on a thread that does not queue. */
+const runModeOf = (program: KernelProgram): ProgramSchedule['last'] =>
+  program.schedule()?.last ?? 'one thread';
 
 const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
 
@@ -165,6 +183,7 @@ export class MetaGradientReplay {
       state: e.state,
       ...(e.program ? { kernels: e.program.kernels } : {}),
       ...(e.reason !== undefined ? { reason: e.reason } : {}),
+      ...(e.program?.schedule() ? { schedule: e.program.schedule() } : {}),
     }));
   }
 
@@ -189,12 +208,21 @@ export class MetaGradientReplay {
     }
     if (entry.state === 'off') return this.compute(meta, batch, progress);
     const replayed = this.replay(entry, meta, batch);
-    if (entry.state === 'replaying') return replayed;
-    // Verifying: the computation op by op, on the kernels the program recorded, decides.
+    const ran = runModeOf(entry.program!);
+    if (entry.state === 'replaying' && ran === entry.checked) return replayed;
+    // Verifying, or replaying in a way not checked yet (the thread's kernel threads changed): the computation
+    // op by op, on the kernels the program recorded, decides.
     const usual = this.compute(meta, batch, progress);
     const diff = firstDifference(replayed, usual);
-    if (diff === undefined) entry.state = 'replaying';
-    else {
+    if (diff === undefined) {
+      // A program's first two runs on a thread that queues are profiled in order: the schedule made from
+      // them is checked at its first run.
+      if (ran === 'profiled') entry.state = 'verifying';
+      else {
+        entry.state = 'replaying';
+        entry.checked = ran;
+      }
+    } else {
       entry.state = 'off';
       entry.reason = `the replay differed from the computation (${diff})`;
       delete entry.program;

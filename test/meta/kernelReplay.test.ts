@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordKernels } from '../../src/backends/cpu/kernelProgram.js';
 import { withNativeLoops } from '../../src/backends/cpu/kernelQueue.js';
+import { setCpuKernelThreads } from '../../src/backends/cpu/kernelThreads.js';
 import { nativeAddon } from '../../src/backends/cpu/native/addon.js';
 import {
   add,
@@ -74,6 +75,48 @@ describe.skipIf(skip !== undefined)(
       expect(status).toHaveLength(1);
       expect(status[0]).toMatchObject({ state: 'replaying' });
       expect(status[0]!.kernels).toBeGreaterThan(100);
+    });
+
+    it('checks each way the program runs: by a two-thread schedule, and again on one thread', () => {
+      const forced = Number(process.env.METATAPE_KERNEL_QUEUE ?? 0);
+      const rng = new Rng(11);
+      const learner = learnerOf();
+      const reference = learnerOf({ kernelReplay: false });
+      const meta = learner.initMetaParams(learner.model.initParams(rng));
+      const states: string[] = [];
+      const step = (batch: TaskBatch, i: number) => {
+        const want = flat(withNativeLoops(() => reference.metaGradient(meta, batch)));
+        expect(flat(learner.metaGradient(meta, batch)), `iteration ${i}`).toEqual(want);
+        const s = learner.replayStatus()[0]!;
+        states.push(`${s.state}:${s.schedule?.last ?? 'none'}`);
+      };
+      try {
+        setCpuKernelThreads(1);
+        const all = batches(rng, 10);
+        for (let i = 0; i < 3; i++) step(all[i]!, i);
+        // Two threads from here: two profiled runs, then the schedule's first run, each checked.
+        setCpuKernelThreads(2, { queue: true });
+        for (let i = 3; i < 7; i++) step(all[i]!, i);
+        // One thread again: its replay is checked once more.
+        setCpuKernelThreads(1);
+        for (let i = 7; i < 10; i++) step(all[i]!, i);
+      } finally {
+        setCpuKernelThreads(forced >= 2 ? forced : 1, { queue: forced >= 2 });
+      }
+      const twoThreads = states[5]!.split(':')[1]!;
+      expect(['scheduled', 'in order']).toContain(twoThreads);
+      expect(states).toEqual([
+        'verifying:none',
+        'replaying:none',
+        'replaying:none',
+        'verifying:profiled',
+        'verifying:profiled',
+        `replaying:${twoThreads}`,
+        `replaying:${twoThreads}`,
+        'replaying:one thread',
+        'replaying:one thread',
+        'replaying:one thread',
+      ]);
     });
 
     it('records each shape of meta-batch on its own', () => {
@@ -209,6 +252,15 @@ describe.skipIf(skip !== undefined)(
       // 50 Adam steps; the two differ at most in the last bits of exp and log (the C library's or V8's).
       for (const [k, v] of Object.entries(off.results))
         expect(Math.abs(on.results[k]! - v)).toBeLessThan(1e-3 * Math.max(1, Math.abs(v)));
+    });
+
+    it('with kernels on two threads, says how the replay runs there (by a schedule, or in order)', () => {
+      const { log } = smokeRun(
+        ['trainer.order=2', 'trainer.threads=2', 'trainer.parallelism=kernels'],
+        'info',
+      );
+      expect(log).toMatch(/"kernelReplay":"replaying".*"schedule":\{"last":"(scheduled|in order)"/);
+      expect(log).toMatch(/checked bit for bit, (on 2 threads by a schedule|in order on one thread)/);
     });
   },
 );

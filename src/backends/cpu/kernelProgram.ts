@@ -18,7 +18,7 @@
  */
 import { beginRecordingPool, endRecordingPool } from './alloc.js';
 import { noteQueuedKernels, setRecording, syncKernels } from './kernelQueue.js';
-import { nativeAddon } from './native/addon.js';
+import { nativeAddon, type ProgramSchedule } from './native/addon.js';
 
 /** A recorded sequence of native kernels over fixed storage; {@link KernelProgram.run} runs it again. */
 export class KernelProgram {
@@ -47,8 +47,18 @@ export class KernelProgram {
   }
 
   /**
-   * Runs the program's kernels, in order (queued, on a thread that queues its kernels: read results through
-   * the backend, which syncs first).
+   * How the program last ran on a thread that queues, where it runs on that thread and its executor by a
+   * schedule (src/backends/cpu/native/schedule.c): profiled first, then scheduled (or in order, where the
+   * schedule would not gain). Undefined before such a run.
+   */
+  schedule(): ProgramSchedule | undefined {
+    return nativeAddon!.programSchedule(this.handle);
+  }
+
+  /**
+   * Runs the program's kernels: in order, or, on a thread that queues its kernels, on it and the queue's
+   * executor by the program's schedule ({@link KernelProgram.schedule}). Read results through the backend,
+   * which syncs first.
    */
   run(): void {
     noteQueuedKernels(nativeAddon!.runProgram(this.handle), this.arrays, this.handle);

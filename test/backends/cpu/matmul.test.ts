@@ -342,7 +342,8 @@ describe('the native BLAS matmul (npm run setup:native)', () => {
       const b = Float32Array.from({ length: k * n }, () => next() - 0.5);
       const expected = new Float32Array(m * n);
       nativeBlas!.gemm(a, b, expected, m, n, k, false, false, Float64Array.of(0, 0), 1);
-      const barrier = new Int32Array(new SharedArrayBuffer(4));
+      // [0]: workers started; [1]: workers past their first product.
+      const barrier = new Int32Array(new SharedArrayBuffer(8));
       const code = `
         const { workerData, parentPort } = require('node:worker_threads');
         const addon = require(workerData.path);
@@ -352,12 +353,20 @@ describe('the native BLAS matmul (npm run setup:native)', () => {
         Atomics.add(barrier, 0, 1);
         while (Atomics.load(barrier, 0) < threads) Atomics.wait(barrier, 0, Atomics.load(barrier, 0), 10);
         let wrong = 0;
+        let info;
         for (let r = 0; r < 400; r++) {
           c.fill(Number.NaN);
           addon.gemm(a, b, c, m, n, k, false, false, offsets, 1);
           for (let i = 0; i < c.length; i++) if (c[i] !== expected[i]) { wrong++; break; }
+          if (r === 0) {
+            // Which copy this thread took, while every worker is alive: one that finished and exited would
+            // give its copy back to a late one.
+            info = addon.blasInfo();
+            Atomics.add(barrier, 1, 1);
+            while (Atomics.load(barrier, 1) < threads) Atomics.wait(barrier, 1, Atomics.load(barrier, 1), 10);
+          }
         }
-        parentPort.postMessage({ wrong, info: addon.blasInfo() });`;
+        parentPort.postMessage({ wrong, info });`;
       const round = () =>
         Promise.all(
           Array.from(
@@ -382,6 +391,7 @@ describe('the native BLAS matmul (npm run setup:native)', () => {
       const copiesAfterFirst = nativeAddon!.blasInfo().copies;
       // Exited workers give their copies back: a second set of workers loads no more.
       barrier[0] = 0;
+      barrier[1] = 0;
       const second = await round();
       for (const r of [...first, ...second]) expect(r.wrong).toBe(0);
       const info = nativeAddon!.blasInfo();

@@ -23,6 +23,30 @@ export type IndexKernelArgs = [
  * compiled by `npm ci`) the CPU backend runs its WebAssembly SIMD kernels; `METATAPE_NATIVE=0` turns a
  * built addon off.
  */
+/**
+ * A kernel program's two-thread schedule (schedule.c): how it last ran, the runs profiled, and the times its
+ * plan predicts (the kernels' sum, the planned two-thread time, the longest dependency chain).
+ */
+export interface ProgramSchedule {
+  /**
+   * How it last ran: on a thread that does not queue (`one thread`), or on one that does: in order and timed
+   * (`profiled`, its first two runs there), in order (`in order`: the schedule would not gain) or by the
+   * schedule (`scheduled`). The last three give the same values, two-thread ones; `one thread` may differ
+   * from them in a product's last bits.
+   */
+  last: 'one thread' | 'profiled' | 'in order' | 'scheduled';
+  profiled: number;
+  planned: boolean;
+  /** The plan gains enough to be run (else the program runs in order). */
+  worthwhile: boolean;
+  serialMs: number;
+  plannedMs: number;
+  criticalMs: number;
+  /** Kernels in each thread's list (a split kernel is in both). */
+  lists: [number, number];
+  split: number;
+}
+
 export interface NativeAddon extends NativeBlas {
   /**
    * The calling thread's big kernels (matmul, elementwise, Adam) run on `n` threads from now on: this one and
@@ -44,10 +68,20 @@ export interface NativeAddon extends NativeBlas {
   beginProgram(): void;
   /** Stops recording: the program (an opaque handle), or undefined when `keep` is false. */
   endProgram(keep?: boolean): object | undefined;
-  /** Runs a program's kernels in order, or queues them on a thread that queues; returns how many it queued. */
+  /**
+   * Runs a program's kernels: in order on this thread, or, on a thread that queues, on it and its executor
+   * by the program's schedule (schedule.c); returns the calls it queued (all have run when it returns).
+   */
   runProgram(program: object): number;
   /** Kernels in a program. */
   programKernels(program: object): number;
+  /** How a program last ran and what its two-thread schedule predicts; undefined before a run on two. */
+  programSchedule(program: object): ProgramSchedule | undefined;
+  /**
+   * Median ns for this thread to hand a flag to another and get it back (parallel.c): what two threads pay
+   * to hand each other work, which the two-thread figures move with; benchmarks report it.
+   */
+  coreRoundTrip(): number;
   /**
    * The BLAS the addon opened (its path and build configuration), or why none; `copies` of it are loaded
    * (a sequential library gets one per thread that multiplies, src/backends/cpu/native/blas.c says why),

@@ -337,6 +337,7 @@ static void gemm_run(gemm_call *call) {
   const double macs = (double)call->m * (double)call->n * (double)call->k * (double)call->count;
   const bool split = parts > 1 && macs >= SPLIT_MIN_MACS &&
                      (call->count >= parts || (call->m >= call->n ? call->m : call->n) >= 16 * parts);
+  if (split) native_split_changes_bits();
   if (!split || !native_run_parts(gemm_part, call, parts)) gemm_part(call, 0, 1);
   else
     for (int part = 0; part < parts; part++)

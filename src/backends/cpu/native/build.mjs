@@ -1,4 +1,4 @@
-// Builds the optional native addon (addon.c, blas.c, elementwise.c) into build/native/metatape_native.node with the system C
+// Builds the optional native addon (addon.c, blas.c, elementwise.c, parallel.c, schedule.c) into build/native/metatape_native.node with the system C
 // compiler and Node's own Node-API headers: `npm run setup:native`. Nothing is downloaded. Where there is
 // no compiler or no headers it says what to install and exits 1; metatape keeps its WebAssembly kernels.
 import { execFileSync } from 'node:child_process';
@@ -45,7 +45,7 @@ const args = [
 ];
 // macOS resolves Node-API symbols from the host process only when told to.
 if (process.platform === 'darwin') args.push('-undefined', 'dynamic_lookup');
-const sources = ['addon.c', 'blas.c', 'elementwise.c', 'parallel.c'].map((f) => join(here, f));
+const sources = ['addon.c', 'blas.c', 'elementwise.c', 'parallel.c', 'schedule.c'].map((f) => join(here, f));
 args.push('-o', tmp, ...sources, '-ldl', '-lpthread', '-lm');
 try {
   execFileSync(cc, args, { stdio: 'inherit' });

@@ -33,6 +33,13 @@ int native_parts(void);
  */
 bool native_run_parts(native_part_fn fn, void *ctx, int chunks);
 
+/*
+ * Called by a kernel just before it splits where its split changes its last bits (a product: where a block
+ * lands decides which BLAS kernel edge computes it): a static schedule (schedule.c) must then split it
+ * exactly as the pool would, so that its values do not depend on the schedule.
+ */
+void native_split_changes_bits(void);
+
 /* True on a kernel-thread helper (false on the thread that called native_run_parts). */
 bool native_on_helper(void);
 

@@ -29,25 +29,7 @@
 #include <time.h>
 
 #include "native.h"
-
-#if defined(__x86_64__) || defined(__i386__)
-#define CPU_RELAX() __builtin_ia32_pause()
-#elif defined(__aarch64__)
-#define CPU_RELAX() __asm__ volatile("yield")
-#else
-#define CPU_RELAX() ((void)0)
-#endif
-
-/*
- * One step of a wait for another thread: a pause for the first SPIN_PAUSES steps, then a yield of the core.
- * Where the threads outnumber the cores (trainer.threads above the cores a process may use), the thread
- * waited for may need this very core; on a free core a yield returns at once.
- */
-#define SPIN_PAUSES 1024
-static inline void spin_step(unsigned *steps) {
-  if (++*steps < SPIN_PAUSES) CPU_RELAX();
-  else sched_yield();
-}
+#include "program.h"
 
 /* Most parts one kernel is cut into (gemm's per-part bookkeeping holds 256). */
 #define MAX_CHUNKS 256
@@ -194,9 +176,50 @@ static kernel_pool *start_pool(int parts, int helpers_wanted) {
   return p;
 }
 
-int native_parts(void) { return current == NULL ? 1 : current->parts; }
+/*
+ * A scheduled kernel's split (native_split_begin, schedule.c): the calling thread runs only its part of a
+ * kernel that splits, the other thread of the schedule the rest, each a fixed range of chunks, so the
+ * values are those of the pool's split (each chunk is a fixed range of the output).
+ */
+typedef struct {
+  bool on, probe;
+  int part, parts;
+  /* Since native_split_begin: a kernel split, and one whose split changes its last bits. */
+  bool split, exact;
+} split_mode;
+
+static __thread split_mode scheduled;
+
+void native_split_begin(int part, int parts, bool probe) {
+  scheduled = (split_mode){true, probe, part, parts, false, false};
+}
+
+void native_split_end(bool *split, bool *exact) {
+  *split = scheduled.split;
+  *exact = scheduled.exact;
+  scheduled.on = false;
+}
+
+void native_split_changes_bits(void) {
+  if (scheduled.on) scheduled.exact = true;
+}
+
+int native_parts(void) {
+  if (scheduled.on) return scheduled.parts;
+  return current == NULL ? 1 : current->parts;
+}
 
 bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
+  if (scheduled.on) {
+    if (chunks < 1) chunks = scheduled.parts;
+    if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
+    scheduled.split = true;
+    /* Probing: every chunk here, in order. Else this thread's share of the chunks. */
+    const int lo = scheduled.probe ? 0 : chunks * scheduled.part / scheduled.parts;
+    const int hi = scheduled.probe ? chunks : chunks * (scheduled.part + 1) / scheduled.parts;
+    for (int i = lo; i < hi; i++) fn(ctx, i, chunks);
+    return true;
+  }
   kernel_pool *p = current;
   if (p == NULL || p->parts < 2) return false;
   if (chunks < 1) chunks = p->parts;
@@ -244,19 +267,6 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
 /* How far past the oldest unfinished kernel a thread looks for one it may run. */
 #define QUEUE_WINDOW 32
 
-enum { CALL_QUEUED, CALL_RUNNING, CALL_DONE };
-
-typedef struct {
-  native_exec_fn exec;
-  int state;
-  int count;
-  bool big;
-  /* Bytes of ctx in use. */
-  uint32_t size;
-  native_range ranges[NATIVE_MAX_RANGES];
-  _Alignas(16) unsigned char ctx[NATIVE_CALL_BYTES];
-} queued_call;
-
 typedef struct {
   kernel_pool *pool;
   pthread_t executor;
@@ -283,18 +293,6 @@ static __thread kernel_queue *queue;
 
 static queued_call *slot_of(kernel_queue *q, uint64_t i) { return &q->slots[i % QUEUE_SLOTS]; }
 
-/* Whether the two kernels touch common memory that either writes. */
-static bool conflict(const queued_call *x, const queued_call *y) {
-  for (int i = 0; i < x->count; i++)
-    for (int j = 0; j < y->count; j++) {
-      const native_range *a = &x->ranges[i], *b = &y->ranges[j];
-      if ((a->write || b->write) && (const char *)a->lo < (const char *)b->hi &&
-          (const char *)b->lo < (const char *)a->hi)
-        return true;
-    }
-  return false;
-}
-
 /*
  * Claims the oldest queued kernel that may run now (every earlier unfinished kernel leaves its memory
  * alone), among those before `limit`; with `small_only`, only one that would not split. NULL when none.
@@ -312,7 +310,7 @@ static queued_call *claim_call(kernel_queue *q, uint64_t limit, bool small_only)
     bool free = true;
     for (uint64_t i = head; i < j && free; i++) {
       const queued_call *before = slot_of(q, i);
-      if (before->state != CALL_DONE && conflict(before, c)) free = false;
+      if (before->state != CALL_DONE && calls_conflict(before, c)) free = false;
     }
     if (free) {
       c->state = CALL_RUNNING;
@@ -430,20 +428,11 @@ static void help_until_empty(kernel_queue *q, uint64_t until) {
  *
  * While a thread records (beginProgram), each kernel call is checked as always, then appended to the program
  * instead of running or being queued; endProgram hands the program to JavaScript, and runProgram runs its
- * kernels in order, as direct calls (or queues them, on a thread that queues). A meta-iteration of fixed
+ * kernels in order as direct calls (or, on a thread that queues, on it and the executor by a schedule made for
+ * the program: schedule.c). A meta-iteration of fixed
  * shapes makes the same kernel calls on the same storage every time, so replaying them skips everything
  * JavaScript does per op (src/backends/cpu/kernelProgram.ts keeps the storage alive and private).
  */
-typedef struct {
-  queued_call *calls;
-  size_t count, cap;
-  /* Memory the program's calls point to and the program frees (a product's offsets past the inline ones). */
-  void **owned;
-  size_t owned_count, owned_cap;
-  /* A call could not be recorded (out of memory): the program is incomplete, and endProgram says so. */
-  bool failed;
-} kernel_program;
-
 /* The program the calling thread records into, or NULL. */
 static __thread kernel_program *recording;
 
@@ -453,6 +442,7 @@ static void free_program(kernel_program *p) {
   if (p == NULL) return;
   for (size_t i = 0; i < p->owned_count; i++) free(p->owned[i]);
   free(p->owned);
+  schedule_free(p->schedule);
   free(p->calls);
   free(p);
 }
@@ -721,7 +711,7 @@ static napi_value end_program(napi_env env, napi_callback_info cb) {
 }
 
 /* The program a call's first argument holds, or NULL with `what` thrown (not a program from endProgram). */
-static const kernel_program *program_arg(napi_env env, napi_callback_info cb, const char *what) {
+static kernel_program *program_arg(napi_env env, napi_callback_info cb, const char *what) {
   size_t argc = 1;
   napi_value argv[1];
   void *data = NULL;
@@ -735,28 +725,45 @@ static const kernel_program *program_arg(napi_env env, napi_callback_info cb, co
   return data;
 }
 
+/* Starts list_exec(ctx) on the calling thread's queue executor: a call that touches no memory the queue
+ * orders by (the schedule orders its kernels itself) and that the JS thread never takes (big). */
+static void start_on_executor(native_exec_fn list_exec, void *ctx, size_t size) {
+  const native_range none = {NULL, NULL, false};
+  native_enqueue(list_exec, ctx, size, &none, 0, true);
+}
+
 /*
- * runProgram(program) -> kernels queued (0 when run): the program's kernels in order, as direct calls (split
- * over this thread's kernel threads where big), or queued on a thread that queues (JavaScript then syncs
- * before it reads). Each call runs on a copy of its recorded context, since a kernel may write its context
- * as it runs.
+ * runProgram(program) -> calls queued: the program's kernels, all run when it returns. On a thread without a
+ * queue, in order as direct calls (split over its kernel threads where big); on a thread that queues, on it
+ * and the queue's executor by the program's two-thread schedule (schedule.c: its first runs profile it), the
+ * executor's share being one queued call (counted, so that JavaScript's count of queued calls stays the
+ * addon's). Each call runs on a copy of its recorded context, since a kernel may write its context as it runs.
  */
 static napi_value run_program(napi_env env, napi_callback_info cb) {
-  const kernel_program *p = program_arg(env, cb, "runProgram: expected a program from endProgram");
+  kernel_program *p = program_arg(env, cb, "runProgram: expected a program from endProgram");
   if (p == NULL) return NULL;
   if (recording != NULL) return native_throw(env, "runProgram: this thread is recording a program");
   kernel_queue *q = queue;
-  _Alignas(16) unsigned char scratch[NATIVE_CALL_BYTES];
-  for (size_t i = 0; i < p->count; i++) {
-    const queued_call *c = &p->calls[i];
-    if (q != NULL) native_enqueue(c->exec, c->ctx, c->size, c->ranges, c->count, c->big);
-    else {
+  double queued = 0;
+  if (q != NULL) {
+    /* Two threads: this one and the executor, by the program's schedule (schedule.c), once what was queued
+     * before has run. The executor's list is one queued call, done when this returns. */
+    sync_queue(q);
+    if (schedule_run(p, start_on_executor) == RUN_SCHEDULED) {
+      sync_queue(q);
+      queued = 1;
+    }
+  } else {
+    _Alignas(16) unsigned char scratch[NATIVE_CALL_BYTES];
+    for (size_t i = 0; i < p->count; i++) {
+      const queued_call *c = &p->calls[i];
       memcpy(scratch, c->ctx, c->size);
       c->exec(scratch);
     }
+    schedule_ran_alone(p);
   }
   napi_value out;
-  napi_create_double(env, (double)(q != NULL ? p->count : 0), &out);
+  napi_create_double(env, queued, &out);
   return out;
 }
 
@@ -766,6 +773,100 @@ static napi_value program_kernels(napi_env env, napi_callback_info cb) {
   if (p == NULL) return NULL;
   napi_value out;
   napi_create_double(env, (double)p->count, &out);
+  return out;
+}
+
+/*
+ * programSchedule(program) -> { last, profiled, planned, worthwhile, serialMs, plannedMs, criticalMs, lists,
+ * split }: how the program last ran ('one thread', 'profiled', 'in order' or 'scheduled', see program.h) and
+ * what its two-thread schedule predicts (schedule.c); undefined before its first run on a thread that queues.
+ */
+static napi_value program_schedule_info(napi_env env, napi_callback_info cb) {
+  const kernel_program *p = program_arg(env, cb, "programSchedule: expected a program from endProgram");
+  if (p == NULL) return NULL;
+  napi_value out, v;
+  if (p->schedule == NULL) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  schedule_info info;
+  schedule_describe(p, &info);
+  static const char *const modes[] = {"one thread", "profiled", "in order", "scheduled"};
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, modes[info.last], NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, out, "last", v);
+  napi_create_int32(env, info.profiled, &v);
+  napi_set_named_property(env, out, "profiled", v);
+  napi_get_boolean(env, info.planned, &v);
+  napi_set_named_property(env, out, "planned", v);
+  napi_get_boolean(env, info.worthwhile, &v);
+  napi_set_named_property(env, out, "worthwhile", v);
+  napi_create_double(env, info.serial_ns / 1e6, &v);
+  napi_set_named_property(env, out, "serialMs", v);
+  napi_create_double(env, info.planned_ns / 1e6, &v);
+  napi_set_named_property(env, out, "plannedMs", v);
+  napi_create_double(env, info.critical_ns / 1e6, &v);
+  napi_set_named_property(env, out, "criticalMs", v);
+  napi_value lists;
+  napi_create_array_with_length(env, 2, &lists);
+  for (uint32_t t = 0; t < 2; t++) {
+    napi_create_int32(env, info.lists[t], &v);
+    napi_set_element(env, lists, t, v);
+  }
+  napi_set_named_property(env, out, "lists", lists);
+  napi_create_int32(env, info.split, &v);
+  napi_set_named_property(env, out, "split", v);
+  return out;
+}
+
+/*
+ * coreRoundTrip() -> ns: the median time, over 15 batches of 2000, for this thread to hand a flag to a new
+ * thread and get it back. What two threads pay to hand each other work; on this project's 2-core VMs it has
+ * been 80-110 ns in some hours and 360-400 ns in others (where the host puts the two virtual CPUs), and the
+ * two-thread figures of a schedule move with it, so the benchmark reports it beside them.
+ */
+typedef struct {
+  _Alignas(64) atomic_int flag;
+  int rounds;
+} round_trip;
+
+static void *round_trip_echo(void *arg) {
+  round_trip *r = arg;
+  for (int i = 0; i < r->rounds; i++) {
+    unsigned steps = 0;
+    while (atomic_load_explicit(&r->flag, memory_order_acquire) != 2 * i + 1) spin_step(&steps);
+    atomic_store_explicit(&r->flag, 2 * i + 2, memory_order_release);
+  }
+  return NULL;
+}
+
+static int compare_doubles(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static napi_value core_round_trip(napi_env env, napi_callback_info cb) {
+  (void)cb;
+  enum { BATCHES = 16, PER = 2000 };
+  round_trip r = {0, BATCHES * PER};
+  pthread_t echo;
+  if (pthread_create(&echo, NULL, round_trip_echo, &r) != 0)
+    return native_throw(env, "coreRoundTrip: could not start a thread");
+  double ns[BATCHES];
+  for (int b = 0; b < BATCHES; b++) {
+    const long t0 = now_ns();
+    for (int i = b * PER; i < (b + 1) * PER; i++) {
+      atomic_store_explicit(&r.flag, 2 * i + 1, memory_order_release);
+      unsigned steps = 0;
+      while (atomic_load_explicit(&r.flag, memory_order_acquire) != 2 * i + 2) spin_step(&steps);
+    }
+    ns[b] = (double)(now_ns() - t0) / PER;
+  }
+  pthread_join(echo, NULL);
+  /* The first batch starts the thread: left out. */
+  qsort(ns + 1, BATCHES - 1, sizeof *ns, compare_doubles);
+  napi_value out;
+  napi_create_double(env, ns[BATCHES / 2], &out);
   return out;
 }
 
@@ -780,6 +881,8 @@ napi_status native_register_parallel(napi_env env, napi_value exports) {
       {"endProgram", NULL, end_program, NULL, NULL, NULL, napi_default, NULL},
       {"runProgram", NULL, run_program, NULL, NULL, NULL, napi_default, NULL},
       {"programKernels", NULL, program_kernels, NULL, NULL, NULL, napi_default, NULL},
+      {"programSchedule", NULL, program_schedule_info, NULL, NULL, NULL, napi_default, NULL},
+      {"coreRoundTrip", NULL, core_round_trip, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);
 }

@@ -69,8 +69,12 @@ interface Entry {
   program?: KernelProgram;
   inputs?: { meta: Params; batch: TaskBatch };
   outputs?: MetaGradient;
-  /** How the program ran when last checked (src/backends/cpu/native/program.h's run modes). */
-  checked?: ProgramSchedule['last'];
+  /**
+   * The ways of running the program checked so far (src/backends/cpu/native/program.h's run modes): on a
+   * thread that queues, it may go from its schedule to in order and back (both checked once), as measured
+   * runs say which is faster; on one that does not, `one thread`.
+   */
+  checked: Set<ProgramSchedule['last']>;
 }
 
 /** How a program last ran: by its schedule, in order, or (without one) on a thread that does not queue. */
@@ -209,7 +213,9 @@ export class MetaGradientReplay {
     if (entry.state === 'off') return this.compute(meta, batch, progress);
     const replayed = this.replay(entry, meta, batch);
     const ran = runModeOf(entry.program!);
-    if (entry.state === 'replaying' && ran === entry.checked) return replayed;
+    // Profiled runs are the in-order runs, timed: one way of running.
+    const way = ran === 'profiled' ? 'in order' : ran;
+    if (entry.state === 'replaying' && entry.checked.has(way)) return replayed;
     // Verifying, or replaying in a way not checked yet (the thread's kernel threads changed): the computation
     // op by op, on the kernels the program recorded, decides.
     const usual = this.compute(meta, batch, progress);
@@ -217,11 +223,8 @@ export class MetaGradientReplay {
     if (diff === undefined) {
       // A program's first two runs on a thread that queues are profiled in order: the schedule made from
       // them is checked at its first run.
-      if (ran === 'profiled') entry.state = 'verifying';
-      else {
-        entry.state = 'replaying';
-        entry.checked = ran;
-      }
+      entry.checked.add(way);
+      entry.state = ran === 'profiled' ? 'verifying' : 'replaying';
     } else {
       entry.state = 'off';
       entry.reason = `the replay differed from the computation (${diff})`;
@@ -247,7 +250,7 @@ export class MetaGradientReplay {
       };
     });
     if (recorded.program === undefined) {
-      this.entries.set(key, { state: 'off', reason: recorded.reason });
+      this.entries.set(key, { state: 'off', reason: recorded.reason, checked: new Set() });
       return copyResult(recorded.result);
     }
     // A program keeps every intermediate of the meta-gradient (the usual computation frees them as it goes):
@@ -257,11 +260,18 @@ export class MetaGradientReplay {
       const gb = (n: number) => `${(n / 2 ** 30).toFixed(1)} GB`;
       this.entries.set(key, {
         state: 'off',
+        checked: new Set(),
         reason: `its storage (${gb(bytes)}) is over the ${gb(this.maxBytes)} a program may keep`,
       });
       return copyResult(recorded.result);
     }
-    const entry: Entry = { state: 'verifying', program: recorded.program, inputs, outputs: recorded.result };
+    const entry: Entry = {
+      state: 'verifying',
+      program: recorded.program,
+      inputs,
+      outputs: recorded.result,
+      checked: new Set(),
+    };
     this.entries.set(key, entry);
     return copyResult(recorded.result);
   }

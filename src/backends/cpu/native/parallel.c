@@ -777,8 +777,8 @@ static napi_value program_kernels(napi_env env, napi_callback_info cb) {
 }
 
 /*
- * programSchedule(program) -> { last, profiled, planned, worthwhile, serialMs, plannedMs, criticalMs, lists,
- * split }: how the program last ran ('one thread', 'profiled', 'in order' or 'scheduled', see program.h) and
+ * programSchedule(program) -> { last, profiled, planned, worthwhile, serialMs, plannedMs, criticalMs,
+ * inOrderMs, scheduledMs, lists, split }: how the program last ran ('one thread', 'profiled', 'in order' or 'scheduled', see program.h) and
  * what its two-thread schedule predicts (schedule.c); undefined before its first run on a thread that queues.
  */
 static napi_value program_schedule_info(napi_env env, napi_callback_info cb) {
@@ -807,6 +807,10 @@ static napi_value program_schedule_info(napi_env env, napi_callback_info cb) {
   napi_set_named_property(env, out, "plannedMs", v);
   napi_create_double(env, info.critical_ns / 1e6, &v);
   napi_set_named_property(env, out, "criticalMs", v);
+  napi_create_double(env, info.in_order_ns / 1e6, &v);
+  napi_set_named_property(env, out, "inOrderMs", v);
+  napi_create_double(env, info.scheduled_ns / 1e6, &v);
+  napi_set_named_property(env, out, "scheduledMs", v);
   napi_value lists;
   napi_create_array_with_length(env, 2, &lists);
   for (uint32_t t = 0; t < 2; t++) {

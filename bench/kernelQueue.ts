@@ -3,7 +3,8 @@
  * meta-gradient (32 tasks, the bench fixture's first meta-batch, its loss read every iteration as the trainer
  * reads it) on one thread, with its big kernels split over two threads (`setCpuKernelThreads(2)`), and with
  * every kernel queued to an executor thread (`setCpuKernelThreads(2, { queue: true })`, what
- * `trainer.parallelism: kernels` runs). The modes alternate round by round in the same process (same heap,
+ * `trainer.parallelism: kernels` runs; there the replayed meta-gradient runs on this thread and the executor
+ * by its program's schedule, src/backends/cpu/native/schedule.c). The modes alternate round by round in the same process (same heap,
  * same JIT state), so the per-round ratios are paired; the queue's figures (executor busy time, this thread's
  * time in syncs, the parts and kernels it ran meanwhile) say where the time went.
  *
@@ -46,14 +47,14 @@ const batch: TaskBatch = {
 const MODES = {
   '1 thread': () => setCpuKernelThreads(1),
   '2 threads, kernels split': () => setCpuKernelThreads(2),
-  '2 threads, kernels queued': () => setCpuKernelThreads(2, { queue: true }),
+  '2 threads, kernels queued, replay scheduled': () => setCpuKernelThreads(2, { queue: true }),
 } as const;
 type Mode = keyof typeof MODES;
 const ITERS = 100;
 const ms: Record<Mode, number[]> = {
   '1 thread': [],
   '2 threads, kernels split': [],
-  '2 threads, kernels queued': [],
+  '2 threads, kernels queued, replay scheduled': [],
 };
 const step = () => learner.metaGradient(meta, batch).loss.item();
 const before = loadavg();

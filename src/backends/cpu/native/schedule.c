@@ -297,13 +297,21 @@ static void run_scheduled(program_schedule *s,
  * measure the other again.
  */
 static void choose_way(program_schedule *s, double ran_ns) {
+  /* METATAPE_SCHEDULE_REFRESH=n: the other way is tried after n runs, and judged after min(n, TRIAL_RUNS)
+   * (tests set it low to see both ways). */
+  static int refresh = 0;
+  if (refresh == 0) {
+    const char *e = getenv("METATAPE_SCHEDULE_REFRESH");
+    refresh = e != NULL && atoi(e) > 0 ? atoi(e) : REFRESH_RUNS;
+  }
+  const int trial = refresh < TRIAL_RUNS ? refresh : TRIAL_RUNS;
   const int now = s->scheduled_now, other = !now;
   /* The first run after a switch is left out: it finds the caches as the other way left them. */
   if (s->runs_now > 0)
     s->mean_ns[now] = s->mean_ns[now] == 0 ? ran_ns : (1 - MEAN_WEIGHT) * s->mean_ns[now] + MEAN_WEIGHT * ran_ns;
   s->runs_now++;
-  if (s->runs_now <= TRIAL_RUNS) return;
-  if ((s->mean_ns[other] > 0 && s->mean_ns[now] > s->mean_ns[other]) || s->runs_now > REFRESH_RUNS) {
+  if (s->runs_now <= trial) return;
+  if ((s->mean_ns[other] > 0 && s->mean_ns[now] > s->mean_ns[other]) || s->runs_now > refresh) {
     s->scheduled_now = !s->scheduled_now;
     s->runs_now = 0;
   }

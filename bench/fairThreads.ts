@@ -198,6 +198,14 @@ export function benchFairThreads(): BenchRow[] {
       value: `peak RSS ${Math.max(...mtKernels.map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mtKernels)}; meta-loss vs 1 thread max |diff| ${dk.at0.toExponential(1)} at it 0, ${dk.all.toExponential(1)} over its 0-4${scheduleLine(mtKernels)}`,
       ratio: `${fmt(median(vs1))}x${span(vs1)}`,
     });
+    // Round by round: the speed-up beside the round trip its run measured (the larger of before and after).
+    const trips = mtKernels.map((m) => Math.max(...(m.roundTripNs ?? [Number.NaN])));
+    rows.push({
+      figure: 'kernels, per round',
+      work: 'speed-up over 1 thread @ core-to-core round trip',
+      value: vs1.map((v, i) => `${fmt(v)}x @ ${trips[i]!.toFixed(0)} ns`).join(', '),
+      ratio: '',
+    });
   } else
     rows.push({ figure: 'kernels skipped', work: `parallelism kernels: ${kernels}`, value: '', ratio: '' });
   if (torch) {

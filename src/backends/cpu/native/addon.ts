@@ -30,8 +30,8 @@ export type IndexKernelArgs = [
 export interface ProgramSchedule {
   /**
    * How it last ran: on a thread that does not queue (`one thread`), or on one that does: in order and timed
-   * (`profiled`, its first two runs there), in order (`in order`: the plan would not gain, or runs in order
-   * measured faster) or by the schedule (`scheduled`). The last three give the same values, two-thread ones; `one thread` may differ
+   * (`profiled`, its first two runs there), in order (`in order`: the plan would not gain, a trial, or runs
+   * in order measured faster) or by the schedule (`scheduled`). The last three give the same values, two-thread ones; `one thread` may differ
    * from them in a product's last bits.
    */
   last: 'one thread' | 'profiled' | 'in order' | 'scheduled';
@@ -43,8 +43,8 @@ export interface ProgramSchedule {
   plannedMs: number;
   criticalMs: number;
   /**
-   * Recent mean wall time of its runs in order and by the schedule (0: none yet): the faster is taken, and
-   * the other measured again now and then.
+   * Median wall time of its runs in order and by the schedule in their last trial (0: none yet): both ways
+   * run a trial back to back every 1024 runs, and the faster is taken until the next.
    */
   inOrderMs: number;
   scheduledMs: number;

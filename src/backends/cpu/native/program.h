@@ -99,7 +99,7 @@ typedef struct {
   int profiled;
   bool planned, worthwhile;
   double serial_ns, planned_ns, critical_ns;
-  /* Recent mean wall time of runs in order and by the schedule (0: none measured). */
+  /* Median wall time of runs in order and by the schedule in their last trial (0: none yet). */
   double in_order_ns, scheduled_ns;
   int32_t lists[2], split;
 } schedule_info;

@@ -16,8 +16,9 @@
  *    hand-off cost where a kernel waits for one the other thread ran.
  * 3. Run: each thread runs its list in order; before a kernel it waits until the other thread has finished
  *    the kernels of its list that this one depends on (a count, known from the plan). No locks, no queue.
- * 4. Measure: every run is timed, and the program goes back to running in order on one thread while that
- *    is faster (choose_way: what two threads pay to share work moves with the machine).
+ * 4. Measure: runs by the schedule and in order are timed in trials, back to back, now and then, and the
+ *    faster way is taken until the next (choose_way: what two threads pay to share work moves with the
+ *    machine).
  *
  * Values: every kernel computes what the queue would, bit for bit. A whole kernel runs its chunks in order
  * on one thread and a split one a fixed range of chunks on each (each chunk is a fixed range of the output,
@@ -53,10 +54,8 @@
 /* The planned speed-up below which a program runs in order on one thread. */
 #define MIN_GAIN 1.08
 
-/* Measured runs: a way of running (scheduled or in order) is judged on the mean of its recent runs (an
- * exponential average, weight MEAN_WEIGHT for the newest) once it has run TRIAL_RUNS times, and the other
- * way is tried again after REFRESH_RUNS. */
-#define MEAN_WEIGHT 0.125
+/* Measured runs (choose_way): TRIAL_RUNS runs of each way back to back, then the faster way for
+ * REFRESH_RUNS runs, and again. */
 #define TRIAL_RUNS 16
 #define REFRESH_RUNS 1024
 
@@ -78,11 +77,12 @@ struct program_schedule {
   list_progress progress[2];
   program_run_mode last;
   double serial_ns, planned_ns, critical_ns;
-  /* Measured: recent mean wall time of runs in order and by the schedule (0: none yet), the way now
-   * taken, and runs since it was taken. */
-  double mean_ns[2];
-  bool scheduled_now;
-  int runs_now;
+  /* Measured (choose_way): the way now taken, the trial it is in (or none), runs since it began, the
+   * trial's times so far, and each way's median time in the last trial (0: none yet). */
+  bool scheduled_now, on_trial;
+  int runs_now, trial_count;
+  double trial_ns[TRIAL_RUNS];
+  double median_ns[2];
   int32_t split_count;
   kernel_program *program;
 };
@@ -288,32 +288,52 @@ static void run_scheduled(program_schedule *s,
   while (atomic_load_explicit(&s->progress[1].done, memory_order_acquire) < s->len[1]) spin_step(&steps);
 }
 
+static int compare_ns(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Starts a trial of one way: its runs are timed until it has TRIAL_RUNS (or the test setting's) of them. */
+static void begin_trial(program_schedule *s, bool scheduled) {
+  s->scheduled_now = scheduled;
+  s->on_trial = true;
+  s->runs_now = 0;
+  s->trial_count = 0;
+}
+
 /*
  * Which way the next run goes, from measured runs: the schedule's plan can be wrong about this machine, and
  * what two threads pay to share work moves (on this project's 2-core VMs, with where the host puts the two
  * virtual CPUs: in some hours a scheduled Omniglot MLP meta-gradient ran 1.6 times faster than in order, in
- * others slower). Both ways give the same values, so the choice changes only the time. A way is left once
- * it has run TRIAL_RUNS times and its recent mean is above the other's, or after REFRESH_RUNS runs, to
- * measure the other again.
+ * others no faster). Both ways give the same values, so the choice changes only the time. Each way runs a
+ * trial, the schedule's first, back to back, and the one with the lower median time runs until the next
+ * pair of trials, REFRESH_RUNS runs later. Back to back and by medians, so that a slow spell (a garbage
+ * collection, another process, the first runs' cold caches) does not decide for a whole run.
  */
 static void choose_way(program_schedule *s, double ran_ns) {
-  /* METATAPE_SCHEDULE_REFRESH=n: the other way is tried after n runs, and judged after min(n, TRIAL_RUNS)
-   * (tests set it low to see both ways). */
+  /* METATAPE_SCHEDULE_REFRESH=n: trials every n runs, of min(n, TRIAL_RUNS) runs each (tests set it low to
+   * see both ways). */
   static int refresh = 0;
   if (refresh == 0) {
     const char *e = getenv("METATAPE_SCHEDULE_REFRESH");
     refresh = e != NULL && atoi(e) > 0 ? atoi(e) : REFRESH_RUNS;
   }
   const int trial = refresh < TRIAL_RUNS ? refresh : TRIAL_RUNS;
-  const int now = s->scheduled_now, other = !now;
-  /* The first run after a switch is left out: it finds the caches as the other way left them. */
-  if (s->runs_now > 0)
-    s->mean_ns[now] = s->mean_ns[now] == 0 ? ran_ns : (1 - MEAN_WEIGHT) * s->mean_ns[now] + MEAN_WEIGHT * ran_ns;
   s->runs_now++;
-  if (s->runs_now <= trial) return;
-  if ((s->mean_ns[other] > 0 && s->mean_ns[now] > s->mean_ns[other]) || s->runs_now > refresh) {
-    s->scheduled_now = !s->scheduled_now;
+  if (!s->on_trial) {
+    if (s->runs_now >= refresh) begin_trial(s, true);
+    return;
+  }
+  /* The first run of a trial is left out: it finds the caches as the other way left them. */
+  if (s->runs_now > 1) s->trial_ns[s->trial_count++] = ran_ns;
+  if (s->trial_count < trial) return;
+  qsort(s->trial_ns, (size_t)s->trial_count, sizeof *s->trial_ns, compare_ns);
+  s->median_ns[s->scheduled_now] = s->trial_ns[s->trial_count / 2];
+  if (s->scheduled_now) begin_trial(s, false);
+  else {
+    s->on_trial = false;
     s->runs_now = 0;
+    s->scheduled_now = s->median_ns[1] <= s->median_ns[0];
   }
 }
 
@@ -326,19 +346,16 @@ program_run_mode schedule_run(kernel_program *p,
     if (s != NULL) s->last = RUN_IN_ORDER;
     return RUN_IN_ORDER;
   }
-  const double t0 = now_ns();
   if (!s->planned) {
     run_in_order(p, s);
-    /* The in-order mean starts from the last profiled run (the first touched fresh memory). */
-    s->mean_ns[0] = now_ns() - t0;
     if (s->profiled >= PROFILE_RUNS) {
       /* Out of memory for the plan: in order from now on. */
       if (!plan(s)) s->worthwhile = false, s->planned = true;
-      s->scheduled_now = true;
-      s->runs_now = 0;
+      begin_trial(s, true);
     }
     return s->last = RUN_PROFILED;
   }
+  const double t0 = now_ns();
   if (s->scheduled_now) run_scheduled(s, start_other);
   else run_in_order(p, NULL);
   const program_run_mode ran = s->scheduled_now ? RUN_SCHEDULED : RUN_IN_ORDER;
@@ -361,8 +378,8 @@ void schedule_describe(const kernel_program *p, schedule_info *out) {
   out->serial_ns = s->serial_ns;
   out->planned_ns = s->planned_ns;
   out->critical_ns = s->critical_ns;
-  out->in_order_ns = s->mean_ns[0];
-  out->scheduled_ns = s->mean_ns[1];
+  out->in_order_ns = s->median_ns[0];
+  out->scheduled_ns = s->median_ns[1];
   out->lists[0] = s->len[0];
   out->lists[1] = s->len[1];
   out->split = s->split_count;

@@ -428,10 +428,10 @@ static void help_until_empty(kernel_queue *q, uint64_t until) {
  *
  * While a thread records (beginProgram), each kernel call is checked as always, then appended to the program
  * instead of running or being queued; endProgram hands the program to JavaScript, and runProgram runs its
- * kernels in order as direct calls (or, on a thread that queues, on it and the executor by a schedule made for
- * the program: schedule.c). A meta-iteration of fixed
- * shapes makes the same kernel calls on the same storage every time, so replaying them skips everything
- * JavaScript does per op (src/backends/cpu/kernelProgram.ts keeps the storage alive and private).
+ * kernels in order as direct calls (or, on a thread that queues, on it and the executor by a schedule made
+ * for the program: schedule.c). A meta-iteration of fixed shapes makes the same kernel calls on the same
+ * storage every time, so replaying them skips everything JavaScript does per op
+ * (src/backends/cpu/kernelProgram.ts keeps the storage alive and private).
  */
 /* The program the calling thread records into, or NULL. */
 static __thread kernel_program *recording;

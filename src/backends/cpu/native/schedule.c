@@ -2,8 +2,9 @@
  * A recorded kernel program (parallel.c, "Kernel programs") run on two threads by a static schedule.
  *
  * Replayed, an Omniglot MLP meta-gradient is some 860 kernels, most of them small, with no JavaScript left
- * between them for a second thread to overlap: queued to the executor and split where big, it ran about 1.4
- * times faster on two threads than on one. But its kernels are not one chain: a layer's backward pass makes
+ * between them for a second thread to overlap: queued to the executor and split where big, the trainer's
+ * iteration ran 0.98-1.29 times as fast on two threads as on one (`npm run bench -- threads`). Scheduled,
+ * 1.39x (the meta-gradient alone 1.53x) where two threads hand each other work in 40-50 ns. But its kernels are not one chain: a layer's backward pass makes
  * the gradient of its weights and of its input from the same inputs, a bias gradient is a column sum beside
  * them, and a second-order pass repeats the pattern. A program makes the same kernels on the same memory
  * every run, so the dependencies between its kernels (one reads or writes memory the other writes) and
@@ -197,17 +198,14 @@ static bool plan(program_schedule *s) {
       double cross_whole[2] = {0, 0}, cross_half[2] = {0, 0};
       for (size_t j = 0; j < i; j++) {
         if (!calls_conflict(&p->calls[j], &p->calls[i])) continue;
-        const double bytes = read_overlap(&p->calls[j], &p->calls[i]) / CROSS_BYTES_PER_NS;
+        const double crossing = read_overlap(&p->calls[j], &p->calls[i]) / CROSS_BYTES_PER_NS;
+        const int wj = s->where[j];
         for (int t = 0; t < 2; t++) {
-          /* A split kernel's halves are assumed to line up: each half reads the half its thread wrote. */
-          const int wj = s->where[j];
-          cross_whole[t] += bytes * (wj == 2 ? 0.5 : wj == t ? 0 : 1);
-          cross_half[t] += bytes * (wj == 2 || wj == t ? 0 : 0.5);
-        }
-        for (int t = 0; t < 2; t++) {
-          const bool here = s->where[j] == t || s->where[j] == 2;
-          ready[t] = max2(ready[t], finish[j] + (here ? 0 : HANDOFF_NS));
+          ready[t] = max2(ready[t], finish[j] + (wj == t || wj == 2 ? 0 : HANDOFF_NS));
           if (pos[1 - t][j] + 1 > need[t]) need[t] = pos[1 - t][j] + 1;
+          /* A split kernel's halves are assumed to line up: each half reads the half its thread wrote. */
+          cross_whole[t] += crossing * (wj == 2 ? 0.5 : wj == t ? 0 : 1);
+          cross_half[t] += crossing * (wj == 2 || wj == t ? 0 : 0.5);
         }
         longest = max2(longest, path[j]);
       }

@@ -337,7 +337,11 @@ static void choose_way(program_schedule *s, double ran_ns) {
 
 program_run_mode schedule_run(kernel_program *p,
                               void (*start_other)(native_exec_fn list_exec, void *ctx, size_t size)) {
-  if (p->schedule == NULL && p->count <= MAX_SCHEDULED) p->schedule = schedule_new(p);
+  if (p->schedule == NULL) {
+    p->schedule = schedule_new(p);
+    /* Too long to plan: in order, its runs still reported as such. */
+    if (p->schedule != NULL && p->count > MAX_SCHEDULED) p->schedule->planned = true;
+  }
   program_schedule *s = p->schedule;
   if (s == NULL || (s->planned && !s->worthwhile)) {
     run_in_order(p, NULL);

@@ -219,8 +219,8 @@ function logReplay(logger: ExperimentContext['logger'], r: ReplayStatus): void {
   const where =
     s?.last === 'scheduled'
       ? `, on 2 threads by a schedule (planned ${s.plannedMs.toFixed(2)} ms against ${s.serialMs.toFixed(2)} ms in order)`
-      : s?.planned
-        ? ', in order on one thread (a two-thread schedule would not gain)'
+      : s?.last === 'in order'
+        ? `, in order on one thread (${s.worthwhile ? 'measured faster than its two-thread schedule' : 'a two-thread schedule would not gain'})`
         : '';
   logger.info(
     { kernelReplay: r.state, kernels: r.kernels, reason: r.reason, schedule: s },

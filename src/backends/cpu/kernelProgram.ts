@@ -48,8 +48,8 @@ export class KernelProgram {
 
   /**
    * How the program last ran on a thread that queues, where it runs on that thread and its executor by a
-   * schedule (src/backends/cpu/native/schedule.c): profiled first, then scheduled (or in order, where the
-   * schedule would not gain). Undefined before such a run.
+   * schedule (src/backends/cpu/native/schedule.c): profiled first, then scheduled, or in order where the
+   * plan would not gain or runs in order measure faster. Undefined before such a run.
    */
   schedule(): ProgramSchedule | undefined {
     return nativeAddon!.programSchedule(this.handle);

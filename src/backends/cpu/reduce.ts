@@ -16,23 +16,12 @@ export function reduceKernel(
   axes: readonly number[],
   out: TypedArray,
 ): void {
-  const init = op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY;
   if (x.length === 0) {
     syncKernels();
-    out.fill(init);
+    out.fill(op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
     return;
   }
-  // Output stride of each input axis (0 on reduced axes).
-  const outStrides = new Array<number>(shape.length).fill(0);
-  let s = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (!axes.includes(d)) {
-      outStrides[d] = s;
-      s *= shape[d]!;
-    }
-  }
-  const { shape: cs, strides } = collapseAxes(shape, [stridesOf(shape), outStrides]);
-  const os = strides[1]!;
+  const { cs, os } = reduceGeometry(shape, axes);
   const rank = cs.length;
   if (rank === 0) {
     syncKernels();
@@ -42,7 +31,7 @@ export function reduceKernel(
   const inner = cs[rank - 1]!;
   const innerStride = os[rank - 1]!;
   // Float32 sums over the axes outside a kept run ([q, r] -> [r], or [p, q, r] -> [p, r]): SIMD column sums in
-  // the same order and float32 rounding as the loops below.
+  // the same order and float32 rounding as reduceRuns.
   if (
     op === 'sum' &&
     innerStride === 1 &&
@@ -54,7 +43,7 @@ export function reduceKernel(
   )
     return;
   // Any other float32 reduction (a whole tensor, the last axis, max-pooling's two window axes, sums over
-  // middle axes): the native loop of the loops below, the same order and rounding.
+  // middle axes): reduceRuns's native loop, the same order and rounding.
   if (
     x.length >= nativeFrom(WASM_MIN_ELEMENTS) &&
     x instanceof Float32Array &&
@@ -62,10 +51,45 @@ export function reduceKernel(
     simdElementwise?.reduceStrided?.(op, x, cs, os, out)
   )
     return;
-  // The loops below run in JavaScript (kernelQueue.ts), and start from the reduction's identity (the column
-  // sums above write every element themselves).
+  // reduceRuns reads and writes storage in JavaScript (kernelQueue.ts).
   syncKernelsFor(x, out);
-  out.fill(init);
+  reduceRuns(op, x, cs, os, out);
+}
+
+/**
+ * A reduction's collapsed geometry: `cs`, the shape with adjacent axes merged where both the input and the
+ * output walk them contiguously, and `os`, the output stride of each collapsed axis (0 on reduced ones).
+ */
+export function reduceGeometry(shape: Shape, axes: readonly number[]): { cs: number[]; os: number[] } {
+  // Output stride of each input axis (0 on reduced axes).
+  const outStrides = new Array<number>(shape.length).fill(0);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (!axes.includes(d)) {
+      outStrides[d] = s;
+      s *= shape[d]!;
+    }
+  }
+  const { shape: cs, strides } = collapseAxes(shape, [stridesOf(shape), outStrides]);
+  return { cs, os: strides[1]! };
+}
+
+/**
+ * The general reduction loop, in JavaScript: `x` (collapsed shape `cs`, at least one axis) into `out`
+ * (output strides `os`), from the reduction's identity; a contiguous run into one element accumulates in a
+ * JS number, a kept run per element. The native `reduceStrided` loop is this one, bit for bit.
+ */
+export function reduceRuns(
+  op: ReduceOp,
+  x: TypedArray,
+  cs: readonly number[],
+  os: readonly number[],
+  out: TypedArray,
+): void {
+  out.fill(op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
+  const rank = cs.length;
+  const inner = cs[rank - 1]!;
+  const innerStride = os[rank - 1]!;
   const idx = new Array<number>(rank).fill(0);
   let o = 0;
   const n = x.length;

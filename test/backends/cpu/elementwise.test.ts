@@ -11,9 +11,9 @@ import { gatherKernel, padKernel, scatterAddKernel } from '../../../src/backends
 import { matmulKernel } from '../../../src/backends/cpu/matmul.js';
 import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
 import { type ElementwiseKernels, nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
-import { reduceKernel } from '../../../src/backends/cpu/reduce.js';
+import { reduceGeometry, reduceKernel, reduceRuns } from '../../../src/backends/cpu/reduce.js';
 import { arrayTypeOf, type DType, type TypedArray } from '../../../src/tensor/dtype.js';
-import { broadcastShapes, collapseAxes, stridesOf } from '../../../src/tensor/shape.js';
+import { broadcastShapes, stridesOf } from '../../../src/tensor/shape.js';
 
 /** A deterministic generator (mulberry32), so a failure reproduces. */
 function rng(seed: number): () => number {
@@ -477,50 +477,9 @@ describe('native elementwise kernels (npm run setup:native)', () => {
   );
 
   it.skipIf(nativeElementwise === undefined)(
-    `reductions over any axes give reduce.ts's general loop bit for bit, NaN and signed zeros too${why}`,
+    `reductions over any axes give reduce.ts's general loop (reduceRuns) bit for bit, NaN and signed zeros too${why}`,
     () => {
       const next = rng(59);
-      /** reduce.ts's general loop, transcribed: runs into one element in a JS number, kept runs per element. */
-      const loop = (
-        op: 'sum' | 'max' | 'min',
-        x: Float32Array,
-        cs: number[],
-        os: number[],
-        out: Float32Array,
-      ) => {
-        out.fill(op === 'sum' ? 0 : op === 'max' ? Number.NEGATIVE_INFINITY : Number.POSITIVE_INFINITY);
-        const rank = cs.length;
-        const inner = cs[rank - 1]!;
-        const idx = new Array<number>(rank).fill(0);
-        let o = 0;
-        for (let i = 0; i < x.length; i += inner) {
-          if (os[rank - 1] === 0) {
-            let acc = out[o]!;
-            for (let j = 0; j < inner; j++)
-              acc =
-                op === 'sum'
-                  ? acc + x[i + j]!
-                  : op === 'max'
-                    ? Math.max(x[i + j]!, acc)
-                    : Math.min(x[i + j]!, acc);
-            out[o] = acc;
-          } else
-            for (let j = 0; j < inner; j++)
-              out[o + j] =
-                op === 'sum'
-                  ? out[o + j]! + x[i + j]!
-                  : op === 'max'
-                    ? Math.max(x[i + j]!, out[o + j]!)
-                    : Math.min(x[i + j]!, out[o + j]!);
-          for (let d = rank - 2; d >= 0; d--) {
-            idx[d]!++;
-            o += os[d]!;
-            if (idx[d]! < cs[d]!) break;
-            o -= os[d]! * cs[d]!;
-            idx[d] = 0;
-          }
-        }
-      };
       // Max-pooling's [b, oh, kh, ow, kw, c] over the window axes, then random shapes and axis subsets.
       const cases: [number[], number[]][] = [
         [
@@ -535,22 +494,16 @@ describe('native elementwise kernels (npm run setup:native)', () => {
         if (axes.length > 0) cases.push([shape, axes]);
       }
       for (const [shape, axes] of cases) {
-        const outStrides = new Array<number>(shape.length).fill(0);
-        let s = 1;
-        for (let d = shape.length - 1; d >= 0; d--)
-          if (!axes.includes(d)) {
-            outStrides[d] = s;
-            s *= shape[d]!;
-          }
-        const { shape: cs, strides } = collapseAxes(shape, [stridesOf(shape), outStrides]);
+        const { cs, os } = reduceGeometry(shape, axes);
         // Every axis of size 1 collapses away: reduce.ts copies the one element itself.
         if (cs.length === 0) continue;
+        const s = size(shape.filter((_, d) => !axes.includes(d)));
         const x = values('float32', size(shape), next) as Float32Array;
         for (const op of ['sum', 'max', 'min'] as const) {
           const got = new Float32Array(s).fill(Number.NaN);
           const want = new Float32Array(s);
-          expect(e.reduceStrided!(op, x, cs, strides[1]!, got), `[${shape}] axes ${axes}`).toBe(true);
-          loop(op, x, cs, strides[1]!, want);
+          expect(e.reduceStrided!(op, x, cs, os, got), `[${shape}] axes ${axes}`).toBe(true);
+          reduceRuns(op, x, cs, os, want);
           expectSame(got, want, `native ${op} [${shape}] axes ${axes}`);
         }
       }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getBackend, mul, tensor } from '../../src/index.js';
 import { findNonFinite, readIterationScalars } from '../../src/meta/nonFinite.js';
+import { smokeRunArgs } from './smokeRun.js';
 
 const root = resolve(import.meta.dirname, '../..');
 
@@ -48,24 +49,12 @@ describe('NaN/Inf guard', () => {
       let code = 0;
       let stderr = '';
       try {
-        execFileSync(
-          process.execPath,
-          [
-            join(root, 'bin/metatape.js'),
-            'run',
-            join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
-            '--set',
-            'trainer.innerLr=1e30',
-            '--out',
-            out,
-          ],
-          {
-            cwd: root,
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'pipe'],
-            env: { ...process.env, METATAPE_LOG_LEVEL: 'error' },
-          },
-        );
+        execFileSync(process.execPath, smokeRunArgs(['trainer.innerLr=1e30'], out), {
+          cwd: root,
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, METATAPE_LOG_LEVEL: 'error' },
+        });
       } catch (err) {
         const e = err as { status: number; stderr: string };
         code = e.status;

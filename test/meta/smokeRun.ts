@@ -12,6 +12,21 @@ export interface SmokeRun {
 }
 
 /**
+ * The node arguments of `metatape run configs/sinusoid-fomaml-smoke.yaml --set <each of sets> --out <out>`
+ * (its run folder: `<out>/sinusoid-smoke/<timestamp>`).
+ */
+export function smokeRunArgs(sets: readonly string[], out: string): string[] {
+  return [
+    join(root, 'bin/metatape.js'),
+    'run',
+    join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
+    ...sets.flatMap((s) => ['--set', s]),
+    '--out',
+    out,
+  ];
+}
+
+/**
  * Runs `metatape run configs/sinusoid-fomaml-smoke.yaml` in a child process with `--set` overrides, in a
  * temporary output folder it removes after. `logLevel` (default error) is the run's METATAPE_LOG_LEVEL: what
  * its log.jsonl keeps. A run that hangs at exit (a worker keeping the process alive) fails after 120 s.
@@ -19,18 +34,12 @@ export interface SmokeRun {
 export function smokeRun(sets: readonly string[], logLevel: 'error' | 'info' = 'error'): SmokeRun {
   const out = mkdtempSync(join(tmpdir(), 'metatape-smoke-'));
   try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'bin/metatape.js'),
-        'run',
-        join(root, 'configs/sinusoid-fomaml-smoke.yaml'),
-        ...sets.flatMap((s) => ['--set', s]),
-        '--out',
-        out,
-      ],
-      { cwd: root, stdio: 'ignore', timeout: 120_000, env: { ...process.env, METATAPE_LOG_LEVEL: logLevel } },
-    );
+    execFileSync(process.execPath, smokeRunArgs(sets, out), {
+      cwd: root,
+      stdio: 'ignore',
+      timeout: 120_000,
+      env: { ...process.env, METATAPE_LOG_LEVEL: logLevel },
+    });
     const dir = join(out, 'sinusoid-smoke');
     const runDir = join(dir, readdirSync(dir)[0]!);
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));

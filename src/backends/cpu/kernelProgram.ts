@@ -17,7 +17,7 @@
  * numbers every time (src/meta/kernelReplay.ts says how the meta-learner makes sure).
  */
 import { beginRecordingPool, endRecordingPool } from './alloc.js';
-import { noteQueuedKernels, setRecording, syncKernels } from './kernelQueue.js';
+import { noteProgramRan, setRecording, syncKernels } from './kernelQueue.js';
 import { nativeAddon, type ProgramSchedule } from './native/addon.js';
 
 /** A recorded sequence of native kernels over fixed storage; {@link KernelProgram.run} runs it again. */
@@ -57,11 +57,11 @@ export class KernelProgram {
 
   /**
    * Runs the program's kernels: in order, or, on a thread that queues its kernels, on it and the queue's
-   * executor by the program's schedule ({@link KernelProgram.schedule}). Read results through the backend,
-   * which syncs first.
+   * executor by the program's schedule ({@link KernelProgram.schedule}). Every kernel has run when it
+   * returns.
    */
   run(): void {
-    noteQueuedKernels(nativeAddon!.runProgram(this.handle), this.arrays, this.handle);
+    noteProgramRan(nativeAddon!.runProgram(this.handle));
   }
 }
 

@@ -77,17 +77,15 @@ export function setRecording(r: Recording | undefined): void {
 }
 
 /**
- * @internal Counts `kernels` just queued by a program's run (kernelProgram.ts) on `arrays`, so that the next
- * sync, or a sync for one of those arrays, waits for them; `program` (whose memory the queued kernels may
- * point to) is held until then too.
+ * @internal Counts `calls` a program's run queued (kernelProgram.ts; its two-thread schedule hands the
+ * executor its share as a queued call), so that this side's count stays the addon's. The addon returns
+ * only once those and every call queued before have run, so nothing is left to wait for or hold.
  */
-export function noteQueuedKernels(kernels: number, arrays: readonly object[], program: object): void {
-  if (kernels <= 0 || !queueing) return;
-  held.push(program);
-  for (const a of arrays) held.push(a);
-  queued += kernels;
-  held.push(queued);
-  if (held.length >= HOLD_MAX) syncKernels();
+export function noteProgramRan(calls: number): void {
+  if (calls <= 0 || !queueing) return;
+  queued += calls;
+  ran = queued;
+  held = [];
 }
 
 /**

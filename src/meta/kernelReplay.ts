@@ -77,10 +77,6 @@ interface Entry {
   checked: Set<ProgramSchedule['last']>;
 }
 
-/** How a program last ran: by its schedule, in order, or (without one) on a thread that does not queue. */
-const runModeOf = (program: KernelProgram): ProgramSchedule['last'] =>
-  program.schedule()?.last ?? 'one thread';
-
 const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
 
 /** Most shapes of meta-batch recorded per learner; others run as usual. */
@@ -213,7 +209,7 @@ export class MetaGradientReplay {
     }
     if (entry.state === 'off') return this.compute(meta, batch, progress);
     const replayed = this.replay(entry, meta, batch);
-    const ran = runModeOf(entry.program!);
+    const ran = entry.program!.lastRun();
     // Profiled runs are the in-order runs, timed: one way of running.
     const way = ran === 'profiled' ? 'in order' : ran;
     if (entry.state === 'replaying' && entry.checked.has(way)) return replayed;

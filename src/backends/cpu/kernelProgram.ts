@@ -18,7 +18,7 @@
  */
 import { beginRecordingPool, endRecordingPool } from './alloc.js';
 import { noteProgramRan, setRecording, syncKernels } from './kernelQueue.js';
-import { nativeAddon, type ProgramSchedule } from './native/addon.js';
+import { nativeAddon, PROGRAM_RUN_MODES, type ProgramSchedule } from './native/addon.js';
 
 /** A recorded sequence of native kernels over fixed storage; {@link KernelProgram.run} runs it again. */
 export class KernelProgram {
@@ -53,6 +53,11 @@ export class KernelProgram {
    */
   schedule(): ProgramSchedule | undefined {
     return nativeAddon!.programSchedule(this.handle);
+  }
+
+  /** How the program last ran ({@link ProgramSchedule.last}); `one thread` before a run on a thread that queues. */
+  lastRun(): ProgramSchedule['last'] {
+    return PROGRAM_RUN_MODES[nativeAddon!.programLastRun(this.handle)] ?? 'one thread';
   }
 
   /**

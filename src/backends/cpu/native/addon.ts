@@ -27,6 +27,9 @@ export type IndexKernelArgs = [
  * A kernel program's two-thread schedule (schedule.c): how it last ran, the runs profiled, and the times its
  * plan predicts (the kernels' sum, the planned two-thread time, the longest dependency chain).
  */
+/** The ways a program runs, in the addon's order (program.h's program_run_mode). */
+export const PROGRAM_RUN_MODES = ['one thread', 'profiled', 'in order', 'scheduled'] as const;
+
 export interface ProgramSchedule {
   /**
    * How it last ran: on a thread that does not queue (`one thread`), or on one that does: in order and timed
@@ -34,7 +37,7 @@ export interface ProgramSchedule {
    * in order measured faster) or by the schedule (`scheduled`). The last three give the same values, two-thread ones; `one thread` may differ
    * from them in a product's last bits.
    */
-  last: 'one thread' | 'profiled' | 'in order' | 'scheduled';
+  last: (typeof PROGRAM_RUN_MODES)[number];
   profiled: number;
   planned: boolean;
   /** The plan gains enough to be run (else the program runs in order). */
@@ -83,6 +86,11 @@ export interface NativeAddon extends NativeBlas {
   programKernels(program: object): number;
   /** How a program last ran and what its two-thread schedule predicts; undefined before a run on two. */
   programSchedule(program: object): ProgramSchedule | undefined;
+  /**
+   * How a program last ran, as an index into {@link PROGRAM_RUN_MODES}, or -1 before its first run on a
+   * thread that queues: one number, where programSchedule builds an object.
+   */
+  programLastRun(program: object): number;
   /**
    * Median ns for this thread to hand a flag to another and get it back (parallel.c): what two threads pay
    * to hand each other work, which the two-thread figures move with; benchmarks report it.

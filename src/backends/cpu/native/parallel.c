@@ -776,6 +776,16 @@ static napi_value program_kernels(napi_env env, napi_callback_info cb) {
   return out;
 }
 
+/* programLastRun(program) -> how it last ran on a thread that queues (program.h's program_run_mode), or -1
+ * before such a run: the one number the replay reads every meta-iteration (programSchedule builds an object). */
+static napi_value program_last_run(napi_env env, napi_callback_info cb) {
+  const kernel_program *p = program_arg(env, cb, "programLastRun: expected a program from endProgram");
+  if (p == NULL) return NULL;
+  napi_value out;
+  napi_create_int32(env, schedule_last_run(p), &out);
+  return out;
+}
+
 /*
  * programSchedule(program) -> { last, profiled, planned, worthwhile, serialMs, plannedMs, criticalMs,
  * inOrderMs, scheduledMs, lists, split }: how the program last ran ('one thread', 'profiled', 'in order' or 'scheduled', see program.h) and
@@ -886,6 +896,7 @@ napi_status native_register_parallel(napi_env env, napi_value exports) {
       {"runProgram", NULL, run_program, NULL, NULL, NULL, napi_default, NULL},
       {"programKernels", NULL, program_kernels, NULL, NULL, NULL, napi_default, NULL},
       {"programSchedule", NULL, program_schedule_info, NULL, NULL, NULL, napi_default, NULL},
+      {"programLastRun", NULL, program_last_run, NULL, NULL, NULL, napi_default, NULL},
       {"coreRoundTrip", NULL, core_round_trip, NULL, NULL, NULL, napi_default, NULL},
   };
   return napi_define_properties(env, exports, sizeof fns / sizeof *fns, fns);

@@ -90,6 +90,9 @@ program_run_mode schedule_run(kernel_program *p, void (*start_other)(native_exec
 /* Notes that a program with a schedule ran on a thread that does not queue (RUN_ONE_THREAD). */
 void schedule_ran_alone(kernel_program *p);
 
+/* How a program last ran (a program_run_mode), or -1 before its first run on a thread that queues. */
+int schedule_last_run(const kernel_program *p);
+
 /* Frees a program's schedule (NULL: nothing). */
 void schedule_free(program_schedule *s);
 

@@ -369,6 +369,8 @@ void schedule_ran_alone(kernel_program *p) {
   if (p->schedule != NULL) p->schedule->last = RUN_ONE_THREAD;
 }
 
+int schedule_last_run(const kernel_program *p) { return p->schedule == NULL ? -1 : (int)p->schedule->last; }
+
 void schedule_describe(const kernel_program *p, schedule_info *out) {
   const program_schedule *s = p->schedule;
   memset(out, 0, sizeof *out);

@@ -155,7 +155,7 @@ export const trainerSchema = z
       .boolean()
       .default(true)
       .describe(
-        "Record each shape of meta-batch's native kernels once, check the recording against the usual computation, then replay it without the per-op JavaScript (the same numbers bit for bit as computing every op on the native loops; CPU backend with the native kernels, npm run setup:native). Off by itself where a computation cannot be replayed (iMAML, MAML++'s multi-step loss).",
+        "Record each shape of meta-batch's native kernels once, check the recording against the usual computation, then replay it without the per-op JavaScript (the same numbers bit for bit as computing every op on the native loops; CPU backend with the native kernels, npm run setup:native). A recording keeps every intermediate (conv4's: 4.2 GB) and is not kept past a quarter of the machine's memory; false gives that memory back. Off by itself where a computation cannot be replayed (iMAML, MAML++'s multi-step loss).",
       ),
     threads: z
       .union([posInt(), z.literal('auto')])

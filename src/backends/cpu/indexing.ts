@@ -1,7 +1,6 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { Shape } from '../../tensor/shape.js';
 
-/** Splits a shape around `axis` into (outer, size of axis, inner) element counts. */
 /** `shape` seen as [outer, dim, inner] around `axis`: the sizes before it, along it, and after it. */
 export function aroundAxis(shape: Shape, axis: number): [outer: number, dim: number, inner: number] {
   let outer = 1;

@@ -39,8 +39,11 @@ interface Measure {
   threadCpuMs?: { main: number; total: number };
   /** Per thread, per iteration (bench/threadProbe.ts). */
   perThread?: ReturnType<typeof perIteration>;
-  /** With kernels on 2 threads: the replayed program's schedule, and coreRoundTrip before and after. */
+  /** How the slices ran (`MetaGradientThreads.via`). */
+  via?: string;
+  /** With kernels on 2 threads: the replayed program's schedule. */
   schedule?: ProgramSchedule;
+  /** With 2 threads on the native kernels: coreRoundTrip before and after. */
   roundTripNs?: number[];
 }
 
@@ -56,8 +59,17 @@ function pinPrefix(): string[] {
 }
 
 /** Environment for `threads` threads: OpenMP and BLAS pools sized to match (metatape ignores them). */
+/**
+ * Warm-up iterations before the timed ones, the same for every run of both tools (BENCH_THREADS_WARMUP):
+ * past the point where metatape's meta-iterations stop getting faster. With both cores busy, V8's optimizing
+ * compiler has no core of its own: in means of 50 iterations, a 2-thread run settled after about 300
+ * iterations, a 1-thread one after 100-200 (compare with `BENCH_THREADS_WARMUP=0`).
+ */
+const WARMUP = Math.max(0, Number(process.env.BENCH_THREADS_WARMUP ?? 300));
+
 const threadEnv = (base: NodeJS.ProcessEnv, threads: number): NodeJS.ProcessEnv => ({
   ...blasEnv(base),
+  BENCH_WARMUP: String(WARMUP),
   OMP_NUM_THREADS: String(threads),
   OPENBLAS_NUM_THREADS: String(threads),
   MKL_NUM_THREADS: String(threads),
@@ -141,7 +153,7 @@ export function benchFairThreads(): BenchRow[] {
     {
       figure: 'setup',
       work: `${cpuModel()} x${cpus().length}; ${pin.length ? `every run pinned with \`${pin.join(' ')}\`` : 'not pinned'}${process.env.BENCH_NODE_FLAGS ? `; node ${process.env.BENCH_NODE_FLAGS}` : ''}`,
-      value: `${ROUNDS} rounds, each metatape 1, 2 threads then PyTorch 1, 2 threads, fresh processes; medians (min-max)`,
+      value: `${ROUNDS} rounds, each metatape 1, 2 threads then PyTorch 1, 2 threads, fresh processes, ${WARMUP} warm-up iterations each; medians (min-max)`,
       ratio: 'speedup = 2-thread / 1-thread rate, median of per-round ratios',
     },
   ];
@@ -176,15 +188,21 @@ export function benchFairThreads(): BenchRow[] {
       : '';
     return `${plan}${trips.length ? `; core-to-core round trip ${fmt(median(trips))} ns${span(trips)}` : ''}`;
   };
+  const viaText = (runs: Measure[]) =>
+    runs[0]?.via === 'programs'
+      ? ', each a recorded kernel program, run at once on 2 threads'
+      : runs[0]?.via === 'workers'
+        ? ', each on a worker thread'
+        : '';
   for (const t of [1, 2] as const) {
     const rates = mt[t].map(rate);
     rows.push({
       figure: `${fmt(median(rates))} it/s${span(rates)}`,
-      work: `metatape, trainer.threads ${t}${t === 2 ? ', parallelism tasks (the meta-batch split over 2 worker threads)' : ''}: ${work}`,
+      work: `metatape, trainer.threads ${t}${t === 2 ? `, parallelism tasks (the meta-batch cut into 2 slices${viaText(mt[2])})` : ''}: ${work}`,
       value:
         t === 1
           ? `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}${threadsLine(mt[t])}`
-          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}${threadsLine(mt[t])}; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4`,
+          : `peak RSS ${Math.max(...mt[t].map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mt[t])}${threadsLine(mt[t])}; meta-loss vs 1 thread max |diff| ${d.at0.toExponential(1)} at it 0, ${d.all.toExponential(1)} over its 0-4${scheduleLine(mt[t])}`,
       ratio: t === 1 ? '1.00x' : `${fmt(median(speedup(mt)))}x${span(speedup(mt))}`,
     });
   }
@@ -198,14 +216,23 @@ export function benchFairThreads(): BenchRow[] {
       value: `peak RSS ${Math.max(...mtKernels.map((m) => m.peakRssMb)).toFixed(0)} MB${cpu(mtKernels)}; meta-loss vs 1 thread max |diff| ${dk.at0.toExponential(1)} at it 0, ${dk.all.toExponential(1)} over its 0-4${scheduleLine(mtKernels)}`,
       ratio: `${fmt(median(vs1))}x${span(vs1)}`,
     });
-    // Round by round: the speed-up beside the round trip its run measured (the larger of before and after).
-    const trips = mtKernels.map((m) => Math.max(...(m.roundTripNs ?? [Number.NaN])));
+  }
+  // Round by round: each 2-thread way's speed-up beside the round trip its run measured (the larger of before
+  // and after): where the host puts the two virtual CPUs moves both.
+  const perRound = (name: string, runs: Measure[]) => {
+    const trips = runs.map((m) => Math.max(...(m.roundTripNs ?? [Number.NaN])));
+    if (trips.every(Number.isNaN)) return;
+    const vs1 = runs.map((m, i) => rate(m) / rate(mt[1][i]!));
     rows.push({
-      figure: 'kernels, per round',
+      figure: `${name}, per round`,
       work: 'speed-up over 1 thread @ core-to-core round trip',
       value: vs1.map((v, i) => `${fmt(v)}x @ ${trips[i]!.toFixed(0)} ns`).join(', '),
       ratio: '',
     });
+  };
+  perRound('tasks', mt[2]);
+  if (kernels === undefined) {
+    perRound('kernels', mtKernels);
   } else
     rows.push({ figure: 'kernels skipped', work: `parallelism kernels: ${kernels}`, value: '', ratio: '' });
   if (torch) {

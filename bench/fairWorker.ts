@@ -4,8 +4,9 @@
  * Usage: tsx bench/fairWorker.ts <fixtureDir> <job> <iterations> [threads]. Prints one JSON line:
  * { msPerIt, cpuMsPerIt, updateCpuMsPerIt (the outer Adam update's part of cpuMsPerIt, with BENCH_UPDATE_CPU=1), threadCpuMs, perThread
  * (CPU ms and GC counts per iteration of the main thread, each worker and the rest of the process:
- * bench/threadProbe.ts), losses (first meta-losses), peakRssMb, and with 2 threads and kernels: schedule (the
- * replayed program's, src/backends/cpu/native/schedule.c) and roundTripNs (coreRoundTrip before and after) } or, for
+ * bench/threadProbe.ts), losses (first meta-losses), peakRssMb, via (how the pool ran: `MetaGradientThreads.via`),
+ * with 2 threads on the native kernels roundTripNs (coreRoundTrip before and after), and with kernels schedule (the
+ * replayed program's, src/backends/cpu/native/schedule.c) } or, for
  * matmul jobs, { gflops, peakRssMb }. BENCH_WORKER_OLD_SPACE_MB sets the workers' initial old generation
  * (`ThreadOptions.workerOldSpaceMb`). With BENCH_MEMORY_EVERY=N, meta jobs add `memory`: a {@link MemorySample} after the
  * warm-up and after every N timed iterations (after a full GC when node runs with --expose-gc), to show memory
@@ -150,8 +151,8 @@ async function runMeta(
   const pool = await MetaGradientThreads.start(learner, recipe, kernels ? 1 : threads, {
     ...(oldSpace === undefined ? {} : { workerOldSpaceMb: Number(oldSpace) }),
   });
-  // Every thread of a pool of more than one is a worker; one thread is the main thread alone.
-  const workers = pool.threads > 1 ? pool.threads : 0;
+  // Worker threads, where the pool's slices run on them (with kernel programs there are none).
+  const workers = pool.via === 'workers' ? pool.threads : 0;
   const get = load(dir, job.kind);
   const init: Params = {};
   for (const n of model.paramNames) init[n] = get(`param/${n}`);
@@ -202,7 +203,10 @@ async function runMeta(
   // times the JIT rather than the steady state a real run spends its hours in.
   const warm = Number(process.env.BENCH_WARMUP ?? Math.max(5, Math.ceil(iterations / 5)));
   for (let i = 0; i < warm; i++) losses.push(step());
-  const roundTrip0 = kernels ? nativeAddon?.coreRoundTrip() : undefined;
+  // Two threads on the native kernels (kernels, or task slices as programs): what two threads pay to hand
+  // each other work, before and after (it moves with where the host puts them).
+  const twoNative = threads > 1 && nativeAddon !== undefined;
+  const roundTrip0 = twoNative ? nativeAddon?.coreRoundTrip() : undefined;
   const probe0 = await snapshot(workers);
   const cpu0 = threadCpuMs();
   const every = Number(process.env.BENCH_MEMORY_EVERY ?? 0);
@@ -221,10 +225,10 @@ async function runMeta(
     cpu0 && cpu1
       ? { main: (cpu1.main - cpu0.main) / iterations, total: (cpu1.total - cpu0.total) / iterations }
       : undefined;
-  // With kernels on two threads: how the replayed program ran (src/backends/cpu/native/schedule.c), and what
-  // two threads pay to hand each other work, before and after (it moves with where the host puts them).
+  // With kernels on two threads: how the replayed program ran (src/backends/cpu/native/schedule.c).
   const schedule = kernels ? learner.replayStatus()[0]?.schedule : undefined;
-  const roundTripNs = kernels ? [roundTrip0, nativeAddon?.coreRoundTrip()] : undefined;
+  const roundTripNs = twoNative ? [roundTrip0, nativeAddon?.coreRoundTrip()] : undefined;
+  const via = pool.via;
   await pool.close();
   // CPU time (user + system) as well: on a loaded machine it moves far less than wall time.
   const cpu = process.cpuUsage(c0);
@@ -240,6 +244,7 @@ async function runMeta(
       ...(threadCpu ? { threadCpuMs: threadCpu } : {}),
       perThread: perIteration(probe0, probe1, iterations),
       ...(every > 0 ? { memory } : {}),
+      via,
       ...(schedule ? { schedule } : {}),
       ...(roundTripNs ? { roundTripNs } : {}),
     }),

@@ -167,7 +167,7 @@ export const trainerSchema = z
       .enum(['auto', 'kernels', 'tasks'])
       .default('auto')
       .describe(
-        "How trainer.threads above 1 are used: 'kernels' queues the kernels of one meta-gradient to an executor thread while the main thread records the next ops, and splits the big ones (matmul, elementwise loops, copies, Adam) over the threads; it needs the native kernels (npm run setup:native); 'tasks' splits the meta-batch's tasks over worker threads; 'auto' is kernels where the native kernels are loaded, else tasks.",
+        "How trainer.threads above 1 are used: 'tasks' cuts the meta-batch's tasks into one slice per thread and combines the slices' meta-gradients (the same numbers up to float rounding): with the native kernels (npm run setup:native) each slice's meta-gradient is a recorded kernel program and the programs run at once on kernel threads, else each slice runs on a worker thread; 'kernels' queues the kernels of one meta-gradient to an executor thread while the main thread records the next ops, and splits the big ones (matmul, elementwise loops, copies, Adam) over the threads (bit for bit the 1-thread numbers; it needs the native kernels); 'auto' is tasks where the slices run as kernel programs (the meta-gradient is replayed: not iMAML, not MAML++'s multi-step loss, not kernelReplay: false), else kernels where the native kernels are loaded, else tasks.",
       ),
     // Sections of algorithms with options of their own (trainer.imaml), from the algorithm registry.
     ...ALGORITHM_CONFIG,

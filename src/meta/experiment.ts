@@ -46,7 +46,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
   }
   const T = config.trainer.iterations;
   const threads = trainerThreads(config, s);
-  const parallelism = trainerParallelism(config, threads);
+  const parallelism = trainerParallelism(config, threads, learner);
   logger.info(
     {
       backend: s.backend.name,
@@ -117,7 +117,7 @@ export const runExperiment: RunExperiment = async (ctx: ExperimentContext): Prom
       optState = read.optState;
       // The first meta-batch was recorded, the second checked against the usual computation (and on two
       // threads the third too, the first run by the program's schedule): say how it went, once settled.
-      if (!replayLogged && iteration >= start + 2 && pool.threads === 1) {
+      if (!replayLogged && iteration >= start + 2 && pool.via !== 'workers') {
         const status = learner.replayStatus();
         if (status.every((r) => r.state !== 'verifying') || iteration >= start + 6) {
           replayLogged = true;
@@ -222,12 +222,13 @@ function logReplay(logger: ExperimentContext['logger'], r: ReplayStatus): void {
       : s?.last === 'in order'
         ? `, in order on one thread (${s.worthwhile ? 'measured faster than its two-thread schedule' : 'a two-thread schedule would not gain'})`
         : '';
+  const sliced = r.slices ? ` in ${r.slices} task slices, run at once on ${r.slices} threads` : '';
   logger.info(
-    { kernelReplay: r.state, kernels: r.kernels, reason: r.reason, schedule: s },
+    { kernelReplay: r.state, kernels: r.kernels, slices: r.slices, reason: r.reason, schedule: s },
     r.state === 'replaying'
-      ? `kernel replay: ${r.kernels} recorded kernels per meta-gradient, checked bit for bit${where}`
+      ? `kernel replay: ${r.kernels} recorded kernels per meta-gradient${sliced}, checked bit for bit${where}`
       : r.state === 'verifying'
-        ? `kernel replay: ${r.kernels} recorded kernels per meta-gradient, still being checked`
+        ? `kernel replay: ${r.kernels} recorded kernels per meta-gradient${sliced}, still being checked`
         : `kernel replay off: ${r.reason}`,
   );
 }

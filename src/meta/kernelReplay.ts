@@ -32,15 +32,23 @@
  */
 import { totalmem } from 'node:os';
 import { isForwardActive, isRecording } from '../autodiff/record.js';
-import { type KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
-import { kernelsRecorded, syncKernels, withNativeLoops } from '../backends/cpu/kernelQueue.js';
+import { allocUninit } from '../backends/cpu/alloc.js';
+import { KernelProgram, kernelProgramsAvailable, recordKernels } from '../backends/cpu/kernelProgram.js';
+import {
+  kernelsDeferred,
+  kernelsRecorded,
+  syncKernels,
+  withNativeLoops,
+} from '../backends/cpu/kernelQueue.js';
 import type { ProgramSchedule } from '../backends/cpu/native/addon.js';
+import { getBackend } from '../backends/registry.js';
 import { fromArray } from '../ops/creation.js';
 import { outsideReleaseScopes } from '../ops/releaseScope.js';
 import type { TypedArray } from '../tensor/dtype.js';
 import type { Params } from '../tensor/params.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Storage, Tensor } from '../tensor/tensor.js';
 import type { MetaGradient } from './algorithms/types.js';
+import { sliceWeights, splitTasks, weightedSum } from './taskSlices.js';
 import type { TaskBatch } from './tasks.js';
 
 /** Where a shape's replay stands: `verifying` after its recording, then `replaying` or `off` (with why). */
@@ -51,8 +59,10 @@ export interface ReplayStatus {
   /** Names, dtypes and shapes of the meta-parameters and the batch's fields. */
   key: string;
   state: ReplayState;
-  /** Kernels in the recorded program (while verifying or replaying). */
+  /** Kernels in the recorded program, or in all of them with task slices (while verifying or replaying). */
   kernels?: number;
+  /** Task slices: how many programs the meta-batch's tasks are cut into (absent for one). */
+  slices?: number;
   /** Why it is off. */
   reason?: string;
   /**
@@ -62,19 +72,30 @@ export interface ReplayStatus {
   schedule?: ProgramSchedule;
 }
 
-/** One shape of meta-batch: its recorded program, the tensors the program reads and the ones it writes. */
+/** A way of running a shape's programs, each checked once: a program's own way (program.h), or task slices. */
+type RunWay = ProgramSchedule['last'] | 'task slices';
+
+/** One slice of a meta-batch's tasks: its recorded program, the tasks it reads and the results it writes. */
+interface Slice {
+  program: KernelProgram;
+  batch: TaskBatch;
+  outputs: MetaGradient;
+}
+
+/** One shape of meta-batch: its recorded programs (one per slice of its tasks) and the meta-parameters they read. */
 interface Entry {
   state: ReplayState;
   reason?: string;
-  program?: KernelProgram;
-  inputs?: { meta: Params; batch: TaskBatch };
-  outputs?: MetaGradient;
+  /** The meta-parameters every slice's program reads. */
+  meta?: Params;
+  /** One, or with task slices one per slice of the tasks (`splitTasks` order). */
+  slices?: Slice[];
   /**
-   * The ways of running the program checked so far (src/backends/cpu/native/program.h's run modes): on a
-   * thread that queues, it may go from its schedule to in order and back (both checked once), as measured
-   * runs say which is faster; on one that does not, `one thread`.
+   * The ways of running the programs checked so far (src/backends/cpu/native/program.h's run modes): on a
+   * thread that queues, one program may go from its schedule to in order and back (both checked once), as
+   * measured runs say which is faster; on one that does not, `one thread`; task slices, `task slices`.
    */
-  checked: Set<ProgramSchedule['last']>;
+  checked: Set<RunWay>;
 }
 
 const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
@@ -139,19 +160,66 @@ function copyResult(out: MetaGradient): MetaGradient {
   return { loss: copyOf(out.loss), metric: copyOf(out.metric), grads };
 }
 
+/** The weighted sum of the slices' values of one output, in new storage (src/meta/taskSlices.ts). */
+function combineTensor(parts: readonly Tensor[], w: readonly number[]): Tensor {
+  const first = parts[0]!;
+  const out = allocUninit(first.dtype, first.size);
+  weightedSum(
+    out,
+    parts.map((t) => valuesOf(t)),
+    w,
+  );
+  return new Tensor(new Storage(first.backend, out), [...first.shape], first.dtype);
+}
+
+/** The slices' meta-gradients made the meta-batch's: each output the slices' mean weighted by their sizes. */
+function combineResults(parts: readonly MetaGradient[], w: readonly number[]): MetaGradient {
+  if (parts.length === 1) return parts[0]!;
+  const grads: Params = {};
+  for (const name of Object.keys(parts[0]!.grads))
+    grads[name] = combineTensor(
+      parts.map((p) => p.grads[name]!),
+      w,
+    );
+  return {
+    loss: combineTensor(
+      parts.map((p) => p.loss),
+      w,
+    ),
+    metric: combineTensor(
+      parts.map((p) => p.metric),
+      w,
+    ),
+    grads,
+  };
+}
+
+/** Tasks `[start, start + count)` of a batch, copied. */
+function sliceOf(batch: TaskBatch, [start, count]: [number, number]): TaskBatch {
+  const out = {} as Record<(typeof BATCH_FIELDS)[number], Tensor>;
+  for (const f of BATCH_FIELDS) {
+    const t = batch[f];
+    const per = t.size / t.shape[0]!;
+    out[f] = fromArray(valuesOf(t).slice(start * per, (start + count) * per), [count, ...t.shape.slice(1)]);
+  }
+  return out;
+}
+
 /**
  * A meta-gradient function (`MetaLearner`'s own computation) with its kernels recorded and replayed per shape
  * of meta-batch, on the CPU backend with the native addon; elsewhere it just calls the function.
  */
 export class MetaGradientReplay {
   private readonly entries = new Map<string, Entry>();
+  /** Slices a meta-batch's tasks are cut into ({@link MetaGradientReplay.setTaskSlices}). */
+  private slices = 1;
 
   /**
    * @param compute the meta-gradient as usual; it must depend only on its arguments' values (and on
    *   `progress` only where `never` says why nothing is recorded).
    * @param never why this computation is never recorded (it depends on progress, or reads on the way), or
    *   undefined.
-   * @param maxBytes most bytes of storage one recorded program may keep (default a quarter of the machine's
+   * @param maxBytes most bytes of storage one shape's programs may keep (default a quarter of the machine's
    *   memory: while a program is recorded and checked, the usual computation's storage comes on top; conv4's
    *   program, 4.2 GB, fits a 24 GB machine's quarter and not its eighth).
    */
@@ -161,10 +229,18 @@ export class MetaGradientReplay {
     private readonly maxBytes = totalmem() / 4,
   ) {}
 
-  /** Why replay is impossible for these inputs, or undefined. */
-  private unavailable(meta: Params): string | undefined {
+  /** Why nothing is ever replayed here (whatever the inputs), or undefined. */
+  private neverReplayed(): string | undefined {
     if (REPLAY_OFF) return 'turned off (METATAPE_REPLAY=0)';
     if (this.never !== undefined) return this.never;
+    if (!kernelProgramsAvailable()) return 'the native addon is not loaded (npm run setup:native)';
+    return undefined;
+  }
+
+  /** Why replay is impossible for these inputs, or undefined. */
+  private unavailable(meta: Params): string | undefined {
+    const never = this.neverReplayed();
+    if (never !== undefined) return never;
     // An enclosing tape or forward accumulator differentiates through the meta-gradient: its ops must be
     // recorded there, and a replay's results would be constants.
     if (isRecording() || isForwardActive()) return 'inside a gradient tape';
@@ -173,19 +249,48 @@ export class MetaGradientReplay {
     const first = Object.values(meta)[0];
     if (first === undefined) return 'no meta-parameters';
     if (first.backend.name !== 'cpu') return `backend ${first.backend.name} (replay is the CPU backend's)`;
-    if (!kernelProgramsAvailable()) return 'the native addon is not loaded (npm run setup:native)';
     return undefined;
+  }
+
+  /**
+   * Why the tasks of a meta-batch cannot run as slices here ({@link MetaGradientReplay.setTaskSlices}), or
+   * undefined: it takes replay, on the CPU backend.
+   */
+  taskSlicesUnavailable(): string | undefined {
+    const never = this.neverReplayed();
+    if (never !== undefined) return `no kernel replay: ${never}`;
+    const backend = getBackend().name;
+    if (backend !== 'cpu') return `backend ${backend} (replay is the CPU backend's)`;
+    return undefined;
+  }
+
+  /**
+   * From now on, cuts each meta-batch's tasks into `slices` slices (`splitTasks`), computes each slice's
+   * meta-gradient as a program of its own, runs the programs at once on the calling thread's kernel threads
+   * (`setCpuKernelThreads`) and combines their results as the weighted mean they are (src/meta/taskSlices.ts):
+   * `trainer.parallelism: tasks` without worker threads. The numbers are those of the slices computed op by op
+   * and combined, which is what a shape computes before its programs are checked, or where they are off.
+   * 1 (the default): one program for the whole meta-batch.
+   */
+  setTaskSlices(slices: number): void {
+    if (!Number.isInteger(slices) || slices < 1 || slices > 256)
+      throw new RangeError(`task slices: expected a whole number from 1 to 256, got ${slices}`);
+    this.slices = slices;
   }
 
   /** The state of each shape seen so far (its key: names, dtypes and shapes of the inputs). */
   status(): ReplayStatus[] {
-    return [...this.entries].map(([key, e]) => ({
-      key,
-      state: e.state,
-      ...(e.program ? { kernels: e.program.kernels } : {}),
-      ...(e.reason !== undefined ? { reason: e.reason } : {}),
-      ...(e.program?.schedule() ? { schedule: e.program.schedule() } : {}),
-    }));
+    return [...this.entries].map(([key, e]) => {
+      const program = e.slices?.length === 1 ? e.slices[0]!.program : undefined;
+      return {
+        key,
+        state: e.state,
+        ...(e.slices ? { kernels: e.slices.reduce((n, s) => n + s.program.kernels, 0) } : {}),
+        ...(e.slices && e.slices.length > 1 ? { slices: e.slices.length } : {}),
+        ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        ...(program?.schedule() ? { schedule: program.schedule() } : {}),
+      };
+    });
   }
 
   /**
@@ -198,24 +303,39 @@ export class MetaGradientReplay {
     return withNativeLoops(() => this.byState(meta, batch, progress));
   }
 
+  /** The task slices of a meta-batch of `tasks` tasks: `[start, count]` pairs, one for the whole without slices. */
+  private rangesOf(batch: TaskBatch): [number, number][] {
+    return splitTasks(batch.supportX.shape[0]!, this.slices);
+  }
+
+  /** The meta-gradient op by op: of each task slice, combined. */
+  private computeSlices(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
+    const ranges = this.rangesOf(batch);
+    if (ranges.length === 1) return this.compute(meta, batch, progress);
+    const parts = ranges.map((r) => this.compute(meta, sliceOf(batch, r), progress));
+    return combineResults(parts, sliceWeights(ranges));
+  }
+
   private byState(meta: Params, batch: TaskBatch, progress: number): MetaGradient {
-    const key = keyOf(meta, batch);
+    const ranges = this.rangesOf(batch);
+    const key = `${keyOf(meta, batch)}${ranges.length > 1 ? ` slices:${ranges.length}` : ''}`;
     const entry = this.entries.get(key);
     if (entry === undefined) {
       // Each recorded shape keeps its program's storage (an Omniglot MLP meta-iteration's intermediates):
       // meta-batches whose shapes keep changing run as usual past the first few.
-      if (this.entries.size >= MAX_SHAPES) return this.compute(meta, batch, progress);
-      return this.record(key, meta, batch, progress);
+      if (this.entries.size >= MAX_SHAPES) return this.computeSlices(meta, batch, progress);
+      return this.record(key, ranges, meta, batch, progress);
     }
-    if (entry.state === 'off') return this.compute(meta, batch, progress);
-    const replayed = this.replay(entry, meta, batch);
-    const ran = entry.program!.lastRun();
+    if (entry.state === 'off') return this.computeSlices(meta, batch, progress);
+    const replayed = this.replay(entry, ranges, meta, batch);
+    const slices = entry.slices!;
+    const ran = slices.length > 1 ? 'task slices' : slices[0]!.program.lastRun();
     // Profiled runs are the in-order runs, timed: one way of running.
     const way = ran === 'profiled' ? 'in order' : ran;
     if (entry.state === 'replaying' && entry.checked.has(way)) return replayed;
     // Verifying, or replaying in a way not checked yet (the thread's kernel threads changed): the computation
     // op by op, on the kernels the program recorded, decides.
-    const usual = this.compute(meta, batch, progress);
+    const usual = this.computeSlices(meta, batch, progress);
     const diff = firstDifference(replayed, usual);
     if (diff === undefined) {
       // A program's first two runs on a thread that queues are profiled in order: the schedule made from
@@ -225,34 +345,54 @@ export class MetaGradientReplay {
     } else {
       entry.state = 'off';
       entry.reason = `the replay differed from the computation (${diff})`;
-      delete entry.program;
-      delete entry.inputs;
-      delete entry.outputs;
+      delete entry.slices;
+      delete entry.meta;
     }
     return usual;
   }
 
-  /** Computes the meta-gradient on copies of the inputs with its kernels recorded. */
-  private record(key: string, meta: Params, batch: TaskBatch, progress: number): MetaGradient {
-    // Outside any enclosing release scope: the program's inputs and outputs live as long as it does.
-    const { inputs, recorded } = outsideReleaseScopes(() => {
+  /** Computes the meta-gradient on copies of the inputs with each slice's kernels recorded. */
+  private record(
+    key: string,
+    ranges: [number, number][],
+    meta: Params,
+    batch: TaskBatch,
+    progress: number,
+  ): MetaGradient {
+    // Intermediates share memory by a plan, but where the program runs on two threads by a schedule (a
+    // thread that queues): arrays that share memory order the kernels that use them, and the schedule,
+    // which splits one program's kernels over two threads, lost its gain (the Omniglot MLP's ran no
+    // faster than in order).
+    const planMemory = !kernelsDeferred();
+    // Outside any enclosing release scope: the programs' inputs and outputs live as long as they do.
+    const { inMeta, slices } = outsideReleaseScopes(() => {
       const inMeta: Params = {};
       for (const [name, t] of Object.entries(meta)) inMeta[name] = copyOf(t);
-      const inBatch = Object.fromEntries(
-        BATCH_FIELDS.map((f) => [f, copyOf(batch[f])]),
-      ) as unknown as TaskBatch;
-      return {
-        inputs: { meta: inMeta, batch: inBatch },
-        recorded: recordKernels(() => this.compute(inMeta, inBatch, progress)),
-      };
+      const slices = ranges.map((r) => {
+        const inBatch =
+          ranges.length === 1
+            ? (Object.fromEntries(BATCH_FIELDS.map((f) => [f, copyOf(batch[f])])) as unknown as TaskBatch)
+            : sliceOf(batch, r);
+        return {
+          batch: inBatch,
+          recorded: recordKernels(() => this.compute(inMeta, inBatch, progress), { planMemory }),
+        };
+      });
+      return { inMeta, slices };
     });
-    if (recorded.program === undefined) {
-      this.entries.set(key, { state: 'off', reason: recorded.reason, checked: new Set() });
-      return copyResult(recorded.result);
-    }
+    const result = () =>
+      combineResults(
+        slices.map((s) => copyResult(s.recorded.result)),
+        sliceWeights(ranges),
+      );
+    for (const { recorded } of slices)
+      if (recorded.program === undefined) {
+        this.entries.set(key, { state: 'off', reason: recorded.reason, checked: new Set() });
+        return result();
+      }
     // A program keeps every intermediate of the meta-gradient (the usual computation frees them as it goes):
     // not past a share of the machine's memory (conv4's keeps 4.2 GB, the Omniglot MLP's 0.04 GB).
-    const bytes = recorded.program.storageBytes();
+    const bytes = slices.reduce((n, s) => n + s.recorded.program!.storageBytes(), 0);
     if (bytes > this.maxBytes) {
       const gb = (n: number) => `${(n / 2 ** 30).toFixed(1)} GB`;
       this.entries.set(key, {
@@ -260,27 +400,58 @@ export class MetaGradientReplay {
         checked: new Set(),
         reason: `its storage (${gb(bytes)}) is over the ${gb(this.maxBytes)} a program may keep`,
       });
-      return copyResult(recorded.result);
+      return result();
     }
-    const entry: Entry = {
+    this.entries.set(key, {
       state: 'verifying',
-      program: recorded.program,
-      inputs,
-      outputs: recorded.result,
+      meta: inMeta,
+      slices: slices.map((s) => ({
+        program: s.recorded.program!,
+        batch: s.batch,
+        outputs: s.recorded.result,
+      })),
       checked: new Set(),
-    };
-    this.entries.set(key, entry);
-    return copyResult(recorded.result);
+    });
+    return result();
   }
 
-  /** Feeds the inputs to the program, runs it, and copies its outputs out. */
-  private replay(entry: Entry, meta: Params, batch: TaskBatch): MetaGradient {
-    const inputs = entry.inputs!;
+  /** Feeds the inputs to the programs, runs them, and copies (or combines) their outputs out. */
+  private replay(entry: Entry, ranges: [number, number][], meta: Params, batch: TaskBatch): MetaGradient {
+    const slices = entry.slices!;
     // The last run's kernels may still be queued: they read the inputs about to be overwritten.
     syncKernels();
-    for (const [name, t] of Object.entries(inputs.meta)) storageOf(t).set(valuesOf(meta[name]!));
-    for (const f of BATCH_FIELDS) storageOf(inputs.batch[f]).set(valuesOf(batch[f]));
-    entry.program!.run();
-    return copyResult(entry.outputs!);
+    // Each input's storage and what goes there.
+    const feeds: TypedArray[] = [];
+    for (const [name, t] of Object.entries(entry.meta!)) feeds.push(storageOf(t), valuesOf(meta[name]!));
+    slices.forEach((slice, i) => {
+      const [start, count] = ranges[i]!;
+      for (const f of BATCH_FIELDS) {
+        const values = valuesOf(batch[f]);
+        const per = values.length / batch[f].shape[0]!;
+        feeds.push(storageOf(slice.batch[f]), values.subarray(start * per, (start + count) * per));
+      }
+    });
+    if (slices.length === 1) {
+      for (let k = 0; k < feeds.length; k += 2) feeds[k]!.set(feeds[k + 1]!);
+      slices[0]!.program.run();
+      return copyResult(slices[0]!.outputs);
+    }
+    // Task slices: the kernel threads feed the programs, run them, and combine their outputs into new
+    // storage, all in one call (a thread waiting while another copies or sums gains nothing).
+    const combines: TypedArray[] = [];
+    const combined = (pick: (g: MetaGradient) => Tensor): Tensor => {
+      const first = pick(slices[0]!.outputs);
+      const out = allocUninit(first.dtype, first.size);
+      combines.push(out, ...slices.map((s) => valuesOf(pick(s.outputs))));
+      return new Tensor(new Storage(first.backend, out), [...first.shape], first.dtype);
+    };
+    const grads: Params = {};
+    for (const name of Object.keys(slices[0]!.outputs.grads)) grads[name] = combined((g) => g.grads[name]!);
+    const result = { loss: combined((g) => g.loss), metric: combined((g) => g.metric), grads };
+    KernelProgram.runTogether(
+      slices.map((s) => s.program),
+      { feeds, combines, weights: sliceWeights(ranges) },
+    );
+    return result;
   }
 }

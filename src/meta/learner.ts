@@ -97,6 +97,20 @@ export class MetaLearner implements LearnerHost {
     return this.replay.status();
   }
 
+  /**
+   * Cuts each meta-batch's tasks into `slices` slices whose meta-gradients run at once on the calling
+   * thread's kernel threads, as recorded kernel programs (`trainer.parallelism: tasks` without worker
+   * threads; src/meta/kernelReplay.ts). 1, the default: the meta-batch whole.
+   */
+  setTaskSlices(slices: number): void {
+    this.replay.setTaskSlices(slices);
+  }
+
+  /** Why {@link MetaLearner.setTaskSlices} cannot serve this learner (it takes kernel replay), or undefined. */
+  taskSlicesUnavailable(): string | undefined {
+    return this.replay.taskSlicesUnavailable();
+  }
+
   /** The meta-parameters: the model's parameters plus any learned inner step sizes (Meta-SGD, MAML++). */
   initMetaParams(modelParams: Params): Params {
     return { ...modelParams, ...this.stepSizes.init(modelParams, this.adaptedNames, this.options) };

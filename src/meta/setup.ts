@@ -115,11 +115,17 @@ export function trainerThreads(config: ExperimentConfig, s: Pick<Setup, 'backend
 export type Parallelism = 'kernels' | 'tasks';
 
 /**
- * `trainer.parallelism` for a run with `threads` threads (trainerThreads): 'auto' is kernels where the native
- * kernels are loaded (faster than tasks on the Omniglot MLP: bench/RESULTS.md, "Two threads") and tasks
- * elsewhere; an explicit 'kernels' without them is an error that says why they are off.
+ * `trainer.parallelism` for a run with `threads` threads (trainerThreads): 'auto' is tasks where the
+ * learner's task slices run as kernel programs on the native kernel threads (`taskSlicesUnavailable`: the
+ * native kernels are loaded and its meta-gradient replays; faster than kernels on the Omniglot MLP and
+ * conv4: bench/RESULTS.md, "Two threads"), else kernels where the native kernels are loaded, else tasks (on
+ * worker threads). An explicit 'kernels' without them is an error that says why they are off.
  */
-export function trainerParallelism(config: ExperimentConfig, threads: number): Parallelism {
+export function trainerParallelism(
+  config: ExperimentConfig,
+  threads: number,
+  learner?: Pick<MetaLearner, 'taskSlicesUnavailable'>,
+): Parallelism {
   const { parallelism: asked, algorithm: name } = config.trainer;
   const unavailable = kernelThreadsUnavailable();
   if (asked === 'tasks' || threads === 1) return 'tasks';
@@ -127,9 +133,12 @@ export function trainerParallelism(config: ExperimentConfig, threads: number): P
     throw new TrainerConfigError(
       `trainer.parallelism: got kernels with ${threads} threads, but ${unavailable}; run npm run setup:native, or use tasks`,
     );
-  if (unavailable !== undefined && algorithm(name).splitsOverTasks === false)
+  const coupled = algorithm(name).splitsOverTasks === false;
+  if (unavailable !== undefined && coupled)
     throw new TrainerConfigError(
       `trainer.threads: got ${threads}; algorithm ${name} couples the tasks of a meta-batch, so only parallelism kernels can use more threads, and ${unavailable}; use 1, or run npm run setup:native`,
     );
-  return unavailable === undefined ? 'kernels' : 'tasks';
+  if (asked === 'kernels' || coupled) return 'kernels';
+  if (unavailable !== undefined || learner?.taskSlicesUnavailable() === undefined) return 'tasks';
+  return 'kernels';
 }

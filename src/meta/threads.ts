@@ -1,19 +1,28 @@
 /**
  * `trainer.parallelism: tasks` (the other way to use threads, `kernels`, is src/backends/cpu/kernelThreads.ts).
- * Data parallelism over a meta-batch: the tasks are split into contiguous slices, one per worker thread
- * (node:worker_threads), and the slices' results are combined as the weighted mean they are in exact
- * arithmetic. The main thread hands out the slices, waits, and combines; it computes nothing itself, because
- * its V8 heap is the process's, sized for whatever else the process does, while the workers' heaps are made
- * for this work (src/meta/workerHeap.ts).
+ * Data parallelism over a meta-batch: the tasks are split into contiguous slices, one per thread, and the
+ * slices' results are combined as the weighted mean they are in exact arithmetic (src/meta/taskSlices.ts).
+ *
+ * Two ways to run the slices, the same numbers up to which loops compute them:
+ * - **Kernel programs** (where the native kernels are loaded and the learner's meta-gradient replays): each
+ *   slice's meta-gradient is recorded as a program of native kernels, and the programs run at once on the
+ *   calling thread's kernel threads (src/meta/kernelReplay.ts). No worker, no copy of the learner, and the
+ *   threads meet twice per meta-gradient.
+ * - **Worker threads** (node:worker_threads) otherwise: each has its own learner; the main thread hands out
+ *   the slices, waits, and combines. It computes nothing itself, because its V8 heap is the process's, sized
+ *   for whatever else the process does, while the workers' heaps are made for this work
+ *   (src/meta/workerHeap.ts).
  */
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { kernelThreadsUnavailable, setCpuKernelThreads } from '../backends/cpu/kernelThreads.js';
 import { fromArray } from '../ops/creation.js';
 import { allocArray, type DType, type TypedArray } from '../tensor/dtype.js';
 import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { MetaGradient } from './algorithms/types.js';
 import type { MetaLearner } from './learner.js';
+import { sliceWeights, splitTasks, weightedSum } from './taskSlices.js';
 import type { TaskBatch } from './tasks.js';
 import {
   type Job,
@@ -30,6 +39,7 @@ import {
 } from './threadProtocol.js';
 import { COMPUTE_OLD_SPACE_MB, withWorkerHeap } from './workerHeap.js';
 
+export { splitTasks } from './taskSlices.js';
 export type { LearnerRecipe } from './threadProtocol.js';
 
 /** A worker that failed to start, failed a job, or sent nothing back in time; the message says which and why. */
@@ -51,25 +61,20 @@ export interface ThreadOptions {
    * 64 MB 0.01, 128 MB 0.01; the limit is where garbage may pile up, so larger costs resident memory.
    */
   workerOldSpaceMb?: number;
+  /**
+   * How the slices run: `programs` (kernel programs at once on the native kernel threads), `workers` (worker
+   * threads), or `auto` (the default): programs where they can serve the learner
+   * ({@link taskProgramsUnavailable}), else workers.
+   */
+  via?: 'auto' | 'programs' | 'workers';
 }
 
 /**
- * Splits `tasks` tasks into `parts` contiguous slices as equal as possible, larger ones first:
- * `[start, count]` pairs. The split depends on the two numbers only, so a run with the same thread count
- * always sums the same partial results in the same order (bitwise reproducible).
+ * Why a learner's task slices cannot run as kernel programs on the native kernel threads (the native kernels
+ * are not loaded, or its meta-gradient is not replayed), or undefined.
  */
-export function splitTasks(tasks: number, parts: number): [start: number, count: number][] {
-  const k = Math.max(1, Math.min(parts, tasks));
-  const base = Math.floor(tasks / k);
-  const extra = tasks % k;
-  const out: [number, number][] = [];
-  let start = 0;
-  for (let i = 0; i < k; i++) {
-    const count = base + (i < extra ? 1 : 0);
-    out.push([start, count]);
-    start += count;
-  }
-  return out;
+export function taskProgramsUnavailable(learner: MetaLearner): string | undefined {
+  return kernelThreadsUnavailable() ?? learner.taskSlicesUnavailable();
 }
 
 /**
@@ -149,16 +154,25 @@ export class MetaGradientThreads {
     private readonly learner: MetaLearner,
     private readonly lanes: Lane[],
     private readonly stallMs: number,
+    /** Kernel threads that run the slices as programs (0: workers, or the main thread alone). */
+    private readonly programThreads = 0,
   ) {}
 
-  /** Threads that compute: the workers, or the main thread alone when there are none. */
+  /** Threads that compute: the kernel threads or the workers, or the main thread alone when there are none. */
   get threads(): number {
-    return Math.max(1, this.lanes.length);
+    return this.programThreads || Math.max(1, this.lanes.length);
+  }
+
+  /** How the slices run: as kernel programs, on worker threads, or all on the main thread (one thread). */
+  get via(): 'programs' | 'workers' | 'main thread' {
+    return this.programThreads > 0 ? 'programs' : this.lanes.length > 0 ? 'workers' : 'main thread';
   }
 
   /**
-   * Starts `threads` workers and waits until each has built its learner. `threads` 1 starts none (the pool
-   * then just calls `learner.metaGradient` on the main thread: a single worker would only add copies).
+   * Readies `threads` threads: kernel threads that run the slices as programs, or workers, each of which
+   * has built its learner once this resolves (`options.via`). `threads` 1 starts none (the pool then just
+   * calls `learner.metaGradient` on the main thread). With programs, this thread's kernel threads and the
+   * learner's task slices are set until {@link MetaGradientThreads.close}.
    */
   static async start(
     learner: MetaLearner,
@@ -172,6 +186,18 @@ export class MetaGradientThreads {
       throw new ThreadError(
         `threads: got ${threads}; algorithm ${learner.algorithm.name} couples the tasks of a meta-batch, so it runs on one thread`,
       );
+    const stallMs = (options.stallSeconds ?? 600) * 1000;
+    const via = options.via ?? 'auto';
+    if (threads > 1 && via !== 'workers') {
+      const why = taskProgramsUnavailable(learner);
+      if (why === undefined) {
+        setCpuKernelThreads(threads, { programsOnly: true });
+        learner.setTaskSlices(threads);
+        return new MetaGradientThreads(learner, [], stallMs, threads);
+      }
+      if (via === 'programs')
+        throw new ThreadError(`threads: task slices cannot run as kernel programs: ${why}`);
+    }
     const entry = workerEntry();
     const lanes: Lane[] = [];
     try {
@@ -183,7 +209,7 @@ export class MetaGradientThreads {
       await Promise.all(lanes.map((l) => stopLane(l)));
       throw err;
     }
-    return new MetaGradientThreads(learner, lanes, (options.stallSeconds ?? 600) * 1000);
+    return new MetaGradientThreads(learner, lanes, stallMs);
   }
 
   /**
@@ -193,7 +219,7 @@ export class MetaGradientThreads {
    */
   async metaGradientAsync(meta: Params, batch: TaskBatch, progress = 1): Promise<MetaGradient> {
     if (this.closed) throw new ThreadError('metaGradient: the thread pool is closed');
-    if (splitTasks(batch.supportX.shape[0]!, this.threads).length === 1)
+    if (this.programThreads === 0 && splitTasks(batch.supportX.shape[0]!, this.threads).length === 1)
       return this.learner.metaGradientAsync(meta, batch, progress);
     return this.metaGradient(meta, batch, progress);
   }
@@ -203,7 +229,9 @@ export class MetaGradientThreads {
     if (this.closed) throw new ThreadError('metaGradient: the thread pool is closed');
     const tasks = batch.supportX.shape[0]!;
     const slices = splitTasks(tasks, this.threads);
-    if (slices.length === 1) return this.learner.metaGradient(meta, batch, progress);
+    // Programs: the learner's replay cuts the tasks into slices itself.
+    if (slices.length === 1 || this.programThreads > 0)
+      return this.learner.metaGradient(meta, batch, progress);
     // The meta-parameters go to one buffer all workers read; each worker gets its slice and a gradient buffer.
     // Slice i goes to worker i + 1; the sums below run in slice order, so the numbers do not depend on which
     // thread computed a slice.
@@ -252,7 +280,7 @@ export class MetaGradientThreads {
       throw new ThreadError(`metaGradient: worker ${failed + 1} failed: ${r.error}`);
     }
     const ok = results as Extract<JobResult, { ok: true }>[];
-    const w = slices.map(([, count]) => count / tasks);
+    const w = sliceWeights(slices);
     // The losses have the meta-parameters' dtype.
     const dtype = meta[metaLayout.slots[0]!.name]!.dtype;
     return {
@@ -290,10 +318,14 @@ export class MetaGradientThreads {
     return msg.message as JobResult;
   }
 
-  /** Stops the workers. Idempotent. */
+  /** Stops the workers, or gives the learner its whole meta-batches and this thread one kernel thread back. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.programThreads > 0) {
+      this.learner.setTaskSlices(1);
+      setCpuKernelThreads(1);
+    }
     await Promise.all(this.lanes.map((l) => stopLane(l)));
   }
 }
@@ -344,15 +376,6 @@ function weighted(w: readonly number[], v: readonly number[], dtype: DType): Ten
 }
 
 /**
- * `out = w0 * a + w1 * b` elementwise, in float64 and rounded once (as the general loop): monomorphic, since
- * through the TypedArray union each element access was several times slower, and this runs on the main
- * thread while the workers wait (246k elements per Omniglot MLP iteration).
- */
-function weightedPairF32(out: Float32Array, a: Float32Array, b: Float32Array, w0: number, w1: number): void {
-  for (let j = 0; j < out.length; j++) out[j] = w0 * a[j]! + w1 * b[j]!;
-}
-
-/**
  * The weighted sum of the lanes' gradients (read from their shared buffers), each element summed in float64
  * in slice order and rounded once to the parameter's dtype.
  */
@@ -371,19 +394,7 @@ function combine(
       out = allocArray(slot.dtype, first.length);
       scratch.set(slot.name, out);
     }
-    const w0 = w[0]!;
-    if (parts.length === 2 && out instanceof Float32Array)
-      weightedPairF32(out, first as Float32Array, parts[1] as Float32Array, w0, w[1]!);
-    else if (parts.length === 2) {
-      const second = parts[1]!;
-      const w1 = w[1]!;
-      for (let j = 0; j < out.length; j++) out[j] = w0 * first[j]! + w1 * second[j]!;
-    } else
-      for (let j = 0; j < out.length; j++) {
-        let acc = w0 * first[j]!;
-        for (let i = 1; i < parts.length; i++) acc += w[i]! * parts[i]![j]!;
-        out[j] = acc;
-      }
+    weightedSum(out, parts, w);
     grads[slot.name] = fromArray(out, slot.shape);
   }
   return grads;

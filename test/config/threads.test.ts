@@ -71,7 +71,9 @@ describe('trainer.parallelism', () => {
     expect(trainingConfigHash(kernels)).toBe(trainingConfigHash(one));
   });
 
-  it('auto is kernels where the native kernels are loaded, else tasks; kernels without them is an error', () => {
+  it('auto is tasks where its slices run as kernel programs, else kernels where the native kernels are loaded, else tasks; kernels without them is an error', () => {
+    const sliceable = { taskSlicesUnavailable: () => undefined };
+    const notReplayed = { taskSlicesUnavailable: () => 'no kernel replay: turned off (kernelReplay: false)' };
     const auto = parseConfigText(text, 'c.yaml', ['trainer.threads=2']);
     const kernels = parseConfigText(text, 'c.yaml', ['trainer.threads=2', 'trainer.parallelism=kernels']);
     const tasks = parseConfigText(text, 'c.yaml', ['trainer.threads=2', 'trainer.parallelism=tasks']);
@@ -79,11 +81,13 @@ describe('trainer.parallelism', () => {
     expect(trainerParallelism(kernels, 1)).toBe('tasks');
     const imaml = parseConfigText(text, 'c.yaml', ['trainer.algorithm=imaml', 'trainer.threads=2']);
     if (kernelThreadsUnavailable() === undefined) {
-      expect(trainerParallelism(auto, 2)).toBe('kernels');
-      expect(trainerParallelism(kernels, 2)).toBe('kernels');
-      expect(trainerParallelism(imaml, 2)).toBe('kernels');
+      expect(trainerParallelism(auto, 2, sliceable)).toBe('tasks');
+      expect(trainerParallelism(auto, 2, notReplayed)).toBe('kernels');
+      expect(trainerParallelism(kernels, 2, sliceable)).toBe('kernels');
+      expect(trainerParallelism(imaml, 2, sliceable)).toBe('kernels');
     } else {
-      expect(trainerParallelism(auto, 2)).toBe('tasks');
+      expect(trainerParallelism(auto, 2, sliceable)).toBe('tasks');
+      expect(trainerParallelism(auto, 2, notReplayed)).toBe('tasks');
       expect(() => trainerParallelism(kernels, 2)).toThrow(/trainer\.parallelism: got kernels.*setup:native/);
       expect(() => trainerParallelism(imaml, 2)).toThrow(/imaml couples the tasks.*only parallelism kernels/);
     }

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { kernelThreadsUnavailable } from '../../src/backends/cpu/kernelThreads.js';
 import { setDefaultFloat } from '../../src/backends/registry.js';
 import { type ExperimentConfig, experimentConfigSchema } from '../../src/config/schema.js';
 import type { MetaGradient } from '../../src/meta/algorithms/types.js';
@@ -47,11 +48,26 @@ afterAll(async () => {
   setDefaultFloat('float32');
 });
 
-async function pool(cfg: ExperimentConfig, threads: number) {
-  const learner = await workerLearner({ config: cfg, kind: 'regression', inputShape: [1], outputDim: 1 });
-  const p = await MetaGradientThreads.start(learner, learnerRecipe(cfg, source), threads);
+type Via = 'workers' | 'programs';
+
+/** Task slices as kernel programs need the native kernels; where they are not built, those tests say so. */
+const nativeMissing = kernelThreadsUnavailable();
+const VIAS: Via[] = nativeMissing === undefined ? ['workers', 'programs'] : ['workers'];
+if (nativeMissing !== undefined)
+  console.log(`threads.test.ts: task slices as kernel programs not tested (${nativeMissing})`);
+
+const learnerOf = (cfg: ExperimentConfig) =>
+  workerLearner({ config: cfg, kind: 'regression', inputShape: [1], outputDim: 1 });
+
+/**
+ * A pool of `threads` running its slices `via` workers or kernel programs, and a learner of the same config
+ * that computes whole meta-batches on this thread (the pool's own learner cuts them into slices with programs).
+ */
+async function pool(cfg: ExperimentConfig, threads: number, via: Via = 'workers') {
+  const own = await learnerOf(cfg);
+  const p = await MetaGradientThreads.start(own, learnerRecipe(cfg, source), threads, { via });
   pools.push(p);
-  return { learner, p };
+  return { learner: await learnerOf(cfg), p, own };
 }
 
 describe('splitTasks and resolveThreads', () => {
@@ -91,10 +107,25 @@ describe('MetaGradientThreads', () => {
     ['reptile', { algorithm: 'reptile' }],
     ['pretrain', { algorithm: 'pretrain' }],
   ];
-  it.each(cases)('%s: 2 threads give the 1-thread meta-gradient', async (_, trainer) => {
+  const byVia = VIAS.flatMap((via) =>
+    cases.map(([name, trainer]): [string, Via, Record<string, unknown>] => [name, via, trainer]),
+  );
+  it.each(byVia)('%s: 2 threads (%s) give the 1-thread meta-gradient', async (_, via, trainer) => {
     setDefaultFloat('float64');
     const cfg = config(trainer);
-    const { learner, p } = await pool(cfg, 2);
+    const why = (await learnerOf(cfg)).taskSlicesUnavailable();
+    if (via === 'programs' && why !== undefined) {
+      // Not replayed (MAML++'s annealed loss): programs refuse it, and auto takes workers.
+      await expect(
+        MetaGradientThreads.start(await learnerOf(cfg), learnerRecipe(cfg, source), 2, { via }),
+      ).rejects.toThrow(/cannot run as kernel programs: no kernel replay/);
+      const auto = await MetaGradientThreads.start(await learnerOf(cfg), learnerRecipe(cfg, source), 2);
+      pools.push(auto);
+      expect(auto.via).toBe('workers');
+      return;
+    }
+    const { learner, p } = await pool(cfg, 2, via);
+    expect(p.via).toBe(via);
     const rng = new Rng(7);
     const meta = learner.initMetaParams(learner.model.initParams(rng));
     const batch: TaskBatch = source.sample(rng, 5, 'train');
@@ -105,55 +136,64 @@ describe('MetaGradientThreads', () => {
     await p.close();
   });
 
-  it('is bitwise reproducible for a fixed thread count; 3 threads differ from 1 by float rounding only', async () => {
-    setDefaultFloat('float32');
-    const cfg = { ...config({ algorithm: 'maml', order: 2 }), dtype: 'float32' as const };
-    const { learner, p } = await pool(cfg, 3);
-    const rng = new Rng(3);
-    const meta = learner.initMetaParams(learner.model.initParams(rng));
-    const batch = source.sample(rng, 5, 'train');
-    const a = flat(p.metaGradient(meta, batch));
-    const b = flat(p.metaGradient(meta, batch));
-    expect(b).toEqual(a);
-    const one = flat(learner.metaGradient(meta, batch));
-    const d = maxRelDiff(one, a);
-    expect(d).toBeLessThan(1e-5);
-    await p.close();
-  });
+  it.each(VIAS)(
+    'is bitwise reproducible for a fixed thread count; 3 threads (%s) differ from 1 by float rounding only',
+    async (via) => {
+      setDefaultFloat('float32');
+      const cfg = { ...config({ algorithm: 'maml', order: 2 }), dtype: 'float32' as const };
+      const { learner, p } = await pool(cfg, 3, via);
+      const rng = new Rng(3);
+      const meta = learner.initMetaParams(learner.model.initParams(rng));
+      const batch = source.sample(rng, 5, 'train');
+      const a = flat(p.metaGradient(meta, batch));
+      const b = flat(p.metaGradient(meta, batch));
+      expect(b).toEqual(a);
+      const one = flat(learner.metaGradient(meta, batch));
+      const d = maxRelDiff(one, a);
+      expect(d).toBeLessThan(1e-5);
+      await p.close();
+    },
+  );
 
-  it("2 threads give, bit for bit, the slices' meta-gradients computed on the main thread, summed in float64", async () => {
-    // Which thread computes a slice must not change a bit: every slice runs on a worker, and the result equals
-    // the main thread's learner run on the same slices and combined in slice order.
-    setDefaultFloat('float32');
-    const cfg = { ...config({ algorithm: 'maml', order: 2 }), dtype: 'float32' as const };
-    const { learner, p } = await pool(cfg, 2);
-    const rng = new Rng(11);
-    const meta = learner.initMetaParams(learner.model.initParams(rng));
-    const batch = source.sample(rng, 5, 'train');
-    const slice = (start: number, count: number): TaskBatch => {
-      const cut = (t: Tensor) => {
-        const per = t.size / t.shape[0]!;
-        return fromArray(t.dataSync().slice(start * per, (start + count) * per), [
-          count,
-          ...t.shape.slice(1),
-        ]);
+  it.each(VIAS)(
+    "2 threads (%s) give, bit for bit, the slices' meta-gradients computed on the main thread, summed in float64",
+    async (via) => {
+      // Which thread computes a slice must not change a bit: every slice runs on a worker or a kernel thread,
+      // and the result equals the main thread's learner run on the same slices and combined in slice order.
+      setDefaultFloat('float32');
+      const cfg = { ...config({ algorithm: 'maml', order: 2 }), dtype: 'float32' as const };
+      const { learner, p, own } = await pool(cfg, 2, via);
+      const rng = new Rng(11);
+      const meta = learner.initMetaParams(learner.model.initParams(rng));
+      const batch = source.sample(rng, 5, 'train');
+      const slice = (start: number, count: number): TaskBatch => {
+        const cut = (t: Tensor) => {
+          const per = t.size / t.shape[0]!;
+          return fromArray(t.dataSync().slice(start * per, (start + count) * per), [
+            count,
+            ...t.shape.slice(1),
+          ]);
+        };
+        return {
+          supportX: cut(batch.supportX),
+          supportY: cut(batch.supportY),
+          queryX: cut(batch.queryX),
+          queryY: cut(batch.queryY),
+        };
       };
-      return {
-        supportX: cut(batch.supportX),
-        supportY: cut(batch.supportY),
-        queryX: cut(batch.queryX),
-        queryY: cut(batch.queryY),
-      };
-    };
-    const slices = splitTasks(5, 2);
-    const parts = slices.map(([start, count]) => flat(learner.metaGradient(meta, slice(start, count))));
-    const w = slices.map(([, count]) => count / 5);
-    const expected: Record<string, number[]> = {};
-    for (const k of Object.keys(parts[0]!))
-      expected[k] = parts[0]![k]!.map((x, j) => Math.fround(w[0]! * x + w[1]! * parts[1]![k]![j]!));
-    expect(flat(p.metaGradient(meta, batch))).toEqual(expected);
-    await p.close();
-  });
+      const slices = splitTasks(5, 2);
+      const parts = slices.map(([start, count]) => flat(learner.metaGradient(meta, slice(start, count))));
+      const w = slices.map(([, count]) => count / 5);
+      const expected: Record<string, number[]> = {};
+      for (const k of Object.keys(parts[0]!))
+        expected[k] = parts[0]![k]!.map((x, j) => Math.fround(w[0]! * x + w[1]! * parts[1]![k]![j]!));
+      // Recorded, checked against the slices op by op, then replayed: each time the same numbers.
+      for (let i = 0; i < 3; i++) expect(flat(p.metaGradient(meta, batch))).toEqual(expected);
+      if (via === 'programs')
+        expect(own.replayStatus().map((r) => [r.state, r.slices])).toEqual([['replaying', 2]]);
+      await p.close();
+    },
+  );
 
   it('surfaces a failing job as a ThreadError naming the worker; the pool stays usable', async () => {
     setDefaultFloat('float64');
@@ -161,7 +201,7 @@ describe('MetaGradientThreads', () => {
     const learner = await workerLearner({ config: cfg, kind: 'regression', inputShape: [1], outputDim: 1 });
     // The worker builds a deeper network than the main thread has parameters for: only its slice fails.
     const wider = { ...cfg, model: { ...cfg.model, hidden: [12, 12, 12] } } as ExperimentConfig;
-    const p = await MetaGradientThreads.start(learner, learnerRecipe(wider, source), 2);
+    const p = await MetaGradientThreads.start(learner, learnerRecipe(wider, source), 2, { via: 'workers' });
     pools.push(p);
     const rng = new Rng(1);
     const meta = learner.initMetaParams(learner.model.initParams(rng));
@@ -196,7 +236,7 @@ describe('MetaGradientThreads', () => {
       exportName: 'nope',
       arg: 0,
     };
-    await expect(MetaGradientThreads.start(learner, recipe, 2)).rejects.toThrow(
+    await expect(MetaGradientThreads.start(learner, recipe, 2, { via: 'workers' })).rejects.toThrow(
       /worker 1 did not start: .*no exported function nope/,
     );
   });

@@ -1,5 +1,6 @@
 import { allocArray, type DType, type TypedArray } from '../../tensor/dtype.js';
 import { syncKernels } from './kernelQueue.js';
+import type { MemoryPlan, RecordedAllocation } from './programMemory.js';
 
 /**
  * Node's Buffer, when present: `Buffer.allocUnsafeSlow` hands out an unpooled ArrayBuffer without zeroing it,
@@ -43,9 +44,24 @@ export function allocUninit(dtype: DType, size: number): TypedArray {
   const bytes = dtype === 'float64' ? size * 8 : size * 4;
   if (NodeBuffer === undefined || bytes <= ON_HEAP_MAX_BYTES) return allocArray(dtype, size);
   if (recordingFree !== undefined) {
-    const list = recordingFree.get(poolKey(dtype, size));
-    if (list !== undefined && list.length > 0) return list.pop()!;
+    const key = poolKey(dtype, size);
+    if (recordingPlan !== undefined) {
+      const planned = takePlanned(recordingPlan, key, dtype, size);
+      if (planned !== undefined) return planned;
+    } else if (recordingLog === undefined) {
+      const list = recordingFree.get(key);
+      if (list !== undefined && list.length > 0) return list.pop()!;
+    }
+    const out = allocFresh(dtype, size, bytes);
+    recordingLog?.push(out);
+    return out;
   }
+  return allocFresh(dtype, size, bytes);
+}
+
+/** {@link allocUninit} from the free lists or new memory (Node's Buffer present). */
+function allocFresh(dtype: DType, size: number, bytes: number): TypedArray {
+  const nodeBuffer = NodeBuffer!;
   if (freeBytes > 0) {
     const list = freeLists.get(poolKey(dtype, size));
     if (list !== undefined && list.length > 0) {
@@ -56,10 +72,10 @@ export function allocUninit(dtype: DType, size: number): TypedArray {
   let buffer: ArrayBuffer;
   let byteOffset: number;
   if (bytes > SLAB_MAX_BYTES) {
-    ({ buffer, byteOffset } = NodeBuffer.allocUnsafeSlow(bytes));
+    ({ buffer, byteOffset } = nodeBuffer.allocUnsafeSlow(bytes));
   } else {
     if (slab === undefined || slabUsed + bytes > SLAB_BYTES) {
-      slab = NodeBuffer.allocUnsafeSlow(SLAB_BYTES).buffer;
+      slab = nodeBuffer.allocUnsafeSlow(SLAB_BYTES).buffer;
       slabUsed = 0;
     }
     buffer = slab;
@@ -135,19 +151,99 @@ let recordingFree: Map<number, TypedArray[]> | undefined;
 const pinned = new WeakSet<object>();
 let anyPinned = false;
 
-/** @internal Recycling goes to a pool of the recording's own from now on (kernelProgram.ts). */
-export function beginRecordingPool(): void {
+/** A memory plan being followed by a recording: the arena its planned allocations are views of. */
+interface PlanInUse {
+  plan: MemoryPlan;
+  arena: ArrayBuffer;
+  /** Allocations so far. */
+  next: number;
+  /** The planned arrays handed out, by allocation index. */
+  views: (TypedArray | undefined)[];
+  /** The recording asked for an allocation the plan does not have: it did not repeat the first. */
+  diverged: boolean;
+}
+
+/** While a recording logs its allocations (the first of a planned recording): each one, in order. */
+let recordingLog: TypedArray[] | undefined;
+/** While a recording follows a memory plan (the second): the plan. */
+let recordingPlan: PlanInUse | undefined;
+
+/** The next allocation of a planned recording: its view of the arena, or undefined to allocate as usual. */
+function takePlanned(p: PlanInUse, key: number, dtype: DType, size: number): TypedArray | undefined {
+  const k = p.next++;
+  if (p.diverged || k >= p.plan.kinds.length || p.plan.kinds[k] !== key) {
+    p.diverged = true;
+    return undefined;
+  }
+  const offset = p.plan.offsets[k]!;
+  if (offset < 0) return undefined;
+  const view =
+    dtype === 'float32'
+      ? new Float32Array(p.arena, offset, size)
+      : dtype === 'float64'
+        ? new Float64Array(p.arena, offset, size)
+        : new Int32Array(p.arena, offset, size);
+  p.views[k] = view;
+  return view;
+}
+
+/**
+ * @internal Recycling goes to a pool of the recording's own from now on (kernelProgram.ts). `log`: record
+ * every allocation and reuse none (the first recording of a memory plan); `plan`: hand out the planned
+ * allocations as views of one arena (the second).
+ */
+export function beginRecordingPool(options: { log?: boolean; plan?: MemoryPlan } = {}): void {
   recordingFree = new Map();
+  recordingLog = options.log === true ? [] : undefined;
+  recordingPlan =
+    options.plan === undefined
+      ? undefined
+      : {
+          plan: options.plan,
+          arena: new ArrayBuffer(Math.max(ALIGNED_ARENA_MIN, options.plan.arenaBytes)),
+          next: 0,
+          views: [],
+          diverged: false,
+        };
+}
+
+/** Smallest arena (an ArrayBuffer of 0 bytes has no address to view). */
+const ALIGNED_ARENA_MIN = 64;
+
+/** What a recording's pool saw (for a memory plan): its allocations in order, and which were given back. */
+export interface RecordingPoolReport {
+  allocations: RecordedAllocation[];
+  /** With a plan: the arena and its views (none when the recording did not follow the plan to the end). */
+  planned?: { arena: ArrayBuffer; views: TypedArray[] };
 }
 
 /**
  * @internal Ends the recording's pool; `pin`: the arrays of the program recorded, never recycled from now on
- * (the program's own pool is dropped: its arrays are the program's).
+ * (the program's own pool is dropped: its arrays are the program's). With a plan, its views are pinned too.
  */
-export function endRecordingPool(pin: readonly object[] | undefined): void {
+export function endRecordingPool(pin: readonly object[] | undefined): RecordingPoolReport {
+  const given = new Set<TypedArray>();
+  for (const list of recordingFree?.values() ?? []) for (const a of list) given.add(a);
+  const log = recordingLog ?? [];
+  const report: RecordingPoolReport = {
+    allocations: log.map((array) => ({ array, dead: given.has(array) })),
+  };
+  const p = recordingPlan;
+  // The plan held only if the recording made the same allocations and gave back every planned one.
+  if (p !== undefined && !p.diverged && p.next === p.plan.kinds.length) {
+    const views = p.views.filter((v): v is TypedArray => v !== undefined);
+    if (views.every((v) => given.has(v))) report.planned = { arena: p.arena, views };
+  }
   recordingFree = undefined;
-  if (pin === undefined) return;
-  for (const a of pin) pinned.add(a);
+  recordingLog = undefined;
+  recordingPlan = undefined;
+  if (pin !== undefined) pinArrays(pin);
+  return report;
+}
+
+/** @internal Arrays a kernel program uses: never recycled from now on. */
+export function pinArrays(arrays: readonly object[]): void {
+  for (const a of arrays) pinned.add(a);
   anyPinned = true;
 }
 

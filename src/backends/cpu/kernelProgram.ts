@@ -16,9 +16,12 @@
  * a random draw) are replayed as recorded. Code that records must compute the same kernels from the same
  * numbers every time (src/meta/kernelReplay.ts says how the meta-learner makes sure).
  */
-import { beginRecordingPool, endRecordingPool } from './alloc.js';
+
+import type { TypedArray } from '../../tensor/dtype.js';
+import { beginRecordingPool, endRecordingPool, pinArrays, type RecordingPoolReport } from './alloc.js';
 import { noteProgramRan, setRecording, syncKernels } from './kernelQueue.js';
-import { nativeAddon, PROGRAM_RUN_MODES, type ProgramSchedule } from './native/addon.js';
+import { type NativeAddon, nativeAddon, PROGRAM_RUN_MODES, type ProgramSchedule } from './native/addon.js';
+import { planMemory } from './programMemory.js';
 
 /** A recorded sequence of native kernels over fixed storage; {@link KernelProgram.run} runs it again. */
 export class KernelProgram {
@@ -68,6 +71,30 @@ export class KernelProgram {
   run(): void {
     noteProgramRan(nativeAddon!.runProgram(this.handle));
   }
+
+  /**
+   * Runs several programs at once, each whole on one of the calling thread's kernel threads
+   * (`setCpuKernelThreads`; without them one after another), with the values of running each alone: the
+   * task slices of `trainer.parallelism: tasks` (src/meta/kernelReplay.ts). Programs that run together must
+   * not write what another reads or writes. Not on a thread that queues its kernels. Every kernel has run
+   * when it returns.
+   *
+   * `io.feeds` ([dst, src, ...], typed arrays of equal byte lengths) are copied first, and `io.combines`
+   * ([out, one part per program, ...], Float32Arrays or Float64Arrays of one length) made last,
+   * `out[j] = weights[0] * part0[j] + weights[1] * part1[j] + ...` in float64 in program order, rounded once:
+   * both shared by all the threads, which would otherwise wait while one thread does them.
+   */
+  static runTogether(
+    programs: readonly KernelProgram[],
+    io: { feeds?: TypedArray[]; combines?: TypedArray[]; weights?: readonly number[] } = {},
+  ): void {
+    nativeAddon!.runPrograms(
+      programs.map((p) => p.handle),
+      io.feeds ?? [],
+      io.combines ?? [],
+      Float64Array.from(io.weights ?? []),
+    );
+  }
 }
 
 /** What {@link recordKernels} made: `fn`'s result, and its kernels as a program or why there is none. */
@@ -80,17 +107,35 @@ export function kernelProgramsAvailable(): boolean {
   return nativeAddon !== undefined;
 }
 
-/**
- * Runs `fn` with its native kernels recorded into a program, and runs the program once, so that `fn`'s result
- * is computed either way. The storage of every tensor `fn` computes belongs to the program (each run
- * overwrites it); tensors that existed before are only read, unless `fn` writes them in place.
- */
-export function recordKernels<T>(fn: () => T): Recorded<T> {
-  const addon = nativeAddon;
-  if (addon === undefined)
-    return { result: fn(), program: undefined, reason: 'the native addon is not loaded' };
-  syncKernels();
+/** Options of {@link recordKernels}. */
+export interface RecordOptions {
+  /**
+   * Record twice: first to learn which intermediates are dead and when each is used, then with those sharing
+   * memory by a plan (src/backends/cpu/programMemory.ts), so that the program touches less memory per run.
+   * `fn` must then make the same allocations both times (it runs twice); where it does not, or where the plan
+   * would not save a tenth, the first recording is kept. Default false.
+   */
+  planMemory?: boolean;
+}
+
+/** One recording of `fn`: its result and program (or why there is none), and what its pool saw. */
+interface Recording<T> {
+  result: T;
+  handle?: object;
+  reason?: string;
+  arrays: object[];
+  kernelEnds: number[];
+  pool: RecordingPoolReport;
+}
+
+/** Records `fn`'s kernels into a program (not run yet), its storage pool as `pool` says; the arrays unpinned. */
+function recordOnce<T>(
+  addon: NativeAddon,
+  fn: () => T,
+  pool: Parameters<typeof beginRecordingPool>[0],
+): Recording<T> {
   const arrays: object[] = [];
+  const kernelEnds: number[] = [];
   let interrupted: string | undefined;
   let recordingOn = true;
   const stop = (keep: boolean): object | undefined => {
@@ -100,9 +145,10 @@ export function recordKernels<T>(fn: () => T): Recorded<T> {
     return addon.endProgram(keep);
   };
   addon.beginProgram();
-  beginRecordingPool();
+  beginRecordingPool(pool);
   setRecording({
     arrays,
+    kernelEnds,
     interrupt() {
       // The kernels recorded so far compute what JavaScript is about to touch: run them, and go on as usual.
       const partial = stop(true)!;
@@ -121,15 +167,42 @@ export function recordKernels<T>(fn: () => T): Recorded<T> {
     }
     throw err;
   }
-  if (interrupted !== undefined) {
-    endRecordingPool(undefined);
-    return { result, program: undefined, reason: interrupted };
-  }
+  if (interrupted !== undefined)
+    return { result, reason: interrupted, arrays, kernelEnds, pool: endRecordingPool(undefined) };
   const handle = stop(true)!;
-  endRecordingPool(arrays);
-  const program = new KernelProgram(handle, arrays);
+  return { result, handle, arrays, kernelEnds, pool: endRecordingPool(undefined) };
+}
+
+/**
+ * Runs `fn` with its native kernels recorded into a program, and runs the program once, so that `fn`'s result
+ * is computed either way. The storage of every tensor `fn` computes belongs to the program (each run
+ * overwrites it); tensors that existed before are only read, unless `fn` writes them in place.
+ */
+export function recordKernels<T>(fn: () => T, options: RecordOptions = {}): Recorded<T> {
+  const addon = nativeAddon;
+  if (addon === undefined)
+    return { result: fn(), program: undefined, reason: 'the native addon is not loaded' };
+  syncKernels();
+  const first = recordOnce(addon, fn, { log: options.planMemory === true });
+  if (first.handle === undefined) return { result: first.result, program: undefined, reason: first.reason! };
+  let kept = first;
+  let arena: object[] = [];
+  if (options.planMemory === true) {
+    const plan = planMemory(first.pool.allocations, first.arrays, first.kernelEnds);
+    if (plan.arenaBytes < 0.9 * plan.plannedBytes) {
+      const second = recordOnce(addon, fn, { plan });
+      if (second.handle !== undefined && second.pool.planned !== undefined) {
+        kept = second;
+        // The arena and every view of it stay the program's: a planned array no kernel used is a view too.
+        arena = [second.pool.planned.arena, ...second.pool.planned.views];
+      }
+    }
+  }
+  pinArrays(kept.arrays);
+  pinArrays(arena);
+  const program = new KernelProgram(kept.handle!, [...kept.arrays, ...arena]);
   program.run();
-  return { result, program };
+  return { result: kept.result, program };
 }
 
 /** Where JavaScript needed storage while recording: the first frames outside the backend's sync paths. */

@@ -35,6 +35,8 @@ let held: (object | number)[] = [];
  */
 interface Recording {
   arrays: object[];
+  /** Where each kernel's arrays end in `arrays` (kernel k's start where kernel k - 1's end). */
+  kernelEnds: number[];
   /** Called at the first sync: JavaScript needs data the recorded kernels have not computed yet. */
   interrupt(): void;
 }
@@ -49,6 +51,11 @@ let nativeLoops = false;
  */
 export function kernelsQueued(): boolean {
   return queueing || recording !== undefined || nativeLoops;
+}
+
+/** Whether this thread's native kernels run later than they are called: it queues or records them. */
+export function kernelsDeferred(): boolean {
+  return queueing || recording !== undefined;
 }
 
 /**
@@ -105,6 +112,7 @@ export function holdForQueue(a: object, b?: object, c?: object, d?: object, e?: 
     if (d !== undefined) recording.arrays.push(d);
     if (e !== undefined) recording.arrays.push(e);
     if (f !== undefined) recording.arrays.push(f);
+    recording.kernelEnds.push(recording.arrays.length);
     return;
   }
   if (!queueing) return;
@@ -153,10 +161,10 @@ export function syncKernelsFor(a: object, b: object): void {
  * split inside each call; kernels queued before run first. Returns the count in effect. The addon must be
  * loaded (src/backends/cpu/kernelThreads.ts checks).
  */
-export function configureKernelThreads(threads: number, queue: boolean): number {
+export function configureKernelThreads(threads: number, queue: boolean, programsOnly = false): number {
   syncKernels();
   const on = queue && threads >= 2;
-  const n = nativeAddon!.setKernelThreads(threads, on);
+  const n = nativeAddon!.setKernelThreads(threads, on, !on && programsOnly);
   queueing = on;
   return n;
 }

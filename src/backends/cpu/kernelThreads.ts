@@ -38,6 +38,13 @@ export interface KernelThreadOptions {
    * (test/backends/cpu/kernelQueue.test.ts compares them with JavaScript's). Default false.
    */
   queue?: boolean;
+  /**
+   * Kernel threads that only run kernel programs together (`KernelProgram.runTogether`: the task slices of
+   * `trainer.parallelism: tasks`, src/meta/kernelReplay.ts); every other kernel runs whole on this thread,
+   * as with one thread. Idle, they spin 2 ms before they sleep (a sleeping one took 150-200 us to start its
+   * program on this project's 2-core VMs). Not with `queue`. Default false.
+   */
+  programsOnly?: boolean;
 }
 
 /**
@@ -54,5 +61,9 @@ export function setCpuKernelThreads(threads: number, options: KernelThreadOption
     if (threads === 1) return 1;
     throw new KernelThreadsError(`kernel threads: ${threads} asked for, but ${why}`);
   }
-  return configureKernelThreads(threads, options.queue === true);
+  if (options.queue === true && options.programsOnly === true)
+    throw new RangeError(
+      'kernel threads: a queue does not run programs only (queue or programsOnly, not both)',
+    );
+  return configureKernelThreads(threads, options.queue === true, options.programsOnly === true);
 }

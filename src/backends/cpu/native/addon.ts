@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TypedArray } from '../../../tensor/dtype.js';
 import type { NativeBlas } from './blas.js';
 
 /**
@@ -62,7 +63,7 @@ export interface NativeAddon extends NativeBlas {
    * n - 1 helpers (parallel.c); 1 stops the helpers. With `queued` (n >= 2), every kernel is queued to an
    * executor thread instead of running during the call. Returns the count in effect.
    */
-  setKernelThreads(n: number, queued?: boolean): number;
+  setKernelThreads(n: number, queued?: boolean, programsOnly?: boolean): number;
   /** The calling thread's queue figures (see `KernelQueueStats`), or undefined without a queue. */
   queueStats(): { kernels: number; busyMs: number; syncMs: number; helped: number; ranHere: number };
   /**
@@ -82,6 +83,25 @@ export interface NativeAddon extends NativeBlas {
    * by the program's schedule (schedule.c); returns the calls it queued (all have run when it returns).
    */
   runProgram(program: object): number;
+  /**
+   * Runs the programs at once, each whole on one of this thread's kernel threads (setKernelThreads; without
+   * them one after another), each kernel as this thread would run it op by op; all have run when it returns.
+   * Before: `feeds` ([dst, src, ...], equal byte lengths) copied by all the threads; after: `combines`
+   * ([out, one part per program, ...], float32 or float64 of one length) made the parts' sum weighted by
+   * `weights` (in float64, in program order, rounded once), by all the threads. Throws on a thread that
+   * queues its kernels.
+   */
+  runPrograms(
+    programs: object[],
+    feeds?: TypedArray[],
+    combines?: TypedArray[],
+    weights?: Float64Array,
+  ): void;
+  /**
+   * `out[j] = weights[0] * parts[0][j] + weights[1] * parts[1][j] + ...` summed in float64 in that order and
+   * rounded once, split over this thread's kernel threads where big (not on a thread that queues).
+   */
+  combineSlices(out: Float32Array, parts: Float32Array[], weights: Float64Array): void;
   /** Kernels in a program. */
   programKernels(program: object): number;
   /** How a program last ran and what its two-thread schedule predicts; undefined before a run on two. */

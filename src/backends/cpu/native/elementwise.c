@@ -1015,9 +1015,97 @@ static napi_value pad(napi_env env, napi_callback_info cb) {
   return NULL;
 }
 
+/* --- combineSlices: task slices' results made one (src/meta/taskSlices.ts) --- */
+
+/* Most arrays one combine sums. */
+#define MAX_COMBINED 256
+
+/* Below this many elements a combine runs on this thread alone. */
+#define COMBINE_SPLIT_MIN 65536
+
+typedef struct {
+  float *out;
+  const float *const *parts;
+  const double *weights;
+  size_t n;
+  uint32_t count;
+} combine_job;
+
+WIDE void native_combine_f32(float *out, const float *const *parts, const double *weights, uint32_t count,
+                             size_t lo, size_t hi) {
+  const double w0 = weights[0];
+  const float *a = parts[0];
+  if (count == 2) {
+    /* Two threads' slices, the common case: one pass the compiler vectorizes. */
+    const double w1 = weights[1];
+    const float *b = parts[1];
+    for (size_t j = lo; j < hi; j++) out[j] = (float)(w0 * (double)a[j] + w1 * (double)b[j]);
+    return;
+  }
+  for (size_t j = lo; j < hi; j++) {
+    double acc = w0 * (double)a[j];
+    for (uint32_t i = 1; i < count; i++) acc += weights[i] * (double)parts[i][j];
+    out[j] = (float)acc;
+  }
+}
+
+void native_combine_f64(double *out, const double *const *parts, const double *weights, uint32_t count,
+                        size_t lo, size_t hi) {
+  for (size_t j = lo; j < hi; j++) {
+    double acc = weights[0] * parts[0][j];
+    for (uint32_t i = 1; i < count; i++) acc += weights[i] * parts[i][j];
+    out[j] = acc;
+  }
+}
+
+static void combine_part(void *ctx, int part, int parts) {
+  const combine_job *c = ctx;
+  native_combine_f32(c->out, c->parts, c->weights, c->count, native_part_start(c->n, parts, part),
+                     native_part_start(c->n, parts, part + 1));
+}
+
+/*
+ * combineSlices(out, parts, weights): out[j] = weights[0] * parts[0][j] + weights[1] * parts[1][j] + ...,
+ * summed in float64 in that order and rounded once (Float32Arrays of one length, weights a Float64Array),
+ * split over this thread's kernel threads where big: the slices' results of runPrograms made one.
+ */
+static napi_value combine_slices(napi_env env, napi_callback_info cb) {
+  const char *usage =
+      "combineSlices: expected (out, parts, weights): Float32Arrays of one length, 1 to 256 of them in parts, "
+      "and a Float64Array of as many weights";
+  size_t argc = 3;
+  napi_value argv[3];
+  bool is_array = false;
+  uint32_t count = 0;
+  size_t n = 0, wn = 0;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &count) != napi_ok || count < 1 || count > MAX_COMBINED)
+    return native_throw(env, usage);
+  float *out = native_f32(env, argv[0], &n);
+  napi_typedarray_type type;
+  void *w = NULL;
+  if (out == NULL || napi_get_typedarray_info(env, argv[2], &type, &wn, &w, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || wn != count)
+    return native_throw(env, usage);
+  const float *parts[MAX_COMBINED];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    size_t len = 0;
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok || (parts[i] = native_f32(env, v, &len)) == NULL ||
+        len != n)
+      return native_throw(env, usage);
+  }
+  if (native_queued()) return native_throw(env, "combineSlices: not while this thread records or queues its kernels");
+  const combine_job job = {out, parts, w, n, count};
+  if (n < COMBINE_SPLIT_MIN || !native_run_parts(combine_part, (void *)&job, 0)) combine_part((void *)&job, 0, 1);
+  return NULL;
+}
+
 napi_status native_register_elementwise(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"binary", NULL, binary, NULL, NULL, NULL, napi_default, NULL},
+      {"combineSlices", NULL, combine_slices, NULL, NULL, NULL, napi_default, NULL},
       {"rows", NULL, rows, NULL, NULL, NULL, napi_default, NULL},
       {"strided", NULL, strided, NULL, NULL, NULL, napi_default, NULL},
       {"unary", NULL, unary, NULL, NULL, NULL, napi_default, NULL},

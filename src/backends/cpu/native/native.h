@@ -4,6 +4,7 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Throws a JS Error with `message` and returns NULL (a Node-API callback's "threw" result). */
 napi_value native_throw(napi_env env, const char *message);
@@ -89,6 +90,15 @@ bool native_program_owns(void *memory);
 
 /* Gives back the calling thread's copy of the BLAS library, if it took one (a helper thread at its exit). */
 void native_blas_thread_exit(void);
+
+/*
+ * out[j] = weights[0] * parts[0][j] + ... + weights[count - 1] * parts[count - 1][j] for j in [lo, hi), summed
+ * in float64 in that order and rounded once: task slices' results made one (elementwise.c).
+ */
+void native_combine_f32(float *out, const float *const *parts, const double *weights, uint32_t count, size_t lo,
+                        size_t hi);
+void native_combine_f64(double *out, const double *const *parts, const double *weights, uint32_t count,
+                        size_t lo, size_t hi);
 
 /* The first element of part `part` of `n` split in `parts` (whole 16-element blocks, so each part starts
  * on a vector boundary): part p covers [native_part_start(n, parts, p), native_part_start(n, parts, p + 1)). */

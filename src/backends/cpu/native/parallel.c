@@ -37,6 +37,13 @@
 /* How long an idle helper spins before it sleeps. */
 #define SPIN_NS 100000L
 
+/*
+ * The same for a pool that runs programs only (task slices): between two meta-gradients its helpers wait
+ * out the outer step and the next batch's copies (0.3-0.5 ms on the Omniglot MLP), and a sleeping one took
+ * 150-200 us to start its program on this project's 2-core VMs, where it starts within 5 us spinning.
+ */
+#define PROGRAMS_SPIN_NS 2000000L
+
 typedef struct kernel_pool kernel_pool;
 
 typedef struct {
@@ -48,6 +55,10 @@ typedef struct {
 struct kernel_pool {
   /* Threads that claim parts: the caller, the helpers, and in queue mode the JS thread while it syncs. */
   int parts;
+  /* Runs programs together only (runPrograms): every other kernel runs whole on the calling thread. */
+  bool programs_only;
+  /* How long an idle helper spins before it sleeps. */
+  long spin_ns;
   /* Helper threads started (helpers[1..started]). */
   int started;
   helper_slot *helpers;
@@ -86,7 +97,7 @@ static long now_ns(void) {
 
 /* Waits until a job other than `seen` is posted or the pool stops: spins, then sleeps. Returns that job. */
 static uint32_t wait_for_job(kernel_pool *p, uint32_t seen) {
-  const long until = now_ns() + SPIN_NS;
+  const long until = now_ns() + p->spin_ns;
   for (unsigned spins = 0;; spins++) {
     const uint32_t job = JOB_OF(atomic_load_explicit(&p->state, memory_order_acquire));
     if (job != seen || atomic_load(&p->stop)) return job;
@@ -152,7 +163,7 @@ static void stop_pool(kernel_pool *p) {
  * A pool of `parts` part-claiming threads in all, `helpers` of them started here (the caller is one more;
  * in queue mode the JS thread while it syncs is the last), or NULL if a thread could not start.
  */
-static kernel_pool *start_pool(int parts, int helpers_wanted) {
+static kernel_pool *start_pool(int parts, int helpers_wanted, bool programs_only) {
   kernel_pool *p = calloc(1, sizeof *p);
   helper_slot *helpers = calloc((size_t)helpers_wanted + 1, sizeof *helpers);
   if (p == NULL || helpers == NULL) {
@@ -161,6 +172,8 @@ static kernel_pool *start_pool(int parts, int helpers_wanted) {
     return NULL;
   }
   p->parts = parts;
+  p->programs_only = programs_only;
+  p->spin_ns = programs_only ? PROGRAMS_SPIN_NS : SPIN_NS;
   p->helpers = helpers;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
@@ -206,7 +219,24 @@ void native_split_changes_bits(void) {
 
 int native_parts(void) {
   if (scheduled.on) return scheduled.parts;
-  return current == NULL ? 1 : current->parts;
+  return current == NULL || current->programs_only ? 1 : current->parts;
+}
+
+/* Runs fn's `chunks` parts on pool `p` (this thread claiming too), returning when all are done. */
+static void pool_run(kernel_pool *p, native_part_fn fn, void *ctx, int chunks) {
+  p->fn = fn;
+  p->ctx = ctx;
+  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+  const uint32_t job = JOB_OF(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
+  atomic_store_explicit(&p->state, (uint64_t)job << 32 | (uint64_t)chunks << 16, memory_order_release);
+  if (atomic_load(&p->sleepers) > 0) {
+    pthread_mutex_lock(&p->lock);
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+  }
+  run_claimed(p, job);
+  unsigned steps = 0;
+  while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks) spin_step(&steps);
 }
 
 bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
@@ -221,22 +251,10 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
     return true;
   }
   kernel_pool *p = current;
-  if (p == NULL || p->parts < 2) return false;
+  if (p == NULL || p->parts < 2 || p->programs_only) return false;
   if (chunks < 1) chunks = p->parts;
   if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
-  p->fn = fn;
-  p->ctx = ctx;
-  atomic_store_explicit(&p->done, 0, memory_order_relaxed);
-  const uint32_t job = JOB_OF(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
-  atomic_store_explicit(&p->state, (uint64_t)job << 32 | (uint64_t)chunks << 16, memory_order_release);
-  if (atomic_load(&p->sleepers) > 0) {
-    pthread_mutex_lock(&p->lock);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->lock);
-  }
-  run_claimed(p, job);
-  unsigned steps = 0;
-  while (atomic_load_explicit(&p->done, memory_order_acquire) < chunks) spin_step(&steps);
+  pool_run(p, fn, ctx, chunks);
   return true;
 }
 
@@ -554,7 +572,7 @@ static kernel_queue *start_queue(int parts) {
   pthread_spin_init(&q->claims, PTHREAD_PROCESS_PRIVATE);
   pthread_cond_init(&q->wake, NULL);
   q->slots = aligned_alloc(16, QUEUE_SLOTS * sizeof *q->slots);
-  q->pool = start_pool(parts, parts - 2);
+  q->pool = start_pool(parts, parts - 2, false);
   if (q->slots == NULL || q->pool == NULL || pthread_create(&q->executor, NULL, executor_main, q) != 0) {
     stop_queue(q);
     return NULL;
@@ -581,33 +599,40 @@ static void stop_current(void *arg) {
 }
 
 /*
- * setKernelThreads(n, queued = false): this thread's big kernels run on n threads from now on (1: no
- * helpers), and with queued (n >= 2) every kernel is queued to run on an executor thread (see above).
- * Returns n.
+ * setKernelThreads(n, queued = false, programsOnly = false): this thread's big kernels run on n threads from
+ * now on (1: no helpers), and with queued (n >= 2) every kernel is queued to run on an executor thread (see
+ * above); with programsOnly (n >= 2) the threads only run programs together (runPrograms, task slices) and
+ * every other kernel runs whole here. Returns n.
  */
 static napi_value set_kernel_threads(napi_env env, napi_callback_info cb) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   int32_t n;
-  bool queued = false;
+  bool queued = false, programs_only = false;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256 ||
-      (argc == 2 && napi_get_value_bool(env, argv[1], &queued) != napi_ok))
-    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256 (and queued, a boolean)");
+      (argc >= 2 && napi_get_value_bool(env, argv[1], &queued) != napi_ok) ||
+      (argc >= 3 && napi_get_value_bool(env, argv[2], &programs_only) != napi_ok))
+    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256 (and queued and programsOnly, booleans)");
   if (queued && n < 2) return native_throw(env, "setKernelThreads: a queue needs at least 2 threads");
-  const bool same = queue != NULL ? queued && queue->pool->parts == n : !queued && native_parts() == n;
+  if (queued && programs_only) return native_throw(env, "setKernelThreads: a queue does not run programs only");
+  if (n < 2) programs_only = false;
+  const bool same = queue != NULL ? queued && queue->pool->parts == n
+                                  : !queued && (current == NULL ? n == 1
+                                                                : current->parts == n &&
+                                                                      current->programs_only == programs_only);
   if (!same) {
     stop_threads();
     if (queued) {
       queue = start_queue(n);
       if (queue == NULL) return native_throw(env, "setKernelThreads: could not start the queue's threads");
     } else if (n > 1) {
-      current = start_pool(n, n - 1);
+      current = start_pool(n, n - 1, programs_only);
       if (current == NULL) return native_throw(env, "setKernelThreads: could not start the helper threads");
     }
   }
   napi_value out;
-  napi_create_int32(env, queue != NULL ? queue->pool->parts : native_parts(), &out);
+  napi_create_int32(env, queue != NULL ? queue->pool->parts : current != NULL ? current->parts : 1, &out);
   return out;
 }
 
@@ -710,19 +735,24 @@ static napi_value end_program(napi_env env, napi_callback_info cb) {
   return out;
 }
 
+/* The program `v` holds, or NULL (not a program from endProgram). */
+static kernel_program *program_of(napi_env env, napi_value v) {
+  void *data = NULL;
+  bool tagged = false;
+  if (napi_check_object_type_tag(env, v, &PROGRAM_TAG, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &data) != napi_ok)
+    return NULL;
+  return data;
+}
+
 /* The program a call's first argument holds, or NULL with `what` thrown (not a program from endProgram). */
 static kernel_program *program_arg(napi_env env, napi_callback_info cb, const char *what) {
   size_t argc = 1;
   napi_value argv[1];
-  void *data = NULL;
-  bool tagged = false;
-  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_check_object_type_tag(env, argv[0], &PROGRAM_TAG, &tagged) != napi_ok || !tagged ||
-      napi_get_value_external(env, argv[0], &data) != napi_ok || data == NULL) {
-    native_throw(env, what);
-    return NULL;
-  }
-  return data;
+  kernel_program *p = NULL;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) == napi_ok && argc >= 1) p = program_of(env, argv[0]);
+  if (p == NULL) native_throw(env, what);
+  return p;
 }
 
 /* Starts list_exec(ctx) on the calling thread's queue executor: a call that touches no memory the queue
@@ -765,6 +795,289 @@ static napi_value run_program(napi_env env, napi_callback_info cb) {
   napi_value out;
   napi_create_double(env, queued, &out);
   return out;
+}
+
+/*
+ * --- Task slices: several programs at once, one per thread ---
+ *
+ * `trainer.parallelism: tasks` on the native kernels (src/meta/kernelReplay.ts): a meta-batch's tasks are cut
+ * into one slice per thread, each slice's meta-gradient is a program of its own, and the programs run at
+ * once, each whole on one thread, sharing nothing but the meta-parameters they read. Two threads then hand
+ * each other work twice per meta-gradient (start, end), where the kernels of one program split over them
+ * hand work back and forth some 500 times (schedule.c): on this project's 2-core VMs, where that hand-off
+ * costs 40 ns in some hours and 350-400 ns in others, slices lose little in either.
+ *
+ * Values: each kernel runs as the op-by-op computation runs it on this thread (the pool's split, with every
+ * chunk here: native_split_begin's probe), so a slice's program gives the numbers of that slice computed op
+ * by op, bit for bit, whichever thread runs it.
+ */
+/* A copy into a program's input before the programs run (runPrograms' feeds). */
+typedef struct {
+  void *dst;
+  const void *src;
+  size_t bytes;
+} feed_item;
+
+/* One result made from the programs' (runPrograms' combines): out and one part per program. */
+typedef struct {
+  void *out;
+  const void **parts;
+  size_t n;
+  bool f64;
+} combine_item;
+
+typedef struct {
+  kernel_program *const *programs;
+  uint32_t count;
+  /* native_parts() of the calling thread: how each kernel splits (its chunks all run on one thread). */
+  int parts;
+  const feed_item *feeds;
+  size_t feed_count, feed_bytes;
+  const combine_item *combines;
+  size_t combine_count, combine_elems;
+  const double *weights;
+  /* Threads past the feeding, and past their program: the barriers between the three steps. */
+  _Alignas(64) atomic_uint fed;
+  _Alignas(64) atomic_uint ran;
+} slices_job;
+
+/* Share `part` of `parts` of the feeding: a contiguous range of all the feeds' bytes, in order. */
+static void feed_share(const slices_job *job, int part, int parts) {
+  const size_t lo = job->feed_bytes * (size_t)part / (size_t)parts;
+  const size_t hi = job->feed_bytes * (size_t)(part + 1) / (size_t)parts;
+  size_t at = 0;
+  for (size_t i = 0; i < job->feed_count && at < hi; i++) {
+    const feed_item *f = &job->feeds[i];
+    const size_t a = lo > at ? lo - at : 0, b = hi - at < f->bytes ? hi - at : f->bytes;
+    if (a < b) memcpy((char *)f->dst + a, (const char *)f->src + a, b - a);
+    at += f->bytes;
+  }
+}
+
+/* Share `part` of `parts` of the combining: a contiguous range of all the results' elements, in order. */
+static void combine_share(const slices_job *job, int part, int parts) {
+  const size_t lo = job->combine_elems * (size_t)part / (size_t)parts;
+  const size_t hi = job->combine_elems * (size_t)(part + 1) / (size_t)parts;
+  size_t at = 0;
+  for (size_t i = 0; i < job->combine_count && at < hi; i++) {
+    const combine_item *c = &job->combines[i];
+    const size_t a = lo > at ? lo - at : 0, b = hi - at < c->n ? hi - at : c->n;
+    if (a < b) {
+      if (c->f64)
+        native_combine_f64(c->out, (const double *const *)c->parts, job->weights, job->count, a, b);
+      else
+        native_combine_f32(c->out, (const float *const *)c->parts, job->weights, job->count, a, b);
+    }
+    at += c->n;
+  }
+}
+
+/* Runs program `i` of the job, in order, on this thread. */
+static void run_one(const slices_job *job, uint32_t i) {
+  const kernel_program *p = job->programs[i];
+  /* Whole kernels, a product on this thread's own BLAS copy, as on the queue's executor (blas.c's
+   * gemm_queued: a helper would leave its part to the caller). */
+  const bool was_helper = on_helper;
+  on_helper = false;
+  _Alignas(16) unsigned char scratch[NATIVE_CALL_BYTES];
+  for (size_t k = 0; k < p->count; k++) {
+    const queued_call *c = &p->calls[k];
+    memcpy(scratch, c->ctx, c->size);
+    native_split_begin(0, job->parts, true);
+    c->exec(scratch);
+    bool split, exact;
+    native_split_end(&split, &exact);
+  }
+  on_helper = was_helper;
+}
+
+/* Waits until `count` threads have passed `barrier`, this one included. */
+static void pass_barrier(atomic_uint *barrier, uint32_t count) {
+  atomic_fetch_add_explicit(barrier, 1, memory_order_acq_rel);
+  unsigned steps = 0;
+  while (atomic_load_explicit(barrier, memory_order_acquire) < count) spin_step(&steps);
+}
+
+/*
+ * Part `part` of a slices job on the kernel pool, one per thread (the pool has at least as many threads as
+ * the job has programs, so every part is claimed by a thread of its own and the barriers meet): its share of
+ * the feeding, then, once every thread has fed, program `part`, then, once every program has run, its share
+ * of the combining.
+ */
+static void run_slice(void *ctx, int part, int parts) {
+  (void)parts;
+  slices_job *job = ctx;
+  feed_share(job, part, (int)job->count);
+  pass_barrier(&job->fed, job->count);
+  run_one(job, (uint32_t)part);
+  if (job->combine_count == 0) return;
+  pass_barrier(&job->ran, job->count);
+  combine_share(job, part, (int)job->count);
+}
+
+/* Most programs one runPrograms call runs. */
+#define MAX_SLICES 256
+
+/* Bytes per element of a typed array type. */
+static size_t element_bytes(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int16_array:
+    case napi_uint16_array:
+      return 2;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 4;
+  }
+}
+
+/* A typed array's data (never NULL for an empty one), its type and byte length; NULL if `v` is none. */
+static void *typed_bytes(napi_env env, napi_value v, size_t *bytes, napi_typedarray_type *type) {
+  size_t length = 0;
+  void *data = NULL;
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, type, &length, &data, NULL, NULL) != napi_ok)
+    return NULL;
+  *bytes = length * element_bytes(*type);
+  static char nothing;
+  return data != NULL ? data : &nothing;
+}
+
+/*
+ * runPrograms(programs, feeds = [], combines = [], weights): runs the programs at once, each whole on one of
+ * this thread's kernel threads (this one included; setKernelThreads), returning when all are done; without
+ * kernel threads (or with fewer than programs), one after another. First the feeds, pairs [dst, src, ...]
+ * of typed arrays of one byte length, are copied (by all the threads, before any program starts); after the
+ * programs, the combines, groups [out, part for program 0, part for program 1, ...] of Float32Arrays or
+ * Float64Arrays of one length, are made out[j] = weights[0] * part0[j] + weights[1] * part1[j] + ... (in
+ * float64 in that order, rounded once; weights a Float64Array, one per program), by all the threads.
+ * Not on a thread that queues its kernels (runProgram runs a program there).
+ */
+static napi_value run_programs(napi_env env, napi_callback_info cb) {
+  const char *usage =
+      "runPrograms: expected (programs, feeds, combines, weights): 1 to 256 programs from endProgram, feeds "
+      "as [dst, src, ...] typed arrays of equal byte lengths, combines as [out, one part per program, ...] "
+      "Float32Arrays or Float64Arrays of one length, weights a Float64Array of one per program";
+  size_t argc = 4;
+  napi_value argv[4];
+  bool is_array = false;
+  uint32_t n = 0, feeds_len = 0, combines_len = 0;
+  if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
+      napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[0], &n) != napi_ok || n < 1 || n > MAX_SLICES)
+    return native_throw(env, usage);
+  if (argc >= 2 && (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+                    napi_get_array_length(env, argv[1], &feeds_len) != napi_ok || feeds_len % 2 != 0))
+    return native_throw(env, usage);
+  if (argc >= 3 && (napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+                    napi_get_array_length(env, argv[2], &combines_len) != napi_ok || combines_len % (n + 1) != 0))
+    return native_throw(env, usage);
+  kernel_program *programs[MAX_SLICES];
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || (programs[i] = program_of(env, v)) == NULL)
+      return native_throw(env, usage);
+  }
+  const double *weights = NULL;
+  if (combines_len > 0) {
+    napi_typedarray_type type;
+    size_t wn = 0;
+    void *w = NULL;
+    if (argc < 4 || napi_get_typedarray_info(env, argv[3], &type, &wn, &w, NULL, NULL) != napi_ok ||
+        type != napi_float64_array || wn != n)
+      return native_throw(env, usage);
+    weights = w;
+  }
+  if (recording != NULL) return native_throw(env, "runPrograms: this thread is recording a program");
+  if (queue != NULL) return native_throw(env, "runPrograms: this thread queues its kernels (use runProgram)");
+  const size_t feed_count = feeds_len / 2, combine_count = combines_len / (n + 1);
+  feed_item *feeds = calloc(feed_count > 0 ? feed_count : 1, sizeof *feeds);
+  combine_item *combines = calloc(combine_count > 0 ? combine_count : 1, sizeof *combines);
+  const void **part_ptrs = calloc(combine_count * n + 1, sizeof *part_ptrs);
+  napi_value result = NULL;
+  if (feeds == NULL || combines == NULL || part_ptrs == NULL) {
+    native_throw(env, "runPrograms: out of memory");
+    goto done;
+  }
+  size_t feed_bytes = 0, combine_elems = 0;
+  for (size_t i = 0; i < feed_count; i++) {
+    napi_value d, s;
+    size_t db = 0, sb = 0;
+    napi_typedarray_type dt, st;
+    void *dst = NULL;
+    const void *src = NULL;
+    if (napi_get_element(env, argv[1], (uint32_t)(2 * i), &d) != napi_ok ||
+        napi_get_element(env, argv[1], (uint32_t)(2 * i + 1), &s) != napi_ok ||
+        (dst = typed_bytes(env, d, &db, &dt)) == NULL || (src = typed_bytes(env, s, &sb, &st)) == NULL || db != sb) {
+      native_throw(env, usage);
+      goto done;
+    }
+    feeds[i] = (feed_item){dst, src, db};
+    feed_bytes += db;
+  }
+  for (size_t i = 0; i < combine_count; i++) {
+    combine_item *c = &combines[i];
+    c->parts = &part_ptrs[i * n];
+    for (uint32_t k = 0; k <= n; k++) {
+      napi_value v;
+      size_t bytes = 0;
+      napi_typedarray_type type;
+      void *data = NULL;
+      if (napi_get_element(env, argv[2], (uint32_t)(i * (n + 1) + k), &v) != napi_ok ||
+          (data = typed_bytes(env, v, &bytes, &type)) == NULL ||
+          (type != napi_float32_array && type != napi_float64_array)) {
+        native_throw(env, usage);
+        goto done;
+      }
+      const bool f64 = type == napi_float64_array;
+      const size_t len = bytes / (f64 ? 8 : 4);
+      if (k == 0) {
+        c->out = data;
+        c->f64 = f64;
+        c->n = len;
+      } else if (f64 != c->f64 || len != c->n) {
+        native_throw(env, usage);
+        goto done;
+      } else
+        c->parts[k - 1] = data;
+    }
+    combine_elems += c->n;
+  }
+  {
+    slices_job job = {.programs = programs,
+                      .count = n,
+                      .parts = native_parts(),
+                      .feeds = feeds,
+                      .feed_count = feed_count,
+                      .feed_bytes = feed_bytes,
+                      .combines = combines,
+                      .combine_count = combine_count,
+                      .combine_elems = combine_elems,
+                      .weights = weights};
+    atomic_init(&job.fed, 0);
+    atomic_init(&job.ran, 0);
+    kernel_pool *p = current;
+    if (n > 1 && p != NULL && p->parts >= (int)n) pool_run(p, run_slice, &job, (int)n);
+    else {
+      /* One thread: the same steps, in order. */
+      feed_share(&job, 0, 1);
+      for (uint32_t i = 0; i < n; i++) run_one(&job, i);
+      combine_share(&job, 0, 1);
+    }
+    for (uint32_t i = 0; i < n; i++) schedule_ran_alone(programs[i]);
+  }
+done:
+  free(feeds);
+  free(combines);
+  free(part_ptrs);
+  return result;
 }
 
 /* programKernels(program) -> the kernels a program holds. */
@@ -894,6 +1207,7 @@ napi_status native_register_parallel(napi_env env, napi_value exports) {
       {"beginProgram", NULL, begin_program, NULL, NULL, NULL, napi_default, NULL},
       {"endProgram", NULL, end_program, NULL, NULL, NULL, napi_default, NULL},
       {"runProgram", NULL, run_program, NULL, NULL, NULL, napi_default, NULL},
+      {"runPrograms", NULL, run_programs, NULL, NULL, NULL, napi_default, NULL},
       {"programKernels", NULL, program_kernels, NULL, NULL, NULL, napi_default, NULL},
       {"programSchedule", NULL, program_schedule_info, NULL, NULL, NULL, napi_default, NULL},
       {"programLastRun", NULL, program_last_run, NULL, NULL, NULL, napi_default, NULL},

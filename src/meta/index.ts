@@ -50,5 +50,6 @@ export {
   splitTasks,
   ThreadError,
   type ThreadOptions,
+  taskProgramsUnavailable,
 } from './threads.js';
 export { outerStep, type TrainState } from './trainIteration.js';

@@ -191,7 +191,7 @@ export class MetaGradientThreads {
     if (threads > 1 && via !== 'workers') {
       const why = taskProgramsUnavailable(learner);
       if (why === undefined) {
-        setCpuKernelThreads(threads, { programsOnly: true });
+        setCpuKernelThreads(threads, { taskSlices: true });
         learner.setTaskSlices(threads);
         return new MetaGradientThreads(learner, [], stallMs, threads);
       }

@@ -294,7 +294,7 @@ describe.skipIf(skip !== undefined)(
           queryY: part(b.queryY),
         };
       };
-      setCpuKernelThreads(2, { programsOnly: true });
+      setCpuKernelThreads(2, { taskSlices: true });
       try {
         learner.setTaskSlices(2);
         for (let round = 0; round < 2; round++)
@@ -332,7 +332,7 @@ describe.skipIf(skip !== undefined)(
       const forced = Number(process.env.METATAPE_KERNEL_QUEUE ?? 0);
       try {
         for (const threads of [2, 1]) {
-          setCpuKernelThreads(threads, { programsOnly: threads > 1 });
+          setCpuKernelThreads(threads, { taskSlices: threads > 1 });
           const out = new Float32Array(300);
           const parts = recorded.map((r) => r.result.storage.handle as Float32Array);
           const feeds = inputs.flatMap((x, k) => [x.storage.handle as Float32Array, src[k]!]);

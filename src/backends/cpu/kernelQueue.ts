@@ -161,10 +161,10 @@ export function syncKernelsFor(a: object, b: object): void {
  * split inside each call; kernels queued before run first. Returns the count in effect. The addon must be
  * loaded (src/backends/cpu/kernelThreads.ts checks).
  */
-export function configureKernelThreads(threads: number, queue: boolean, programsOnly = false): number {
+export function configureKernelThreads(threads: number, queue: boolean, taskSlices = false): number {
   syncKernels();
   const on = queue && threads >= 2;
-  const n = nativeAddon!.setKernelThreads(threads, on, !on && programsOnly);
+  const n = nativeAddon!.setKernelThreads(threads, on, !on && taskSlices);
   queueing = on;
   return n;
 }

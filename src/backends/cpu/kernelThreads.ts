@@ -39,12 +39,13 @@ export interface KernelThreadOptions {
    */
   queue?: boolean;
   /**
-   * Kernel threads that only run kernel programs together (`KernelProgram.runTogether`: the task slices of
-   * `trainer.parallelism: tasks`, src/meta/kernelReplay.ts); every other kernel runs whole on this thread,
-   * as with one thread. Idle, they spin 2 ms before they sleep (a sleeping one took 150-200 us to start its
+   * Kernel threads for task slices (`trainer.parallelism: tasks`, src/meta/kernelReplay.ts): they run the
+   * slices' programs together (`KernelProgram.runTogether`), and split big elementwise loops, but never a
+   * product, whose last bits would depend on its split (so a slice's program and its op-by-op computation
+   * agree bit for bit). Idle, they spin 2 ms before they sleep (a sleeping one took 150-200 us to start its
    * program on this project's 2-core VMs). Not with `queue`. Default false.
    */
-  programsOnly?: boolean;
+  taskSlices?: boolean;
 }
 
 /**
@@ -61,9 +62,9 @@ export function setCpuKernelThreads(threads: number, options: KernelThreadOption
     if (threads === 1) return 1;
     throw new KernelThreadsError(`kernel threads: ${threads} asked for, but ${why}`);
   }
-  if (options.queue === true && options.programsOnly === true)
+  if (options.queue === true && options.taskSlices === true)
     throw new RangeError(
-      'kernel threads: a queue does not run programs only (queue or programsOnly, not both)',
+      "kernel threads: a queue's threads are not task slices' (queue or taskSlices, not both)",
     );
-  return configureKernelThreads(threads, options.queue === true, options.programsOnly === true);
+  return configureKernelThreads(threads, options.queue === true, options.taskSlices === true);
 }

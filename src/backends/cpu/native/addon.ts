@@ -63,7 +63,7 @@ export interface NativeAddon extends NativeBlas {
    * n - 1 helpers (parallel.c); 1 stops the helpers. With `queued` (n >= 2), every kernel is queued to an
    * executor thread instead of running during the call. Returns the count in effect.
    */
-  setKernelThreads(n: number, queued?: boolean, programsOnly?: boolean): number;
+  setKernelThreads(n: number, queued?: boolean, slices?: boolean): number;
   /** The calling thread's queue figures (see `KernelQueueStats`), or undefined without a queue. */
   queueStats(): { kernels: number; busyMs: number; syncMs: number; helped: number; ranHere: number };
   /**

@@ -38,11 +38,11 @@
 #define SPIN_NS 100000L
 
 /*
- * The same for a pool that runs programs only (task slices): between two meta-gradients its helpers wait
- * out the outer step and the next batch's copies (0.3-0.5 ms on the Omniglot MLP), and a sleeping one took
- * 150-200 us to start its program on this project's 2-core VMs, where it starts within 5 us spinning.
+ * The same for a pool of task slices' threads: between two meta-gradients its helpers wait out the outer
+ * step (0.1-0.2 ms on the Omniglot MLP), and a sleeping one took 150-200 us to start its program on this
+ * project's 2-core VMs, where it starts within 5 us spinning.
  */
-#define PROGRAMS_SPIN_NS 2000000L
+#define SLICES_SPIN_NS 2000000L
 
 typedef struct kernel_pool kernel_pool;
 
@@ -55,8 +55,12 @@ typedef struct {
 struct kernel_pool {
   /* Threads that claim parts: the caller, the helpers, and in queue mode the JS thread while it syncs. */
   int parts;
-  /* Runs programs together only (runPrograms): every other kernel runs whole on the calling thread. */
-  bool programs_only;
+  /*
+   * Task slices' threads (runPrograms): products never split (native_parts() is 1), since their last bits
+   * would depend on it and a slice's program runs them whole; elementwise loops, whose values do not depend
+   * on the split, do.
+   */
+  bool slices;
   /* How long an idle helper spins before it sleeps. */
   long spin_ns;
   /* Helper threads started (helpers[1..started]). */
@@ -163,7 +167,7 @@ static void stop_pool(kernel_pool *p) {
  * A pool of `parts` part-claiming threads in all, `helpers` of them started here (the caller is one more;
  * in queue mode the JS thread while it syncs is the last), or NULL if a thread could not start.
  */
-static kernel_pool *start_pool(int parts, int helpers_wanted, bool programs_only) {
+static kernel_pool *start_pool(int parts, int helpers_wanted, bool slices) {
   kernel_pool *p = calloc(1, sizeof *p);
   helper_slot *helpers = calloc((size_t)helpers_wanted + 1, sizeof *helpers);
   if (p == NULL || helpers == NULL) {
@@ -172,8 +176,8 @@ static kernel_pool *start_pool(int parts, int helpers_wanted, bool programs_only
     return NULL;
   }
   p->parts = parts;
-  p->programs_only = programs_only;
-  p->spin_ns = programs_only ? PROGRAMS_SPIN_NS : SPIN_NS;
+  p->slices = slices;
+  p->spin_ns = slices ? SLICES_SPIN_NS : SPIN_NS;
   p->helpers = helpers;
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
@@ -219,7 +223,7 @@ void native_split_changes_bits(void) {
 
 int native_parts(void) {
   if (scheduled.on) return scheduled.parts;
-  return current == NULL || current->programs_only ? 1 : current->parts;
+  return current == NULL || current->slices ? 1 : current->parts;
 }
 
 /* Runs fn's `chunks` parts on pool `p` (this thread claiming too), returning when all are done. */
@@ -251,7 +255,7 @@ bool native_run_parts(native_part_fn fn, void *ctx, int chunks) {
     return true;
   }
   kernel_pool *p = current;
-  if (p == NULL || p->parts < 2 || p->programs_only) return false;
+  if (p == NULL || p->parts < 2) return false;
   if (chunks < 1) chunks = p->parts;
   if (chunks > MAX_CHUNKS) chunks = MAX_CHUNKS;
   pool_run(p, fn, ctx, chunks);
@@ -599,35 +603,34 @@ static void stop_current(void *arg) {
 }
 
 /*
- * setKernelThreads(n, queued = false, programsOnly = false): this thread's big kernels run on n threads from
- * now on (1: no helpers), and with queued (n >= 2) every kernel is queued to run on an executor thread (see
- * above); with programsOnly (n >= 2) the threads only run programs together (runPrograms, task slices) and
- * every other kernel runs whole here. Returns n.
+ * setKernelThreads(n, queued = false, slices = false): this thread's big kernels run on n threads from now on
+ * (1: no helpers), and with queued (n >= 2) every kernel is queued to run on an executor thread (see above);
+ * with slices (n >= 2) the threads are task slices' (runPrograms): products stay whole. Returns n.
  */
 static napi_value set_kernel_threads(napi_env env, napi_callback_info cb) {
   size_t argc = 3;
   napi_value argv[3];
   int32_t n;
-  bool queued = false, programs_only = false;
+  bool queued = false, slices = false;
   if (napi_get_cb_info(env, cb, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
       napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256 ||
       (argc >= 2 && napi_get_value_bool(env, argv[1], &queued) != napi_ok) ||
-      (argc >= 3 && napi_get_value_bool(env, argv[2], &programs_only) != napi_ok))
-    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256 (and queued and programsOnly, booleans)");
+      (argc >= 3 && napi_get_value_bool(env, argv[2], &slices) != napi_ok))
+    return native_throw(env, "setKernelThreads: expected a whole number of threads from 1 to 256 (and queued and slices, booleans)");
   if (queued && n < 2) return native_throw(env, "setKernelThreads: a queue needs at least 2 threads");
-  if (queued && programs_only) return native_throw(env, "setKernelThreads: a queue does not run programs only");
-  if (n < 2) programs_only = false;
+  if (queued && slices) return native_throw(env, "setKernelThreads: a queue's threads are not task slices'");
+  if (n < 2) slices = false;
   const bool same = queue != NULL ? queued && queue->pool->parts == n
                                   : !queued && (current == NULL ? n == 1
                                                                 : current->parts == n &&
-                                                                      current->programs_only == programs_only);
+                                                                      current->slices == slices);
   if (!same) {
     stop_threads();
     if (queued) {
       queue = start_queue(n);
       if (queue == NULL) return native_throw(env, "setKernelThreads: could not start the queue's threads");
     } else if (n > 1) {
-      current = start_pool(n, n - 1, programs_only);
+      current = start_pool(n, n - 1, slices);
       if (current == NULL) return native_throw(env, "setKernelThreads: could not start the helper threads");
     }
   }

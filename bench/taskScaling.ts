@@ -1,9 +1,12 @@
 /**
- * What a task split over worker threads (`trainer.parallelism: tasks`) can gain at most: ms per meta-gradient
+ * What splitting a meta-batch's tasks (`trainer.parallelism: tasks`) can gain at most: ms per meta-gradient
  * of the Omniglot 5-way 1-shot MLP (order 2, one inner step) on one thread for the first 32, 16, 8, 4, 2 and
- * 1 tasks of the shared fixture's first meta-batch. Each of two workers computes 16 tasks, so two threads
- * cost at least twice the 16-task figure in CPU time, whatever the coordination costs.
- * Usage: `taskset -c 1 npx tsx bench/taskScaling.ts [fixtureDir=/tmp/fix]` (write the fixture first:
+ * 1 tasks of the shared fixture's first meta-batch, and the storage its replayed program keeps. Each of two
+ * threads computes a 16-task slice, so two threads cost at least twice the 16-task figure in CPU time,
+ * whatever the coordination costs. `METATAPE_MEMORY_PLAN=0` for the programs without their memory plan,
+ * `METATAPE_REPLAY=0` for the op-by-op computation.
+ * Usage: `taskset -c 1 node --initial-old-space-size=128 --import tsx bench/taskScaling.ts
+ * [fixtureDir=/tmp/fix]` (write the fixture first:
  * `npx tsx -e "import('./bench/fair.ts').then(m=>m.writeFixture('/tmp/fix','omniglot'))"`).
  */
 import { fromArray, type Tensor } from '../src/index.js';
@@ -26,8 +29,8 @@ function firstTasks(field: keyof TaskBatch, n: number): Tensor {
 }
 
 const rows: string[] = [
-  '| tasks | ms per meta-gradient (median of 5 x 40) | ÷ 32 tasks |',
-  '|---:|---:|---:|',
+  '| tasks | ms per meta-gradient (median of 5 x 40) | ÷ 32 tasks | program storage, MB |',
+  '|---:|---:|---:|---:|',
 ];
 let full = 0;
 for (const n of [32, 16, 8, 4, 2, 1]) {
@@ -47,6 +50,8 @@ for (const n of [32, 16, 8, 4, 2, 1]) {
   ms.sort((a, b) => a - b);
   const median = ms[2]!;
   if (n === 32) full = median;
-  rows.push(`| ${n} | ${median.toFixed(2)} | ${(median / full).toFixed(2)} |`);
+  const status = learner.replayStatus().find((r) => r.key.includes(`supportX:float32[${n},`));
+  const mb = status?.storageBytes === undefined ? 'not replayed' : (status.storageBytes / 2 ** 20).toFixed(1);
+  rows.push(`| ${n} | ${median.toFixed(2)} | ${(median / full).toFixed(2)} | ${mb} |`);
 }
 console.log(rows.join('\n'));

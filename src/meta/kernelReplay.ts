@@ -1,6 +1,7 @@
 /**
  * Meta-gradients replayed as kernel programs (src/backends/cpu/kernelProgram.ts): the first meta-batch of a
- * given shape is computed as usual with its native kernels recorded; later ones with those shapes copy their
+ * given shape is computed as usual with its native kernels recorded (twice, for a plan by which its dead
+ * intermediates share memory: src/backends/cpu/programMemory.ts); later ones with those shapes copy their
  * meta-parameters and tasks into the recorded inputs, run the recorded kernels and copy the results out. The
  * numbers are those of the op-by-op computation, bit for bit (on which loops, see below): the same kernels run
  * in the same order on the same values. What is skipped is the JavaScript that chose them (op dispatch, the tape, shape checks, storage
@@ -25,10 +26,15 @@
  * way a program runs is checked once against the op-by-op computation before it is trusted
  * ({@link ReplayStatus.schedule} says which).
  *
- * Tried and dropped: with two threads, a program per half of the meta-batch's tasks, one queued to the
- * executor thread and one run beside it. On the Omniglot MLP a half costs about 60% of the whole (the
- * weight-sized work does not halve), so it ran 1.15x one thread against 1.3-1.4x for the one program's
- * kernels split over the two threads.
+ * With task slices ({@link MetaGradientReplay.setTaskSlices}, `trainer.parallelism: tasks` on the native
+ * kernels) each slice of the tasks is a program of its own; the programs run at once, one per kernel thread,
+ * which also feed them and combine their results (`KernelProgram.runTogether`), and the first run of them
+ * together is checked against the slices computed op by op and combined. On the Omniglot MLP a 16-task
+ * slice's program takes about 54% of the 32-task one's time (1.37 against 2.52 ms on one thread), and two
+ * threads run the whole trainer iteration 1.5-1.8 times as fast as one (`npm run bench -- threads`), where
+ * the one program split over two threads by its schedule ran 0.9-1.2 times: a schedule hands work between
+ * the threads some 500 times per run, slices twice, and the memory plan that made one thread 25% faster adds
+ * dependencies a schedule must keep.
  */
 import { totalmem } from 'node:os';
 import { isForwardActive, isRecording } from '../autodiff/record.js';
@@ -63,6 +69,8 @@ export interface ReplayStatus {
   kernels?: number;
   /** Task slices: how many programs the meta-batch's tasks are cut into (absent for one). */
   slices?: number;
+  /** Bytes of storage the programs keep (`KernelProgram.storageBytes`, summed over slices). */
+  storageBytes?: number;
   /** Why it is off. */
   reason?: string;
   /**
@@ -103,10 +111,13 @@ const BATCH_FIELDS = ['supportX', 'supportY', 'queryX', 'queryY'] as const;
 /** Most shapes of meta-batch recorded per learner; others run as usual. */
 export const MAX_SHAPES = 8;
 
+const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+
 /** `METATAPE_REPLAY=0`: no replay anywhere (to compare, or to rule it out). */
-const REPLAY_OFF =
-  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.METATAPE_REPLAY ===
-  '0';
+const REPLAY_OFF = env?.METATAPE_REPLAY === '0';
+
+/** `METATAPE_MEMORY_PLAN=0`: programs keep every intermediate in storage of its own (to compare). */
+const MEMORY_PLAN_OFF = env?.METATAPE_MEMORY_PLAN === '0';
 
 /** The storage of a CPU tensor (its backend's handle is the typed array). */
 const storageOf = (t: Tensor): TypedArray => t.storage.handle as TypedArray;
@@ -287,6 +298,7 @@ export class MetaGradientReplay {
         state: e.state,
         ...(e.slices ? { kernels: e.slices.reduce((n, s) => n + s.program.kernels, 0) } : {}),
         ...(e.slices && e.slices.length > 1 ? { slices: e.slices.length } : {}),
+        ...(e.slices ? { storageBytes: e.slices.reduce((n, s) => n + s.program.storageBytes(), 0) } : {}),
         ...(e.reason !== undefined ? { reason: e.reason } : {}),
         ...(program?.schedule() ? { schedule: program.schedule() } : {}),
       };
@@ -363,7 +375,7 @@ export class MetaGradientReplay {
     // thread that queues): arrays that share memory order the kernels that use them, and the schedule,
     // which splits one program's kernels over two threads, lost its gain (the Omniglot MLP's ran no
     // faster than in order).
-    const planMemory = !kernelsDeferred();
+    const planMemory = !kernelsDeferred() && !MEMORY_PLAN_OFF;
     // Outside any enclosing release scope: the programs' inputs and outputs live as long as they do.
     const { inMeta, slices } = outsideReleaseScopes(() => {
       const inMeta: Params = {};
@@ -420,10 +432,14 @@ export class MetaGradientReplay {
     const slices = entry.slices!;
     // The last run's kernels may still be queued: they read the inputs about to be overwritten.
     syncKernels();
-    // Each input's storage and what goes there.
+    // Each input's storage and what goes there: the first slice's tasks, the meta-parameters (which every
+    // slice reads), then the other slices' tasks. The kernel threads share the copying in that order, by
+    // bytes, so with two slices each thread copies its own slice's tasks and half the meta-parameters.
+    const metaFeeds: TypedArray[] = [];
+    for (const [name, t] of Object.entries(entry.meta!)) metaFeeds.push(storageOf(t), valuesOf(meta[name]!));
     const feeds: TypedArray[] = [];
-    for (const [name, t] of Object.entries(entry.meta!)) feeds.push(storageOf(t), valuesOf(meta[name]!));
     slices.forEach((slice, i) => {
+      if (i === 1 || slices.length === 1) feeds.push(...metaFeeds);
       const [start, count] = ranges[i]!;
       for (const f of BATCH_FIELDS) {
         const values = valuesOf(batch[f]);

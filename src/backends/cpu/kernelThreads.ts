@@ -1,9 +1,9 @@
 /**
- * Kernel threads of the CPU backend (`trainer.parallelism: kernels`): the native addon's big kernels (matmul,
- * elementwise loops, Adam's update) split over several threads, so that one meta-gradient uses several
- * cores. The alternative, splitting a meta-batch's tasks over worker threads (src/meta/threads.ts), repeats
- * every op's fixed cost once per thread; measured on the Omniglot MLP (bench/RESULTS.md), a 16-task half
- * cost 60% of the 32-task whole, so two task threads ran slower than one while two kernel threads ran faster.
+ * Kernel threads of the CPU backend: the native addon's big kernels (matmul, elementwise loops, Adam's
+ * update) split over several threads, so that one meta-gradient uses several cores
+ * (`trainer.parallelism: kernels`), or the task slices of `trainer.parallelism: tasks` run at once as kernel
+ * programs (the `taskSlices` option; src/meta/kernelReplay.ts), which on the Omniglot MLP is the faster way
+ * (bench/RESULTS.md, "Two threads").
  *
  * The setting is per JS thread (each worker thread has its own); only kernels above a size threshold split
  * (src/backends/cpu/native/parallel.c), and a split computes every element as the whole kernel would, except

@@ -1,9 +1,8 @@
 /*
  * Kernel threads: helper threads that take parts of one big kernel (a product's rows or columns, a range of
  * an elementwise loop) while the calling thread does the first part, so that a single meta-gradient uses
- * several cores. This is `trainer.parallelism: kernels`: unlike splitting a meta-batch's tasks over worker
- * threads, it does not repeat each op's fixed cost (dispatch, tape, small ops) once per thread, which on the
- * Omniglot MLP made a 16-task half cost 60% of the 32-task whole.
+ * several cores (`trainer.parallelism: kernels`), or each run a task slice's recorded program
+ * (`trainer.parallelism: tasks`, "Task slices" below).
  *
  * Each JS thread (Node-API env) has its own pool, made by setKernelThreads(n) on that thread; a thread
  * without one runs every kernel whole. Between kernels the helpers spin for a short while (the next big

@@ -190,6 +190,20 @@ export interface Backend {
     v: KernelTensor,
     c: AdamConstants,
   ): [unknown, unknown, unknown];
+
+  /**
+   * Optional fused Adam step for many parameters at once (`src/ops/fused.ts`): per parameter `k`, with
+   * `params[k]`, `grads[k]`, `m[k]`, `v[k]` of one shape and dtype, the handles of `m'` and `v'` as
+   * {@link Backend.adamMoments} computes them and of `p' = params[k] + u` (the parameter after the step),
+   * each rounded as the composed ops round it; or undefined where it cannot (the caller then composes).
+   */
+  adamStep?(
+    params: readonly KernelTensor[],
+    grads: readonly KernelTensor[],
+    m: readonly KernelTensor[],
+    v: readonly KernelTensor[],
+    c: AdamConstants,
+  ): [p: unknown, m: unknown, v: unknown][] | undefined;
 }
 
 /** The host scalars of {@link Backend.adamMoments}. */

@@ -62,8 +62,12 @@ export function outerStep<S>(
   grads: Params,
   state: TrainState<S>,
 ): TrainState<S> {
-  const { updates, state: optState } = outer.update(grads, state.optState, state.meta);
-  const next = { meta: applyUpdates(state.meta, updates), optState };
+  // Update and apply in one fused pass where the transformation has one (Adam), else in two.
+  const fused = outer.step?.(grads, state.optState, state.meta);
+  const { updates, state: optState } = fused
+    ? { updates: {}, state: fused.state }
+    : outer.update(grads, state.optState, state.meta);
+  const next = { meta: fused ? fused.params : applyUpdates(state.meta, updates), optState };
   recycleTensors(
     'outerStep',
     [

@@ -1,5 +1,5 @@
 import { add, mul } from '../ops/elementwise.js';
-import { adamMoments } from '../ops/fused.js';
+import { type AdamConstants, adamMoments, adamStep } from '../ops/fused.js';
 import type { Params } from '../tensor/params.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { zerosLikeParams } from './tree.js';
@@ -66,14 +66,49 @@ function checkBetas(name: string, beta1: number, beta2: number): void {
 function adamCore(name: string, core: AdamCore): GradientTransformation<AdamState> {
   const { beta1, beta2, eps, epsRoot } = core;
   checkBetas(name, beta1, beta2);
+  /** The host scalars of the update that follows `count` updates. */
+  const constants = (count: number): AdamConstants => {
+    const t = count + 1;
+    const rootBc2 = Math.sqrt(1 - beta2 ** t);
+    return {
+      s1: 1 - beta1,
+      s2: 1 - beta2,
+      epsRoot,
+      epsHat: eps * rootBc2,
+      scale: (core.stepFactor(count) * rootBc2) / (1 - beta1 ** t),
+    };
+  };
   return {
     init: (params) => ({ count: 0, mu: zerosLikeParams(params), nu: zerosLikeParams(params) }),
+    // The outer loop's update: one fused kernel for every parameter where the backend has it (and nothing
+    // differentiates it); weight decay is not fused.
+    step(grads, state, params) {
+      if (core.decay) return undefined;
+      const names = Object.keys(grads);
+      for (const k of names)
+        if (!state.mu[k] || !state.nu[k] || !params[k])
+          throw new OptimizerError(`${name}: no optimizer state or parameter for '${k}'`);
+      const stepped = adamStep(
+        names.map((k) => params[k]!),
+        names.map((k) => grads[k]!),
+        names.map((k) => state.mu[k]!),
+        names.map((k) => state.nu[k]!),
+        constants(state.count),
+      );
+      if (stepped === undefined) return undefined;
+      const next: Params = { ...params };
+      const mu: Params = {};
+      const nu: Params = {};
+      names.forEach((k, i) => {
+        next[k] = stepped[i]!.p;
+        mu[k] = stepped[i]!.m;
+        nu[k] = stepped[i]!.v;
+      });
+      return { params: next, state: { count: state.count + 1, mu, nu } };
+    },
     update(grads, state, params) {
       const t = state.count + 1;
-      const bc1 = 1 - beta1 ** t;
-      const rootBc2 = Math.sqrt(1 - beta2 ** t);
-      const c = (core.stepFactor(state.count) * rootBc2) / bc1;
-      const epsHat = eps * rootBc2;
+      const cs = constants(state.count);
       const decay = core.decay;
       if (decay && !params)
         throw new OptimizerError(`${name}: update() needs the current params for weight decay`);
@@ -87,17 +122,7 @@ function adamCore(name: string, core: AdamCore): GradientTransformation<AdamStat
         const v0 = state.nu[k];
         if (!m0 || !v0) throw new OptimizerError(`${name}: no optimizer state for parameter '${k}'`);
         // One fused pass where nothing differentiates the update, the same ops composed where something does.
-        const {
-          m,
-          v,
-          u: step,
-        } = adamMoments(g, m0, v0, {
-          s1: 1 - beta1,
-          s2: 1 - beta2,
-          epsRoot,
-          epsHat,
-          scale: c,
-        });
+        const { m, v, u: step } = adamMoments(g, m0, v0, cs);
         let u: Tensor = step;
         if (decay && wd !== 0 && (!decay.mask || decay.mask(k))) {
           const p = params![k];

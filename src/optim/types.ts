@@ -17,6 +17,11 @@ import type { Params } from '../tensor/params.js';
 export interface GradientTransformation<S> {
   init(params: Params): S;
   update(grads: Params, state: S, params?: Params): { updates: Params; state: S };
+  /**
+   * Optional: `update` and `applyUpdates(params, updates)` in one fused pass, the same numbers bit for bit,
+   * or undefined where it cannot fuse them (the caller then takes the two steps; `outerStep` does).
+   */
+  step?(grads: Params, state: S, params: Params): { params: Params; state: S } | undefined;
 }
 
 /** A learning-rate (or other hyper-parameter) schedule: the value for the update that follows `count` updates. */

@@ -12,7 +12,7 @@ import type {
 import { allocUninit, allocZeroed, ON_HEAP_MAX_BYTES, recycleArray } from './alloc.js';
 import { binaryKernel, simdElementwise, unaryKernel, whereKernel } from './elementwise.js';
 import { WASM_MIN_ELEMENTS } from './elementwiseWasm.js';
-import { adamMomentsKernel } from './fused.js';
+import { adamMomentsKernel, adamStepKernel } from './fused.js';
 import { aroundAxis, concatKernel, gatherKernel, padKernel, scatterAddKernel } from './indexing.js';
 import { kernelsQueued, kernelsRecorded, nativeFrom, syncKernels } from './kernelQueue.js';
 import { matmulKernel } from './matmul.js';
@@ -280,5 +280,17 @@ export class CpuBackend implements Backend {
     this.dispatches++;
     adamMomentsKernel(arr(g), arr(m), arr(v), c, ...out);
     return out;
+  }
+  adamStep(
+    params: readonly KernelTensor[],
+    grads: readonly KernelTensor[],
+    m: readonly KernelTensor[],
+    v: readonly KernelTensor[],
+    c: AdamConstants,
+  ): [unknown, unknown, unknown][] | undefined {
+    const inputs = params.map((p, k) => [arr(grads[k]!), arr(m[k]!), arr(v[k]!), arr(p)] as const);
+    const outs = adamStepKernel(inputs, c);
+    if (outs !== undefined) this.dispatches++;
+    return outs;
   }
 }

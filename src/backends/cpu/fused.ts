@@ -1,7 +1,9 @@
 import type { TypedArray } from '../../tensor/dtype.js';
 import type { AdamConstants } from '../backend.js';
+import { allocUninit } from './alloc.js';
 import { simdElementwise } from './elementwise.js';
-import { nativeFrom, syncKernels } from './kernelQueue.js';
+import { kernelsDeferred, nativeFrom, syncKernels } from './kernelQueue.js';
+import { nativeAddon } from './native/addon.js';
 import { ADAM_WASM_MIN_ELEMENTS, adamWasm } from './wasm/adamWasm.js';
 
 /**
@@ -46,6 +48,46 @@ export function adamMomentsKernel(
     v as Float64Array,
     u as Float64Array,
   );
+}
+
+/**
+ * Adam's whole step for many float32 parameters in one native call (`Backend.adamStep`): per parameter,
+ * `[g, m0, v0, p0]` in, new `[p, m, v]` out, with the values of {@link adamMomentsKernel} and then the add
+ * of `applyUpdates`, bit for bit. Undefined where it cannot run so (no native addon, another dtype, or a
+ * thread that queues or records its kernels): the caller then takes those two steps.
+ */
+export function adamStepKernel(
+  inputs: readonly (readonly [TypedArray, TypedArray, TypedArray, TypedArray])[],
+  c: AdamConstants,
+): [TypedArray, TypedArray, TypedArray][] | undefined {
+  const addon = nativeAddon;
+  if (
+    addon === undefined ||
+    kernelsDeferred() ||
+    !inputs.every((x) => x.every((a) => a instanceof Float32Array))
+  )
+    return undefined;
+  syncKernels();
+  const arrays: Float32Array[] = [];
+  const outs = inputs.map(([g, m0, v0, p0]) => {
+    const out: [Float32Array, Float32Array, Float32Array] = [
+      allocUninit('float32', p0.length) as Float32Array,
+      allocUninit('float32', p0.length) as Float32Array,
+      allocUninit('float32', p0.length) as Float32Array,
+    ];
+    arrays.push(
+      g as Float32Array,
+      m0 as Float32Array,
+      v0 as Float32Array,
+      p0 as Float32Array,
+      out[1],
+      out[2],
+      out[0],
+    );
+    return out;
+  });
+  addon.adamStep(arrays, c.s1, c.s2, c.epsRoot, c.epsHat, c.scale);
+  return outs;
 }
 
 /**

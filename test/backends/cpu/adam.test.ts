@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { GradientTape } from '../../../src/autodiff/tape.js';
 import type { AdamConstants } from '../../../src/backends/backend.js';
 import { adamF32 } from '../../../src/backends/cpu/fused.js';
-import { nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
+import { nativeAddon, nativeAddonReason } from '../../../src/backends/cpu/native/addon.js';
 import { nativeElementwise } from '../../../src/backends/cpu/native/elementwise.js';
 import { ADAM_CHUNK, adamWasm } from '../../../src/backends/cpu/wasm/adamWasm.js';
 import { fromArray } from '../../../src/ops/creation.js';
 import { add, div, mul, sqrt, square, sub } from '../../../src/ops/elementwise.js';
+import { adam, adamw } from '../../../src/optim/adam.js';
+import { applyUpdates } from '../../../src/optim/tree.js';
+import type { Params } from '../../../src/tensor/params.js';
 import { Rng } from '../../../src/tensor/random.js';
 import type { Tensor } from '../../../src/tensor/tensor.js';
 
@@ -157,5 +161,99 @@ describe('Adam float32 native kernel (npm run setup:native)', () => {
     expect(() => nativeElementwise!.adam!(f(4), f(4), f(4), CONSTS[0]!, f64, f(4), f(4))).toThrow(
       /Float32Array/,
     );
+  });
+});
+
+describe("Adam's fused step for many parameters (npm run setup:native)", () => {
+  const why = nativeAddon === undefined ? ` (skipped: ${nativeAddonReason})` : '';
+  for (const [ci, c] of CONSTS.entries())
+    it.skipIf(nativeAddon === undefined)(
+      `is bit for bit the moment update then p + u, over parameters of every size at once (constants ${ci})${why}`,
+      () => {
+        const sizes = [...SIZES, 70_000];
+        const ins = sizes.map((n, k) => ({
+          g: values(n, 40 * n + ci + k),
+          m0: values(n, 40 * n + ci + 1),
+          v0: values(n, 40 * n + ci + 2, true),
+          p0: values(n, 40 * n + ci + 3),
+        }));
+        const outs = sizes.map((n) => ({
+          m: new Float32Array(n),
+          v: new Float32Array(n),
+          p: new Float32Array(n),
+        }));
+        nativeAddon!.adamStep(
+          ins.flatMap((x, k) => [x.g, x.m0, x.v0, x.p0, outs[k]!.m, outs[k]!.v, outs[k]!.p]),
+          c.s1,
+          c.s2,
+          c.epsRoot,
+          c.epsHat,
+          c.scale,
+        );
+        ins.forEach((x, k) => {
+          const n = sizes[k]!;
+          const scalar = { m: new Float32Array(n), v: new Float32Array(n), u: new Float32Array(n) };
+          adamF32(x.g, x.m0, x.v0, c, scalar.m, scalar.v, scalar.u);
+          const p = x.p0.map((pi, i) => Math.fround(pi + scalar.u[i]!));
+          expect(mismatches(outs[k]!.m, scalar.m), `m, ${n} elements`).toEqual([]);
+          expect(mismatches(outs[k]!.v, scalar.v), `v, ${n} elements`).toEqual([]);
+          expect(mismatches(outs[k]!.p, p), `p, ${n} elements`).toEqual([]);
+        });
+      },
+    );
+
+  it.skipIf(nativeAddon === undefined)(`checks its arguments${why}`, () => {
+    const f = (n: number) => new Float32Array(n);
+    expect(() =>
+      nativeAddon!.adamStep([f(4), f(4), f(4), f(4), f(4), f(4), f(3)], 0.1, 0.1, 0, 1e-8, 1),
+    ).toThrow(/7 Float32Arrays per parameter/);
+    expect(() => nativeAddon!.adamStep([f(4), f(4)], 0.1, 0.1, 0, 1e-8, 1)).toThrow(/7 Float32Arrays/);
+  });
+
+  it('gives what update and applyUpdates give, bit for bit, and leaves weight decay and tapes to them', () => {
+    // The optimizer's step: fused where the backend has it (here with the native kernels), else undefined.
+    const rng = new Rng(4);
+    const params: Params = {
+      w: fromArray(values(3000, 1), [30, 100]),
+      b: fromArray(values(7, 2), [7]),
+    };
+    const grads = () => ({
+      w: fromArray(values(3000, rng.int(1000)), [30, 100]),
+      b: fromArray(values(7, 3), [7]),
+    });
+    for (const tx of [adam({ lr: 0.01 }), adam({ lr: 1e-3, epsRoot: 1e-16 })]) {
+      let fusedState = tx.init(params);
+      let plainState = tx.init(params);
+      let fusedParams = params;
+      let plainParams = params;
+      for (let i = 0; i < 3; i++) {
+        const g = grads();
+        const fused = tx.step!(g, fusedState, fusedParams);
+        const plain = tx.update(g, plainState, plainParams);
+        plainParams = applyUpdates(plainParams, plain.updates);
+        plainState = plain.state;
+        if (nativeAddon === undefined) {
+          expect(fused).toBeUndefined();
+          continue;
+        }
+        expect(fused).toBeDefined();
+        fusedParams = fused!.params;
+        fusedState = fused!.state;
+        for (const k of ['w', 'b'] as const) {
+          const d = (t: Tensor) => t.dataSync() as Float32Array;
+          expect(mismatches(d(fusedParams[k]!), d(plainParams[k]!)), `p ${k}, step ${i}`).toEqual([]);
+          expect(mismatches(d(fusedState.mu[k]!), d(plainState.mu[k]!)), `m ${k}, step ${i}`).toEqual([]);
+          expect(mismatches(d(fusedState.nu[k]!), d(plainState.nu[k]!)), `v ${k}, step ${i}`).toEqual([]);
+        }
+        expect(fusedState.count).toBe(plainState.count);
+      }
+    }
+    expect(adamw({ lr: 0.01 }).step!(grads(), adamw({ lr: 0.01 }).init(params), params)).toBeUndefined();
+    // Under a tape the update must stay differentiable: composed, not fused.
+    const tape = new GradientTape();
+    tape.record(() => {
+      tape.watch(params.b!);
+      expect(adam().step!(grads(), adam().init(params), params)).toBeUndefined();
+    });
   });
 });

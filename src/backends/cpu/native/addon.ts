@@ -176,6 +176,19 @@ export interface NativeAddon extends NativeBlas {
   gather(...args: IndexKernelArgs): void;
   /** `out` (`[outer, dim, inner]`) zeroed, then `out[o, indices[i], :] += updates[o, i, :]` in index order. */
   scatterAdd(...args: IndexKernelArgs): void;
+  /**
+   * Adam's whole step for many parameters (`Backend.adamStep`): `arrays` holds g, m0, v0, p0, m, v, p per
+   * parameter (Float32Arrays, one length per parameter); m, v and p get the new moments and parameter,
+   * rounded as `adamF32` then an add round them. Not on a thread that queues or records its kernels.
+   */
+  adamStep(
+    arrays: Float32Array[],
+    s1: number,
+    s2: number,
+    epsRoot: number,
+    epsHat: number,
+    scale: number,
+  ): void;
   /** Adam's moment update (`Backend.adamMoments`) in float32, rounded as `adamF32` rounds. */
   adam(
     g: Float32Array,

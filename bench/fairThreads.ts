@@ -61,11 +61,11 @@ function pinPrefix(): string[] {
 /** Environment for `threads` threads: OpenMP and BLAS pools sized to match (metatape ignores them). */
 /**
  * Warm-up iterations before the timed ones, the same for every run of both tools (BENCH_THREADS_WARMUP):
- * past the point where metatape's meta-iterations stop getting faster. With both cores busy, V8's optimizing
- * compiler has no core of its own: in means of 50 iterations, a 2-thread run settled after about 300
- * iterations, a 1-thread one after 100-200 (compare with `BENCH_THREADS_WARMUP=0`).
+ * past the point where metatape's meta-iterations stop getting faster, as bench/fair.ts's warm-ups are. With
+ * both cores busy, V8's optimizing compiler has no core of its own: in means of 100 iterations, 2-thread
+ * runs settled after 300-1000 iterations, 1-thread ones after 100-200 (compare `BENCH_THREADS_WARMUP=300`).
  */
-const WARMUP = Math.max(0, Number(process.env.BENCH_THREADS_WARMUP ?? 300));
+const WARMUP = Math.max(0, Number(process.env.BENCH_THREADS_WARMUP ?? 1000));
 
 const threadEnv = (base: NodeJS.ProcessEnv, threads: number): NodeJS.ProcessEnv => ({
   ...blasEnv(base),

@@ -85,25 +85,31 @@ function adamCore(name: string, core: AdamCore): GradientTransformation<AdamStat
     step(grads, state, params) {
       if (core.decay) return undefined;
       const names = Object.keys(grads);
-      for (const k of names)
-        if (!state.mu[k] || !state.nu[k] || !params[k])
-          throw new OptimizerError(`${name}: no optimizer state or parameter for '${k}'`);
-      const stepped = adamStep(
-        names.map((k) => params[k]!),
-        names.map((k) => grads[k]!),
-        names.map((k) => state.mu[k]!),
-        names.map((k) => state.nu[k]!),
-        constants(state.count),
-      );
+      const ps: Tensor[] = [];
+      const gs: Tensor[] = [];
+      const ms: Tensor[] = [];
+      const vs: Tensor[] = [];
+      for (const k of names) {
+        const p = params[k];
+        const m = state.mu[k];
+        const v = state.nu[k];
+        if (!p || !m || !v) throw new OptimizerError(`${name}: no optimizer state or parameter for '${k}'`);
+        ps.push(p);
+        gs.push(grads[k]!);
+        ms.push(m);
+        vs.push(v);
+      }
+      const stepped = adamStep(ps, gs, ms, vs, constants(state.count));
       if (stepped === undefined) return undefined;
       const next: Params = { ...params };
       const mu: Params = {};
       const nu: Params = {};
-      names.forEach((k, i) => {
+      for (let i = 0; i < names.length; i++) {
+        const k = names[i]!;
         next[k] = stepped[i]!.p;
         mu[k] = stepped[i]!.m;
         nu[k] = stepped[i]!.v;
-      });
+      }
       return { params: next, state: { count: state.count + 1, mu, nu } };
     },
     update(grads, state, params) {

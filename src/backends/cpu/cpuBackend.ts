@@ -288,7 +288,9 @@ export class CpuBackend implements Backend {
     v: readonly KernelTensor[],
     c: AdamConstants,
   ): [unknown, unknown, unknown][] | undefined {
-    const inputs = params.map((p, k) => [arr(grads[k]!), arr(m[k]!), arr(v[k]!), arr(p)] as const);
+    const inputs: (readonly [TypedArray, TypedArray, TypedArray, TypedArray])[] = new Array(params.length);
+    for (let k = 0; k < params.length; k++)
+      inputs[k] = [arr(grads[k]!), arr(m[k]!), arr(v[k]!), arr(params[k]!)];
     const outs = adamStepKernel(inputs, c);
     if (outs !== undefined) this.dispatches++;
     return outs;

@@ -51,6 +51,15 @@ export function adamMomentsKernel(
 }
 
 /**
+ * Fewest parameter elements in all for {@link adamStepKernel}: below, the per-parameter kernels are as fast
+ * (the sinusoid MLP's 1,761: fused 9.3-9.5k against 9.7-10.2k meta-iterations/s), above, the one pass wins
+ * (the Omniglot MLP's 247,621: 2.60 against 2.78 ms per meta-iteration on one thread, 1.52-1.59 against
+ * 1.77-1.81 on two; `BENCH_WARMUP=800 node --initial-old-space-size=128 --import tsx bench/fairWorker.ts
+ * /tmp/fix omniglot:2:1 400 1 tasks`, before and after).
+ */
+export const ADAM_STEP_MIN_ELEMENTS = 16_384;
+
+/**
  * Adam's whole step for many float32 parameters in one native call (`Backend.adamStep`): per parameter,
  * `[g, m0, v0, p0]` in, new `[p, m, v]` out, with the values of {@link adamMomentsKernel} and then the add
  * of `applyUpdates`, bit for bit. Undefined where it cannot run so (no native addon, another dtype, or a
@@ -61,31 +70,35 @@ export function adamStepKernel(
   c: AdamConstants,
 ): [TypedArray, TypedArray, TypedArray][] | undefined {
   const addon = nativeAddon;
-  if (
-    addon === undefined ||
-    kernelsDeferred() ||
-    !inputs.every((x) => x.every((a) => a instanceof Float32Array))
-  )
-    return undefined;
+  if (addon === undefined || kernelsDeferred()) return undefined;
+  let total = 0;
+  for (const x of inputs) total += x[3].length;
+  if (total < ADAM_STEP_MIN_ELEMENTS) return undefined;
+  const arrays: Float32Array[] = new Array(7 * inputs.length);
+  const outs: [TypedArray, TypedArray, TypedArray][] = new Array(inputs.length);
+  for (let k = 0; k < inputs.length; k++) {
+    const [g, m0, v0, p0] = inputs[k]!;
+    if (
+      !(g instanceof Float32Array) ||
+      !(m0 instanceof Float32Array) ||
+      !(v0 instanceof Float32Array) ||
+      !(p0 instanceof Float32Array)
+    )
+      return undefined;
+    const n = p0.length;
+    const p = allocUninit('float32', n) as Float32Array;
+    const m = allocUninit('float32', n) as Float32Array;
+    const v = allocUninit('float32', n) as Float32Array;
+    arrays[7 * k] = g;
+    arrays[7 * k + 1] = m0;
+    arrays[7 * k + 2] = v0;
+    arrays[7 * k + 3] = p0;
+    arrays[7 * k + 4] = m;
+    arrays[7 * k + 5] = v;
+    arrays[7 * k + 6] = p;
+    outs[k] = [p, m, v];
+  }
   syncKernels();
-  const arrays: Float32Array[] = [];
-  const outs = inputs.map(([g, m0, v0, p0]) => {
-    const out: [Float32Array, Float32Array, Float32Array] = [
-      allocUninit('float32', p0.length) as Float32Array,
-      allocUninit('float32', p0.length) as Float32Array,
-      allocUninit('float32', p0.length) as Float32Array,
-    ];
-    arrays.push(
-      g as Float32Array,
-      m0 as Float32Array,
-      v0 as Float32Array,
-      p0 as Float32Array,
-      out[1],
-      out[2],
-      out[0],
-    );
-    return out;
-  });
   addon.adamStep(arrays, c.s1, c.s2, c.epsRoot, c.epsHat, c.scale);
   return outs;
 }

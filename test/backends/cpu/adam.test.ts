@@ -213,12 +213,13 @@ describe("Adam's fused step for many parameters (npm run setup:native)", () => {
   it('gives what update and applyUpdates give, bit for bit, and leaves weight decay and tapes to them', () => {
     // The optimizer's step: fused where the backend has it (here with the native kernels), else undefined.
     const rng = new Rng(4);
+    // Above the fused step's threshold in all (ADAM_STEP_MIN_ELEMENTS), as the Omniglot MLP's are.
     const params: Params = {
-      w: fromArray(values(3000, 1), [30, 100]),
+      w: fromArray(values(20_000, 1), [200, 100]),
       b: fromArray(values(7, 2), [7]),
     };
     const grads = () => ({
-      w: fromArray(values(3000, rng.int(1000)), [30, 100]),
+      w: fromArray(values(20_000, rng.int(1000)), [200, 100]),
       b: fromArray(values(7, 3), [7]),
     });
     for (const tx of [adam({ lr: 0.01 }), adam({ lr: 1e-3, epsRoot: 1e-16 })]) {
@@ -249,6 +250,9 @@ describe("Adam's fused step for many parameters (npm run setup:native)", () => {
       }
     }
     expect(adamw({ lr: 0.01 }).step!(grads(), adamw({ lr: 0.01 }).init(params), params)).toBeUndefined();
+    // Below the threshold the per-parameter kernels serve (undefined: the caller composes).
+    const small = { b: fromArray(values(7, 2), [7]) };
+    expect(adam().step!({ b: fromArray(values(7, 3), [7]) }, adam().init(small), small)).toBeUndefined();
     // Under a tape the update must stay differentiable: composed, not fused.
     const tape = new GradientTape();
     tape.record(() => {

@@ -694,11 +694,12 @@ typedef struct {
 /* Part `part` of `parts`: a contiguous range of all the parameters' elements, in order. */
 static void adam_step_part(void *arg, int part, int parts) {
   const adam_step_call *c = arg;
+  /* Whole 16-element blocks per part (native_part_start), so each part starts on a vector boundary. */
   const size_t lo = native_part_start(c->total, parts, part), hi = native_part_start(c->total, parts, part + 1);
-  size_t at = 0;
+  size_t a, b, at = 0;
   for (size_t k = 0; k < c->count && at < hi; k++) {
     const size_t n = c->lengths[k];
-    const size_t a = lo > at ? lo - at : 0, b = hi - at < n ? hi - at : n;
+    native_overlap(lo, hi, at, n, &a, &b);
     if (a < b) {
       float *const *x = c->arrays[k];
       c->fn(x[0] + a, x[1] + a, x[2] + a, x[3] + a, x[4] + a, x[5] + a, x[6] + a, b - a, c->s1, c->s2,

@@ -92,6 +92,20 @@ bool native_program_owns(void *memory);
 void native_blas_thread_exit(void);
 
 /*
+ * Work laid end to end over several items (arrays of a call, each `n` units long), shared by `parts`
+ * threads: part `part` takes units [lo, hi) of the `total` (native_share), which cover units [a, b) of the
+ * item starting at unit `at` (native_overlap; none where a >= b).
+ */
+static inline void native_share(size_t total, int part, int parts, size_t *lo, size_t *hi) {
+  *lo = total * (size_t)part / (size_t)parts;
+  *hi = total * (size_t)(part + 1) / (size_t)parts;
+}
+static inline void native_overlap(size_t lo, size_t hi, size_t at, size_t n, size_t *a, size_t *b) {
+  *a = lo > at ? lo - at : 0;
+  *b = hi > at ? (hi - at < n ? hi - at : n) : 0;
+}
+
+/*
  * out[j] = weights[0] * parts[0][j] + ... + weights[count - 1] * parts[count - 1][j] for j in [lo, hi), summed
  * in float64 in that order and rounded once: task slices' results made one (elementwise.c).
  */

@@ -845,12 +845,11 @@ typedef struct {
 
 /* Share `part` of `parts` of the feeding: a contiguous range of all the feeds' bytes, in order. */
 static void feed_share(const slices_job *job, int part, int parts) {
-  const size_t lo = job->feed_bytes * (size_t)part / (size_t)parts;
-  const size_t hi = job->feed_bytes * (size_t)(part + 1) / (size_t)parts;
-  size_t at = 0;
+  size_t lo, hi, a, b, at = 0;
+  native_share(job->feed_bytes, part, parts, &lo, &hi);
   for (size_t i = 0; i < job->feed_count && at < hi; i++) {
     const feed_item *f = &job->feeds[i];
-    const size_t a = lo > at ? lo - at : 0, b = hi - at < f->bytes ? hi - at : f->bytes;
+    native_overlap(lo, hi, at, f->bytes, &a, &b);
     if (a < b) memcpy((char *)f->dst + a, (const char *)f->src + a, b - a);
     at += f->bytes;
   }
@@ -858,12 +857,11 @@ static void feed_share(const slices_job *job, int part, int parts) {
 
 /* Share `part` of `parts` of the combining: a contiguous range of all the results' elements, in order. */
 static void combine_share(const slices_job *job, int part, int parts) {
-  const size_t lo = job->combine_elems * (size_t)part / (size_t)parts;
-  const size_t hi = job->combine_elems * (size_t)(part + 1) / (size_t)parts;
-  size_t at = 0;
+  size_t lo, hi, a, b, at = 0;
+  native_share(job->combine_elems, part, parts, &lo, &hi);
   for (size_t i = 0; i < job->combine_count && at < hi; i++) {
     const combine_item *c = &job->combines[i];
-    const size_t a = lo > at ? lo - at : 0, b = hi - at < c->n ? hi - at : c->n;
+    native_overlap(lo, hi, at, c->n, &a, &b);
     if (a < b) {
       if (c->f64)
         native_combine_f64(c->out, (const double *const *)c->parts, job->weights, job->count, a, b);

@@ -139,6 +139,7 @@ export function trainerParallelism(
       `trainer.threads: got ${threads}; algorithm ${name} couples the tasks of a meta-batch, so only parallelism kernels can use more threads, and ${unavailable}; use 1, or run npm run setup:native`,
     );
   if (asked === 'kernels' || coupled) return 'kernels';
-  if (unavailable !== undefined || learner?.taskSlicesUnavailable() === undefined) return 'tasks';
+  if (unavailable !== undefined || (learner !== undefined && learner.taskSlicesUnavailable() === undefined))
+    return 'tasks';
   return 'kernels';
 }

@@ -85,6 +85,8 @@ function adamCore(name: string, core: AdamCore): GradientTransformation<AdamStat
     step(grads, state, params) {
       if (core.decay) return undefined;
       const names = Object.keys(grads);
+      // The same parameters in both, or the two steps' own checks decide (applyUpdates names a missing one).
+      if (names.length !== Object.keys(params).length || names.some((k) => !(k in params))) return undefined;
       const ps: Tensor[] = [];
       const gs: Tensor[] = [];
       const ms: Tensor[] = [];

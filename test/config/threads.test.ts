@@ -83,6 +83,7 @@ describe('trainer.parallelism', () => {
     if (kernelThreadsUnavailable() === undefined) {
       expect(trainerParallelism(auto, 2, sliceable)).toBe('tasks');
       expect(trainerParallelism(auto, 2, notReplayed)).toBe('kernels');
+      expect(trainerParallelism(auto, 2)).toBe('kernels');
       expect(trainerParallelism(kernels, 2, sliceable)).toBe('kernels');
       expect(trainerParallelism(imaml, 2, sliceable)).toBe('kernels');
     } else {

@@ -59,6 +59,9 @@ export function adamMomentsKernel(
  */
 export const ADAM_STEP_MIN_ELEMENTS = 16_384;
 
+/** Most parameters one fused step takes (the native call's limit); more are updated one by one. */
+const ADAM_STEP_MAX_PARAMS = 1024;
+
 /**
  * Adam's whole step for many float32 parameters in one native call (`Backend.adamStep`): per parameter,
  * `[g, m0, v0, p0]` in, new `[p, m, v]` out, with the values of {@link adamMomentsKernel} and then the add
@@ -70,7 +73,7 @@ export function adamStepKernel(
   c: AdamConstants,
 ): [TypedArray, TypedArray, TypedArray][] | undefined {
   const addon = nativeAddon;
-  if (addon === undefined || kernelsDeferred()) return undefined;
+  if (addon === undefined || kernelsDeferred() || inputs.length > ADAM_STEP_MAX_PARAMS) return undefined;
   let total = 0;
   for (const x of inputs) total += x[3].length;
   if (total < ADAM_STEP_MIN_ELEMENTS) return undefined;

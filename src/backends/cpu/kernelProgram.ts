@@ -112,8 +112,8 @@ export interface RecordOptions {
   /**
    * Record twice: first to learn which intermediates are dead and when each is used, then with those sharing
    * memory by a plan (src/backends/cpu/programMemory.ts), so that the program touches less memory per run.
-   * `fn` must then make the same allocations both times (it runs twice); where it does not, or where the plan
-   * would not save a tenth, the first recording is kept. Default false.
+   * `fn` must then make the same allocations both times; where it does not, or where the plan would not save
+   * a tenth, it is recorded once more as without a plan (so `fn` runs one to three times). Default false.
    */
   planMemory?: boolean;
 }
@@ -189,13 +189,17 @@ export function recordKernels<T>(fn: () => T, options: RecordOptions = {}): Reco
   let arena: object[] = [];
   if (options.planMemory === true) {
     const plan = planMemory(first.pool.allocations, first.arrays, first.kernelEnds);
-    if (plan.arenaBytes < 0.9 * plan.plannedBytes) {
-      const second = recordOnce(addon, fn, { plan });
-      if (second.handle !== undefined && second.pool.planned !== undefined) {
-        kept = second;
-        // The arena and every view of it stay the program's: a planned array no kernel used is a view too.
-        arena = [second.pool.planned.arena, ...second.pool.planned.views];
-      }
+    const second = plan.arenaBytes < 0.9 * plan.plannedBytes ? recordOnce(addon, fn, { plan }) : undefined;
+    if (second?.handle !== undefined && second.pool.planned !== undefined) {
+      kept = second;
+      // The arena and every view of it stay the program's: a planned array no kernel used is a view too.
+      arena = [second.pool.planned.arena, ...second.pool.planned.views];
+    } else if (plan.plannedBytes > 0) {
+      // No plan after all: recorded once more as without one, the arrays it frees reused within it (the
+      // first recording, which logged its allocations, reused none of the arrays given back, and keeps more
+      // storage; with none given back the two are the same).
+      const plain = recordOnce(addon, fn, {});
+      if (plain.handle !== undefined) kept = plain;
     }
   }
   pinArrays(kept.arrays);

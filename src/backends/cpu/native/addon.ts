@@ -61,7 +61,8 @@ export interface NativeAddon extends NativeBlas {
   /**
    * The calling thread's big kernels (matmul, elementwise, Adam) run on `n` threads from now on: this one and
    * n - 1 helpers (parallel.c); 1 stops the helpers. With `queued` (n >= 2), every kernel is queued to an
-   * executor thread instead of running during the call. Returns the count in effect.
+   * executor thread instead of running during the call; with `slices` (n >= 2, not queued), the threads are
+   * task slices' (runPrograms): products stay whole, elementwise loops split. Returns the count in effect.
    */
   setKernelThreads(n: number, queued?: boolean, slices?: boolean): number;
   /** The calling thread's queue figures (see `KernelQueueStats`), or undefined without a queue. */

@@ -694,7 +694,7 @@ typedef struct {
 /* Part `part` of `parts`: a contiguous range of all the parameters' elements, in order. */
 static void adam_step_part(void *arg, int part, int parts) {
   const adam_step_call *c = arg;
-  /* Whole 16-element blocks per part (native_part_start), so each part starts on a vector boundary. */
+  /* Whole 16-element blocks of the parameters laid end to end per part (native_part_start). */
   const size_t lo = native_part_start(c->total, parts, part), hi = native_part_start(c->total, parts, part + 1);
   size_t a, b, at = 0;
   for (size_t k = 0; k < c->count && at < hi; k++) {

@@ -24,7 +24,8 @@ napi_status native_register_parallel(napi_env env, napi_value exports);
 /* One part of a kernel split over `parts` threads. */
 typedef void (*native_part_fn)(void *ctx, int part, int parts);
 
-/* Threads the calling thread's big kernels run on (1 without a pool). */
+/* Threads the calling thread's products split over (1 without a pool, and with a task slices' pool, whose
+ * threads split elementwise loops only: native_run_parts). */
 int native_parts(void);
 
 /*

@@ -232,6 +232,10 @@ static void pool_run(kernel_pool *p, native_part_fn fn, void *ctx, int chunks) {
   atomic_store_explicit(&p->done, 0, memory_order_relaxed);
   const uint32_t job = JOB_OF(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
   atomic_store_explicit(&p->state, (uint64_t)job << 32 | (uint64_t)chunks << 16, memory_order_release);
+  /* The store before the load of `sleepers`, as a helper going to sleep counts itself before it reads the
+   * job again (wait_for_job): else both could miss the other, the helper sleep through the job, and a slices
+   * job, whose parts wait at a barrier for a thread each, never end. */
+  atomic_thread_fence(memory_order_seq_cst);
   if (atomic_load(&p->sleepers) > 0) {
     pthread_mutex_lock(&p->lock);
     pthread_cond_broadcast(&p->wake);
@@ -984,6 +988,9 @@ static napi_value run_programs(napi_env env, napi_callback_info cb) {
     napi_value v;
     if (napi_get_element(env, argv[0], i, &v) != napi_ok || (programs[i] = program_of(env, v)) == NULL)
       return native_throw(env, usage);
+    /* One program on two threads at once would race on its own memory. */
+    for (uint32_t j = 0; j < i; j++)
+      if (programs[j] == programs[i]) return native_throw(env, "runPrograms: a program given twice");
   }
   const double *weights = NULL;
   if (combines_len > 0) {

@@ -30,9 +30,10 @@
  * kernels) each slice of the tasks is a program of its own; the programs run at once, one per kernel thread,
  * which also feed them and combine their results (`KernelProgram.runTogether`), and the first run of them
  * together is checked against the slices computed op by op and combined. On the Omniglot MLP a 16-task
- * slice's program takes about 54% of the 32-task one's time (1.37 against 2.52 ms on one thread), and two
- * threads run the whole trainer iteration 1.5-1.8 times as fast as one (`npm run bench -- threads`), where
- * the one program split over two threads by its schedule ran 0.9-1.2 times: a schedule hands work between
+ * slice's program takes about 55% of the 32-task one's time (1.45 against 2.65 ms on one thread,
+ * bench/taskScaling.ts), and two threads run the whole trainer iteration 1.6-1.9 times as fast as one
+ * (`npm run bench -- threads`), where the one program split over two threads by its schedule ran 0.8-1.1
+ * times: a schedule hands work between
  * the threads some 500 times per run, slices twice, and the memory plan that made one thread 25% faster adds
  * dependencies a schedule must keep.
  */
@@ -164,45 +165,34 @@ function firstDifference(a: MetaGradient, b: MetaGradient): string | undefined {
   return undefined;
 }
 
-/** A meta-gradient's tensors copied (in the caller's release scope). */
-function copyResult(out: MetaGradient): MetaGradient {
+/** A meta-gradient made output by output (loss, metric, each gradient) from the same outputs of `parts`. */
+function perOutput(parts: readonly MetaGradient[], make: (same: Tensor[]) => Tensor): MetaGradient {
   const grads: Params = {};
-  for (const [name, t] of Object.entries(out.grads)) grads[name] = copyOf(t);
-  return { loss: copyOf(out.loss), metric: copyOf(out.metric), grads };
+  for (const name of Object.keys(parts[0]!.grads)) grads[name] = make(parts.map((p) => p.grads[name]!));
+  return { loss: make(parts.map((p) => p.loss)), metric: make(parts.map((p) => p.metric)), grads };
 }
 
-/** The weighted sum of the slices' values of one output, in new storage (src/meta/taskSlices.ts). */
-function combineTensor(parts: readonly Tensor[], w: readonly number[]): Tensor {
-  const first = parts[0]!;
-  const out = allocUninit(first.dtype, first.size);
-  weightedSum(
-    out,
-    parts.map((t) => valuesOf(t)),
-    w,
-  );
-  return new Tensor(new Storage(first.backend, out), [...first.shape], first.dtype);
+/** A meta-gradient's tensors copied (in the caller's release scope). */
+const copyResult = (out: MetaGradient): MetaGradient => perOutput([out], ([t]) => copyOf(t!));
+
+/** New uninitialised storage shaped like `t`: the tensor, and its array to fill. */
+function storageLike(t: Tensor): { tensor: Tensor; array: TypedArray } {
+  const array = allocUninit(t.dtype, t.size);
+  return { tensor: new Tensor(new Storage(t.backend, array), [...t.shape], t.dtype), array };
 }
 
 /** The slices' meta-gradients made the meta-batch's: each output the slices' mean weighted by their sizes. */
 function combineResults(parts: readonly MetaGradient[], w: readonly number[]): MetaGradient {
   if (parts.length === 1) return parts[0]!;
-  const grads: Params = {};
-  for (const name of Object.keys(parts[0]!.grads))
-    grads[name] = combineTensor(
-      parts.map((p) => p.grads[name]!),
+  return perOutput(parts, (same) => {
+    const { tensor, array } = storageLike(same[0]!);
+    weightedSum(
+      array,
+      same.map((t) => valuesOf(t)),
       w,
     );
-  return {
-    loss: combineTensor(
-      parts.map((p) => p.loss),
-      w,
-    ),
-    metric: combineTensor(
-      parts.map((p) => p.metric),
-      w,
-    ),
-    grads,
-  };
+    return tensor;
+  });
 }
 
 /** Tasks `[start, start + count)` of a batch, copied. */
@@ -211,7 +201,11 @@ function sliceOf(batch: TaskBatch, [start, count]: [number, number]): TaskBatch 
   for (const f of BATCH_FIELDS) {
     const t = batch[f];
     const per = t.size / t.shape[0]!;
-    out[f] = fromArray(valuesOf(t).slice(start * per, (start + count) * per), [count, ...t.shape.slice(1)]);
+    // fromArray copies: a view is enough.
+    out[f] = fromArray(valuesOf(t).subarray(start * per, (start + count) * per), [
+      count,
+      ...t.shape.slice(1),
+    ]);
   }
   return out;
 }
@@ -455,15 +449,14 @@ export class MetaGradientReplay {
     // Task slices: the kernel threads feed the programs, run them, and combine their outputs into new
     // storage, all in one call (a thread waiting while another copies or sums gains nothing).
     const combines: TypedArray[] = [];
-    const combined = (pick: (g: MetaGradient) => Tensor): Tensor => {
-      const first = pick(slices[0]!.outputs);
-      const out = allocUninit(first.dtype, first.size);
-      combines.push(out, ...slices.map((s) => valuesOf(pick(s.outputs))));
-      return new Tensor(new Storage(first.backend, out), [...first.shape], first.dtype);
-    };
-    const grads: Params = {};
-    for (const name of Object.keys(slices[0]!.outputs.grads)) grads[name] = combined((g) => g.grads[name]!);
-    const result = { loss: combined((g) => g.loss), metric: combined((g) => g.metric), grads };
+    const result = perOutput(
+      slices.map((s) => s.outputs),
+      (same) => {
+        const { tensor, array } = storageLike(same[0]!);
+        combines.push(array, ...same.map((t) => valuesOf(t)));
+        return tensor;
+      },
+    );
     KernelProgram.runTogether(
       slices.map((s) => s.program),
       { feeds, combines, weights: sliceWeights(ranges) },

@@ -46,3 +46,17 @@ export function checkMetaGradient(
     options,
   );
 }
+
+/** Tasks `[start, start + count)` of a meta-batch, copied: one slice of it, as the task threads cut it. */
+export function taskSlice(batch: TaskBatch, start: number, count: number): TaskBatch {
+  const cut = (t: Tensor) => {
+    const per = t.size / t.shape[0]!;
+    return fromArray(t.dataSync().slice(start * per, (start + count) * per), [count, ...t.shape.slice(1)]);
+  };
+  return {
+    supportX: cut(batch.supportX),
+    supportY: cut(batch.supportY),
+    queryX: cut(batch.queryX),
+    queryY: cut(batch.queryY),
+  };
+}

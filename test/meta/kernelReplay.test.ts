@@ -20,7 +20,7 @@ import { MetaLearner } from '../../src/meta/learner.js';
 import type { TaskBatch } from '../../src/meta/tasks.js';
 import { recycleTensors, releaseScope } from '../../src/ops/releaseScope.js';
 import { adam } from '../../src/optim/adam.js';
-import { randomEpisodes } from './fixtures.js';
+import { randomEpisodes, taskSlice } from './fixtures.js';
 import { smokeRun } from './smokeRun.js';
 
 const skip = nativeAddon === undefined ? 'the native addon is not built (npm run setup:native)' : undefined;
@@ -281,27 +281,12 @@ describe.skipIf(skip !== undefined)(
       const all = Array.from({ length: 3 }, () =>
         randomEpisodes(rng, { tasks: 7, support: 5, query: 5, features: 48, ways: 5 }),
       );
-      const cut = (b: TaskBatch, start: number, count: number): TaskBatch => {
-        const part = (t: Tensor) => {
-          const per = t.size / t.shape[0]!;
-          return fromArray(t.dataSync().slice(start * per, (start + count) * per), [
-            count,
-            ...t.shape.slice(1),
-          ]);
-        };
-        return {
-          supportX: part(b.supportX),
-          supportY: part(b.supportY),
-          queryX: part(b.queryX),
-          queryY: part(b.queryY),
-        };
-      };
       setCpuKernelThreads(2, { taskSlices: true });
       try {
         learner.setTaskSlices(2);
         for (let round = 0; round < 2; round++)
           for (const [i, batch] of all.entries()) {
-            const parts = [cut(batch, 0, 4), cut(batch, 4, 3)].map((b) =>
+            const parts = [taskSlice(batch, 0, 4), taskSlice(batch, 4, 3)].map((b) =>
               flat(withNativeLoops(() => reference.metaGradient(meta, b))),
             );
             const want = parts[0]!.map((x, j) => Math.fround((4 / 7) * x + (3 / 7) * parts[1]![j]!));

@@ -6,9 +6,8 @@ import type { MetaGradient } from '../../src/meta/algorithms/types.js';
 import { learnerRecipe, workerLearner } from '../../src/meta/setup.js';
 import { sinusoidSource, type TaskBatch } from '../../src/meta/tasks.js';
 import { MetaGradientThreads, resolveThreads, splitTasks, ThreadError } from '../../src/meta/threads.js';
-import { fromArray } from '../../src/ops/creation.js';
 import { Rng } from '../../src/tensor/random.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
+import { taskSlice } from './fixtures.js';
 
 const source = sinusoidSource({ shots: 5, queryShots: 5 });
 
@@ -166,23 +165,10 @@ describe('MetaGradientThreads', () => {
       const rng = new Rng(11);
       const meta = learner.initMetaParams(learner.model.initParams(rng));
       const batch = source.sample(rng, 5, 'train');
-      const slice = (start: number, count: number): TaskBatch => {
-        const cut = (t: Tensor) => {
-          const per = t.size / t.shape[0]!;
-          return fromArray(t.dataSync().slice(start * per, (start + count) * per), [
-            count,
-            ...t.shape.slice(1),
-          ]);
-        };
-        return {
-          supportX: cut(batch.supportX),
-          supportY: cut(batch.supportY),
-          queryX: cut(batch.queryX),
-          queryY: cut(batch.queryY),
-        };
-      };
       const slices = splitTasks(5, 2);
-      const parts = slices.map(([start, count]) => flat(learner.metaGradient(meta, slice(start, count))));
+      const parts = slices.map(([start, count]) =>
+        flat(learner.metaGradient(meta, taskSlice(batch, start, count))),
+      );
       const w = slices.map(([, count]) => count / 5);
       const expected: Record<string, number[]> = {};
       for (const k of Object.keys(parts[0]!))

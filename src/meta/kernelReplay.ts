@@ -172,8 +172,15 @@ function perOutput(parts: readonly MetaGradient[], make: (same: Tensor[]) => Ten
   return { loss: make(parts.map((p) => p.loss)), metric: make(parts.map((p) => p.metric)), grads };
 }
 
-/** A meta-gradient's tensors copied (in the caller's release scope). */
-const copyResult = (out: MetaGradient): MetaGradient => perOutput([out], ([t]) => copyOf(t!));
+/**
+ * A meta-gradient's tensors copied (in the caller's release scope). A plain loop rather than
+ * {@link perOutput}: every one-thread replay copies its results this way, a sinusoid one in about 0.1 ms.
+ */
+function copyResult(out: MetaGradient): MetaGradient {
+  const grads: Params = {};
+  for (const [name, t] of Object.entries(out.grads)) grads[name] = copyOf(t);
+  return { loss: copyOf(out.loss), metric: copyOf(out.metric), grads };
+}
 
 /** New uninitialised storage shaped like `t`: the tensor, and its array to fill. */
 function storageLike(t: Tensor): { tensor: Tensor; array: TypedArray } {
